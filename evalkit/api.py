@@ -1,0 +1,334 @@
+"""What the CLI and users' scripts call: run, validate, schema, runs, show.
+
+Example::
+
+    from evalkit import api
+    result = api.run(api.RunConfig(model="replay"))
+    print(result.run_dir, result.summary_rows())
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.metadata
+import json
+import platform
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from evalkit.conversation import ConversationResult, PartResult, run_conversation, run_opening
+from evalkit.errors import EvalkitError, SpecError
+from evalkit.models.base import GenerationOptions, Model
+from evalkit.models.registry import ModelSettings, expand_alias, resolve_model
+from evalkit.paths import default_dir
+from evalkit.spec.loading import load_model, read_yaml
+from evalkit.spec.models import Problem, Rubric
+from evalkit.spec.prompts import PromptSet, load_prompts
+from evalkit.spec.suite import Suite, find_yaml, load_suite
+from evalkit.store import RunDir, RunStore, list_runs, open_run
+
+__all__ = [
+    "RunConfig",
+    "RunResult",
+    "list_runs",
+    "load_run",
+    "run",
+    "schema",
+    "summarize_parts",
+    "validate",
+]
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything a run depends on. ``model`` is an alias or ``provider:model``."""
+
+    model: str = "replay"
+    problems: str | None = None  # file, directory or glob; default problems/*.yaml
+    rubrics: str | None = None
+    prompts: str | None = None
+    runs_dir: str | None = None
+    base_url: str | None = None
+    options: GenerationOptions = field(default_factory=GenerationOptions)
+    max_retries: int = 6
+    sample: int = 0
+
+    def resolved(self) -> dict[str, str]:
+        return {
+            "problems": self.problems or str(default_dir("problems") / "*.yaml"),
+            "rubrics": self.rubrics or str(default_dir("rubrics")),
+            "prompts": self.prompts or str(default_dir("prompts")),
+            "runs_dir": self.runs_dir or str(default_dir("runs")),
+        }
+
+
+@dataclass(frozen=True)
+class RunResult:
+    run_dir: Path
+    model: str
+    suite: str
+    conversations: tuple[ConversationResult, ...]
+
+    @property
+    def parts(self) -> list[PartResult]:
+        return [p for c in self.conversations for p in c.parts]
+
+    def to_json(self) -> dict[str, Any]:
+        return results_json(self.run_dir, self.model, self.suite, self.conversations)
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for pkg in ("evalkit", "anthropic", "openai", "pydantic", "sympy", "torch", "jinja2"):
+        try:
+            out[pkg] = importlib.metadata.version(pkg)
+        except importlib.metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def results_json(
+    run_dir: Path, model: str, suite: str, conversations: tuple[ConversationResult, ...] | list[ConversationResult]
+) -> dict[str, Any]:
+    """The ``results.json`` / ``--json`` shape."""
+    questions = []
+    for conv in conversations:
+        questions.append(
+            {
+                "problem": conv.problem,
+                "title": conv.title,
+                "points": sum(p.points for p in conv.parts),
+                "max_points": sum(p.max_points for p in conv.parts),
+                "usage": conv.usage.to_json(),
+                "model_calls": conv.model_calls,
+                "stopped": conv.stopped,
+            }
+        )
+    parts = [p.to_json() for c in conversations for p in c.parts]
+    total_in = sum(c.usage.input_tokens for c in conversations)
+    total_out = sum(c.usage.output_tokens for c in conversations)
+    return {
+        "run_dir": str(run_dir),
+        "model": model,
+        "suite": suite,
+        "questions": questions,
+        "parts": parts,
+        "totals": {
+            "parts": len(parts),
+            "correct": sum(1 for p in parts if p["status"] == "correct"),
+            "first_try": sum(1 for p in parts if p["first_attempt_status"] == "correct"),
+            "hints": sum(p["hints"] for p in parts),
+            "points": sum(p["points"] for p in parts),
+            "max_points": sum(p["max_points"] for p in parts),
+            "input_tokens": total_in,
+            "output_tokens": total_out,
+        },
+    }
+
+
+async def _run_async(
+    config: RunConfig, model: Model, suite: Suite, prompts: PromptSet, store: RunStore, progress: Progress
+) -> list[ConversationResult]:
+    opening = await run_opening(
+        model, prompts, list(suite.problems), options=config.options, sample=config.sample, recorder=store
+    )
+    sandbox = _start_sandbox()
+    try:
+        results = []
+        for number, lp in enumerate(suite.problems, 1):
+            progress(f"[{number}/{len(suite.problems)}] {lp.id}: {lp.problem.title}")
+            result = await run_conversation(
+                model,
+                prompts,
+                lp,
+                number,
+                opening,
+                options=config.options,
+                sample=config.sample,
+                sandbox=sandbox,
+                recorder=store,
+                conv=f"s{config.sample}/{lp.id}",
+            )
+            results.append(result)
+        return results
+    finally:
+        if sandbox is not None:
+            sandbox.close()
+        await model.aclose()
+
+
+def _start_sandbox() -> Any:
+    """The sandbox pool for code checks; None lets the code checker use its shared default pool."""
+    return None
+
+
+def run(config: RunConfig, progress: Progress | None = None) -> RunResult:
+    """Run every problem of the suite against ``config.model`` and write a run directory."""
+    progress = progress or (lambda _msg: None)
+    paths = config.resolved()
+    suite = load_suite(paths["problems"], paths["rubrics"])
+    prompts = load_prompts(paths["prompts"])
+    prompts.check()
+    model_name = expand_alias(config.model)
+    model = resolve_model(model_name, ModelSettings(base_url=config.base_url, max_retries=config.max_retries))
+    run_config = {
+        "model": model.name,
+        "requested_model": config.model,
+        "suite": suite.name,
+        "problems": [lp.id for lp in suite.problems],
+        "problem_files": [str(lp.path) for lp in suite.problems],
+        "content_hash": suite.content_hash,
+        "paths": paths,
+        "base_url": config.base_url,
+        "options": config.options.model_dump(),
+        "sample": config.sample,
+        "versions": _versions(),
+    }
+    if hasattr(model, "cassette"):
+        run_config["recorded_model"] = model.cassette.recorded_model
+    store = RunStore.create(Path(paths["runs_dir"]), model.name, suite.name, run_config)
+    progress(f"run directory: {store.path}")
+    store.event("run_start", model=model.name, suite=suite.name)
+    try:
+        conversations = asyncio.run(_run_async(config, model, suite, prompts, store, progress))
+        result = RunResult(store.path, model.name, suite.name, tuple(conversations))
+        store.write_results(result.to_json())
+        store.event("run_end", status="complete")
+        return result
+    except BaseException as err:
+        store.event("run_end", status="interrupted", error=type(err).__name__)
+        raise
+    finally:
+        store.close()
+
+
+# --- validate / schema -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    checked: list[str]
+    errors: list[str]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def _kind_of(path: Path) -> str:
+    if path.suffix == ".j2" or path.is_dir() and any(path.glob("*.j2")):
+        return "prompts"
+    try:
+        data, _ = read_yaml(path)
+    except SpecError:
+        return "problem" if "problem" in path.parts[-2:-1] else "unknown"
+    if isinstance(data, dict) and "problem" in data and "parts" in data and isinstance(data["parts"], dict):
+        return "rubric"
+    if isinstance(data, dict) and ("cassette" in data or "opening" in data and "problems" in data):
+        return "cassette"
+    return "problem"
+
+
+def validate(paths: list[str] | None = None) -> ValidationReport:
+    """Check problem, rubric, prompt and cassette files; with no paths, the default set."""
+    checked: list[str] = []
+    errors: list[str] = []
+    targets = [Path(p) for p in paths] if paths else [default_dir("problems"), default_dir("rubrics"), default_dir("prompts")]
+    files: list[Path] = []
+    for target in targets:
+        if target.is_dir() and any(target.glob("*.j2")):
+            files.append(target)
+        elif target.is_dir():
+            files.extend(find_yaml(target))
+        elif target.exists():
+            files.append(target)
+        else:
+            errors.append(f"{target}: not found")
+    for path in files:
+        kind = _kind_of(path)
+        try:
+            if kind == "prompts":
+                load_prompts(path if path.is_dir() else path.parent).check()
+            elif kind == "rubric":
+                load_model(Rubric, path)
+            elif kind == "cassette":
+                from evalkit.models.replay import load_cassette
+
+                load_cassette(path)
+            else:
+                load_model(Problem, path)
+            checked.append(str(path))
+        except EvalkitError as err:
+            errors.append(str(err))
+    if not paths and not errors:  # cross-file checks: every problem has a complete rubric
+        try:
+            load_suite(default_dir("problems"), default_dir("rubrics"))
+        except EvalkitError as err:
+            errors.append(str(err))
+    return ValidationReport(checked, errors)
+
+
+def schema(kind: str = "all") -> dict[str, Any]:
+    """JSON Schema for problems and rubrics (for editor completion)."""
+    from evalkit.models.replay import Cassette
+
+    schemas = {
+        "problem": Problem.model_json_schema(),
+        "rubric": Rubric.model_json_schema(),
+        "cassette": Cassette.model_json_schema(),
+    }
+    if kind == "all":
+        return {"$defs": schemas}
+    if kind not in schemas:
+        raise SpecError(f"unknown schema {kind!r}; expected one of all, {', '.join(schemas)}")
+    return schemas[kind]
+
+
+# --- reading runs --------------------------------------------------------------------------------
+
+
+def load_run(ref: str | Path, runs_dir: str | Path | None = None) -> RunDir:
+    return open_run(ref, Path(runs_dir) if runs_dir else default_dir("runs"))
+
+
+def runs(runs_dir: str | Path | None = None) -> list[RunDir]:
+    directory = Path(runs_dir) if runs_dir else default_dir("runs")
+    out = []
+    for path in list_runs(directory):
+        try:
+            out.append(open_run(path))
+        except EvalkitError:
+            continue
+    return out
+
+
+def summarize_parts(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per-question rows for tables: parts, first try, after hints, failed, points."""
+    rows = []
+    for q in results.get("questions", []):
+        parts = [p for p in results["parts"] if p["problem"] == q["problem"]]
+        rows.append(
+            {
+                "problem": q["problem"],
+                "title": q["title"],
+                "parts": len(parts),
+                "first_try": sum(1 for p in parts if p["first_attempt_status"] == "correct"),
+                "after_hints": sum(
+                    1 for p in parts if p["status"] == "correct" and p["first_attempt_status"] != "correct"
+                ),
+                "failed": sum(1 for p in parts if p["status"] == "incorrect"),
+                "unscored": sum(1 for p in parts if p["status"] == "unscored"),
+                "hints": sum(p["hints"] for p in parts),
+                "points": q["points"],
+                "max_points": q["max_points"],
+            }
+        )
+    return rows
+
+
+def dumps(data: Any) -> str:
+    return json.dumps(data, indent=2, ensure_ascii=False)

@@ -1,0 +1,162 @@
+"""The Checker protocol, the data it exchanges, and the registry of check kinds.
+
+A checker grades one part's answer against one check from a rubric. It never
+raises because a model misbehaved: a wrong answer is ``incorrect``, an answer
+it could not grade (no answer found, parse error, timeout) is ``unscored``
+with a ``reason``. It raises :class:`~evalkit.errors.SpecError` only for a
+broken spec (bad parameters).
+
+Example::
+
+    @register_checker
+    class ExactChecker:
+        kind = "exact"
+        params_model = ExactParams
+
+        def check(self, params, answer, ctx):
+            ok = answer.text.strip() == params.expected
+            return CheckResult.from_bool(ok, "matches" if ok else "differs")
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, runtime_checkable
+
+from pydantic import BaseModel, ConfigDict
+
+from evalkit.errors import SpecError
+
+if TYPE_CHECKING:
+    from evalkit.spec.models import Part, Problem
+
+__all__ = [
+    "Answer",
+    "CheckContext",
+    "CheckParams",
+    "CheckResult",
+    "Checker",
+    "Status",
+    "checker_kinds",
+    "get_checker",
+    "register_checker",
+]
+
+Status = Literal["correct", "incorrect", "unscored"]
+
+
+class CheckParams(BaseModel):
+    """Base for every checker's parameters: unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The verdict of one check on one answer.
+
+    ``score`` is the fraction of the check's points earned (0..1); ``reason`` is
+    a short machine-readable tag for ``unscored`` results (``no_answer``,
+    ``answer_parse_error``, ``answer_timeout`` ...); ``details`` holds JSON-able
+    data for reports, such as the extracted answer and where it was found.
+    """
+
+    status: Status
+    explanation: str
+    score: float = 0.0
+    reason: str | None = None
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def correct(cls, explanation: str, **details: Any) -> CheckResult:
+        return cls("correct", explanation, 1.0, None, details)
+
+    @classmethod
+    def incorrect(cls, explanation: str, score: float = 0.0, **details: Any) -> CheckResult:
+        return cls("incorrect", explanation, score, None, details)
+
+    @classmethod
+    def unscored(cls, reason: str, explanation: str, **details: Any) -> CheckResult:
+        return cls("unscored", explanation, 0.0, reason, details)
+
+    @classmethod
+    def from_bool(cls, ok: bool, explanation: str, **details: Any) -> CheckResult:
+        return cls.correct(explanation, **details) if ok else cls.incorrect(explanation, **details)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "explanation": self.explanation,
+            "score": self.score,
+            "reason": self.reason,
+            "details": dict(self.details),
+        }
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What a checker grades: the part of a reply that answers one part.
+
+    ``text`` is the section of the latest reply attributed to the part (the
+    whole reply when it has no per-part headings); ``reply`` is that whole
+    reply; ``history`` holds the sections from earlier attempts at the same
+    part, oldest first (code patches accumulate over them).
+    """
+
+    text: str
+    reply: str = ""
+    history: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class CheckContext:
+    """The spec a check runs under, and shared resources such as the sandbox pool."""
+
+    problem: Problem
+    part: Part
+    sandbox: Any = None
+    time_limit_s: float = 10.0
+
+
+@runtime_checkable
+class Checker(Protocol):
+    """One kind of check. Implementations are registered with :func:`register_checker`."""
+
+    kind: ClassVar[str]
+    params_model: ClassVar[type[CheckParams]]
+
+    def check(self, params: Any, answer: Answer, ctx: CheckContext) -> CheckResult: ...
+
+
+_REGISTRY: dict[str, Checker] = {}
+
+
+def register_checker(cls: type[Any]) -> type[Any]:
+    """Class decorator: register a checker class under its ``kind``."""
+    instance = cls()
+    if not isinstance(instance, Checker):
+        raise TypeError(f"{cls.__name__} does not implement the Checker protocol")
+    _REGISTRY[cls.kind] = instance
+    return cls
+
+
+def _load_builtin_checkers() -> None:
+    import evalkit.checks  # noqa: F401  (importing the package registers the built-in kinds)
+
+
+def checker_kinds() -> list[str]:
+    """The registered check kinds, sorted."""
+    _load_builtin_checkers()
+    return sorted(_REGISTRY)
+
+
+def get_checker(kind: str) -> Checker:
+    """The checker registered as ``kind``; a SpecError naming the known kinds otherwise."""
+    _load_builtin_checkers()
+    try:
+        return _REGISTRY[kind]
+    except KeyError:
+        raise SpecError(
+            f"unknown check kind {kind!r}; expected one of {', '.join(sorted(_REGISTRY))}"
+        ) from None

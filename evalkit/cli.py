@@ -1,0 +1,226 @@
+"""The ``evalkit`` command: parse arguments, call :mod:`evalkit.api`, turn errors into one line.
+
+Machine-readable output (``--json``) goes to stdout; progress and messages go
+to stderr, so stdout stays parseable.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from evalkit import api
+from evalkit.errors import EvalkitError
+from evalkit.models.base import GenerationOptions
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Evaluate how well an LLM tutors and solves technical homework.",
+    pretty_exceptions_enable=False,
+)
+err_console = Console(stderr=True, highlight=False)
+out_console = Console(highlight=False)
+
+_STATE = {"debug": False}
+
+
+@app.callback()
+def _main(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
+) -> None:
+    _STATE["debug"] = debug or bool(os.environ.get("EVALKIT_DEBUG"))
+
+
+def _print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+_MARK = {"correct": "[green]✓[/]", "incorrect": "[red]✗[/]", "unscored": "[yellow]?[/]"}
+
+
+def _verdict(part: dict[str, Any]) -> str:
+    if part["status"] == "correct":
+        if part["first_attempt_status"] == "correct":
+            return "[green]✓ first try[/]"
+        return f"[green]✓ after hint {part['became_correct_at'] - 1}[/]"
+    if part["status"] == "unscored":
+        return "[yellow]? unscored[/]"
+    return "[red]✗[/]" + (f" ({part['hints']} hint{'s' if part['hints'] != 1 else ''})" if part["hints"] else "")
+
+
+def print_summary(results: dict[str, Any], console: Console) -> None:
+    """The per-question table and the per-part verdicts."""
+    table = Table(title=f"{results['model']} on {results['suite']}", title_justify="left")
+    for col, justify in [
+        ("question", "left"),
+        ("parts", "right"),
+        ("first try", "right"),
+        ("after hints", "right"),
+        ("failed", "right"),
+        ("unscored", "right"),
+        ("points", "right"),
+    ]:
+        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+    for row in api.summarize_parts(results):
+        table.add_row(
+            f"{row['problem']}  {row['title']}",
+            str(row["parts"]),
+            str(row["first_try"]),
+            str(row["after_hints"]),
+            str(row["failed"]),
+            str(row["unscored"]),
+            f"{row['points']:g}/{row['max_points']:g}",
+        )
+    console.print(table)
+    verdicts = "  ".join(f"{p['problem']}.{p['part']} {_verdict(p)}" for p in results["parts"])
+    console.print(verdicts)
+    t = results["totals"]
+    console.print(
+        f"{t['correct']}/{t['parts']} parts correct, {t['first_try']} on the first try, "
+        f"{t['hints']} hint{'s' if t['hints'] != 1 else ''} sent; "
+        f"{t['input_tokens']:,} input + {t['output_tokens']:,} output tokens"
+    )
+
+
+@app.command()
+def run(
+    model: Annotated[
+        str, typer.Option("--model", "-m", help="Alias (claude, gpt, replay) or provider:model.")
+    ] = "replay",
+    problems: Annotated[str | None, typer.Option(help="Problem files: a file, directory or glob.")] = None,
+    rubrics: Annotated[str | None, typer.Option(help="Rubric directory.")] = None,
+    prompts: Annotated[str | None, typer.Option(help="Prompt template directory.")] = None,
+    out: Annotated[str | None, typer.Option("--out", help="Where run directories go (default runs/).")] = None,
+    base_url: Annotated[
+        str | None, typer.Option(help="OpenAI-compatible server (vLLM, llama.cpp, Ollama) or proxy URL.")
+    ] = None,
+    temperature: Annotated[float | None, typer.Option(help="Sampling temperature.")] = None,
+    max_tokens: Annotated[int, typer.Option(help="Maximum output tokens per reply.")] = 8192,
+    thinking_budget: Annotated[
+        int | None, typer.Option(help="Claude extended thinking budget (tokens, ≥1024).")
+    ] = None,
+    max_retries: Annotated[int, typer.Option(help="Retries per call on 429/5xx/timeouts.")] = 6,
+    as_json: Annotated[bool, typer.Option("--json", help="Print results as JSON on stdout.")] = False,
+) -> None:
+    """Run the tutoring conversations and grade them (offline replay of the write-up by default)."""
+    options = GenerationOptions(temperature=temperature, max_tokens=max_tokens, thinking_budget=thinking_budget)
+    config = api.RunConfig(
+        model=model,
+        problems=problems,
+        rubrics=rubrics,
+        prompts=prompts,
+        runs_dir=out,
+        base_url=base_url,
+        options=options,
+        max_retries=max_retries,
+    )
+    result = api.run(config, progress=lambda msg: err_console.print(msg))
+    data = result.to_json()
+    if as_json:
+        _print_json(data)
+    else:
+        print_summary(data, out_console)
+    err_console.print(f"run directory: {result.run_dir}")
+
+
+@app.command()
+def validate(
+    paths: Annotated[list[str] | None, typer.Argument(help="Files or directories (default: all).")] = None,
+) -> None:
+    """Check problem, rubric, prompt and cassette files."""
+    report = api.validate(paths)
+    for line in report.errors:
+        err_console.print(f"[red]error[/] {line}", soft_wrap=True)
+    if report.errors:
+        raise typer.Exit(1)
+    err_console.print(f"[green]ok[/] {len(report.checked)} file(s) valid")
+
+
+@app.command()
+def schema(
+    kind: Annotated[str, typer.Argument(help="problem, rubric, cassette or all.")] = "all",
+) -> None:
+    """Print JSON Schema for problem and rubric files (for editor completion)."""
+    _print_json(api.schema(kind))
+
+
+@app.command("runs")
+def list_runs(
+    runs_dir: Annotated[str | None, typer.Option("--dir", help="Runs directory.")] = None,
+) -> None:
+    """List run directories."""
+    table = Table()
+    for col in ("run", "model", "suite", "correct", "hints"):
+        table.add_column(col)
+    for r in api.runs(runs_dir):
+        totals = (r.results or {}).get("totals")
+        correct = f"{totals['correct']}/{totals['parts']}" if totals else "(incomplete)"
+        table.add_row(r.id, str(r.config.get("model")), str(r.config.get("suite")), correct, str(totals["hints"]) if totals else "")
+    out_console.print(table)
+
+
+@app.command()
+def show(
+    run_ref: Annotated[str, typer.Argument(metavar="RUN", help="Run directory, its name, or 'latest'.")] = "latest",
+    runs_dir: Annotated[str | None, typer.Option("--dir", help="Runs directory.")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Print a run's summary table."""
+    run_dir = api.load_run(run_ref, runs_dir)
+    if run_dir.results is None:
+        raise EvalkitError(f"{run_dir.path}: the run has no results.json (it did not finish)")
+    if as_json:
+        _print_json(run_dir.results)
+    else:
+        print_summary(run_dir.results, out_console)
+
+
+def main() -> None:
+    """Console entry point: one red line and exit code 1 for EvalkitError (2 for usage errors)."""
+    try:
+        app(standalone_mode=False)
+    except EvalkitError as err:
+        if _STATE["debug"]:
+            raise
+        err_console.print("[red]error:[/] " + _escape(str(err)), soft_wrap=True)
+        sys.exit(1)
+    except typer.Exit as exit_:
+        sys.exit(exit_.exit_code)
+    except typer.Abort:
+        err_console.print("aborted")
+        sys.exit(130)
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        sys.exit(130)
+    except Exception as err:  # click usage errors and the like
+        import click
+
+        if isinstance(err, click.ClickException):
+            err_console.print("[red]error:[/] " + _escape(err.format_message()), soft_wrap=True)
+            sys.exit(err.exit_code)
+        if _STATE["debug"]:
+            raise
+        err_console.print(
+            f"[red]internal error:[/] {type(err).__name__}: {_escape(str(err))} (rerun with --debug for a traceback)",
+            soft_wrap=True,
+        )
+        sys.exit(3)
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(" ".join(text.split("\n")))
+
+
+if __name__ == "__main__":
+    main()
+

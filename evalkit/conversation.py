@@ -1,0 +1,292 @@
+"""The tutoring loop: ask a question, grade each part, hint what failed, ask again.
+
+One conversation covers one problem: it starts from the shared opening
+exchange (the student's request to be walked through the homework, and the
+model's reply), asks the question with all its parts, grades each part, and
+for parts that need help sends the next hint of their ladders, re-grading the
+hinted parts on each reply, until every part is correct or its ladder is
+spent. Provider and checker details live elsewhere: this module sees a
+:class:`~evalkit.models.base.Model` and :func:`~evalkit.grading.grade_part`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from evalkit.checks.base import Answer, Status
+from evalkit.errors import ReplayExhausted
+from evalkit.grading import PartGrade, grade_part, needs_help, sections_for
+from evalkit.models.base import GenerationOptions, Message, Model, ModelRequest, ModelResponse, Turn, Usage
+from evalkit.spec.prompts import HintItem, PromptSet
+from evalkit.spec.suite import LoadedProblem
+
+__all__ = ["ConversationResult", "Opening", "PartResult", "Recorder", "run_conversation", "run_opening"]
+
+
+class Recorder(Protocol):
+    """Where the loop reports what happens (the run store's journal, or nothing)."""
+
+    def event(self, type: str, **data: Any) -> None: ...
+
+
+class NullRecorder:
+    def event(self, type: str, **data: Any) -> None:
+        return None
+
+
+@dataclass(frozen=True)
+class Opening:
+    """The shared first exchange every problem's conversation starts from."""
+
+    system: str | None
+    messages: tuple[Message, ...]
+    usage: Usage
+
+
+@dataclass(frozen=True)
+class AttemptRecord:
+    number: int  # 1 = the first answer; n + 1 = the answer after hint n
+    status: Status
+    score: float
+    explanation: str
+    answer_text: str
+    grade: PartGrade
+
+
+@dataclass(frozen=True)
+class PartResult:
+    problem: str
+    part: str
+    status: Status
+    first_attempt_status: Status
+    attempts: int
+    became_correct_at: int | None
+    hints: int
+    hint_texts: tuple[str, ...]
+    points: float
+    max_points: float
+    explanation: str
+    history: tuple[AttemptRecord, ...] = field(repr=False)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "problem": self.problem,
+            "part": self.part,
+            "status": self.status,
+            "first_attempt_status": self.first_attempt_status,
+            "attempts": self.attempts,
+            "became_correct_at": self.became_correct_at,
+            "hints": self.hints,
+            "hint_texts": list(self.hint_texts),
+            "points": self.points,
+            "max_points": self.max_points,
+            "explanation": self.explanation,
+            "attempt_history": [
+                {"attempt": a.number, "status": a.status, "score": a.score, "checks": a.grade.to_json()["checks"]}
+                for a in self.history
+            ],
+        }
+
+
+@dataclass(frozen=True)
+class ConversationResult:
+    problem: str
+    title: str
+    parts: tuple[PartResult, ...]
+    messages: tuple[Message, ...]
+    usage: Usage
+    model_calls: int
+    stopped: str | None = None  # why the conversation ended early, if it did
+
+
+@dataclass
+class _PartState:
+    part_id: str
+    attempts: list[AttemptRecord] = field(default_factory=list)
+    sections: list[str] = field(default_factory=list)
+    hints_sent: list[str] = field(default_factory=list)
+
+    @property
+    def latest(self) -> AttemptRecord:
+        return self.attempts[-1]
+
+
+class _Asker:
+    """Sends requests for one conversation, journaling each message and reply."""
+
+    def __init__(
+        self,
+        model: Model,
+        recorder: Recorder,
+        conv: str,
+        system: str | None,
+        options: GenerationOptions,
+        sample: int,
+    ) -> None:
+        self.model, self.recorder, self.conv = model, recorder, conv
+        self.system, self.options, self.sample = system, options, sample
+        self.usage = Usage()
+        self.calls = 0
+
+    async def ask(self, messages: list[Message], text: str, turn: Turn) -> ModelResponse:
+        messages.append(Message("user", text))
+        index = len(messages) - 1
+        self.recorder.event("message", conv=self.conv, index=index, role="user", content=text, turn=turn.to_json())
+        request = ModelRequest(
+            messages=tuple(messages), turn=turn, system=self.system, options=self.options, sample=self.sample
+        )
+        response = await self.model.generate(request)
+        self.calls += 1
+        self.usage = self.usage + response.usage
+        messages.append(Message("assistant", response.text))
+        self.recorder.event(
+            "message",
+            conv=self.conv,
+            index=index + 1,
+            role="assistant",
+            content=response.text,
+            turn=turn.to_json(),
+            response=response.to_json(),
+        )
+        return response
+
+
+async def run_opening(
+    model: Model,
+    prompts: PromptSet,
+    problems: list[LoadedProblem],
+    *,
+    options: GenerationOptions | None = None,
+    sample: int = 0,
+    recorder: Recorder | None = None,
+    conv: str = "opening",
+) -> Opening:
+    """The opening exchange: the student's request, and the model's reply."""
+    recorder = recorder or NullRecorder()
+    system = prompts.system() or None
+    asker = _Asker(model, recorder, conv, system, options or GenerationOptions(), sample)
+    messages: list[Message] = []
+    await asker.ask(messages, prompts.opening([lp.problem for lp in problems]), Turn("opening"))
+    return Opening(system, tuple(messages), asker.usage)
+
+
+async def _grade(
+    lp: LoadedProblem, state: _PartState, text: str, reply: str, sandbox: Any, recorder: Recorder, conv: str
+) -> AttemptRecord:
+    part = lp.problem.part(state.part_id)
+    answer = Answer(text=text, reply=reply, history=tuple(state.sections))
+    grade = await asyncio.to_thread(grade_part, lp.problem, part, lp.part_rubric(state.part_id), answer, sandbox=sandbox)
+    number = len(state.attempts) + 1
+    record = AttemptRecord(number, grade.status, grade.score, grade.explanation, text, grade)
+    state.attempts.append(record)
+    state.sections.append(text)
+    recorder.event(
+        "check",
+        conv=conv,
+        problem=lp.id,
+        part=state.part_id,
+        attempt=number,
+        status=grade.status,
+        score=grade.score,
+        checks=[c.to_json() for c in grade.checks],
+    )
+    return record
+
+
+def _result(lp: LoadedProblem, state: _PartState) -> PartResult:
+    attempts = state.attempts
+    became = next((a.number for a in attempts if a.status == "correct"), None)
+    final = attempts[-1]
+    # once correct, a part stays correct: later replies are not re-graded for it
+    return PartResult(
+        problem=lp.id,
+        part=state.part_id,
+        status=final.status,
+        first_attempt_status=attempts[0].status,
+        attempts=len(attempts),
+        became_correct_at=became,
+        hints=len(state.hints_sent),
+        hint_texts=tuple(state.hints_sent),
+        points=final.score,
+        max_points=final.grade.max_points,
+        explanation=final.explanation,
+        history=tuple(attempts),
+    )
+
+
+async def run_conversation(
+    model: Model,
+    prompts: PromptSet,
+    lp: LoadedProblem,
+    number: int,
+    opening: Opening,
+    *,
+    options: GenerationOptions | None = None,
+    sample: int = 0,
+    sandbox: Any = None,
+    recorder: Recorder | None = None,
+    conv: str | None = None,
+) -> ConversationResult:
+    """Ask problem ``lp`` (question ``number``), grade, hint and re-grade until done."""
+    recorder = recorder or NullRecorder()
+    conv = conv or lp.id
+    asker = _Asker(model, recorder, conv, opening.system, options or GenerationOptions(), sample)
+    messages = list(opening.messages)
+    part_ids = [p.id for p in lp.problem.parts]
+    states = {pid: _PartState(pid) for pid in part_ids}
+    recorder.event("conversation_start", conv=conv, problem=lp.id, sample=sample, prefix=len(messages))
+
+    reply = await asker.ask(messages, prompts.question(lp.problem, number), Turn("question", lp.id))
+    sections = sections_for(reply.text, lp, part_ids)
+    for pid in part_ids:
+        await _grade(lp, states[pid], sections[pid], reply.text, sandbox, recorder, conv)
+
+    stopped: str | None = None
+    round_number = 0
+    while True:
+        round_number += 1
+        hints: list[HintItem] = []
+        for pid in part_ids:
+            state = states[pid]
+            ladder = lp.part_rubric(pid).hints
+            if needs_help(state.latest.grade) and round_number <= len(ladder):
+                hints.append(HintItem(lp.problem.part(pid), round_number, ladder[round_number - 1]))
+        if not hints:
+            break
+        for item in hints:
+            states[item.part.id].hints_sent.append(item.text)
+        text = prompts.hint(lp.problem, hints)
+        recorder.event(
+            "hint",
+            conv=conv,
+            problem=lp.id,
+            number=round_number,
+            parts=[h.part.id for h in hints],
+            texts=[h.text for h in hints],
+        )
+        try:
+            reply = await asker.ask(messages, text, Turn("hint", lp.id, round_number))
+        except ReplayExhausted as err:
+            stopped = str(err)
+            recorder.event("replay_exhausted", conv=conv, problem=lp.id, message=stopped)
+            break
+        hinted = [h.part.id for h in hints]
+        sections = sections_for(reply.text, lp, hinted)
+        for pid in hinted:
+            await _grade(lp, states[pid], sections[pid], reply.text, sandbox, recorder, conv)
+
+    parts = tuple(_result(lp, states[pid]) for pid in part_ids)
+    for result in parts:
+        recorder.event("part_result", conv=conv, **result.to_json())
+    recorder.event("conversation_end", conv=conv, problem=lp.id, usage=asker.usage.to_json())
+    return ConversationResult(
+        problem=lp.id,
+        title=lp.problem.title,
+        parts=parts,
+        messages=tuple(messages),
+        usage=asker.usage,
+        model_calls=asker.calls,
+        stopped=stopped,
+    )

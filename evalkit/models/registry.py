@@ -1,0 +1,107 @@
+"""Provider registry and aliases: ``resolve_model("claude")`` → an Anthropic model.
+
+A model name is ``provider:model-id`` (``anthropic:claude-opus-4-5``,
+``openai:gpt-4o``, ``replay:cassettes/hw9.yaml``) or an alias (``claude``,
+``gpt``, ``replay``). Provider modules are imported lazily, so a missing SDK
+only matters when that provider is used.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from evalkit.errors import ModelError
+from evalkit.models.base import Model
+
+__all__ = ["ModelSettings", "expand_alias", "known_providers", "register_provider", "resolve_model"]
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    """Connection settings that are not generation parameters."""
+
+    base_url: str | None = None
+    max_retries: int = 6
+    timeout_s: float = 600.0
+
+
+Factory = Callable[[str, ModelSettings], Model]
+
+# provider name -> "module:function" (imported on first use) or a factory
+_PROVIDERS: dict[str, str | Factory] = {
+    "anthropic": "evalkit.models.anthropic:create",
+    "openai": "evalkit.models.openai:create",
+    "replay": "evalkit.models.replay:create",
+}
+
+
+def register_provider(name: str, factory: str | Factory) -> None:
+    """Register a provider by name: a factory ``(model_id, settings) -> Model`` or ``"module:function"``."""
+    _PROVIDERS[name] = factory
+
+
+def known_providers() -> list[str]:
+    return sorted(_PROVIDERS)
+
+
+def _newest_claude_opus() -> str:
+    """The newest Claude Opus model id that the installed anthropic SDK names."""
+    fallback = "claude-opus-4-5"
+    try:
+        import typing
+
+        from anthropic.types import model_param
+
+        names = [
+            a
+            for arg in typing.get_args(model_param.ModelParam)
+            for a in (typing.get_args(arg) or (arg,))
+            if isinstance(a, str)
+        ]
+    except Exception:
+        return fallback
+
+    def version(name: str) -> tuple[int, ...]:
+        return tuple(int(n) for n in re.findall(r"\d+", name.removeprefix("claude-opus-"))[:2])
+
+    opus = [n for n in names if re.fullmatch(r"claude-opus-\d+(-\d)?", n)]
+    return max(opus, key=version) if opus else fallback
+
+
+def _aliases() -> dict[str, str]:
+    return {
+        "claude": f"anthropic:{_newest_claude_opus()}",
+        "gpt": "openai:gpt-4o",
+        "replay": "replay:default",
+    }
+
+
+def expand_alias(name: str) -> str:
+    """``claude`` → ``anthropic:claude-opus-…``; full names pass through unchanged."""
+    aliases = _aliases()
+    if name in aliases:
+        return aliases[name]
+    if ":" not in name:
+        raise ModelError(
+            f"unknown model {name!r}: use provider:model (providers: {', '.join(known_providers())}) "
+            f"or an alias ({', '.join(sorted(aliases))})"
+        )
+    return name
+
+
+def resolve_model(name: str, settings: ModelSettings | None = None) -> Model:
+    """Create the model named ``name`` (an alias or ``provider:model-id``)."""
+    full = expand_alias(name)
+    provider, _, model_id = full.partition(":")
+    if provider not in _PROVIDERS:
+        raise ModelError(f"unknown provider {provider!r} in {name!r}; known: {', '.join(known_providers())}")
+    if not model_id:
+        raise ModelError(f"model {name!r} names no model after '{provider}:'")
+    factory = _PROVIDERS[provider]
+    if isinstance(factory, str):
+        module_name, _, func = factory.partition(":")
+        factory = getattr(importlib.import_module(module_name), func)
+    return factory(model_id, settings or ModelSettings())

@@ -1,0 +1,128 @@
+"""Replay a recorded conversation from a cassette: the offline default model.
+
+A cassette is YAML: the opening reply, and per problem the reply to the
+question and the replies to each hint, in order::
+
+    cassette: 1
+    recorded_model: anthropic:claude-opus-4-5
+    source: the HW9 participation write-up
+    opening: "Absolutely, I understand! ..."
+    problems:
+      q3:
+        reply: "### Part (a): Fill in the blanks ..."
+        hints: ["Great catch—yes, you're absolutely right! ..."]
+        followups: [{user: "...", assistant: "..."}]   # recorded, never replayed
+
+``replay:default`` is the cassette bundled with evalkit
+(``cassettes/hw9-claude-opus-4-5.yaml``); ``replay:PATH`` any other.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from evalkit.errors import ReplayExhausted, SpecError
+from evalkit.models.base import ModelRequest, ModelResponse, Usage
+from evalkit.models.registry import ModelSettings
+from evalkit.paths import default_dir
+from evalkit.spec.loading import load_model
+
+__all__ = ["DEFAULT_CASSETTE", "Cassette", "ReplayModel", "create", "load_cassette"]
+
+DEFAULT_CASSETTE = "hw9-claude-opus-4-5.yaml"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Followup(_Strict):
+    user: str
+    assistant: str
+
+
+class RecordedProblem(_Strict):
+    reply: str = Field(min_length=1)
+    hints: list[str] = Field(default_factory=list)
+    followups: list[Followup] = Field(default_factory=list)
+
+
+class Cassette(_Strict):
+    cassette: int = Field(default=1, ge=1, le=1, description="format version")
+    recorded_model: str | None = None
+    source: str | None = None
+    opening: str | None = None
+    problems: dict[str, RecordedProblem] = Field(default_factory=dict)
+
+
+def cassette_path(name: str) -> Path:
+    if name == "default":
+        return default_dir("cassettes") / DEFAULT_CASSETTE
+    path = Path(name)
+    if not path.exists() and not path.is_absolute():
+        bundled = default_dir("cassettes") / name
+        if bundled.exists():
+            return bundled
+    return path
+
+
+def load_cassette(path: str | Path) -> Cassette:
+    return load_model(Cassette, path)
+
+
+def _estimate_tokens(text: str) -> int:
+    return max(1, len(text) // 4)
+
+
+class ReplayModel:
+    """Answers each turn with the reply recorded for it; no network, no key."""
+
+    provider = "replay"
+
+    def __init__(self, cassette: Cassette, path: Path, label: str) -> None:
+        self.cassette = cassette
+        self.path = path
+        self.name = f"replay:{label}"
+
+    def _reply(self, request: ModelRequest) -> str:
+        turn = request.turn
+        if turn.kind == "opening":
+            if self.cassette.opening is None:
+                return "Understood. Let's go one question at a time."
+            return self.cassette.opening
+        recorded = self.cassette.problems.get(turn.problem or "")
+        if recorded is None:
+            raise ReplayExhausted(
+                f"cassette {self.path} has no recording for problem {turn.problem!r} "
+                f"(it has: {', '.join(self.cassette.problems) or 'none'}); "
+                "choose problems it covers with --problems, or record a new cassette"
+            )
+        if turn.kind == "question":
+            return recorded.reply
+        if turn.hint <= len(recorded.hints):
+            return recorded.hints[turn.hint - 1]
+        raise ReplayExhausted(
+            f"cassette {self.path} has {len(recorded.hints)} recorded hint repl"
+            f"{'y' if len(recorded.hints) == 1 else 'ies'} for {turn.problem!r}, but hint {turn.hint} was sent"
+        )
+
+    async def generate(self, request: ModelRequest) -> ModelResponse:
+        text = self._reply(request)
+        prompt_chars = sum(len(m.content) for m in request.messages) + len(request.system or "")
+        usage = Usage(_estimate_tokens("x" * prompt_chars), _estimate_tokens(text))
+        return ModelResponse(
+            text=text, usage=usage, model=self.cassette.recorded_model or self.name, stop_reason="end_turn"
+        )
+
+    async def aclose(self) -> None:
+        return None
+
+
+def create(model_id: str, settings: ModelSettings) -> ReplayModel:
+    path = cassette_path(model_id)
+    if not path.is_file():
+        raise SpecError(f"cassette not found; 'replay:default' is the bundled one", path=path)
+    label = "default" if model_id == "default" else path.stem
+    return ReplayModel(load_cassette(path), path, label)

@@ -1,0 +1,99 @@
+"""Prompt templates (jinja2, StrictUndefined) for the four turns of a tutoring conversation.
+
+``prompts/`` holds ``system.j2``, ``opening.j2``, ``question.j2`` and ``hint.j2``.
+A missing variable or a syntax error is a SpecError with ``path:line``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from evalkit.errors import SpecError
+from evalkit.spec.models import Part, Problem
+
+__all__ = ["PROMPT_NAMES", "PromptSet", "load_prompts"]
+
+PROMPT_NAMES = ("system", "opening", "question", "hint")
+
+
+def _env(directory: Path) -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(directory)),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=False,
+        autoescape=False,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+@dataclass(frozen=True)
+class HintItem:
+    part: Part
+    number: int
+    text: str
+
+
+@dataclass
+class PromptSet:
+    directory: Path
+    templates: dict[str, jinja2.Template]
+
+    def _render(self, name: str, **context: Any) -> str:
+        template = self.templates[name]
+        path = self.directory / f"{name}.j2"
+        try:
+            return template.render(**context).strip()
+        except jinja2.UndefinedError as err:
+            raise SpecError(f"template uses an undefined variable: {err.message}", path=path) from None
+        except jinja2.TemplateError as err:
+            raise SpecError(f"template error: {err}", path=path) from None
+
+    def system(self) -> str:
+        return self._render("system")
+
+    def opening(self, problems: list[Problem]) -> str:
+        return self._render("opening", problems=problems)
+
+    def question(self, problem: Problem, number: int) -> str:
+        return self._render("question", problem=problem, parts=problem.parts, number=number)
+
+    def hint(self, problem: Problem, hints: list[HintItem]) -> str:
+        return self._render("hint", problem=problem, hints=hints)
+
+    def check(self) -> None:
+        """Render every template with sample data, so undefined variables surface now."""
+        sample = Problem(
+            id="sample",
+            title="Sample",
+            statement="Statement.",
+            parts=[Part(id="a", prompt="Prompt a."), Part(id="b", prompt="Prompt b.")],
+        )
+        self.system()
+        self.opening([sample])
+        self.question(sample, 1)
+        self.hint(sample, [HintItem(sample.parts[0], 1, "A hint.")])
+        self.hint(sample, [HintItem(p, 1, "A hint.") for p in sample.parts])
+
+
+def load_prompts(directory: str | Path) -> PromptSet:
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise SpecError("prompt directory not found; pass --prompts DIR", path=directory)
+    env = _env(directory)
+    templates: dict[str, jinja2.Template] = {}
+    for name in PROMPT_NAMES:
+        path = directory / f"{name}.j2"
+        if not path.is_file():
+            raise SpecError(f"missing prompt template {name}.j2 (needed: {', '.join(PROMPT_NAMES)})", path=directory)
+        try:
+            templates[name] = env.get_template(f"{name}.j2")
+        except jinja2.TemplateSyntaxError as err:
+            raise SpecError(f"template syntax error: {err.message}", path=path, line=err.lineno) from None
+        except UnicodeDecodeError:
+            raise SpecError("not UTF-8 text", path=path) from None
+    return PromptSet(directory, templates)
