@@ -92,7 +92,10 @@ def _versions() -> dict[str, str]:
 
 
 def results_json(
-    run_dir: Path, model: str, suite: str, conversations: tuple[ConversationResult, ...] | list[ConversationResult]
+    run_dir: Path,
+    model: str,
+    suite: str,
+    conversations: tuple[ConversationResult, ...] | list[ConversationResult],
 ) -> dict[str, Any]:
     """The ``results.json`` / ``--json`` shape."""
     questions = []
@@ -170,10 +173,10 @@ def run(config: RunConfig, progress: Progress | None = None) -> RunResult:
     """Run every problem of the suite against ``config.model`` and write a run directory."""
     progress = progress or (lambda _msg: None)
     paths = config.resolved()
+    model_name = expand_alias(config.model)
     suite = load_suite(paths["problems"], paths["rubrics"])
     prompts = load_prompts(paths["prompts"])
     prompts.check()
-    model_name = expand_alias(config.model)
     model = resolve_model(model_name, ModelSettings(base_url=config.base_url, max_retries=config.max_retries))
     run_config = {
         "model": model.name,
@@ -220,15 +223,15 @@ class ValidationReport:
 
 
 def _kind_of(path: Path) -> str:
-    if path.suffix == ".j2" or path.is_dir() and any(path.glob("*.j2")):
+    if path.suffix == ".j2" or (path.is_dir() and any(path.glob("*.j2"))):
         return "prompts"
     try:
         data, _ = read_yaml(path)
     except SpecError:
         return "problem" if "problem" in path.parts[-2:-1] else "unknown"
-    if isinstance(data, dict) and "problem" in data and "parts" in data and isinstance(data["parts"], dict):
+    if isinstance(data, dict) and "problem" in data:
         return "rubric"
-    if isinstance(data, dict) and ("cassette" in data or "opening" in data and "problems" in data):
+    if isinstance(data, dict) and ("cassette" in data or ("opening" in data and "problems" in data)):
         return "cassette"
     return "problem"
 
@@ -237,7 +240,11 @@ def validate(paths: list[str] | None = None) -> ValidationReport:
     """Check problem, rubric, prompt and cassette files; with no paths, the default set."""
     checked: list[str] = []
     errors: list[str] = []
-    targets = [Path(p) for p in paths] if paths else [default_dir("problems"), default_dir("rubrics"), default_dir("prompts")]
+    targets = (
+        [Path(p) for p in paths]
+        if paths
+        else [default_dir("problems"), default_dir("rubrics"), default_dir("prompts")]
+    )
     files: list[Path] = []
     for target in targets:
         if target.is_dir() and any(target.glob("*.j2")):

@@ -53,7 +53,9 @@ def _verdict(part: dict[str, Any]) -> str:
         return f"[green]✓ after hint {part['became_correct_at'] - 1}[/]"
     if part["status"] == "unscored":
         return "[yellow]? unscored[/]"
-    return "[red]✗[/]" + (f" ({part['hints']} hint{'s' if part['hints'] != 1 else ''})" if part["hints"] else "")
+    return "[red]✗[/]" + (
+        f" ({part['hints']} hint{'s' if part['hints'] != 1 else ''})" if part["hints"] else ""
+    )
 
 
 def print_summary(results: dict[str, Any], console: Console) -> None:
@@ -98,7 +100,9 @@ def run(
     problems: Annotated[str | None, typer.Option(help="Problem files: a file, directory or glob.")] = None,
     rubrics: Annotated[str | None, typer.Option(help="Rubric directory.")] = None,
     prompts: Annotated[str | None, typer.Option(help="Prompt template directory.")] = None,
-    out: Annotated[str | None, typer.Option("--out", help="Where run directories go (default runs/).")] = None,
+    out: Annotated[
+        str | None, typer.Option("--out", help="Where run directories go (default runs/).")
+    ] = None,
     base_url: Annotated[
         str | None, typer.Option(help="OpenAI-compatible server (vLLM, llama.cpp, Ollama) or proxy URL.")
     ] = None,
@@ -111,7 +115,9 @@ def run(
     as_json: Annotated[bool, typer.Option("--json", help="Print results as JSON on stdout.")] = False,
 ) -> None:
     """Run the tutoring conversations and grade them (offline replay of the write-up by default)."""
-    options = GenerationOptions(temperature=temperature, max_tokens=max_tokens, thinking_budget=thinking_budget)
+    options = GenerationOptions(
+        temperature=temperature, max_tokens=max_tokens, thinking_budget=thinking_budget
+    )
     config = api.RunConfig(
         model=model,
         problems=problems,
@@ -163,13 +169,21 @@ def list_runs(
     for r in api.runs(runs_dir):
         totals = (r.results or {}).get("totals")
         correct = f"{totals['correct']}/{totals['parts']}" if totals else "(incomplete)"
-        table.add_row(r.id, str(r.config.get("model")), str(r.config.get("suite")), correct, str(totals["hints"]) if totals else "")
+        table.add_row(
+            r.id,
+            str(r.config.get("model")),
+            str(r.config.get("suite")),
+            correct,
+            str(totals["hints"]) if totals else "",
+        )
     out_console.print(table)
 
 
 @app.command()
 def show(
-    run_ref: Annotated[str, typer.Argument(metavar="RUN", help="Run directory, its name, or 'latest'.")] = "latest",
+    run_ref: Annotated[
+        str, typer.Argument(metavar="RUN", help="Run directory, its name, or 'latest'.")
+    ] = "latest",
     runs_dir: Annotated[str | None, typer.Option("--dir", help="Runs directory.")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
@@ -186,7 +200,8 @@ def show(
 def main() -> None:
     """Console entry point: one red line and exit code 1 for EvalkitError (2 for usage errors)."""
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)
+        sys.exit(code if isinstance(code, int) else 0)
     except EvalkitError as err:
         if _STATE["debug"]:
             raise
@@ -223,4 +238,3 @@ def _escape(text: str) -> str:
 
 if __name__ == "__main__":
     main()
-

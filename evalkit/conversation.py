@@ -84,7 +84,12 @@ class PartResult:
             "max_points": self.max_points,
             "explanation": self.explanation,
             "attempt_history": [
-                {"attempt": a.number, "status": a.status, "score": a.score, "checks": a.grade.to_json()["checks"]}
+                {
+                    "attempt": a.number,
+                    "status": a.status,
+                    "score": a.score,
+                    "checks": a.grade.to_json()["checks"],
+                }
                 for a in self.history
             ],
         }
@@ -133,7 +138,9 @@ class _Asker:
     async def ask(self, messages: list[Message], text: str, turn: Turn) -> ModelResponse:
         messages.append(Message("user", text))
         index = len(messages) - 1
-        self.recorder.event("message", conv=self.conv, index=index, role="user", content=text, turn=turn.to_json())
+        self.recorder.event(
+            "message", conv=self.conv, index=index, role="user", content=text, turn=turn.to_json()
+        )
         request = ModelRequest(
             messages=tuple(messages), turn=turn, system=self.system, options=self.options, sample=self.sample
         )
@@ -177,7 +184,9 @@ async def _grade(
 ) -> AttemptRecord:
     part = lp.problem.part(state.part_id)
     answer = Answer(text=text, reply=reply, history=tuple(state.sections))
-    grade = await asyncio.to_thread(grade_part, lp.problem, part, lp.part_rubric(state.part_id), answer, sandbox=sandbox)
+    grade = await asyncio.to_thread(
+        grade_part, lp.problem, part, lp.part_rubric(state.part_id), answer, sandbox=sandbox
+    )
     number = len(state.attempts) + 1
     record = AttemptRecord(number, grade.status, grade.score, grade.explanation, text, grade)
     state.attempts.append(record)

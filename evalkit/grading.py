@@ -111,7 +111,10 @@ def grade_part(
     rest = max(0.0, max_points - sum(p for p in declared if p is not None))
     for i, spec in enumerate(rubric.checks):
         checker = get_checker(spec.kind)
-        result = _run_check(checker, spec.params, answer, ctx)
+        if answer.text.strip():
+            result = _run_check(checker, spec.params, answer, ctx)
+        else:
+            result = CheckResult.unscored("no_answer", f"the reply has no answer for part {part.heading}")
         points = spec.points if spec.points is not None else (rest / undeclared if undeclared else 0.0)
         outcomes.append(CheckOutcome(i, spec.kind, spec.required, points, result))
     status = _combine(outcomes)

@@ -58,7 +58,7 @@ class RunStore:
         self.path = path
         self._lock = threading.Lock()
         self._seq = 0
-        self._journal = open(path / JOURNAL, "a", encoding="utf-8")  # noqa: SIM115 (closed in close())
+        self._journal = open(path / JOURNAL, "a", encoding="utf-8")
 
     @classmethod
     def create(cls, runs_dir: Path, model: str, suite: str, config: dict[str, Any]) -> RunStore:

@@ -25,6 +25,7 @@ from evalkit.checks.base import Answer, CheckContext, CheckParams, CheckResult, 
 _MAX_INPUT = 100_000
 _BOXED = re.compile(r"\\boxed\{((?:[^{}]|\{[^{}]*\})*)\}")
 _INLINE_CODE = re.compile(r"`([^`\n]+)`")
+_HEADING = re.compile(r"^[\s#>*_]*(?:part|blank)?\s*(?:\([^)\n]{1,8}\)\s*)+[*_:.\s]*", re.IGNORECASE)
 _NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
 
 
@@ -40,7 +41,7 @@ def _final_span(text: str) -> tuple[str, str]:
     code = _INLINE_CODE.findall(text)
     if code:
         return code[-1], "inline code"
-    return text, "whole section"
+    return _HEADING.sub("", text, count=1).strip(), "whole section"
 
 
 def normalize_text(text: str) -> str:
@@ -151,7 +152,9 @@ class ChoiceChecker:
         if params.expected not in params.options:
             from evalkit.errors import SpecError
 
-            raise SpecError(f"choice: expected {params.expected!r} is not one of the options {params.options}")
+            raise SpecError(
+                f"choice: expected {params.expected!r} is not one of the options {params.options}"
+            )
         got, where = _final_span(answer.text[:_MAX_INPUT])
         chosen = [
             o for o in params.options if re.search(rf"(?<![\w]){re.escape(o)}(?![\w])", got, re.IGNORECASE)

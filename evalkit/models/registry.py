@@ -71,10 +71,34 @@ def _newest_claude_opus() -> str:
     return max(opus, key=version) if opus else fallback
 
 
+def _newest_gpt() -> str:
+    """The newest flagship GPT model id that the installed openai SDK names for Chat Completions.
+
+    The flagship line is ``gpt-N`` / ``gpt-N.M`` and, from GPT-6 on, ``gpt-N.M-astra``
+    (``-sol``, ``-terra`` and ``-luna`` are the smaller tiers); dated snapshots are skipped.
+    """
+    fallback = "gpt-5.5"
+    try:
+        import typing
+
+        from openai.types.shared import chat_model
+
+        names = [a for a in typing.get_args(chat_model.ChatModel) if isinstance(a, str)]
+    except Exception:
+        return fallback
+
+    flagship: dict[str, tuple[int, int, bool]] = {}
+    for name in names:
+        match = re.fullmatch(r"gpt-(\d+)(?:\.(\d+))?(-astra)?", name)
+        if match:
+            flagship[name] = (int(match[1]), int(match[2] or 0), bool(match[3]))
+    return max(flagship, key=flagship.__getitem__) if flagship else fallback
+
+
 def _aliases() -> dict[str, str]:
     return {
         "claude": f"anthropic:{_newest_claude_opus()}",
-        "gpt": "openai:gpt-4o",
+        "gpt": f"openai:{_newest_gpt()}",
         "replay": "replay:default",
     }
 

@@ -123,6 +123,6 @@ class ReplayModel:
 def create(model_id: str, settings: ModelSettings) -> ReplayModel:
     path = cassette_path(model_id)
     if not path.is_file():
-        raise SpecError(f"cassette not found; 'replay:default' is the bundled one", path=path)
+        raise SpecError("cassette not found; 'replay:default' is the bundled one", path=path)
     label = "default" if model_id == "default" else path.stem
     return ReplayModel(load_cassette(path), path, label)

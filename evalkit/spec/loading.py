@@ -40,7 +40,7 @@ def _build(node: yaml.Node, loc: Loc, lines: LineMap, loader: yaml.SafeLoader, p
         loader.flatten_mapping(node)
         result: dict[Any, Any] = {}
         for key_node, value_node in node.value:
-            key = loader.construct_object(key_node, deep=True)  # type: ignore[no-untyped-call]
+            key = loader.construct_object(key_node, deep=True)
             if not isinstance(key, str | int | float | bool) or key is None:
                 raise SpecError(
                     "mapping keys must be plain strings", path=path, line=key_node.start_mark.line + 1
@@ -58,7 +58,7 @@ def _build(node: yaml.Node, loc: Loc, lines: LineMap, loader: yaml.SafeLoader, p
         return result
     if isinstance(node, yaml.SequenceNode):
         return [_build(item, (*loc, i), lines, loader, path) for i, item in enumerate(node.value)]
-    return loader.construct_object(node, deep=True)  # type: ignore[no-untyped-call]
+    return loader.construct_object(node, deep=True)
 
 
 def read_yaml(path: str | Path, text: str | None = None) -> tuple[Any, LineMap]:

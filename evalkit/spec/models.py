@@ -159,7 +159,7 @@ class CheckSpec(BaseModel):
         except ValidationError as err:
             first = err.errors()[0]
             where = ".".join(str(x) for x in first["loc"]) or self.kind
-            message = first["msg"]
+            message = first["msg"].removeprefix("Value error, ")
             if first["type"] == "extra_forbidden":
                 known = ", ".join(sorted(checker.params_model.model_fields)) or "none"
                 message = f"unknown parameter for kind {self.kind!r} (known: {known})"

@@ -6,6 +6,7 @@ A missing variable or a syntax error is a SpecError with ``path:line``.
 
 from __future__ import annotations
 
+import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,7 +50,17 @@ class PromptSet:
         try:
             return template.render(**context).strip()
         except jinja2.UndefinedError as err:
-            raise SpecError(f"template uses an undefined variable: {err.message}", path=path) from None
+            line = next(
+                (
+                    f.lineno
+                    for f in reversed(traceback.extract_tb(err.__traceback__))
+                    if f.filename == template.filename
+                ),
+                None,
+            )
+            raise SpecError(
+                f"template uses an undefined variable: {err.message}", path=path, line=line
+            ) from None
         except jinja2.TemplateError as err:
             raise SpecError(f"template error: {err}", path=path) from None
 
@@ -89,7 +100,9 @@ def load_prompts(directory: str | Path) -> PromptSet:
     for name in PROMPT_NAMES:
         path = directory / f"{name}.j2"
         if not path.is_file():
-            raise SpecError(f"missing prompt template {name}.j2 (needed: {', '.join(PROMPT_NAMES)})", path=directory)
+            raise SpecError(
+                f"missing prompt template {name}.j2 (needed: {', '.join(PROMPT_NAMES)})", path=directory
+            )
         try:
             templates[name] = env.get_template(f"{name}.j2")
         except jinja2.TemplateSyntaxError as err:

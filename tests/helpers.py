@@ -1,0 +1,34 @@
+"""Shared test helpers: run the CLI in-process the way the console script does."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+
+import pytest
+
+
+@dataclass
+class CliResult:
+    code: int
+    out: str
+    err: str
+
+
+def run_cli(
+    args: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> CliResult:
+    """Call ``evalkit.cli.main`` with ``args``; return exit code and captured output."""
+    from evalkit import cli
+
+    monkeypatch.setattr(sys, "argv", ["evalkit", *args])
+    cli.err_console.file = sys.stderr  # rich caches the stream; point it at the captured one
+    cli.out_console.file = sys.stdout
+    capsys.readouterr()
+    code = 0
+    try:
+        cli.main()
+    except SystemExit as exit_:
+        code = int(exit_.code or 0) if not isinstance(exit_.code, str) else 1
+    captured = capsys.readouterr()
+    return CliResult(code, captured.out, captured.err)
