@@ -14,15 +14,20 @@ import importlib.metadata
 import json
 import platform
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from evalkit.conversation import ConversationResult, PartResult, run_conversation, run_opening
-from evalkit.errors import EvalkitError, SpecError
-from evalkit.models.base import GenerationOptions, Model
+from evalkit.cache import ResponseCache
+from evalkit.conversation import ConversationResult, PartResult
+from evalkit.errors import EvalkitError, SpecError, StoreError
+from evalkit.models.base import GenerationOptions
+from evalkit.models.limits import CallLimits
 from evalkit.models.registry import ModelSettings, expand_alias, resolve_model
 from evalkit.paths import default_dir
+from evalkit.pricing import cost_usd
+from evalkit.regrade import RegradeResult, regrade_run
+from evalkit.runner import Listener, ModelRun, execute
 from evalkit.spec.loading import load_model, read_yaml
 from evalkit.spec.models import Problem, Rubric
 from evalkit.spec.prompts import PromptSet, load_prompts
@@ -45,9 +50,10 @@ Progress = Callable[[str], None]
 
 @dataclass(frozen=True)
 class RunConfig:
-    """Everything a run depends on. ``model`` is an alias or ``provider:model``."""
+    """Everything a run depends on. ``model`` is an alias or ``provider:model``; ``models`` runs several."""
 
     model: str = "replay"
+    models: tuple[str, ...] = ()
     problems: str | None = None  # file, directory or glob; default problems/*.yaml
     rubrics: str | None = None
     prompts: str | None = None
@@ -55,7 +61,15 @@ class RunConfig:
     base_url: str | None = None
     options: GenerationOptions = field(default_factory=GenerationOptions)
     max_retries: int = 6
-    sample: int = 0
+    samples: int = 1
+    max_connections: int = 8
+    rpm: float | None = None
+    max_cost: float | None = None
+    cache: bool = True
+    cache_dir: str | None = None
+
+    def all_models(self) -> tuple[str, ...]:
+        return self.models or (self.model,)
 
     def resolved(self) -> dict[str, str]:
         return {
@@ -64,6 +78,20 @@ class RunConfig:
             "prompts": self.prompts or str(default_dir("prompts")),
             "runs_dir": self.runs_dir or str(default_dir("runs")),
         }
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["options"] = self.options.model_dump()
+        data["models"] = list(self.all_models())
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RunConfig:
+        data = dict(data)
+        data["options"] = GenerationOptions(**data.get("options", {}))
+        data["models"] = tuple(data.get("models", ()))
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
 
 
 @dataclass(frozen=True)
@@ -99,14 +127,17 @@ def results_json(
 ) -> dict[str, Any]:
     """The ``results.json`` / ``--json`` shape."""
     questions = []
+    conversations = sorted(conversations, key=lambda c: c.sample)
     for conv in conversations:
         questions.append(
             {
                 "problem": conv.problem,
                 "title": conv.title,
+                "sample": conv.sample,
                 "points": sum(p.points for p in conv.parts),
                 "max_points": sum(p.max_points for p in conv.parts),
                 "usage": conv.usage.to_json(),
+                "cost_usd": round(cost_usd(model, conv.usage), 6),
                 "model_calls": conv.model_calls,
                 "stopped": conv.stopped,
             }
@@ -129,39 +160,9 @@ def results_json(
             "max_points": sum(p["max_points"] for p in parts),
             "input_tokens": total_in,
             "output_tokens": total_out,
+            "cost_usd": round(sum(q["cost_usd"] for q in questions), 6),
         },
     }
-
-
-async def _run_async(
-    config: RunConfig, model: Model, suite: Suite, prompts: PromptSet, store: RunStore, progress: Progress
-) -> list[ConversationResult]:
-    opening = await run_opening(
-        model, prompts, list(suite.problems), options=config.options, sample=config.sample, recorder=store
-    )
-    sandbox = _start_sandbox()
-    try:
-        results = []
-        for number, lp in enumerate(suite.problems, 1):
-            progress(f"[{number}/{len(suite.problems)}] {lp.id}: {lp.problem.title}")
-            result = await run_conversation(
-                model,
-                prompts,
-                lp,
-                number,
-                opening,
-                options=config.options,
-                sample=config.sample,
-                sandbox=sandbox,
-                recorder=store,
-                conv=f"s{config.sample}/{lp.id}",
-            )
-            results.append(result)
-        return results
-    finally:
-        if sandbox is not None:
-            sandbox.close()
-        await model.aclose()
 
 
 def _start_sandbox() -> Any:
@@ -169,44 +170,135 @@ def _start_sandbox() -> Any:
     return None
 
 
-def run(config: RunConfig, progress: Progress | None = None) -> RunResult:
-    """Run every problem of the suite against ``config.model`` and write a run directory."""
-    progress = progress or (lambda _msg: None)
+def _load_inputs(config: RunConfig) -> tuple[dict[str, str], Suite, PromptSet]:
     paths = config.resolved()
-    model_name = expand_alias(config.model)
     suite = load_suite(paths["problems"], paths["rubrics"])
     prompts = load_prompts(paths["prompts"])
     prompts.check()
-    model = resolve_model(model_name, ModelSettings(base_url=config.base_url, max_retries=config.max_retries))
-    run_config = {
-        "model": model.name,
-        "requested_model": config.model,
-        "suite": suite.name,
-        "problems": [lp.id for lp in suite.problems],
-        "problem_files": [str(lp.path) for lp in suite.problems],
-        "content_hash": suite.content_hash,
-        "paths": paths,
-        "base_url": config.base_url,
-        "options": config.options.model_dump(),
-        "sample": config.sample,
-        "versions": _versions(),
-    }
-    if hasattr(model, "cassette"):
-        run_config["recorded_model"] = model.cassette.recorded_model
-    store = RunStore.create(Path(paths["runs_dir"]), model.name, suite.name, run_config)
-    progress(f"run directory: {store.path}")
-    store.event("run_start", model=model.name, suite=suite.name)
+    return paths, suite, prompts
+
+
+def _execute(
+    config: RunConfig,
+    model_runs: list[ModelRun],
+    suite: Suite,
+    prompts: PromptSet,
+    listener: Listener | None,
+) -> list[RunResult]:
+    limits = CallLimits(max_connections=config.max_connections, rpm=config.rpm, max_cost=config.max_cost)
+    cache = None
+    if config.cache:
+        cache = ResponseCache(config.cache_dir) if config.cache_dir else ResponseCache.default()
+    for mr in model_runs:
+        mr.store.event("run_start", model=mr.model.name, suite=suite.name, resumed=bool(mr.stored_events))
     try:
-        conversations = asyncio.run(_run_async(config, model, suite, prompts, store, progress))
-        result = RunResult(store.path, model.name, suite.name, tuple(conversations))
-        store.write_results(result.to_json())
-        store.event("run_end", status="complete")
-        return result
+        asyncio.run(
+            execute(
+                model_runs,
+                suite,
+                prompts,
+                samples=config.samples,
+                options=config.options,
+                limits=limits,
+                cache=cache,
+                base_url=config.base_url,
+                listener=listener,
+                sandbox=_start_sandbox(),
+            )
+        )
+        out = []
+        for mr in model_runs:
+            result = RunResult(mr.store.path, mr.model.name, suite.name, tuple(mr.conversations))
+            mr.store.write_results(result.to_json())
+            mr.store.event("run_end", status="complete", spent_usd=round(limits.spend.cost_usd, 6))
+            out.append(result)
+        return out
     except BaseException as err:
-        store.event("run_end", status="interrupted", error=type(err).__name__)
+        for mr in model_runs:
+            mr.store.event("run_end", status="interrupted", error=type(err).__name__)
         raise
     finally:
-        store.close()
+        for mr in model_runs:
+            mr.store.close()
+
+
+def run_many(
+    config: RunConfig, progress: Progress | None = None, listener: Listener | None = None
+) -> list[RunResult]:
+    """Run the suite for every model in ``config`` concurrently; one run directory per model."""
+    progress = progress or (lambda _msg: None)
+    names = [expand_alias(m) for m in config.all_models()]
+    paths, suite, prompts = _load_inputs(config)
+    settings = ModelSettings(base_url=config.base_url, max_retries=config.max_retries)
+    models = [resolve_model(name, settings) for name in names]
+    model_runs = []
+    for model in models:
+        run_config = {
+            "model": model.name,
+            "requested_model": config.model if not config.models else model.name,
+            "suite": suite.name,
+            "problems": [lp.id for lp in suite.problems],
+            "problem_files": [str(lp.path) for lp in suite.problems],
+            "content_hash": suite.content_hash,
+            "paths": paths,
+            "base_url": config.base_url,
+            "options": config.options.model_dump(),
+            "samples": config.samples,
+            "config": {**config.to_json(), "models": [model.name], "model": model.name},
+            "versions": _versions(),
+        }
+        cassette = getattr(model, "cassette", None)
+        if cassette is not None:
+            run_config["recorded_model"] = cassette.recorded_model
+        store = RunStore.create(Path(paths["runs_dir"]), model.name, suite.name, run_config)
+        progress(f"run directory: {store.path}")
+        model_runs.append(ModelRun(model, store))
+    return _execute(config, model_runs, suite, prompts, listener)
+
+
+def run(config: RunConfig, progress: Progress | None = None, listener: Listener | None = None) -> RunResult:
+    """Run every problem of the suite against ``config.model`` and write a run directory."""
+    return run_many(config, progress, listener)[0]
+
+
+def resume(
+    run_ref: str | Path,
+    runs_dir: str | Path | None = None,
+    progress: Progress | None = None,
+    listener: Listener | None = None,
+) -> RunResult:
+    """Continue a stopped run: stored replies are reused, the rest is asked; nothing is asked twice."""
+    progress = progress or (lambda _msg: None)
+    existing = load_run(run_ref, runs_dir)
+    stored = existing.config.get("config")
+    if not isinstance(stored, dict):
+        raise StoreError(f"{existing.path}/run.json has no run configuration; it cannot be resumed")
+    config = RunConfig.from_json(stored)
+    _, suite, prompts = _load_inputs(config)
+    if suite.content_hash != existing.config.get("content_hash"):
+        raise StoreError(
+            f"the problems or rubrics changed since {existing.id} started (content hash "
+            f"{existing.config.get('content_hash')} -> {suite.content_hash}); use 'evalkit grade' to re-grade, "
+            "or start a new run"
+        )
+    settings = ModelSettings(base_url=config.base_url, max_retries=config.max_retries)
+    model = resolve_model(expand_alias(config.model), settings)
+    store, events = RunStore.reopen(existing.path)
+    progress(
+        f"resuming {existing.path} ({sum(1 for e in events if e.get('type') == 'message')} messages stored)"
+    )
+    return _execute(config, [ModelRun(model, store, events)], suite, prompts, listener)[0]
+
+
+def grade(run_ref: str | Path, runs_dir: str | Path | None = None) -> RegradeResult:
+    """Re-run the current checks on a run's stored replies; no model is called."""
+    rd = load_run(run_ref, runs_dir)
+    stored = rd.config.get("config")
+    if not isinstance(stored, dict):
+        raise StoreError(f"{rd.path}/run.json has no run configuration; it cannot be re-graded")
+    config = RunConfig.from_json(stored)
+    _, suite, prompts = _load_inputs(config)
+    return regrade_run(rd, suite, prompts, config.samples, config.options)
 
 
 # --- validate / schema -------------------------------------------------------------------------

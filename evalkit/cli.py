@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from evalkit import api
-from evalkit.errors import EvalkitError
+from evalkit.errors import BudgetExceeded, EvalkitError
 from evalkit.models.base import GenerationOptions
 
 app = typer.Typer(
@@ -95,14 +95,13 @@ def print_summary(results: dict[str, Any], console: Console) -> None:
 @app.command()
 def run(
     model: Annotated[
-        str, typer.Option("--model", "-m", help="Alias (claude, gpt, replay) or provider:model.")
-    ] = "replay",
+        list[str] | None,
+        typer.Option("--model", "-m", help="Alias (claude, gpt, replay) or provider:model; repeat for several."),
+    ] = None,
     problems: Annotated[str | None, typer.Option(help="Problem files: a file, directory or glob.")] = None,
     rubrics: Annotated[str | None, typer.Option(help="Rubric directory.")] = None,
     prompts: Annotated[str | None, typer.Option(help="Prompt template directory.")] = None,
-    out: Annotated[
-        str | None, typer.Option("--out", help="Where run directories go (default runs/).")
-    ] = None,
+    out: Annotated[str | None, typer.Option("--out", help="Where run directories go (default runs/).")] = None,
     base_url: Annotated[
         str | None, typer.Option(help="OpenAI-compatible server (vLLM, llama.cpp, Ollama) or proxy URL.")
     ] = None,
@@ -111,30 +110,116 @@ def run(
     thinking_budget: Annotated[
         int | None, typer.Option(help="Claude extended thinking budget (tokens, ≥1024).")
     ] = None,
-    max_retries: Annotated[int, typer.Option(help="Retries per call on 429/5xx/timeouts.")] = 6,
+    samples: Annotated[int, typer.Option(min=1, help="Conversations per problem and model.")] = 1,
+    max_connections: Annotated[int, typer.Option(min=1, help="Model requests in flight at once.")] = 8,
+    rpm: Annotated[float | None, typer.Option(help="Requests per minute per run (provider rate limit).")] = None,
+    max_cost: Annotated[float | None, typer.Option(help="Stop (resumably) once this many dollars are spent.")] = None,
+    max_retries: Annotated[int, typer.Option(min=0, help="Retries per call on 429/5xx/timeouts.")] = 6,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not read or write the response cache.")] = False,
+    resume_run: Annotated[
+        str | None, typer.Option("--resume", metavar="RUN", help="Continue a stopped run.")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print results as JSON on stdout.")] = False,
 ) -> None:
     """Run the tutoring conversations and grade them (offline replay of the write-up by default)."""
-    options = GenerationOptions(
-        temperature=temperature, max_tokens=max_tokens, thinking_budget=thinking_budget
-    )
-    config = api.RunConfig(
-        model=model,
-        problems=problems,
-        rubrics=rubrics,
-        prompts=prompts,
-        runs_dir=out,
-        base_url=base_url,
-        options=options,
-        max_retries=max_retries,
-    )
-    result = api.run(config, progress=lambda msg: err_console.print(msg))
+    from evalkit.progress import ProgressDisplay
+
+    display = ProgressDisplay(err_console, quiet=quiet)
+    try:
+        with display:
+            if resume_run is not None:
+                results = [api.resume(resume_run, out, progress=display.message, listener=display.listener)]
+            else:
+                models = tuple(model or ("replay",))
+                options = GenerationOptions(
+                    temperature=temperature, max_tokens=max_tokens, thinking_budget=thinking_budget
+                )
+                config = api.RunConfig(
+                    model=models[0],
+                    models=models if len(models) > 1 else (),
+                    problems=problems,
+                    rubrics=rubrics,
+                    prompts=prompts,
+                    runs_dir=out,
+                    base_url=base_url,
+                    options=options,
+                    max_retries=max_retries,
+                    samples=samples,
+                    max_connections=max_connections,
+                    rpm=rpm,
+                    max_cost=max_cost,
+                    cache=not no_cache,
+                )
+                display.expect(config)
+                results = api.run_many(config, progress=display.message, listener=display.listener)
+    except KeyboardInterrupt:
+        where = display.run_dirs[-1] if display.run_dirs else "RUN"
+        err_console.print(f"interrupted; nothing is lost. Continue with: evalkit run --resume {where}")
+        raise typer.Exit(130) from None
+    except BudgetExceeded as err:
+        err_console.print(f"[yellow]stopped:[/] {_escape(str(err))}")
+        raise typer.Exit(2) from None
+    for result in results:
+        _after_run(result, as_json and len(results) == 1)
+    if as_json and len(results) > 1:
+        _print_json([r.to_json() for r in results])
+
+
+def _after_run(result: api.RunResult, as_json: bool) -> None:
     data = result.to_json()
     if as_json:
         _print_json(data)
     else:
         print_summary(data, out_console)
     err_console.print(f"run directory: {result.run_dir}")
+
+
+@app.command()
+def grade(
+    run_ref: Annotated[str, typer.Argument(metavar="RUN", help="Run directory, its name, or 'latest'.")],
+    runs_dir: Annotated[str | None, typer.Option("--dir", help="Runs directory.")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Re-grade a run's stored replies with the current checks (no model is called)."""
+    result = api.grade(run_ref, runs_dir)
+    if as_json:
+        _print_json(result.results)
+        return
+    for change in result.changes:
+        before = change["before"] or {}
+        err_console.print(
+            f"{change['problem']}.{change['part']}: {before.get('status')} -> {change['after']['status']}"
+            f" (first try {before.get('first_attempt_status')} -> {change['after']['first_attempt_status']})"
+        )
+    for d in result.divergences:
+        err_console.print(f"[yellow]diverges[/] {d.conv} at turn {d.index}: {_escape(d.reason)}")
+    if not result.changes and not result.divergences:
+        err_console.print("no verdict changed")
+    print_summary(result.results, out_console)
+    err_console.print(f"new results: {result.path}")
+
+
+cache_app = typer.Typer(help="The response cache.", no_args_is_help=True)
+app.add_typer(cache_app, name="cache")
+
+
+@cache_app.command("info")
+def cache_info() -> None:
+    """Where the cache is, and how many replies it holds."""
+    from evalkit.cache import ResponseCache
+
+    info = ResponseCache.default().info()
+    out_console.print(f"{info.path}: {info.entries} cached replies, {info.bytes / 1e6:.1f} MB")
+
+
+@cache_app.command("clear")
+def cache_clear() -> None:
+    """Delete every cached reply."""
+    from evalkit.cache import ResponseCache
+
+    count = ResponseCache.default().clear()
+    err_console.print(f"removed {count} cached replies")
 
 
 @app.command()

@@ -70,10 +70,13 @@ class PartResult:
     explanation: str
     history: tuple[AttemptRecord, ...] = field(repr=False)
 
+    sample: int = 0
+
     def to_json(self) -> dict[str, Any]:
         return {
             "problem": self.problem,
             "part": self.part,
+            "sample": self.sample,
             "status": self.status,
             "first_attempt_status": self.first_attempt_status,
             "attempts": self.attempts,
@@ -104,6 +107,7 @@ class ConversationResult:
     usage: Usage
     model_calls: int
     stopped: str | None = None  # why the conversation ended early, if it did
+    sample: int = 0
 
 
 @dataclass
@@ -142,7 +146,12 @@ class _Asker:
             "message", conv=self.conv, index=index, role="user", content=text, turn=turn.to_json()
         )
         request = ModelRequest(
-            messages=tuple(messages), turn=turn, system=self.system, options=self.options, sample=self.sample
+            messages=tuple(messages),
+            turn=turn,
+            system=self.system,
+            options=self.options,
+            sample=self.sample,
+            conv=self.conv,
         )
         response = await self.model.generate(request)
         self.calls += 1
@@ -204,7 +213,7 @@ async def _grade(
     return record
 
 
-def _result(lp: LoadedProblem, state: _PartState) -> PartResult:
+def _result(lp: LoadedProblem, state: _PartState, sample: int) -> PartResult:
     attempts = state.attempts
     became = next((a.number for a in attempts if a.status == "correct"), None)
     final = attempts[-1]
@@ -222,6 +231,7 @@ def _result(lp: LoadedProblem, state: _PartState) -> PartResult:
         max_points=final.grade.max_points,
         explanation=final.explanation,
         history=tuple(attempts),
+        sample=sample,
     )
 
 
@@ -286,7 +296,7 @@ async def run_conversation(
         for pid in hinted:
             await _grade(lp, states[pid], sections[pid], reply.text, sandbox, recorder, conv)
 
-    parts = tuple(_result(lp, states[pid]) for pid in part_ids)
+    parts = tuple(_result(lp, states[pid], sample) for pid in part_ids)
     for result in parts:
         recorder.event("part_result", conv=conv, **result.to_json())
     recorder.event("conversation_end", conv=conv, problem=lp.id, usage=asker.usage.to_json())
@@ -298,4 +308,5 @@ async def run_conversation(
         usage=asker.usage,
         model_calls=asker.calls,
         stopped=stopped,
+        sample=sample,
     )

@@ -51,14 +51,55 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9.]+", "-", text).strip("-")[:60] or "run"
 
 
-class RunStore:
-    """A run directory being written; the journal is the single source of truth."""
+_KEYS: dict[str, tuple[str, ...]] = {
+    "message": ("conv", "index"),
+    "check": ("conv", "part", "attempt"),
+    "hint": ("conv", "number"),
+    "conversation_start": ("conv",),
+    "part_result": ("conv", "part"),
+    "conversation_end": ("conv",),
+}
 
-    def __init__(self, path: Path) -> None:
+
+def event_key(event: dict[str, Any]) -> tuple[Any, ...] | None:
+    """The identity of a conversation event (None for run-level events such as run_start)."""
+    fields = _KEYS.get(event.get("type", ""))
+    if fields is None:
+        return None
+    return (event["type"], *(event.get(f) for f in fields))
+
+
+class RunStore:
+    """A run directory being written; the journal is the single source of truth.
+
+    A resumed run re-executes its conversations against the stored replies;
+    events already in the journal are not written twice, so a resumed journal
+    reads like an uninterrupted one.
+    """
+
+    def __init__(self, path: Path, existing: set[tuple[Any, ...]] | None = None, seq: int = 0) -> None:
         self.path = path
         self._lock = threading.Lock()
-        self._seq = 0
+        self._seq = seq
+        self._existing = existing or set()
         self._journal = open(path / JOURNAL, "a", encoding="utf-8")
+
+    @classmethod
+    def reopen(cls, path: Path) -> tuple[RunStore, list[dict[str, Any]]]:
+        """Open a run directory to continue it: drop a torn last line, return the stored events."""
+        journal = path / JOURNAL
+        if journal.exists():
+            data = journal.read_bytes()
+            if data and not data.endswith(b"\n"):
+                cut = data.rfind(b"\n") + 1
+                with open(journal, "r+b") as f:
+                    f.truncate(cut)
+                    f.flush()
+                    os.fsync(f.fileno())
+        events = list(RunDir(path, {}, None).journal())
+        keys = {k for k in (event_key(e) for e in events) if k is not None}
+        seq = max((int(e.get("seq", 0)) for e in events), default=0)
+        return cls(path, keys, seq), events
 
     @classmethod
     def create(cls, runs_dir: Path, model: str, suite: str, config: dict[str, Any]) -> RunStore:
@@ -78,7 +119,12 @@ class RunStore:
         return cls(path)
 
     def event(self, type: str, **data: Any) -> None:
+        key = event_key({"type": type, **data})
         with self._lock:
+            if key is not None:
+                if key in self._existing:
+                    return
+                self._existing.add(key)
             self._seq += 1
             record = {"seq": self._seq, "ts": round(time.time(), 3), "type": type, **data}
             self._journal.write(json.dumps(record, ensure_ascii=False) + "\n")

@@ -72,6 +72,7 @@ class ModelRequest:
     system: str | None = None
     options: GenerationOptions = field(default_factory=GenerationOptions)
     sample: int = 0
+    conv: str = ""  # which conversation of the run (journal key); not sent to providers
 
 
 @dataclass(frozen=True)

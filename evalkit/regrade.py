@@ -1,0 +1,134 @@
+"""Re-grade a stored run with the current checks, without creating a model client.
+
+Each conversation is replayed from the run's journal through the same loop as
+a live run. Where a new verdict would have sent a different hint (or none, or
+one more), the conversation would have gone differently from that turn on:
+the first such turn is reported, and the parts keep the verdict they had
+reached by then.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from evalkit.conversation import ConversationResult, Opening, run_conversation, run_opening
+from evalkit.models.base import GenerationOptions
+from evalkit.models.journal import Diverged, JournalModel, stored_turns
+from evalkit.runner import conv_id
+from evalkit.spec.prompts import PromptSet
+from evalkit.spec.suite import Suite
+from evalkit.store import RunDir, write_json_atomic
+
+__all__ = ["Divergence", "RegradeResult", "regrade_run"]
+
+
+@dataclass(frozen=True)
+class Divergence:
+    conv: str
+    index: int  # position in the conversation of the first turn that would differ
+    reason: str
+
+
+@dataclass(frozen=True)
+class RegradeResult:
+    path: Path
+    results: dict[str, Any]
+    changes: list[dict[str, Any]]
+    divergences: list[Divergence]
+
+
+def _stored_length(events: list[dict[str, Any]], conv: str) -> int:
+    return max(
+        (e["index"] + 1 for e in events if e.get("type") == "message" and e.get("conv") == conv), default=0
+    )
+
+
+async def _regrade_async(
+    rd: RunDir, suite: Suite, prompts: PromptSet, samples: int, options: GenerationOptions
+) -> tuple[list[ConversationResult], list[Divergence]]:
+    events = list(rd.journal())
+    model = JournalModel(str(rd.config.get("model")), stored_turns(events))
+    conversations: list[ConversationResult] = []
+    divergences: list[Divergence] = []
+    for sample in range(samples):
+        try:
+            opening: Opening = await run_opening(
+                model,
+                prompts,
+                list(suite.problems),
+                options=options,
+                sample=sample,
+                conv=conv_id(sample, None),
+            )
+        except Diverged as err:
+            divergences.append(Divergence(err.conv, err.index, "the opening prompt changed: " + err.reason))
+            continue
+        for number, lp in enumerate(suite.problems, 1):
+            conv = conv_id(sample, lp.id)
+            try:
+                result = await run_conversation(
+                    model, prompts, lp, number, opening, options=options, sample=sample, conv=conv
+                )
+            except Diverged as err:
+                divergences.append(Divergence(conv, err.index, "the question prompt changed: " + err.reason))
+                continue
+            conversations.append(result)
+            stored = _stored_length(events, conv)
+            if result.stopped:
+                index = len(result.messages)
+                divergences.append(
+                    Divergence(conv, index, f"a new verdict sends a hint never sent: {result.stopped}")
+                )
+            elif len(result.messages) < stored:
+                divergences.append(
+                    Divergence(
+                        conv,
+                        len(result.messages),
+                        "the stored conversation sent a hint the new verdicts would not",
+                    )
+                )
+    return conversations, divergences
+
+
+def _changes(old: dict[str, Any] | None, new: dict[str, Any]) -> list[dict[str, Any]]:
+    before = {(p["problem"], p["part"], p.get("sample", 0)): p for p in (old or {}).get("parts", [])}
+    out = []
+    for p in new["parts"]:
+        q = before.get((p["problem"], p["part"], p.get("sample", 0)))
+        fields = ("status", "first_attempt_status", "attempts", "hints", "points")
+        if q is None or any(q.get(f) != p.get(f) for f in fields):
+            out.append(
+                {
+                    "problem": p["problem"],
+                    "part": p["part"],
+                    "sample": p.get("sample", 0),
+                    "before": {f: q.get(f) for f in fields} if q else None,
+                    "after": {f: p.get(f) for f in fields},
+                }
+            )
+    return out
+
+
+def regrade_run(
+    rd: RunDir, suite: Suite, prompts: PromptSet, samples: int, options: GenerationOptions
+) -> RegradeResult:
+    """Re-grade ``rd``; write ``results.regrade-<UTC>.json`` beside ``results.json``."""
+    from evalkit.api import results_json
+
+    conversations, divergences = asyncio.run(_regrade_async(rd, suite, prompts, samples, options))
+    new = results_json(rd.path, str(rd.config.get("model")), suite.name, conversations)
+    changes = _changes(rd.results, new)
+    new["regrade"] = {
+        "changes": changes,
+        "divergences": [d.__dict__ for d in divergences],
+        "content_hash_before": rd.config.get("content_hash"),
+        "content_hash_now": suite.content_hash,
+    }
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    path = rd.path / f"results.regrade-{stamp}.json"
+    write_json_atomic(path, new)
+    return RegradeResult(path, new, changes, divergences)

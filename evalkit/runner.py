@@ -1,0 +1,166 @@
+"""Orchestration: every (model, sample, problem) conversation of a run, concurrently.
+
+Per model, one run directory. Each conversation is an asyncio task; model calls
+go through, outermost first: the journal (resume: replies already stored are
+served from the run's own journal), the response cache (a reply seen before is
+not paid for again), the call limits (connections, requests per minute, cost),
+and the provider adapter (with its own retries).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from evalkit.cache import CachedModel, ResponseCache
+from evalkit.conversation import ConversationResult, Opening, run_conversation, run_opening
+from evalkit.models.base import GenerationOptions, Model
+from evalkit.models.journal import JournalModel, stored_turns
+from evalkit.models.limits import CallLimits, LimitedModel
+from evalkit.pricing import cost_usd
+from evalkit.spec.prompts import PromptSet
+from evalkit.spec.suite import Suite
+from evalkit.store import RunStore
+
+__all__ = ["Listener", "ModelRun", "execute"]
+
+Listener = Callable[[str, dict[str, Any]], None]
+_CACHEABLE = {"anthropic", "openai"}
+
+
+class _Tee:
+    """Sends each event to the store and to the progress listener."""
+
+    def __init__(self, store: RunStore, listener: Listener | None, model: str) -> None:
+        self.store, self.listener, self.model = store, listener, model
+
+    def event(self, type: str, **data: Any) -> None:
+        self.store.event(type, **data)
+        if self.listener is not None:
+            self.listener(type, {"model": self.model, **data})
+
+
+@dataclass
+class ModelRun:
+    """One model's share of a run: its client, its run directory, and its results."""
+
+    model: Model
+    store: RunStore
+    stored_events: list[dict[str, Any]] = field(default_factory=list)
+    conversations: list[ConversationResult] = field(default_factory=list)
+    client: Model | None = None  # the wrapped model actually used
+
+
+def conv_id(sample: int, problem: str | None) -> str:
+    if problem is None:
+        return "opening" if sample == 0 else f"s{sample}/opening"
+    return f"s{sample}/{problem}"
+
+
+def wrap_model(
+    model: Model,
+    *,
+    limits: CallLimits,
+    cache: ResponseCache | None,
+    base_url: str | None,
+    stored_events: list[dict[str, Any]],
+) -> Model:
+    client: Model = LimitedModel(model, limits)
+    if cache is not None and model.provider in _CACHEABLE:
+        client = CachedModel(client, cache, base_url)
+    if stored_events:
+        client = JournalModel(model.name, stored_turns(stored_events), fallback=client)
+    return client
+
+
+async def _one_sample(
+    mr: ModelRun,
+    client: Model,
+    suite: Suite,
+    prompts: PromptSet,
+    sample: int,
+    options: GenerationOptions,
+    listener: Listener | None,
+    sandbox: Any,
+) -> list[ConversationResult]:
+    recorder = _Tee(mr.store, listener, mr.model.name)
+    opening: Opening = await run_opening(
+        client,
+        prompts,
+        list(suite.problems),
+        options=options,
+        sample=sample,
+        recorder=recorder,
+        conv=conv_id(sample, None),
+    )
+    tasks = [
+        run_conversation(
+            client,
+            prompts,
+            lp,
+            number,
+            opening,
+            options=options,
+            sample=sample,
+            sandbox=sandbox,
+            recorder=recorder,
+            conv=conv_id(sample, lp.id),
+        )
+        for number, lp in enumerate(suite.problems, 1)
+    ]
+    results = list(await asyncio.gather(*tasks))
+    # the opening's tokens are shared by the sample's conversations; count them once, on the first
+    if results:
+        first = results[0]
+        results[0] = ConversationResult(
+            first.problem,
+            first.title,
+            first.parts,
+            first.messages,
+            first.usage + opening.usage,
+            first.model_calls + 1,
+            first.stopped,
+            first.sample,
+        )
+    return results
+
+
+async def execute(
+    runs: list[ModelRun],
+    suite: Suite,
+    prompts: PromptSet,
+    *,
+    samples: int,
+    options: GenerationOptions,
+    limits: CallLimits,
+    cache: ResponseCache | None,
+    base_url: str | None,
+    listener: Listener | None = None,
+    sandbox: Any = None,
+) -> None:
+    """Run every conversation of every model run; results land in each ``ModelRun``."""
+    jobs = []
+    for mr in runs:
+        mr.client = wrap_model(
+            mr.model, limits=limits, cache=cache, base_url=base_url, stored_events=mr.stored_events
+        )
+        for sample in range(samples):
+            jobs.append((mr, _one_sample(mr, mr.client, suite, prompts, sample, options, listener, sandbox)))
+    try:
+        gathered = await asyncio.gather(*(job for _, job in jobs))
+    finally:
+        for mr in runs:
+            await (mr.client or mr.model).aclose()
+    for (mr, _), results in zip(jobs, gathered, strict=True):
+        mr.conversations.extend(results)
+
+
+def conversation_cost(model: str, conv: ConversationResult) -> float:
+    return cost_usd(model, conv.usage)
+
+
+def run_dir_of(mr: ModelRun) -> Path:
+    return mr.store.path
