@@ -1,0 +1,138 @@
+"""Resume a crashed run from its journal; re-grade a finished run with changed rubrics."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from evalkit import api
+from evalkit.models.registry import register_provider
+from evalkit.models.scripted import ScriptedModel
+
+ROOT = Path(__file__).parent.parent
+MINI = ROOT / "tests" / "fixtures" / "mini"
+
+
+def tutor(request) -> str:
+    turn = request.turn
+    if turn.kind == "opening":
+        return "Sure, one question at a time."
+    if turn.kind == "question":
+        return "**Part (a)** $\\boxed{5}$\n\n**Part (b)** $\\boxed{15}$\n\n**Part (c)** Paris"
+    return f"Sorry: $\\boxed{{4}}$ (hint {turn.hint})."
+
+
+class Crash(Exception):
+    pass
+
+
+@pytest.fixture
+def specs(tmp_path):
+    shutil.copytree(MINI, tmp_path / "mini")
+    return tmp_path / "mini"
+
+
+def config(specs: Path, tmp_path: Path, model: str) -> api.RunConfig:
+    return api.RunConfig(
+        model=model,
+        problems=str(specs / "problems"),
+        rubrics=str(specs / "rubrics"),
+        runs_dir=str(tmp_path / "runs"),
+        cache=False,
+    )
+
+
+def parts_of(results: dict) -> list[tuple]:
+    return [
+        (p["problem"], p["part"], p["status"], p["first_attempt_status"], p["attempts"], p["hints"])
+        for p in results["parts"]
+    ]
+
+
+@pytest.mark.parametrize("crash_at", [0, 1, 2])
+def test_resume_after_crash_asks_only_what_is_missing(specs, tmp_path, crash_at) -> None:
+    reference = ScriptedModel(tutor)
+    register_provider("scripted", lambda model_id, settings: reference)
+    full = api.run(config(specs, tmp_path / "a", "scripted:t"))
+
+    calls = {"n": 0}
+
+    def crashing(request):
+        calls["n"] += 1
+        if calls["n"] == crash_at + 1:
+            raise Crash("power loss")
+        return tutor(request)
+
+    register_provider("scripted", lambda model_id, settings: ScriptedModel(crashing, name="scripted:t"))
+    with pytest.raises(Crash):
+        api.run(config(specs, tmp_path / "b", "scripted:t"))
+    run_dir = next((tmp_path / "b" / "runs").iterdir())
+    assert not (run_dir / "results.json").exists()
+
+    second = ScriptedModel(tutor, name="scripted:t")
+    register_provider("scripted", lambda model_id, settings: second)
+    resumed = api.resume(run_dir)
+    assert parts_of(resumed.to_json()) == parts_of(full.to_json())
+    # only the turns after the crash were asked again
+    assert len(second.requests) == len(reference.requests) - crash_at
+    events = [json.loads(line) for line in (run_dir / "journal.jsonl").read_text().splitlines()]
+    keys = [(e["conv"], e["index"]) for e in events if e["type"] == "message"]
+    assert len(keys) == len(set(keys)), "no message is journaled twice"
+    assert json.loads((run_dir / "results.json").read_text())["parts"] == resumed.to_json()["parts"]
+
+
+def test_resume_refuses_changed_problems(specs, tmp_path) -> None:
+    register_provider("scripted", lambda model_id, settings: ScriptedModel(tutor, name="scripted:t"))
+    result = api.run(config(specs, tmp_path, "scripted:t"))
+    rubric = specs / "rubrics" / "mini_arith.yaml"
+    rubric.write_text(rubric.read_text().replace("expected: 4", "expected: 5"))
+    with pytest.raises(Exception, match="changed since"):
+        api.resume(result.run_dir)
+
+
+def test_regrade_without_changes_changes_nothing(specs, tmp_path) -> None:
+    register_provider("scripted", lambda model_id, settings: ScriptedModel(tutor, name="scripted:t"))
+    result = api.run(config(specs, tmp_path, "scripted:t"))
+
+    def no_model(model_id, settings):
+        raise AssertionError("re-grading must not create a model client")
+
+    register_provider("scripted", no_model)
+    regraded = api.grade(result.run_dir)
+    assert regraded.changes == [] and regraded.divergences == []
+    assert parts_of(regraded.results) == parts_of(result.to_json())
+    assert regraded.path.parent == result.run_dir and regraded.path.name.startswith("results.regrade-")
+    assert (result.run_dir / "results.json").exists()  # the old results are kept
+
+
+def test_regrade_reports_where_the_conversation_would_diverge(specs, tmp_path) -> None:
+    register_provider("scripted", lambda model_id, settings: ScriptedModel(tutor, name="scripted:t"))
+    result = api.run(config(specs, tmp_path, "scripted:t"))
+    stored_a = next(p for p in result.to_json()["parts"] if p["part"] == "a")
+    assert stored_a["hints"] == 1
+    # an improved rubric now accepts 5 for part (a): the hint would never have been sent
+    rubric = specs / "rubrics" / "mini_arith.yaml"
+    rubric.write_text(rubric.read_text().replace("expected: 4", "expected: 5"))
+    regraded = api.grade(result.run_dir)
+    change = next(c for c in regraded.changes if c["part"] == "a")
+    assert change["before"]["first_attempt_status"] == "incorrect"
+    assert change["after"]["first_attempt_status"] == "correct" and change["after"]["hints"] == 0
+    (divergence,) = regraded.divergences
+    assert divergence.conv == "s0/arith" and divergence.index == 4  # the hint turn, after opening + question
+    assert "would not" in divergence.reason
+
+
+def test_regrade_detects_a_hint_that_was_never_sent(specs, tmp_path) -> None:
+    register_provider("scripted", lambda model_id, settings: ScriptedModel(tutor, name="scripted:t"))
+    result = api.run(config(specs, tmp_path, "scripted:t"))
+    # a stricter rubric now rejects part (c): a hint would be sent that the journal has no reply for
+    rubric = specs / "rubrics" / "mini_arith.yaml"
+    text = rubric.read_text().replace("expected: paris}]", "expected: lyon}]\n    hints: ['Are you sure?']")
+    rubric.write_text(text)
+    regraded = api.grade(result.run_dir)
+    assert any(d.reason.startswith("a new verdict sends a hint") for d in regraded.divergences)
+    c = next(p for p in regraded.results["parts"] if p["part"] == "c")
+    assert c["status"] == "incorrect"
