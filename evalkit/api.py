@@ -10,6 +10,7 @@ Example::
 from __future__ import annotations
 
 import asyncio
+import functools
 import importlib.metadata
 import json
 import platform
@@ -109,6 +110,7 @@ class RunResult:
         return results_json(self.run_dir, self.model, self.suite, self.conversations)
 
 
+@functools.cache
 def _versions() -> dict[str, str]:
     out = {"python": platform.python_version()}
     for pkg in ("evalkit", "anthropic", "openai", "pydantic", "sympy", "torch", "jinja2"):

@@ -61,6 +61,12 @@ _KEYS: dict[str, tuple[str, ...]] = {
 }
 
 
+# Events fsynced as they are written: a model's reply costs money and time to get again.
+# Everything else is flushed (it survives a crash of evalkit) and is re-derived on resume
+# if a power loss takes it.
+_DURABLE = frozenset({"message", "run_end"})
+
+
 def event_key(event: dict[str, Any]) -> tuple[Any, ...] | None:
     """The identity of a conversation event (None for run-level events such as run_start)."""
     fields = _KEYS.get(event.get("type", ""))
@@ -129,7 +135,8 @@ class RunStore:
             record = {"seq": self._seq, "ts": round(time.time(), 3), "type": type, **data}
             self._journal.write(json.dumps(record, ensure_ascii=False) + "\n")
             self._journal.flush()
-            os.fsync(self._journal.fileno())
+            if type in _DURABLE:
+                os.fsync(self._journal.fileno())
 
     def write_results(self, results: dict[str, Any]) -> None:
         write_json_atomic(self.path / RESULTS, results)

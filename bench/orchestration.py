@@ -1,0 +1,129 @@
+"""Benchmark: concurrent conversations against the ideal (the longest conversation) and a serial run.
+
+Runs evalkit on the local fake provider server with a fixed latency per call,
+over P problems x S samples, twice in the same process: with --max-connections
+at least the number of conversations, and with one connection (serial).
+
+    python bench/orchestration.py [--problems 5] [--samples 8] [--latency 0.5]
+
+Ends with one line:
+    measured_s=<x> ideal_s=<x> serial_s=<x> ratio_to_ideal=<x>
+where ideal is the longest conversation's turns (opening included) x latency.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from evalkit import api  # noqa: E402
+from tests.fakeserver import FAKE_OPENAI_KEY, FakeProvider  # noqa: E402
+
+
+def write_suite(directory: Path, problems: int) -> None:
+    """Problem i has one part answered wrong (i % 3) times before the right answer; the ladder has 2 hints."""
+    (directory / "problems").mkdir(parents=True)
+    (directory / "rubrics").mkdir()
+    for i in range(problems):
+        (directory / "problems" / f"bench_p{i}.yaml").write_text(
+            f"id: p{i}\ntitle: Problem {i}\nparts:\n  - {{id: a, prompt: 'What is {i} + 1?', expected: '{i + 1}'}}\n"
+        )
+        (directory / "rubrics" / f"bench_p{i}.yaml").write_text(
+            f"problem: p{i}\nparts:\n  a:\n    checks: [{{kind: numeric, expected: {i + 1}}}]\n"
+            "    hints: ['Check again.', 'Add one.']\n"
+        )
+
+
+def responder(call) -> str:
+    text = call.last_user
+    if "Do you understand?" in text:
+        return "Yes."
+    first_user = next(t for r, t in call.messages if r == "user" and "Problem " in t)
+    i = int(first_user.split("Problem ")[1].split(".")[0].split(":")[0].split()[0])
+    wrong_times = i % 3
+    hints_so_far = sum(1 for r, t in call.messages if r == "user" and t in {"Check again.", "Add one."})
+    return f"$\\boxed{{{i + 1 if hints_so_far >= wrong_times else i + 7}}}$"
+
+
+def timed_run(
+    base_url: str, specs: Path, runs: Path, max_connections: int, samples: int
+) -> tuple[float, dict]:
+    config = api.RunConfig(
+        model="openai:bench",
+        base_url=base_url,
+        problems=str(specs / "problems"),
+        rubrics=str(specs / "rubrics"),
+        runs_dir=str(runs),
+        samples=samples,
+        max_connections=max_connections,
+        cache=False,
+    )
+    t0 = time.perf_counter()
+    result = api.run(config)
+    return time.perf_counter() - t0, result.to_json()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--problems", type=int, default=5)
+    parser.add_argument("--samples", type=int, default=8)
+    parser.add_argument("--latency", type=float, default=0.5)
+    args = parser.parse_args()
+    os.environ["OPENAI_API_KEY"] = FAKE_OPENAI_KEY
+    import openai  # noqa: F401  (import the SDK before timing: a one-off process cost, not orchestration)
+    with tempfile.TemporaryDirectory() as tmp, FakeProvider(latency_s=args.latency) as fake:
+        fake.respond_with(responder)
+        specs = Path(tmp) / "specs"
+        write_suite(specs, args.problems)
+        conversations = args.problems * args.samples
+        measured, results = timed_run(
+            fake.openai_base_url, specs, Path(tmp) / "runs", conversations, args.samples
+        )
+        concurrent_peak = fake.max_in_flight
+        fake.reset()
+        fake.respond_with(responder)
+        serial, serial_results = timed_run(fake.openai_base_url, specs, Path(tmp) / "runs", 1, args.samples)
+        assert fake.max_in_flight == 1
+        strip = ("run_dir",)
+        assert {k: v for k, v in results.items() if k not in strip} == {
+            k: v for k, v in serial_results.items() if k not in strip
+        }, "concurrent and serial runs disagree"
+        longest_turns = 1 + max(
+            1 + p_hints(results, q) for q in results["questions"]
+        )  # opening + question + hints
+        ideal = longest_turns * args.latency
+        print(
+            json.dumps(
+                {
+                    "conversations": conversations,
+                    "model_calls": sum(q["model_calls"] for q in results["questions"]),
+                    "peak_in_flight": concurrent_peak,
+                    "longest_turns": longest_turns,
+                }
+            ),
+            file=sys.stderr,
+        )
+        print(
+            f"measured_s={measured:.2f} ideal_s={ideal:.2f} serial_s={serial:.2f} "
+            f"ratio_to_ideal={measured / ideal:.3f}"
+        )
+
+
+def p_hints(results: dict, question: dict) -> int:
+    return max(
+        p["hints"]
+        for p in results["parts"]
+        if p["problem"] == question["problem"] and p.get("sample", 0) == question.get("sample", 0)
+    )
+
+
+if __name__ == "__main__":
+    main()
