@@ -61,19 +61,14 @@ def _verdict(part: dict[str, Any]) -> str:
 def print_summary(results: dict[str, Any], console: Console) -> None:
     """The per-question table and the per-part verdicts."""
     table = Table(title=f"{results['model']} on {results['suite']}", title_justify="left")
-    for col, justify in [
-        ("question", "left"),
-        ("parts", "right"),
-        ("first try", "right"),
-        ("after hints", "right"),
-        ("failed", "right"),
-        ("unscored", "right"),
-        ("points", "right"),
-    ]:
-        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+    table.add_column("q", no_wrap=True, min_width=3)
+    table.add_column("title", no_wrap=True, overflow="ellipsis", max_width=24)
+    for col in ("parts", "1st", "hinted", "failed", "?", "points"):
+        table.add_column(col, justify="right", no_wrap=True, min_width=len(col))
     for row in api.summarize_parts(results):
         table.add_row(
-            f"{row['problem']}  {row['title']}",
+            row["problem"],
+            row["title"],
             str(row["parts"]),
             str(row["first_try"]),
             str(row["after_hints"]),
@@ -89,6 +84,7 @@ def print_summary(results: dict[str, Any], console: Console) -> None:
         f"{t['correct']}/{t['parts']} parts correct, {t['first_try']} on the first try, "
         f"{t['hints']} hint{'s' if t['hints'] != 1 else ''} sent; "
         f"{t['input_tokens']:,} input + {t['output_tokens']:,} output tokens"
+        + (f", ${t['cost_usd']:.4f}" if t.get("cost_usd") else "")
     )
 
 
@@ -225,6 +221,9 @@ def cache_clear() -> None:
 @app.command()
 def validate(
     paths: Annotated[list[str] | None, typer.Argument(help="Files or directories (default: all).")] = None,
+    selftest: Annotated[
+        bool, typer.Option("--selftest", help="Also grade every rubric example and compare verdicts.")
+    ] = False,
 ) -> None:
     """Check problem, rubric, prompt and cassette files."""
     report = api.validate(paths)
@@ -233,6 +232,8 @@ def validate(
     if report.errors:
         raise typer.Exit(1)
     err_console.print(f"[green]ok[/] {len(report.checked)} file(s) valid")
+    if selftest:
+        _selftest()
 
 
 @app.command()
@@ -280,6 +281,126 @@ def show(
         _print_json(run_dir.results)
     else:
         print_summary(run_dir.results, out_console)
+
+
+def _selftest() -> None:
+    """Grade every rubric example of the default problem set; exit 1 on any disagreement."""
+    from evalkit.paths import default_dir
+    from evalkit.selftest import run_selftests
+
+    failures = run_selftests(default_dir("problems"), default_dir("rubrics"))
+    for line in failures:
+        err_console.print(f"[red]self-test[/] {_escape(line)}", soft_wrap=True)
+    if failures:
+        err_console.print(f"[red]{len(failures)} rubric example(s) graded differently than declared[/]")
+        raise typer.Exit(1)
+    err_console.print("[green]ok[/] every rubric example gets its declared verdict")
+
+
+@app.command("grade-transcript")
+def grade_transcript(
+    file: Annotated[str, typer.Argument(metavar="FILE", help="Write-up, Markdown or JSON transcript.")],
+    problems: Annotated[str | None, typer.Option(help="Problem files: a file, directory or glob.")] = None,
+    rubrics: Annotated[str | None, typer.Option(help="Rubric directory.")] = None,
+    out: Annotated[
+        str | None, typer.Option("--out", help="Where run directories go (default runs/).")
+    ] = None,
+    judge: Annotated[
+        str | None, typer.Option(help="Model that grades 'criteria' checks (default: their keywords).")
+    ] = None,
+    transcript_format: Annotated[
+        str, typer.Option("--format", help="auto, writeup, markdown or json.")
+    ] = "auto",
+    as_json: Annotated[bool, typer.Option("--json", help="Print results as JSON on stdout.")] = False,
+) -> None:
+    """Grade a finished conversation with the rubrics, as if it had been a run."""
+    from evalkit.transcript import grade_transcript as grade
+
+    result = grade(
+        file,
+        problems=problems,
+        rubrics=rubrics,
+        runs_dir=out,
+        judge=judge,
+        format=transcript_format,  # type: ignore[arg-type]
+        progress=lambda msg: err_console.print(msg),
+    )
+    data = result.to_json()
+    if as_json:
+        _print_json(data)
+    else:
+        print_summary(data, out_console)
+    err_console.print(f"run directory: {result.run_dir}")
+
+
+new_app = typer.Typer(help="Scaffold new files.", no_args_is_help=True)
+app.add_typer(new_app, name="new")
+
+
+@new_app.command("problem")
+def new_problem(
+    name: Annotated[str, typer.Argument(help="Problem id and file name, e.g. hw10_q1.")],
+) -> None:
+    """Create problems/NAME.yaml and rubrics/NAME.yaml that validate and self-test as written."""
+    from evalkit.authoring import new_problem as scaffold
+
+    for path in scaffold(name):
+        err_console.print(f"created {_escape(str(path))}", soft_wrap=True)
+    err_console.print("edit them, then check with: evalkit validate --selftest")
+
+
+# --- reports (logic in evalkit/report) -------------------------------------------------------------
+
+
+@app.command()
+def report(
+    run_ref: Annotated[
+        str, typer.Argument(metavar="RUN", help="Run directory, its name, or 'latest'.")
+    ] = "latest",
+    report_format: Annotated[str, typer.Option("--format", "-f", help="html, latex or pdf.")] = "html",
+    out: Annotated[
+        str | None, typer.Option("--out", help="Output file (default: RUN/report.html, .tex or .pdf).")
+    ] = None,
+    runs_dir: Annotated[str | None, typer.Option("--dir", help="Runs directory.")] = None,
+) -> None:
+    """Write a run's report: self-contained HTML, LaTeX source, or PDF (needs latexmk)."""
+    from evalkit.report import write_report
+
+    path = write_report(api.load_run(run_ref, runs_dir), report_format, out)  # type: ignore[arg-type]
+    err_console.print(f"wrote {_escape(str(path))}", soft_wrap=True)
+
+
+@app.command()
+def compare(
+    run_refs: Annotated[list[str], typer.Argument(metavar="RUN...", help="Two or more runs to compare.")],
+    out: Annotated[
+        str, typer.Option("--out", help="Where to write the comparison as HTML.")
+    ] = "compare.html",
+    runs_dir: Annotated[str | None, typer.Option("--dir", help="Runs directory.")] = None,
+) -> None:
+    """Compare runs per question and part: first try / after hints / failed, tokens, cost."""
+    from evalkit.report import compare_runs, comparison_table, write_comparison
+
+    comparison = compare_runs([api.load_run(ref, runs_dir) for ref in run_refs])
+    out_console.print(comparison_table(comparison))
+    path = write_comparison(comparison, out)
+    err_console.print(f"wrote {_escape(str(path))}", soft_wrap=True)
+
+
+@app.command()
+def export(
+    run_refs: Annotated[list[str], typer.Argument(metavar="RUN...", help="Runs to export.")],
+    export_format: Annotated[str, typer.Option("--format", "-f", help="csv or parquet.")] = "csv",
+    out: Annotated[
+        str | None, typer.Option("--out", help="Output file (default: parts.csv/.parquet).")
+    ] = None,
+    runs_dir: Annotated[str | None, typer.Option("--dir", help="Runs directory.")] = None,
+) -> None:
+    """Write the per-part results of runs as a table (one row per run and part)."""
+    from evalkit.report import export_parts
+
+    path = export_parts([api.load_run(ref, runs_dir) for ref in run_refs], export_format, out)  # type: ignore[arg-type]
+    err_console.print(f"wrote {_escape(str(path))}", soft_wrap=True)
 
 
 def main() -> None:
