@@ -1,0 +1,52 @@
+"""Fixtures shared by all tests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from evalkit.models.retry import retry_timing
+from tests.fakeserver import FAKE_ANTHROPIC_KEY, FAKE_OPENAI_KEY, FakeProvider
+
+# --- the fake provider server (see tests/fakeserver.py) ---------------------------------------------
+
+
+@pytest.fixture
+def fake_provider() -> Iterator[FakeProvider]:
+    """A fake Anthropic + OpenAI API server on 127.0.0.1, closed (threads joined) after the test.
+
+    Point models at it with ``ModelSettings(base_url=fake_provider.anthropic_base_url)`` or
+    ``ModelSettings(base_url=fake_provider.openai_base_url)``; script it with ``reply``,
+    ``respond_with``, ``fail`` and ``latency_s``.
+    """
+    with FakeProvider() as fake:
+        yield fake
+
+
+@pytest.fixture
+def provider_env(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Fake keys in ANTHROPIC_API_KEY / OPENAI_API_KEY; no base URL or key leaks in from the real environment."""
+    for name in (
+        "ANTHROPIC_BASE_URL",
+        "OPENAI_BASE_URL",
+        "ANTHROPIC_AUTH_TOKEN",
+        "OPENAI_ORG_ID",
+        "OPENAI_PROJECT_ID",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("ANTHROPIC_API_KEY", FAKE_ANTHROPIC_KEY)
+    monkeypatch.setenv("OPENAI_API_KEY", FAKE_OPENAI_KEY)
+    return {"ANTHROPIC_API_KEY": FAKE_ANTHROPIC_KEY, "OPENAI_API_KEY": FAKE_OPENAI_KEY}
+
+
+@pytest.fixture
+def fast_retries() -> Iterator[list[float]]:
+    """Models created during the test retry without waiting; yields the delays they would have slept."""
+    delays: list[float] = []
+
+    async def record(seconds: float) -> None:
+        delays.append(seconds)
+
+    with retry_timing(sleep=record):
+        yield delays
