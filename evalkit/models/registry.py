@@ -95,23 +95,24 @@ def _newest_gpt() -> str:
     return max(flagship, key=flagship.__getitem__) if flagship else fallback
 
 
-def _aliases() -> dict[str, str]:
-    return {
-        "claude": f"anthropic:{_newest_claude_opus()}",
-        "gpt": f"openai:{_newest_gpt()}",
-        "replay": "replay:default",
-    }
+_ALIASES: dict[str, Callable[[], str]] = {
+    "claude": lambda: f"anthropic:{_newest_claude_opus()}",
+    "gpt": lambda: f"openai:{_newest_gpt()}",
+    "replay": lambda: "replay:default",
+}
 
 
 def expand_alias(name: str) -> str:
-    """``claude`` → ``anthropic:claude-opus-…``; full names pass through unchanged."""
-    aliases = _aliases()
-    if name in aliases:
-        return aliases[name]
+    """``claude`` → ``anthropic:claude-opus-…``; full names pass through unchanged.
+
+    Only the alias asked for is worked out (``claude`` imports the anthropic SDK to find the newest id).
+    """
+    if name in _ALIASES:
+        return _ALIASES[name]()
     if ":" not in name:
         raise ModelError(
             f"unknown model {name!r}: use provider:model (providers: {', '.join(known_providers())}) "
-            f"or an alias ({', '.join(sorted(aliases))})"
+            f"or an alias ({', '.join(sorted(_ALIASES))})"
         )
     return name
 
