@@ -1,0 +1,678 @@
+"""The ``code`` check: grade a model's code by running it, isolated, against a reference.
+
+One kind, five modes. Every mode but ``shape`` runs the model's code in the
+sandbox (``ctx.sandbox``, or the shared default pool); the child returns
+tensors and errors, and the verdict is computed here, against reference
+outputs computed here. Fragments and blanks accumulate over a part's turns:
+``answer.history`` (oldest first), then ``answer.text``; later ones win.
+
+``blanks``
+    Substitute the reply's blank answers (``(a) = `d_model```, ``**Blank (d): Q**``,
+    a summary table row) into a skeleton, run it on random inputs over
+    ``cases`` × ``seeds``, compare with ``reference``::
+
+        - kind: code
+          mode: blanks
+          skeleton: mha                 # or skeleton_given: <a Given of kind code>
+          reference: mha
+          cases:
+            - {init: {d_model: 16, num_heads: 4}, inputs: {Q: [2, 5, 16], K: [2, 7, 16], V: [2, 7, 16]}}
+            - {init: {d_model: 24, num_heads: 3}, inputs: {Q: [1, 3, 24], K: [1, 3, 24], V: [1, 3, 24]}}
+          seeds: [0, 1]
+
+``patch``
+    Apply the reply's code blocks to the skeleton by name (see
+    :mod:`evalkit.reference.patch`), then run as above. Q3(b)::
+
+        - kind: code
+          mode: patch
+          skeleton: mha_wide_v_start    # the filled class with W_v -> 2 * d_model
+          reference: mha_wide_v
+          cases:
+            - {init: {d_model: 16, num_heads: 4}, inputs: {Q: [2, 5, 16], K: [2, 7, 16], V: [2, 7, 16]}}
+            - {init: {d_model: 12, num_heads: 2}, inputs: {Q: [3, 4, 12], K: [3, 6, 12], V: [3, 6, 12]}}
+
+``program``
+    The reply's own definitions (imports, functions, classes; example calls
+    dropped) are called as ``entry`` and compared with ``reference``;
+    ``grad_of`` compares input gradients too (an input with no gradient
+    counts as zero)::
+
+        - {kind: code, mode: program, reference: argmax_attention, grad_of: [Q, K, V],
+           cases: [{inputs: {Q: [4, 3], K: [6, 3], V: [6, 5]}}]}
+
+``einsum``
+    The reply's ``torch.einsum("...", x, W_k)`` (or bare equation string) is
+    run on operands of the declared symbolic shapes, for each ``dims``
+    assignment (default: two of distinct primes), against ``expected``. Q4(d)::
+
+        - kind: code
+          mode: einsum
+          operands: {x: [b, d], W_k: [d, k]}
+          expected: "bd,dk->bk"
+
+``shape``
+    The reply's shape (``$[h, d, q]$`` on its own line, ``\\boxed{[h, d, q]}``
+    or ``A = [h, d, q]``) is evaluated for each ``dims`` assignment and
+    compared with ``expected``; ``aliases`` give other names of a dimension.
+    Nothing is executed. Q4(a)::
+
+        - {kind: code, mode: shape, blank: A, expected: [h, d, k], aliases: {q: k}}
+
+Common keys: ``entry`` (name in the model's code; default the reference's),
+``copy_weights`` (default true: the model's class gets the reference's state
+dict, so outputs match exactly; false compares output shapes only),
+``atol``/``rtol`` (default 1e-5/1e-4), ``time_limit_s`` (default: the
+run's). Model code gets ``math``, ``torch``, ``nn`` and ``F`` imported.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import threading
+from collections.abc import Mapping, Sequence
+from itertools import permutations
+from typing import TYPE_CHECKING, Any, Literal, cast
+
+import torch
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from torch import Tensor
+
+from evalkit.checks.base import Answer, CheckContext, CheckParams, CheckResult, Status, register_checker
+from evalkit.errors import SandboxError, SpecError
+from evalkit.extract import split_parts
+from evalkit.reference.cases import Trial, einsum_trials, reference_trials
+from evalkit.reference.patch import Patched, apply_fragments, assemble_program
+from evalkit.reference.registry import get_reference, get_skeleton
+from evalkit.reference.skeletons import PRELUDE, BlankError, fill_blanks, find_blanks
+from evalkit.sandbox import Call, Job, Limits, RunOutcome, default_pool
+from evalkit.sandbox.jobs import ErrorInfo
+
+if TYPE_CHECKING:
+    from evalkit.spec.models import CheckSpec, Problem
+
+__all__ = ["CodeCase", "CodeChecker", "CodeParams", "grade_code_answer"]
+
+Mode = Literal["blanks", "patch", "program", "einsum", "shape"]
+_PRIMES = (2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53, 59, 61, 67, 71, 73, 79, 83, 89, 97)
+MAX_SOURCE_IN_DETAILS = 20_000
+
+
+class CodeCase(BaseModel):
+    """Constructor keywords (module references) and named input shapes, passed positionally in order."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    init: dict[str, int | float | bool | str] = Field(default_factory=dict)
+    inputs: dict[str, list[int]] = Field(min_length=1)
+
+
+class CodeParams(CheckParams):
+    """Parameters of a ``code`` check; see the module docstring for each mode."""
+
+    mode: Mode
+    skeleton: str | None = None
+    skeleton_given: str | None = None
+    blanks: list[str] | None = None
+    reference: str | None = None
+    entry: str | None = None
+    copy_weights: bool = True
+    cases: list[CodeCase] = Field(default_factory=list)
+    seeds: list[int] = Field(default_factory=lambda: [0, 1], min_length=1)
+    grad_of: list[str] = Field(default_factory=list)
+    atol: float = Field(default=1e-5, ge=0)
+    rtol: float = Field(default=1e-4, ge=0)
+    operands: dict[str, list[str]] | None = None
+    expected: str | list[str] | None = None
+    dims: list[dict[str, int]] = Field(default_factory=list)
+    aliases: dict[str, str] = Field(default_factory=dict)
+    blank: str | None = None
+    time_limit_s: float | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _fits_mode(self) -> CodeParams:
+        if self.mode in ("blanks", "patch") and (self.skeleton is None) == (self.skeleton_given is None):
+            raise ValueError(f"mode {self.mode} needs exactly one of 'skeleton' or 'skeleton_given'")
+        if self.skeleton is not None:
+            _spec_value(get_skeleton, self.skeleton)
+        if self.mode in ("blanks", "patch", "program"):
+            if self.reference is None or not self.cases:
+                raise ValueError(f"mode {self.mode} needs 'reference' and at least one entry in 'cases'")
+            reference = _spec_value(get_reference, self.reference)
+            for case in self.cases:
+                if case.init and not reference.is_module:
+                    raise ValueError(f"reference {self.reference!r} is a function: cases take no 'init'")
+                unknown = set(self.grad_of) - set(case.inputs)
+                if unknown:
+                    raise ValueError(f"grad_of names {sorted(unknown)}, which are not inputs of every case")
+        if self.mode == "einsum":
+            if not self.operands or not isinstance(self.expected, str):
+                raise ValueError("mode einsum needs 'operands' and an 'expected' equation")
+            try:
+                einsum_trials(self.expected, self.operands, self.dim_sets(), [0])
+            except (RuntimeError, KeyError) as err:
+                raise ValueError(f"expected einsum does not run on the operands: {err}") from None
+        if self.mode == "shape" and not isinstance(self.expected, list):
+            raise ValueError("mode shape needs 'expected' as a list of dimensions, e.g. [h, d, k]")
+        for sizes in self.dims:
+            missing = sorted(t for a, t in self.aliases.items() if t not in sizes and a not in sizes)
+            if missing:
+                raise ValueError(f"dims {sizes} give no size to {', '.join(missing)}, which aliases refer to")
+        return self
+
+    def dim_sets(self, known: Sequence[str] = ()) -> list[dict[str, int]]:
+        """The dimension assignments to try: the declared ones, or two of distinct primes.
+
+        Generated assignments cover the operands' dimensions (einsum) or the
+        expected shape's, the aliases' and ``known`` (the problem's dimension
+        symbols) — so an answer may use any of them, and only equal ones agree.
+        """
+        if self.dims:
+            sets = [dict(d) for d in self.dims]
+        else:
+            names: set[str] = set(known)
+            if self.operands:
+                names = {d for shape in self.operands.values() for d in shape}
+            elif isinstance(self.expected, list):
+                names |= {n for e in self.expected for n in _NAME.findall(e)} | set(self.aliases.values())
+            names -= set(self.aliases)
+            ordered = sorted(names)
+            primes = _PRIMES[: len(ordered)]
+            sets = [
+                dict(zip(ordered, primes, strict=True)),
+                dict(zip(ordered, reversed(primes), strict=True)),
+            ]
+        for alias, target in self.aliases.items():
+            for s in sets:
+                s.setdefault(alias, s[target])
+        return sets
+
+
+def _spec_value(getter: Any, name: str) -> Any:
+    try:
+        return getter(name)
+    except SpecError as err:
+        raise ValueError(err.message) from None
+
+
+# --------------------------------------------------------------------------- reading the reply
+
+_FENCE = re.compile(r"^[ \t]*(```|~~~)[ \t]*([\w+-]*)[^\n]*\n(.*?)(?:^[ \t]*\1[ \t]*$|\Z)", re.M | re.S)
+_CODE_LANGS = {"", "python", "py", "python3", "torch", "pytorch"}
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_CHECKS = "✓✔✅✗✘❌"
+
+
+def _code_blocks(text: str) -> list[str]:
+    """The fenced code blocks of ``text`` that may be Python, in order."""
+    return [m.group(3) for m in _FENCE.finditer(text) if m.group(2).lower() in _CODE_LANGS]
+
+
+def _attempts(answer: Answer) -> list[str]:
+    return [*answer.history, answer.text]
+
+
+def _delatex(text: str) -> str:
+    text = re.sub(r"\\(?:text|mathrm|texttt|operatorname|mathtt|mathit)\{([^{}]*)\}", r"\1", text)
+    text = re.sub(r"_\{([^{}]*)\}", r"_\1", text)
+    for latex, plain in (("\\cdot", "*"), ("\\times", "*"), ("\\left", ""), ("\\right", ""), ("\\,", " ")):
+        text = text.replace(latex, plain)
+    return text.replace("\\_", "_").replace("{", "").replace("}", "").strip()
+
+
+def _parses(value: str) -> bool:
+    try:
+        ast.parse(value, mode="eval")
+    except SyntaxError:
+        return False
+    return True
+
+
+def _clean_value(raw: str) -> str:
+    """The code a blank's answer names, from a table cell or the rest of a line."""
+    for pattern in (r"`([^`]+)`", r"<code>(.*?)</code>"):
+        match = re.search(pattern, raw)
+        if match:
+            return match.group(1).replace("\\_", "_").strip()
+    match = re.search(r"\$([^$]+)\$|\\\((.+?)\\\)", raw)
+    if match:
+        return _delatex(match.group(1) or match.group(2))
+    plain = raw.replace("\\_", "_").replace("*", " ").strip(" |\t" + _CHECKS).rstrip(".,;:")
+    plain = plain.strip(" " + _CHECKS)
+    if _parses(plain):
+        return plain
+    tokens = [t.rstrip(".,;:") for t in plain.split()]
+    return next((t for t in reversed(tokens) if _parses(t)), plain)
+
+
+def _blank_values(text: str, names: Sequence[str]) -> dict[str, str]:
+    """Each blank's answer in ``text``: the last line that states it (summaries come last)."""
+    found: dict[str, str] = {}
+    lines = [re.sub(r"^[\s>#|*-]+", "", line.replace("**", "")) for line in text.splitlines()]
+    for name in names:
+        n = re.escape(name)
+        pattern = re.compile(
+            rf"^(?:(?i:blank)\s*)?\(\s*{n}\s*\)\s*(?:=|:|\||\t|is\b|->|→)\s*(?P<v>.+)$"
+            rf"|^{n}\s*(?:=|:)\s*(?P<w>.+)$"
+        )
+        for line in lines:
+            match = pattern.match(line)
+            if match:
+                value = _clean_value(match.group("v") or match.group("w"))
+                if value:
+                    found[name] = value
+    return found
+
+
+def _einsum_calls(code: str) -> list[tuple[str, list[str] | None]]:
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        tree = None
+    calls: list[tuple[str, list[str] | None]] = []
+    for node in ast.walk(tree) if tree else ():
+        if (
+            isinstance(node, ast.Call)
+            and (getattr(node.func, "attr", None) == "einsum" or getattr(node.func, "id", None) == "einsum")
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+            and isinstance(node.args[0].value, str)
+        ):
+            names = [a.id if isinstance(a, ast.Name) else "?" for a in node.args[1:]]
+            calls.append((node.args[0].value, names or None))
+    return calls
+
+
+_EQUATION = re.compile(r"""["'`]\s*([A-Za-z.]+(?:\s*,\s*[A-Za-z.]+)*\s*->\s*[A-Za-z.]*)\s*["'`]""")
+
+
+def _einsum_answer(text: str, operands: Sequence[str]) -> tuple[str, list[str] | None] | None:
+    """The einsum the reply gives: from code blocks first (calls on the declared operands preferred)."""
+    in_blocks = [c for block in _code_blocks(text) for c in _einsum_calls(block)]
+    inline = [c for span in re.findall(r"`([^`\n]+)`", text) for c in _einsum_calls(span)]
+    for group in (in_blocks, inline):
+        matching = [c for c in group if c[1] is not None and set(c[1]) == set(operands)]
+        if matching or group:
+            return (matching or group)[0]
+    bare = _EQUATION.search(re.sub(_FENCE, "", text))
+    return (bare.group(1), None) if bare else None
+
+
+_SHAPE = r"\[\s*([^\[\]\n]+?)\s*\]"
+_RN = r"\\mathbb\{R\}\^\{([^{}]+)\}"
+
+
+def _shape_answer(text: str, blank: str | None) -> list[str] | None:
+    """The shape the reply gives: ``BLANK = [...]``, ``\\boxed{[...]}`` or a line holding only a shape."""
+    prose = re.sub(_FENCE, "", text)
+    patterns = []
+    if blank:
+        patterns.append(
+            rf"(?<![A-Za-z_]){re.escape(blank)}\s*(?:=|:|is|\\in|∈)\s*[$`*]*\s*(?:{_SHAPE}|{_RN})"
+        )
+    patterns.append(rf"\\boxed\{{\s*(?:{_SHAPE}|{_RN})\s*\}}")
+    patterns.append(rf"^[\s$`*>]*(?:{_SHAPE}|{_RN})[\s$`*.]*$")
+    for pattern in patterns:
+        match = re.search(pattern, prose, re.M)
+        if match:
+            inner = match.group(1) or match.group(2)
+            sep = "," if match.group(1) else "\\times"
+            return [_delatex(part) for part in inner.split(sep)]
+    return None
+
+
+# --------------------------------------------------------------------------- explaining results
+
+
+def _error_text(err: ErrorInfo, source: str) -> str:
+    lines = source.splitlines()
+    message = f"{err.type}: {err.message}" if err.message else err.type
+    if not err.frames:
+        return message
+    last = err.frames[-1]
+    code = lines[last.line - 1].strip() if 0 < last.line <= len(lines) else "?"
+    chain = " → ".join(f.function for f in err.frames if f.function != "<module>")
+    where = f"in {last.function}" if last.function != "<module>" else "at module level"
+    via = f" (called via {chain})" if chain.count("→") else ""
+    return f"{message} — {where}, line {last.line}: `{code}`{via}"
+
+
+def _max_error(got: Tensor, want: Tensor) -> float:
+    return float((got.double() - want.double()).abs().max()) if want.numel() else 0.0
+
+
+def _compare(
+    trials: Sequence[Trial], outcome: RunOutcome, source: str, params: CodeParams, limits: Limits
+) -> tuple[bool, str, dict[str, Any]]:
+    """Whether the child's outputs match the trials, why, and data for the report."""
+    details: dict[str, Any] = {"termination": outcome.termination, "cpu_s": outcome.cpu_s}
+    if outcome.output:
+        details["output"] = outcome.output[-2000:]
+    failure = outcome.failure(limits)
+    if outcome.load_error is not None:
+        return False, f"the code does not run: {_error_text(outcome.load_error, source)}", details
+    if failure is not None:
+        return (
+            False,
+            failure + (" (its output was cut at the cap)" if outcome.output_truncated else ""),
+            details,
+        )
+    worst = 0.0
+    shapes_only = not params.copy_weights and any(t.state is None and t.init is not None for t in trials)
+    for i, trial in enumerate(trials):
+        if i >= len(outcome.calls):
+            return False, f"the code stopped after {i} of {len(trials)} runs", details
+        got = outcome.calls[i]
+        if got.error is not None:
+            return False, f"on {trial.label}: {_error_text(got.error, source)}", details
+        if len(got.outputs) != len(trial.outputs):
+            return (
+                False,
+                f"on {trial.label}: returned {len(got.outputs)} tensors, expected {len(trial.outputs)}",
+                details,
+            )
+        pairs = [
+            (f"output {j}", g, w) for j, (g, w) in enumerate(zip(got.outputs, trial.outputs, strict=True))
+        ]
+        if trial.grad_of:
+            if len(got.grads) != len(trial.grad_of):
+                return False, f"on {trial.label}: gradients were not returned", details
+            for name, pos, g, w in zip(params.grad_of, trial.grad_of, got.grads, trial.grads, strict=True):
+                zero = torch.zeros_like(trial.inputs[pos])  # no gradient at all counts as a zero gradient
+                pairs.append((f"the gradient of {name}", zero if g is None else g, zero if w is None else w))
+        for what, g, w in pairs:
+            if tuple(g.shape) != tuple(w.shape):
+                return (
+                    False,
+                    f"on {trial.label}: {what} has shape {list(g.shape)}, expected {list(w.shape)}",
+                    details,
+                )
+            if shapes_only:
+                continue
+            if not torch.isfinite(g).all():
+                return False, f"on {trial.label}: {what} contains NaN or infinity", details
+            error = _max_error(g, w)
+            worst = max(worst, error)
+            if not torch.allclose(g.double(), w.double(), atol=params.atol, rtol=params.rtol):
+                details["max_abs_error"] = error
+                return (
+                    False,
+                    f"on {trial.label}: {what} differs from the reference by up to {error:.3g} "
+                    f"(tolerance atol={params.atol:g}, rtol={params.rtol:g})",
+                    details,
+                )
+    details["max_abs_error"] = worst
+    what = "output shapes match" if shapes_only else f"matches the reference (max abs error {worst:.2g})"
+    return True, f"{what} on {len(trials)} runs", details
+
+
+# --------------------------------------------------------------------------- the checker
+
+_trial_cache: dict[str, tuple[Trial, ...]] = {}
+_trial_lock = threading.Lock()
+MAX_CACHED = 64
+
+
+def _trials(params: CodeParams) -> tuple[Trial, ...]:
+    """The reference trials for ``params``, computed once per distinct spec (they are deterministic)."""
+    key = params.model_dump_json()
+    with _trial_lock:
+        if key in _trial_cache:
+            return _trial_cache[key]
+    if params.mode == "einsum":
+        assert params.operands is not None and isinstance(params.expected, str)
+        trials = einsum_trials(params.expected, params.operands, params.dim_sets(), params.seeds)
+    else:
+        reference = get_reference(params.reference or "")
+        cases = [(c.init, c.inputs) for c in params.cases]
+        trials = reference_trials(reference, cases, params.seeds, params.grad_of, params.copy_weights)
+    with _trial_lock:
+        if len(_trial_cache) >= MAX_CACHED:
+            _trial_cache.pop(next(iter(_trial_cache)))
+        _trial_cache[key] = trials
+    return trials
+
+
+def _skeleton_source(params: CodeParams, ctx: CheckContext) -> str:
+    if params.skeleton is not None:
+        return get_skeleton(params.skeleton).source
+    for given in ctx.problem.givens:
+        if given.name == params.skeleton_given and given.kind == "code" and given.content:
+            return given.content
+    raise SpecError(f"problem {ctx.problem.id} has no code given named {params.skeleton_given!r}")
+
+
+def _entry(params: CodeParams) -> str:
+    return params.entry or get_reference(params.reference or "").entry
+
+
+def _run(
+    source: str, trials: Sequence[Trial], entry: str, params: CodeParams, ctx: CheckContext, **info: Any
+) -> CheckResult:
+    limits = Limits.for_time_limit(params.time_limit_s or ctx.time_limit_s)
+    calls = tuple(
+        Call(entry, t.inputs, init=t.init, state=t.state, grad_of=t.grad_of, cotangents=t.cotangents)
+        for t in trials
+    )
+    try:
+        pool = ctx.sandbox if ctx.sandbox is not None else default_pool()
+        outcome = pool.run(Job(source, calls, limits))
+    except SandboxError as err:
+        return CheckResult.unscored("sandbox_error", f"could not run the code: {err}")
+    ok, explanation, details = _compare(trials, outcome, source, params, limits)
+    details = {"mode": params.mode, **info, **details, "source": source[:MAX_SOURCE_IN_DETAILS]}
+    return CheckResult.from_bool(ok, explanation, **details)
+
+
+def _unchanged(base: str, patched: str) -> set[str]:
+    """Names of functions whose code the patch left as in ``base``."""
+
+    def defs(source: str) -> dict[str, str]:
+        return {n.name: ast.unparse(n) for n in ast.walk(ast.parse(source)) if isinstance(n, ast.FunctionDef)}
+
+    before, after = defs(base), defs(patched)
+    return {name for name, text in after.items() if before.get(name) == text}
+
+
+def _check_blanks(params: CodeParams, answer: Answer, ctx: CheckContext) -> CheckResult:
+    skeleton = _skeleton_source(params, ctx)
+    names = params.blanks or list(find_blanks(skeleton))
+    values: dict[str, str] = {}
+    for text in _attempts(answer):
+        values.update(_blank_values(text, names))
+    missing = [n for n in names if n not in values]
+    if missing:
+        return CheckResult.unscored(
+            "answer_parse_error",
+            f"no answer found for blank(s) {', '.join(f'({n})' for n in missing)}; "
+            f"state each as a line such as '({missing[0]}) = `...`'",
+            blanks=values,
+        )
+    try:
+        source = fill_blanks(skeleton, values)
+        ast.parse(source)
+    except (BlankError, SyntaxError) as err:
+        return CheckResult.incorrect(f"the blanks do not make valid code: {err}", blanks=values)
+    return _run(source, _trials(params), _entry(params), params, ctx, blanks=values)
+
+
+def _check_patch(params: CodeParams, answer: Answer, ctx: CheckContext) -> CheckResult:
+    base = _skeleton_source(params, ctx)
+    fragments = [block for text in _attempts(answer) for block in _code_blocks(text)]
+    if not fragments:
+        return CheckResult.unscored("no_answer", "the reply has no code block to apply")
+    patched = apply_fragments(base, fragments)
+    result = _run(patched.source, _trials(params), _entry(params), params, ctx, patch=_notes(patched))
+    if result.status == "incorrect":
+        untouched = sorted(f for f in _unchanged(base, patched.source) if f"in {f}," in result.explanation)
+        if untouched:
+            hint = f"; `{untouched[0]}` is as in the original code: the answer did not change it"
+            return CheckResult("incorrect", result.explanation + hint, 0.0, None, result.details)
+    return result
+
+
+def _notes(patched: Patched) -> list[str]:
+    return [("applied " if n.applied else "skipped ") + str(n) for n in patched.notes]
+
+
+def _check_program(params: CodeParams, answer: Answer, ctx: CheckContext) -> CheckResult:
+    fragments = [block for text in _attempts(answer) for block in _code_blocks(text)]
+    if not fragments:
+        return CheckResult.unscored("no_answer", "the reply has no code block")
+    program = assemble_program(fragments, PRELUDE)
+    if not program.applied:
+        reasons = "; ".join(str(n) for n in program.skipped[:3])
+        return CheckResult.incorrect(
+            f"none of the reply's code could be used ({reasons})", patch=_notes(program)
+        )
+    return _run(program.source, _trials(params), _entry(params), params, ctx, patch=_notes(program))
+
+
+def _check_einsum(params: CodeParams, answer: Answer, ctx: CheckContext) -> CheckResult:
+    assert params.operands is not None
+    declared = list(params.operands)
+    found = None
+    for text in reversed(_attempts(answer)):
+        found = _einsum_answer(text, declared)
+        if found:
+            break
+    if found is None:
+        return CheckResult.unscored("answer_parse_error", "no einsum call or equation found in the reply")
+    equation, args = found
+    if len(equation) > 200 or not re.fullmatch(r"[A-Za-z.,\s\->]+", equation):
+        return CheckResult.incorrect(f"{equation[:80]!r} is not an einsum equation")
+    order = args or declared
+    if sorted(order) != sorted(declared):
+        return CheckResult.unscored(
+            "answer_parse_error",
+            f"the einsum is applied to {', '.join(order)}, but the operands are {', '.join(declared)}",
+            equation=equation,
+        )
+    source = (
+        PRELUDE
+        + f"\n\ndef einsum_answer({', '.join(declared)}):\n    return torch.einsum({equation!r}, {', '.join(order)})\n"
+    )
+    params = params.model_copy(update={"grad_of": []})
+    return _run(source, _trials(params), "einsum_answer", params, ctx, equation=equation, operands=order)
+
+
+_ARITH = (
+    ast.Expression, ast.BinOp, ast.UnaryOp, ast.Name, ast.Load, ast.Constant,
+    ast.Add, ast.Sub, ast.Mult, ast.Div, ast.FloorDiv, ast.USub, ast.UAdd,
+)  # fmt: skip
+
+
+def _evaluate(entry: str, sizes: Mapping[str, int]) -> float:
+    """A dimension expression such as ``n+1`` or ``d/h`` under ``sizes``; ValueError if it is not one."""
+    tree = ast.parse(entry.replace("^", "**") if len(entry) <= 60 else "(", mode="eval")
+    for node in ast.walk(tree):
+        if not isinstance(node, _ARITH):
+            raise ValueError(f"{entry!r} is not a dimension expression")
+        if isinstance(node, ast.Name) and node.id not in sizes:
+            raise ValueError(
+                f"{node.id!r} is not a dimension of this problem (known: {', '.join(sorted(sizes))})"
+            )
+    return float(eval(compile(tree, "<shape>", "eval"), {"__builtins__": {}}, dict(sizes)))
+
+
+def _check_shape(params: CodeParams, answer: Answer, ctx: CheckContext) -> CheckResult:
+    assert isinstance(params.expected, list)
+    shape = None
+    for text in reversed(_attempts(answer)):
+        shape = _shape_answer(text, params.blank)
+        if shape:
+            break
+    if not shape:
+        return CheckResult.unscored("answer_parse_error", "no shape such as [h, d, k] found in the reply")
+    shown = f"[{', '.join(shape)}]"
+    expected = f"[{', '.join(params.expected)}]"
+    known = [name for name, symbol in ctx.problem.symbols.items() if symbol.kind in ("dimension", "integer")]
+    for sizes in params.dim_sets(known):
+        try:
+            got = [_evaluate(e, sizes) for e in shape]
+            want = [_evaluate(e, sizes) for e in params.expected]
+        except (ValueError, SyntaxError, ZeroDivisionError) as err:
+            return CheckResult.incorrect(f"the shape {shown} cannot be read: {err}", shape=shape)
+        if got != want:
+            values = ", ".join(f"{k}={v}" for k, v in sizes.items())
+            why = _permuted(shape, params.expected, got, want)
+            return CheckResult.incorrect(
+                f"the shape {shown} is not {expected}: with {values} it is {[int(g) if g == int(g) else g for g in got]}, "
+                f"not {[int(w) for w in want]}{why}",
+                shape=shape,
+            )
+    return CheckResult.correct(f"the shape {shown} equals {expected}", shape=shape)
+
+
+def _permuted(shape: Sequence[str], expected: Sequence[str], got: list[float], want: list[float]) -> str:
+    if len(got) != len(want):
+        return f" ({len(got)} axes instead of {len(want)})"
+    if any(list(p) == want for p in permutations(got)):
+        return " (the right axes in the wrong order)"
+    return ""
+
+
+_MODES = {
+    "blanks": _check_blanks,
+    "patch": _check_patch,
+    "program": _check_program,
+    "einsum": _check_einsum,
+    "shape": _check_shape,
+}
+
+
+@register_checker
+class CodeChecker:
+    """Grades code by running it in the sandbox against a reference (see the module docstring)."""
+
+    kind = "code"
+    params_model = CodeParams
+
+    def check(self, params: CodeParams, answer: Answer, ctx: CheckContext) -> CheckResult:
+        return _MODES[params.mode](params, answer, ctx)
+
+
+def grade_code_answer(
+    problem: Problem,
+    part_id: str,
+    checks: Sequence[CheckSpec],
+    answer_text: str,
+    history: Sequence[str] = (),
+    *,
+    sandbox: Any = None,
+    time_limit_s: float = 10.0,
+) -> CheckResult:
+    """Grade a reply against the ``code`` checks among ``checks`` (``CheckSpec`` objects) of one part.
+
+    When ``answer_text`` has per-part headings, only this part's section is
+    graded (likewise for each ``history`` entry). Several checks combine like a
+    part: incorrect if any is, correct if all are, else unscored; the result's
+    ``details["checks"]`` holds each one. ``sandbox`` defaults to the shared pool.
+    """
+    try:
+        part = problem.part(part_id)
+    except KeyError:
+        known = ", ".join(p.id for p in problem.parts)
+        raise SpecError(f"problem {problem.id} has no part {part_id!r}; its parts are {known}") from None
+    specs = [c for c in checks if c.kind == "code"]
+    if not specs:
+        raise SpecError(f"part {part_id} of problem {problem.id} has no code checks")
+    labels = {p.id: (p.label or p.id).strip("()").replace(")(", ".") for p in problem.parts}
+
+    def section(text: str) -> str:
+        found = split_parts(text, list(labels.values()))
+        return found.get(labels[part_id], text if not found else "")
+
+    answer = Answer(section(answer_text), answer_text, tuple(section(h) for h in history))
+    ctx = CheckContext(problem=problem, part=part, sandbox=sandbox, time_limit_s=time_limit_s)
+    results = [CodeChecker().check(cast(CodeParams, spec.params), answer, ctx) for spec in specs]
+    if len(results) == 1:
+        return results[0]
+    statuses = {r.status for r in results}
+    status: Status = (
+        "incorrect" if "incorrect" in statuses else "correct" if statuses == {"correct"} else "unscored"
+    )
+    explanation = "; ".join(f"check {i + 1}: {r.explanation}" for i, r in enumerate(results))
+    reason = next((r.reason for r in results if r.status == status and r.reason), None)
+    score = sum(r.score for r in results) / len(results)
+    return CheckResult(status, explanation, score, reason, {"checks": [r.to_json() for r in results]})

@@ -1,0 +1,356 @@
+"""The pool of sandbox workers: warm zygotes (or a fresh interpreter per job), shared by threads.
+
+``SandboxPool.start()`` picks the isolation: ``namespaces`` when running as
+root (the warm, fast path), else ``bwrap`` (bubblewrap, a fresh interpreter
+per job), else it refuses with a SandboxError saying what to install.
+``run(job)`` takes a free worker (blocking while all are busy), so any number
+of threads may call it; a worker that breaks is replaced. Example::
+
+    with SandboxPool.start() as pool:
+        outcome = pool.run(job)
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import queue
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import IO, Literal
+
+from evalkit.errors import SandboxError
+from evalkit.sandbox import _wire
+from evalkit.sandbox.jobs import CallOutcome, ErrorInfo, Job, Limits, RunOutcome, parse_report
+
+__all__ = ["Isolation", "SandboxPool", "default_pool"]
+
+Isolation = Literal["auto", "namespaces", "bwrap"]
+ZYGOTE = Path(__file__).with_name("_zygote.py")
+# Worker uids come from the systemd dynamic-user range, where no account or file of the host lives.
+# Each pool takes a random block of 64, so concurrent pools (two test runs, two evalkit processes)
+# share neither process counts (RLIMIT_NPROC is per uid) nor uids.
+UID_RANGE = range(61184, 65520)
+MAX_WORKERS = 64
+START_TIMEOUT_S = 120.0
+SLACK_S = 15.0
+ZYGOTE_ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+PROBE_LIMITS = Limits(cpu_s=10, wall_s=30)
+
+
+def _masks() -> list[str]:
+    """Directories the sandbox must not see even if an interpreter prefix contains them."""
+    import evalkit
+
+    return [str(Path(evalkit.__file__).resolve().parent)]
+
+
+def _stderr_tail(log: IO[bytes]) -> str:
+    log.seek(0)
+    return log.read()[-2000:].decode("utf-8", "replace").strip()
+
+
+class _Process:
+    """One zygote process (warm: many jobs; once: a single job) and its pipes."""
+
+    def __init__(self, command: list[str], root: str | None = None) -> None:
+        self.root = (
+            root  # the empty mount point for the children's roots; removed here, even if the zygote is killed
+        )
+        self.log = tempfile.TemporaryFile()
+        self.proc = subprocess.Popen(
+            command,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.log,
+            env=ZYGOTE_ENV,
+            cwd="/",
+            close_fds=True,
+        )
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.stdin, self.stdout = self.proc.stdin.fileno(), self.proc.stdout.fileno()
+
+    def wait_ready(self) -> None:
+        try:
+            frame = _wire.read_frame(self.stdout, 1 << 20, time.monotonic() + START_TIMEOUT_S)
+        except (TimeoutError, _wire.WireError) as err:
+            frame, detail = None, repr(err)
+        else:
+            detail = ""
+        ready = json.loads(frame) if frame else {"ready": False, "error": detail}
+        if not ready.get("ready"):
+            self.kill()
+            raise SandboxError(
+                f"the sandbox worker did not start: {ready.get('error') or _stderr_tail(self.log) or 'no output'}"
+            )
+
+    def exchange(self, job: Job) -> RunOutcome:
+        control, message = job.encode()
+        deadline = time.monotonic() + job.limits.wall_s + SLACK_S
+        try:
+            _wire.write_frame(self.stdin, control)
+            _wire.write_frame(self.stdin, message)
+            reply = _wire.read_frame(self.stdout, 8 * job.limits.output_bytes + (1 << 20), deadline)
+            body = _wire.read_frame(self.stdout, job.limits.report_bytes + (1 << 20), deadline)
+        except (OSError, TimeoutError, _wire.WireError) as err:
+            self.kill()
+            raise SandboxError(f"the sandbox worker broke down ({err!r}): {_stderr_tail(self.log)}") from None
+        if reply is None or body is None:
+            self.kill()
+            raise SandboxError(f"the sandbox worker exited: {_stderr_tail(self.log) or 'no output'}")
+        info = json.loads(reply)
+        load_error: ErrorInfo | None = None
+        calls: tuple[CallOutcome, ...] = ()
+        problem: str | None = None
+        if info["termination"] in ("exited", "signaled"):
+            load_error, calls, problem = parse_report(body, job.limits)
+        return RunOutcome(
+            termination=info["termination"],
+            exit_code=info["exit_code"],
+            signal=info["signal"],
+            cpu_s=info["cpu_s"],
+            wall_s=info["wall_s"],
+            output=info["output"],
+            output_truncated=info["output_truncated"],
+            load_error=load_error,
+            calls=calls,
+            report_problem=problem
+            or ("the report exceeded its size cap" if info["report_truncated"] else None),
+        )
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def close(self) -> None:
+        try:
+            self.proc.stdin.close()  # type: ignore[union-attr]
+            self.proc.wait(timeout=5)
+        except (OSError, subprocess.TimeoutExpired):
+            self.kill()
+        self.proc.stdout.close()  # type: ignore[union-attr]
+        self.log.close()
+        self._remove_root()
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self._remove_root()
+
+    def _remove_root(self) -> None:
+        if self.root is not None:
+            try:
+                os.rmdir(self.root)  # only ever empty on the host: the children mount over it privately
+            except OSError:
+                pass
+
+
+class SandboxPool:
+    """Runs jobs in isolated children, ``workers`` at a time. Thread-safe; use :meth:`start`."""
+
+    def __init__(self, workers: int, isolation: Literal["namespaces", "bwrap"], warm: bool) -> None:
+        if not 1 <= workers <= MAX_WORKERS:
+            raise SandboxError(f"workers must be between 1 and {MAX_WORKERS}, not {workers}")
+        self.workers = workers
+        self.isolation = isolation
+        first = UID_RANGE.start + MAX_WORKERS * secrets.randbelow(len(UID_RANGE) // MAX_WORKERS)
+        self.uids = tuple(range(first, first + workers))
+        self.warm = warm and isolation == "namespaces"
+        self._masks = _masks()
+        self._idle: queue.Queue[int] = queue.Queue()
+        self._zygotes: dict[int, _Process] = {}
+        self._lock = threading.Lock()
+        self._closed = False
+        for slot in range(workers):
+            self._idle.put(slot)
+
+    @classmethod
+    def start(
+        cls, workers: int | None = None, *, isolation: Isolation = "auto", warm: bool = True
+    ) -> SandboxPool:
+        """A started pool; ``workers`` defaults to the number of usable cores.
+
+        ``isolation="auto"`` uses namespaces as root and bubblewrap otherwise, and
+        falls back to bubblewrap when namespaces fail (root without
+        CAP_SYS_ADMIN, as in a default Docker container). ``warm=False`` runs
+        every job in a fresh interpreter (the benchmark's baseline).
+        """
+        count = workers or len(os.sched_getaffinity(0)) or 1
+        chosen = _choose_isolation(isolation)
+        try:
+            return cls._launch(count, chosen, warm)
+        except SandboxError as first:
+            if isolation != "auto" or chosen != "namespaces" or shutil.which("bwrap") is None:
+                raise
+            try:
+                return cls._launch(count, "bwrap", warm)
+            except SandboxError as second:
+                raise SandboxError(f"{first}; the bubblewrap fallback failed too: {second}") from None
+
+    @classmethod
+    def _launch(cls, count: int, isolation: Literal["namespaces", "bwrap"], warm: bool) -> SandboxPool:
+        pool = cls(count, isolation, warm)
+        try:
+            if pool.warm:
+                starters = [pool._spawn(slot) for slot in range(count)]
+                for slot, process in enumerate(starters):
+                    pool._zygotes[slot] = process
+                for process in starters:
+                    process.wait_ready()
+            else:
+                pool._probe()
+        except BaseException:
+            pool.close()
+            raise
+        return pool
+
+    def _spawn(self, slot: int, once: bool = False) -> _Process:
+        root = tempfile.mkdtemp(prefix="evalkit-sandbox-") if self.isolation == "namespaces" else None
+        return _Process(self._command(slot, once, root), root)
+
+    def _command(self, slot: int, once: bool = False, root: str | None = None) -> list[str]:
+        isolation = "none" if self.isolation == "bwrap" else "namespaces"
+        config = {
+            "root": root,
+            "isolation": isolation,
+            "uid": self.uids[slot],
+            "masks": self._masks,
+            "probe_limits": PROBE_LIMITS.to_wire(),
+        }
+        zygote = str(ZYGOTE)
+        prefix: list[str] = []
+        if self.isolation == "bwrap":
+            zygote = "/opt/evalkit-sandbox/_zygote.py"
+            prefix = _bwrap_command(self._masks, self.uids[slot])
+        return [
+            *prefix,
+            sys.executable,
+            "-I",
+            "-B",
+            zygote,
+            *(["--once"] if once else []),
+            json.dumps(config),
+        ]
+
+    def _probe(self) -> None:
+        outcome = self._run_once(0, Job("", ()))
+        if outcome.termination != "exited" or outcome.report_problem:
+            problem = outcome.failure(Limits()) or outcome.output
+            raise SandboxError(f"the {self.isolation} sandbox does not work here: {problem}")
+
+    def _run_once(self, slot: int, job: Job) -> RunOutcome:
+        process = self._spawn(slot, once=True)
+        try:
+            process.wait_ready()
+            return process.exchange(job)
+        finally:
+            process.close()
+
+    def run(self, job: Job) -> RunOutcome:
+        """Run ``job`` on a free worker; SandboxError if the sandbox itself fails (never for bad code)."""
+        if self._closed:
+            raise SandboxError("the sandbox pool is closed")
+        slot = self._idle.get()
+        try:
+            if not self.warm:
+                return self._run_once(slot, job)
+            with self._lock:
+                process = self._zygotes.get(slot)
+            if process is None or not process.alive():
+                if process is not None:
+                    process.close()
+                process = self._spawn(slot)
+                process.wait_ready()
+                with self._lock:
+                    self._zygotes[slot] = process
+            return process.exchange(job)
+        finally:
+            self._idle.put(slot)
+
+    def worker_pids(self) -> list[int]:
+        """The pids of the warm workers (for diagnostics)."""
+        with self._lock:
+            return [p.proc.pid for p in self._zygotes.values() if p.alive()]
+
+    def close(self) -> None:
+        """Stop every worker; running jobs fail with SandboxError."""
+        self._closed = True
+        with self._lock:
+            zygotes, self._zygotes = list(self._zygotes.values()), {}
+        for process in zygotes:
+            process.close()
+
+    def __enter__(self) -> SandboxPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _choose_isolation(isolation: Isolation) -> Literal["namespaces", "bwrap"]:
+    if isolation == "namespaces" or (isolation == "auto" and os.geteuid() == 0):
+        if os.geteuid() != 0:
+            raise SandboxError("namespaces isolation needs root; run as root or use isolation='bwrap'")
+        return "namespaces"
+    if shutil.which("bwrap") is None:
+        raise SandboxError(
+            "cannot isolate model code: not root and bubblewrap is missing; "
+            "install bubblewrap (apt-get install bubblewrap) or run evalkit as root in a container"
+        )
+    return "bwrap"
+
+
+def _bwrap_command(masks: list[str], uid: int) -> list[str]:
+    """bubblewrap around a fresh interpreter: every namespace, no capabilities, read-only prefixes."""
+    command = [
+        "bwrap",
+        "--unshare-all",
+        "--cap-drop",
+        "ALL",
+        "--die-with-parent",
+        "--new-session",
+        "--clearenv",
+    ]
+    prefixes = {
+        "/usr",
+        sys.prefix,
+        sys.base_prefix,
+        os.path.realpath(sys.prefix),
+        os.path.realpath(sys.base_prefix),
+    }
+    for path in sorted(prefixes):
+        if not any(path != q and path.startswith(q + "/") for q in prefixes):
+            command += ["--ro-bind", path, path]
+    for name in ("bin", "sbin", "lib", "lib64"):
+        if os.path.islink("/" + name):
+            command += ["--symlink", os.readlink("/" + name), "/" + name]
+    for mask in masks:
+        if any(mask.startswith(p + "/") for p in prefixes):
+            command += ["--tmpfs", mask, "--remount-ro", mask]
+    command += ["--ro-bind", str(ZYGOTE.parent), "/opt/evalkit-sandbox"]
+    command += ["--dev", "/dev", "--proc", "/proc", "--size", str(Limits().scratch_bytes), "--tmpfs", "/tmp"]
+    command += ["--chdir", "/tmp", "--unshare-user", "--uid", str(uid), "--gid", str(uid)]
+    for key, value in ZYGOTE_ENV.items():
+        command += ["--setenv", key, value]
+    return command
+
+
+_default: SandboxPool | None = None
+_default_lock = threading.Lock()
+
+
+def default_pool() -> SandboxPool:
+    """The process-wide pool, started on first use and closed at exit."""
+    global _default
+    with _default_lock:
+        if _default is None or _default._closed:
+            _default = SandboxPool.start()
+            atexit.register(_default.close)
+        return _default

@@ -1,0 +1,114 @@
+"""Each isolation layer, observed from inside the sandbox."""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+
+import pytest
+import torch
+
+import evalkit
+from evalkit.sandbox import Call, Job, Limits, SandboxPool
+
+REPO = Path(evalkit.__file__).resolve().parent.parent
+PROBE = r"""
+import json, os, socket, sys
+
+def probe(x):
+    facts = {"uid": os.getuid(), "gid": os.getgid(), "groups": os.getgroups(), "pid": os.getpid(),
+             "ppid": os.getppid(), "cwd": os.getcwd(), "root": sorted(os.listdir("/")),
+             "env": dict(os.environ), "evalkit_modules": sorted(m for m in sys.modules if "evalkit" in m),
+             "procs": sorted(p for p in os.listdir("/proc") if p.isdigit())}
+    with open("/proc/self/status") as status:
+        facts["caps"] = [l.split()[1] for l in status if l.startswith(("CapEff", "CapPrm", "CapBnd"))]
+    try:
+        open("/usr/evil", "w")
+        facts["root_writable"] = True
+    except OSError as err:
+        facts["root_writable"] = err.strerror
+    try:
+        import evalkit.reference
+        facts["evalkit_import"] = "imported"
+    except Exception as err:
+        facts["evalkit_import"] = type(err).__name__
+    try:
+        socket.create_connection(("127.0.0.1", PORT), timeout=1)
+        facts["net"] = "connected"
+    except OSError as err:
+        facts["net"] = err.strerror
+    facts["repo"] = sorted(os.listdir(REPO)) if os.path.isdir(REPO) else None
+    facts["no_new_privs"] = [l.split()[1] for l in open("/proc/self/status") if l.startswith("NoNewPrivs")]
+    raise RuntimeError(json.dumps(facts))
+"""
+
+
+@pytest.fixture(scope="module")
+def facts(pool: SandboxPool) -> dict:
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    listener.setblocking(False)
+    port = listener.getsockname()[1]
+    source = PROBE.replace("PORT", str(port)).replace("REPO", repr(str(REPO)))
+    outcome = pool.run(Job(source, (Call("probe", (torch.zeros(1),)),)))
+    with pytest.raises(BlockingIOError):
+        listener.accept()  # nothing reached the host's loopback
+    listener.close()
+    error = outcome.calls[0].error
+    assert error is not None and error.type == "RuntimeError", outcome
+    return json.loads(error.message)
+
+
+def test_runs_as_an_unprivileged_uid_without_capabilities(facts: dict, pool: SandboxPool) -> None:
+    assert facts["uid"] in pool.uids and facts["gid"] == facts["uid"]
+    assert facts["groups"] == []
+    assert facts["caps"] == ["0000000000000000"] * 3
+    assert facts["no_new_privs"] == ["1"]
+
+
+def test_is_alone_in_a_pid_namespace(facts: dict) -> None:
+    assert facts["pid"] == 1 and facts["ppid"] == 0
+    assert facts["procs"] == ["1"]
+
+
+def test_sees_a_minimal_read_only_root_without_the_repo(facts: dict) -> None:
+    assert facts["repo"] in (None, [".venv"])  # at most the interpreter prefix that lives in the repo
+    assert facts["evalkit_import"] in ("ModuleNotFoundError", "FileNotFoundError")
+    assert facts["evalkit_modules"] in ([], ["__editable___evalkit_0_1_0_finder"])
+    assert facts["root_writable"] == "Read-only file system"
+    assert facts["cwd"] == "/tmp"
+
+
+def test_environment_is_fixed_and_has_no_secrets(facts: dict) -> None:
+    assert set(facts["env"]) == {"PATH", "LANG", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "HOME", "TMPDIR"}
+
+
+def test_has_no_network(facts: dict) -> None:
+    assert facts["net"] == "Network is unreachable"
+
+
+def test_scratch_directory_is_size_capped(pool: SandboxPool) -> None:
+    source = (
+        "def fill(x):\n    written = 0\n    try:\n        with open('big', 'wb') as f:\n"
+        "            while True:\n                f.write(b'x' * 65536)\n                f.flush()\n"
+        "                written += 65536\n    except OSError as err:\n        raise RuntimeError(f'{written} {err.strerror}')\n"
+    )
+    limits = Limits(file_bytes=64 << 20, scratch_bytes=4 << 20)
+    outcome = pool.run(Job(source, (Call("fill", (torch.zeros(1),)),), limits))
+    error = outcome.calls[0].error
+    assert error is not None
+    written, reason = error.message.split(" ", 1)
+    assert int(written) <= 4 << 20 and reason == "No space left on device"
+
+
+def test_outputs_and_gradients_come_back_as_data(pool: SandboxPool) -> None:
+    source = "def f(a, b):\n    return a * b, a + b\n"
+    a, b, cot1, cot2 = torch.randn(3), torch.randn(3), torch.randn(3), torch.randn(3)
+    outcome = pool.run(Job(source, (Call("f", (a, b), grad_of=(0, 1), cotangents=(cot1, cot2)),)))
+    call = outcome.calls[0]
+    torch.testing.assert_close(call.outputs[0], a * b)
+    torch.testing.assert_close(call.grads[0], cot1 * b + cot2)
+    torch.testing.assert_close(call.grads[1], cot1 * a + cot2)
+    assert json.dumps(outcome.termination) == '"exited"'

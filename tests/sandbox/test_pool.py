@@ -1,0 +1,100 @@
+"""The pool: thread safety, worker replacement, closing, the fresh-process and bubblewrap modes."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import torch
+
+from evalkit.errors import SandboxError
+from evalkit.sandbox import Call, Job, Limits, SandboxPool
+
+SOURCE = "def scale(x, k):\n    return x * k\n"
+
+
+def _scaled(pool: SandboxPool, k: int) -> torch.Tensor:
+    x = torch.arange(4.0)
+    outcome = pool.run(Job(SOURCE, (Call("scale", (x, k)),)))
+    assert outcome.termination == "exited", outcome
+    return outcome.calls[0].outputs[0]
+
+
+def test_threads_share_the_pool_and_get_their_own_results(pool: SandboxPool) -> None:
+    with ThreadPoolExecutor(max_workers=6) as executor:
+        results = list(executor.map(lambda k: (k, _scaled(pool, k)), range(24)))
+    for k, tensor in results:
+        assert tensor.tolist() == [0.0, k, 2.0 * k, 3.0 * k]
+
+
+def test_a_check_does_not_pay_the_torch_import(pool: SandboxPool) -> None:
+    _scaled(pool, 1)
+    started = time.perf_counter()
+    for k in range(10):
+        _scaled(pool, k)
+    assert (time.perf_counter() - started) / 10 < 0.5  # a fresh interpreter with torch takes 1-2.5 s
+
+
+def test_a_dead_worker_is_replaced() -> None:
+    with SandboxPool.start(workers=1) as pool:
+        (pid,) = pool.worker_pids()
+        os.kill(pid, signal.SIGKILL)
+        time.sleep(0.1)
+        assert _scaled(pool, 3).tolist() == [0.0, 3.0, 6.0, 9.0]
+        assert pool.worker_pids() != [pid]
+
+
+def test_a_closed_pool_refuses_work() -> None:
+    pool = SandboxPool.start(workers=1)
+    pids = pool.worker_pids()
+    pool.close()
+    with pytest.raises(SandboxError, match="closed"):
+        _scaled(pool, 1)
+    time.sleep(0.2)
+    assert all(
+        not os.path.exists(f"/proc/{pid}/status") or "zombie" in open(f"/proc/{pid}/status").read()
+        for pid in pids
+    )
+
+
+def test_limits_travel_with_the_job(pool: SandboxPool) -> None:
+    source = "def spin(x):\n    while True:\n        x = x + 1\n"
+    outcome = pool.run(Job(source, (Call("spin", (torch.zeros(1),)),), Limits(cpu_s=1, wall_s=5)))
+    assert outcome.termination == "cpu_limit" and 1.0 <= outcome.cpu_s < 3.0
+    assert outcome.failure(Limits(cpu_s=1)) == "the code ran out of CPU time (limit 1 s)"
+
+
+def test_sleeping_code_hits_the_wall_time_limit(pool: SandboxPool) -> None:
+    source = "import time\ndef nap(x):\n    time.sleep(30)\n"
+    started = time.monotonic()
+    outcome = pool.run(Job(source, (Call("nap", (torch.zeros(1),)),), Limits(cpu_s=1, wall_s=1)))
+    assert outcome.termination == "wall_limit" and time.monotonic() - started < 5
+
+
+@pytest.mark.slow
+def test_fresh_process_mode_gives_the_same_answers() -> None:
+    with SandboxPool.start(workers=1, warm=False) as pool:
+        assert not pool.warm and pool.worker_pids() == []
+        assert _scaled(pool, 2).tolist() == [0.0, 2.0, 4.0, 6.0]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed")
+def test_bubblewrap_fallback_isolates_too() -> None:
+    source = (
+        "import os\ndef who(x):\n    raise RuntimeError(f'{os.getuid()} {sorted(os.listdir(\"/\"))} '"
+        'f\'{open("/proc/self/status").read().split("CapEff:")[1].split()[0]}\')\n'
+    )
+    with SandboxPool.start(workers=1, isolation="bwrap") as pool:
+        assert pool.isolation == "bwrap"
+        outcome = pool.run(Job(source, (Call("who", (torch.zeros(1),)),)))
+        error = outcome.calls[0].error
+        assert error is not None
+        uid, rest = error.message.split(" ", 1)
+        assert int(uid) in pool.uids and rest.endswith("0000000000000000")
+        assert "'main'" not in rest and "evalkit" not in rest
+        assert _scaled(pool, 5).tolist() == [0.0, 5.0, 10.0, 15.0]
