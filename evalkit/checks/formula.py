@@ -1,0 +1,346 @@
+"""The ``formula`` check, and the machinery all math checks share.
+
+A math check finds the final answer in a part's section
+(:func:`evalkit.extract.final_answers`), then parses and compares it in a
+bounded worker process (:mod:`evalkit.bounded`): a timeout or a parse
+failure is ``unscored`` with a reason (``answer_timeout``,
+``answer_parse_error``), never ``correct`` and never silently ``incorrect``.
+
+Chains (``E[q^T k] = \\sum_i \\mu_i^2 = d\\mu^2``): the *last* side is the
+answer. A first side that names the quantity (a lone symbol such as ``s``,
+``E[.]``, ``Var(.)``, ``sim(q, k)``, or the expected answer's own left side)
+is skipped, and so is such a side written last (``d\\mu^2 = E[q^T k]``).
+Every other side joined to the answer by ``=`` that can be read must agree
+with it, or the answer is incorrect ("the chain contradicts itself"); sides
+that cannot be read (``\\sum``) are skipped. Several boxes in one equation
+(``\\boxed{A} \\text{ or } \\boxed{B}``) are all graded and must all be right.
+
+``expected`` and each ``accept`` alternative may be a chain too; their last
+side is the value. ``tolerance`` is relative (absolute below 1) and applies
+only when a side is written with decimals; otherwise equality must be proven.
+
+Rubric example (``formula``)::
+
+    - kind: formula
+      expected: 'd\\mu^2'
+      accept: ['\\|\\mu\\|_2^2']         # alternatives, any one may match
+      assumptions: ['k = d/h']          # added to the problem's assumptions
+      symbols: {mu: scalar}             # added to the problem's symbols
+      tolerance: 1e-6                   # only for answers written with decimals
+      anchor: 'variance'                # optional: grade the first answer after this regex
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import sympy
+from pydantic import Field, field_validator
+from sympy.core.function import AppliedUndef
+
+from evalkit.bounded import BoundedTimeout, WorkerCrashed, run_bounded
+from evalkit.checks.base import Answer, CheckContext, CheckParams, CheckResult, register_checker
+from evalkit.errors import SpecError
+from evalkit.extract import final_answers
+from evalkit.latex import LatexSyntaxError, ParsedMath, ParsedSide, SymbolSpec, SymbolTable, parse_math, show
+from evalkit.latex.assumptions import Assumptions, parse_assumptions
+from evalkit.latex.equivalence import compare_values, explain_difference, opaque_atoms
+from evalkit.latex.nodes import ASYMPTOTIC_CLASSES, OPAQUE_OPERATORS
+
+__all__ = [
+    "FormulaChecker",
+    "FormulaParams",
+    "MathParams",
+    "MathRequest",
+    "combine_results",
+    "grade_request",
+    "run_math_check",
+]
+
+SymbolKindName = Literal["dimension", "integer", "scalar", "vector", "matrix", "function"]
+_EQUAL_RELATIONS = ("=", "~")
+
+
+class MathParams(CheckParams):
+    """Parameters shared by the ``formula``, ``complexity``, ``vector`` and ``condition`` kinds."""
+
+    expected: str | None = None
+    accept: list[str] = Field(default_factory=list)
+    assumptions: list[str] = Field(default_factory=list)
+    symbols: dict[str, SymbolKindName] = Field(default_factory=dict)
+    anchor: str | None = None
+    time_limit_s: float | None = Field(default=None, gt=0, le=300)
+
+    @field_validator("anchor")
+    @classmethod
+    def _compiles(cls, anchor: str | None) -> str | None:
+        if anchor is not None:
+            try:
+                re.compile(anchor)
+            except re.error as err:
+                raise ValueError(f"anchor is not a valid regular expression: {err}") from None
+        return anchor
+
+
+class FormulaParams(MathParams):
+    tolerance: float = Field(default=1e-6, ge=0)
+
+
+@dataclass(frozen=True)
+class MathRequest:
+    """Everything a worker needs to grade one check: plain, picklable data."""
+
+    kind: str
+    answers: tuple[str, ...]
+    expected: tuple[str, ...]
+    symbols: tuple[SymbolSpec, ...]
+    assumptions: tuple[str, ...]
+    params: MathParams
+
+
+def problem_symbols(problem: Any, params: MathParams) -> tuple[SymbolSpec, ...]:
+    """The problem's declared symbols plus the check's own, as plain specs."""
+    specs = {}
+    for name, sym in (getattr(problem, "symbols", None) or {}).items():
+        specs[name] = SymbolSpec(name, sym.kind, sym.latex, sym.positive)
+    for name, kind in params.symbols.items():
+        specs[name] = SymbolSpec(name, kind)
+    return tuple(specs.values())
+
+
+def grade_request(
+    grade: Callable[[MathRequest], CheckResult], request: MathRequest, time_limit_s: float
+) -> CheckResult:
+    """Run ``grade(request)`` in a bounded worker, turning timeouts and crashes into ``unscored``."""
+    try:
+        return run_bounded(grade, request, time_limit_s=time_limit_s)
+    except BoundedTimeout:
+        return CheckResult.unscored(
+            "answer_timeout",
+            f"grading took longer than {time_limit_s:g} s and was stopped; the answer may be too complex to compare",
+        )
+    except WorkerCrashed as err:
+        return CheckResult.unscored("grader_crash", f"the math worker stopped while grading: {err}")
+    except (LatexSyntaxError, RecursionError, MemoryError) as err:
+        return CheckResult.unscored("answer_parse_error", f"could not read the answer: {err}")
+    except SpecError:
+        raise
+    except Exception as err:  # a sympy corner case must not crash a run: report it, never guess
+        return CheckResult.unscored(
+            "grader_error", f"the grader failed on this answer: {type(err).__name__}: {err}"
+        )
+
+
+def run_math_check(
+    kind: str,
+    grade: Callable[[MathRequest], CheckResult],
+    params: MathParams,
+    answer: Answer,
+    ctx: CheckContext,
+) -> CheckResult:
+    """Extract the final answer(s) from ``answer.text`` and grade them (the body of every math check)."""
+    expected = params.expected if params.expected is not None else ctx.part.expected
+    if expected is None:
+        return CheckResult.unscored("no_expected", "the part has no expected answer")
+    found = final_answers(answer.text, anchor=params.anchor)
+    if not found:
+        where = f" after /{params.anchor}/" if params.anchor else ""
+        return CheckResult.unscored("no_answer", f"no answer found in this part{where}")
+    request = MathRequest(
+        kind,
+        tuple(f.text for f in found),
+        (expected, *params.accept),
+        problem_symbols(ctx.problem, params),
+        (*ctx.problem.assumptions, *params.assumptions),
+        params,
+    )
+    result = grade_request(grade, request, params.time_limit_s or ctx.time_limit_s)
+    last = found[-1]
+    details = {
+        **dict(result.details),
+        "answer": " | ".join(f.text for f in found),
+        "found_in": last.where,
+        "line": last.line,
+    }
+    return CheckResult(result.status, result.explanation, result.score, result.reason, details)
+
+
+def combine_results(results: Sequence[CheckResult]) -> CheckResult:
+    """One verdict for sibling answers (``\\boxed{A} or \\boxed{B}``): every one must be correct."""
+    if len(results) == 1:
+        return results[0]
+    for status in ("incorrect", "unscored"):
+        for k, result in enumerate(results, 1):
+            if result.status == status:
+                text = f"answer {k} of {len(results)}: {result.explanation}"
+                return CheckResult(result.status, text, 0.0, result.reason, result.details)
+    count = "both" if len(results) == 2 else f"all {len(results)}"
+    text = f"{count} answers are correct: " + "; ".join(r.explanation for r in results)
+    return CheckResult.correct(text, **dict(results[-1].details))
+
+
+# -- reading the spec inside the worker -----------------------------------------------------------
+
+
+def read_spec(request: MathRequest, *, default_positive: bool = False) -> tuple[SymbolTable, Assumptions]:
+    """The symbol table and the assumptions of a request (a SpecError if they are malformed)."""
+    try:
+        table = SymbolTable(request.symbols, default_positive=default_positive)
+    except LatexSyntaxError as err:
+        raise SpecError(f"a symbol's latex spelling does not parse: {err}") from None
+    return table, parse_assumptions(request.assumptions, table)
+
+
+def read_expected(request: MathRequest, table: SymbolTable, *, little_o: bool = False) -> list[ParsedMath]:
+    """The expected answer and its alternatives, parsed; a SpecError names one that does not parse."""
+    out = []
+    for text in request.expected:
+        try:
+            parsed = parse_math(text, table, little_o=little_o)
+        except LatexSyntaxError as err:
+            raise SpecError(f"{request.kind}: expected answer {text!r} does not parse: {err}") from None
+        if not parsed.last.ok:
+            raise SpecError(f"{request.kind}: expected answer {text!r} does not parse: {parsed.last.error}")
+        out.append(parsed)
+    return out
+
+
+def _atoms(value: Any) -> set[sympy.Basic]:
+    """The unevaluable pieces of a value (``q^T k``, ``E[.]``, ``sim(q, k)``), bounds excluded."""
+    if not isinstance(value, sympy.Basic) or isinstance(value, sympy.MatrixBase):
+        return set()
+    return {a for a in opaque_atoms(value) if not isinstance(a, ASYMPTOTIC_CLASSES)}
+
+
+def _foreign(value: Any, references: Sequence[Any]) -> bool:
+    """Whether ``value`` holds unevaluable pieces that none of ``references`` has."""
+    known: set[sympy.Basic] = set().union(*(_atoms(r) for r in references)) if references else set()
+    return bool(_atoms(value) - known)
+
+
+def is_name_side(side: ParsedSide, expected: Sequence[ParsedMath], *, operators_only: bool = False) -> bool:
+    """Whether a side of a chain names the asked quantity rather than giving a value.
+
+    With ``operators_only`` (for a last side), only a lone symbol or an
+    operator such as ``E[.]`` or ``sim(q, k)`` counts, not ``q^T k`` or ``||mu||``.
+    """
+    if not side.ok or isinstance(side.value, sympy.MatrixBase):
+        return False
+    value = side.value
+    for exp in expected:
+        if len(exp.sides) > 1 and exp.sides[0].ok and exp.sides[0].value == value:
+            return True
+    symbols: set[sympy.Basic] = set()
+    for exp in expected:
+        if isinstance(exp.last.value, sympy.Basic):
+            symbols |= exp.last.value.free_symbols
+    if isinstance(value, sympy.Symbol) and value not in symbols:
+        return True  # s = sqrt(d), output = [...]
+    if operators_only and not value.has(*OPAQUE_OPERATORS, AppliedUndef):
+        return False
+    return _foreign(value, [exp.last.value for exp in expected])
+
+
+def value_chain(parsed: ParsedMath, expected: Sequence[ParsedMath]) -> tuple[list[ParsedSide], list[str]]:
+    """The sides that give values (a leading name side dropped) and the relations between them."""
+    sides, relations = list(parsed.sides), list(parsed.relations)
+    if len(sides) >= 2 and is_name_side(sides[0], expected):
+        sides, relations = sides[1:], relations[1:]
+    elif len(sides) >= 2 and is_name_side(sides[-1], expected, operators_only=True):  # d mu^2 = E[q^T k]
+        sides, relations = sides[:-1], relations[:-1]
+    return sides, relations
+
+
+def chain_conflict(
+    sides: list[ParsedSide], relations: list[str], same: Callable[[Any, Any], bool | None]
+) -> str | None:
+    """The first readable side joined to the last by '=' that ``same`` says differs from it."""
+    last = sides[-1].value
+    for k in range(len(sides) - 2, -1, -1):
+        if relations[k] not in _EQUAL_RELATIONS:
+            break
+        side = sides[k]
+        if not side.ok or _foreign(side.value, [last]):
+            continue  # a derivation step such as E[q^T k] / s: nothing to compare it with
+        if same(side.value, last) is False:
+            return f"the chain contradicts itself: {side.source} is not equal to {sides[-1].source}"
+    return None
+
+
+# -- the formula kind ------------------------------------------------------------------------------
+
+
+def _grade_formula(request: MathRequest) -> CheckResult:
+    table, assumptions = read_spec(request)
+    expected = read_expected(request, table)
+    return combine_results(
+        [_formula_one(text, table, assumptions, expected, request) for text in request.answers]
+    )
+
+
+def _formula_one(
+    text: str, table: SymbolTable, assumptions: Assumptions, expected: list[ParsedMath], request: MathRequest
+) -> CheckResult:
+    try:
+        parsed = parse_math(text, table)
+    except LatexSyntaxError as err:
+        return CheckResult.unscored("answer_parse_error", f"could not read the answer: {err}")
+    sides, relations = value_chain(parsed, expected)
+    last = sides[-1]
+    if not last.ok:
+        return CheckResult.unscored("answer_parse_error", f"could not read '{last.source}': {last.error}")
+    if relations and relations[-1] not in _EQUAL_RELATIONS:
+        return CheckResult.incorrect(
+            f"the answer states a relation ({relations[-1]}), not a value: {parsed.source}",
+            parsed=show(last.value),
+        )
+    if isinstance(last.value, sympy.MatrixBase):
+        return CheckResult.incorrect(
+            "the answer is a vector or matrix; expected a formula", parsed=show(last.value)
+        )
+    params = request.params
+    tolerance = getattr(params, "tolerance", 1e-6)
+    value = assumptions.substitute(last.value)
+    details = {"parsed": show(value)}
+    first_comparison = None
+    undecided = None
+    for k, exp in enumerate(expected):
+        target = assumptions.substitute(exp.last.value)
+        decimal = last.has_decimal or exp.last.has_decimal
+        comparison = compare_values(value, target, tolerance=tolerance if decimal else None)
+        first_comparison = first_comparison or comparison
+        if comparison.equal:
+            conflict = chain_conflict(sides, relations, lambda a, b: _same(a, b, assumptions))
+            if conflict:
+                return CheckResult.incorrect(conflict, 0.0, **details)
+            used = value != last.value or target != exp.last.value
+            note = f" (using {assumptions.describe()})" if used else ""
+            which = "the expected answer" if k == 0 else f"the accepted alternative {exp.source!r}"
+            return CheckResult.correct(f"{show(last.value)} is equivalent to {which}{note}", **details)
+        if comparison.equal is None and undecided is None:
+            undecided = comparison
+    if undecided is not None:
+        return CheckResult.unscored("undecided", f"could not decide equivalence: {undecided.note}", **details)
+    primary = assumptions.substitute(expected[0].last.value)
+    why = explain_difference(value, primary, first_comparison)
+    return CheckResult.incorrect(f"{why} (expected {show(primary)}, got {show(value)})", 0.0, **details)
+
+
+def _same(a: Any, b: Any, assumptions: Assumptions) -> bool | None:
+    if isinstance(a, sympy.MatrixBase) or isinstance(b, sympy.MatrixBase):
+        return a == b
+    return compare_values(assumptions.substitute(a), assumptions.substitute(b)).equal
+
+
+@register_checker
+class FormulaChecker:
+    """A formula equivalent to the expected one under the problem's symbols and assumptions."""
+
+    kind = "formula"
+    params_model = FormulaParams
+
+    def check(self, params: FormulaParams, answer: Answer, ctx: CheckContext) -> CheckResult:
+        return run_math_check(self.kind, _grade_formula, params, answer, ctx)

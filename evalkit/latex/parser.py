@@ -1,0 +1,301 @@
+"""A recursive-descent parser from homework LaTeX to sympy.
+
+Grammar, loosest first (``side`` is one side of a relation chain)::
+
+    side     := sum (',' sum)*                  a comma list is a vector
+    sum      := product (('+' | '-') product)*
+    product  := ['-'] postfix ((op | juxtaposition) postfix)*      op: * \\cdot \\times / \\div
+    postfix  := atom ('^' script | '_' script | "'" | '!')*
+    atom     := number | name | \\frac | \\sqrt | \\binom | norm | abs | group | tuple
+              | matrix environment | function call | O(...) | E[...] | Var(...)
+
+Juxtaposition multiplies (``bnd`` is ``b*n*d`` unless ``bnd`` or a prefix of it
+is declared), and a transposed factor followed by another is a dot product
+(``q^\\top k`` is ``Dot(q, k)``). ``d`` is always a symbol: never a
+differential, never a unit. Notation with no faithful meaning here
+(``\\sum``, ``\\cdots``, ``\\pm`` ...) is a :class:`LatexSyntaxError`, never a
+guess. Input length and nesting depth are capped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import sympy
+
+from evalkit.latex.atoms import (
+    MAX_EXPONENT,
+    NON_ATOM_COMMANDS,
+    PRODUCT_COMMANDS,
+    AtomParser,
+    CommaList,
+    PendingName,
+)
+from evalkit.latex.lexer import Token, raw_text
+from evalkit.latex.nodes import Dot
+
+__all__ = ["ExpressionParser"]
+
+
+@dataclass(frozen=True)
+class _Transposed:
+    """``x^T``, waiting to see whether a factor follows (a dot product) or not (a transpose)."""
+
+    inner: Any
+
+
+class ExpressionParser(AtomParser):
+    """Parses one side of a relation from tokens (see the module grammar)."""
+
+    def parse_side(self) -> Any:
+        """Parse the whole token list as one side; a comma list becomes a column vector."""
+        items = [self.parse_sum()]
+        while self.peek().is_char(","):
+            self.next()
+            if self.peek().kind == "EOF":
+                break
+            items.append(self.parse_sum())
+        if self.peek().kind != "EOF":
+            raise self.error(f"unexpected {self.peek().text!r}")
+        value = items[0] if len(items) == 1 else CommaList(tuple(items))
+        return self.finish(value)
+
+    def finish(self, value: Any) -> Any:
+        """Turn pending values (names, tuples, lone transposes) into sympy objects."""
+        if isinstance(value, PendingName):
+            return self.resolve(value)
+        if isinstance(value, CommaList):
+            items = [self.finish(v) for v in value.items]
+            if any(isinstance(v, sympy.MatrixBase) for v in items):
+                raise self.error("a list may not contain vectors or matrices")
+            return sympy.ImmutableMatrix(items)
+        if isinstance(value, _Transposed):
+            inner = self.finish(value.inner)
+            if isinstance(inner, sympy.MatrixBase):
+                return inner.T
+            if isinstance(inner, sympy.Symbol) and not inner.is_commutative:
+                return self.table.transposed(inner.name)
+            return inner
+        return value
+
+    def resolve(self, value: Any) -> Any:
+        if not isinstance(value, PendingName):
+            return value
+        sym = self.table.symbol(value.name)
+        if isinstance(sym, sympy.FunctionClass):
+            raise self.error(f"function {value.name!r} is used without an argument")
+        return sym
+
+    def parse_sum(self) -> Any:
+        self.enter()
+        value = self.parse_product()
+        while True:
+            tok = self.peek()
+            if tok.is_char("+", "-"):
+                self.next()
+                rhs = self.parse_product()
+                value = self.combine(value, rhs if tok.text == "+" else self.negate(rhs), "+")
+            elif tok.is_cmd("pm", "mp"):
+                raise self.error("'\\pm' has no single value; give each case separately")
+            else:
+                break
+        self.depth -= 1
+        return value
+
+    def negate(self, value: Any) -> Any:
+        value = self.finish(value)
+        return -value
+
+    def parse_product(self) -> Any:
+        sign = 1
+        while self.peek().is_char("-", "+"):
+            sign = -sign if self.next().text == "-" else sign
+        factors = [self.parse_postfix()]
+        ops: list[str] = []
+        while True:
+            tok = self.peek()
+            if tok.is_char("*") or tok.is_cmd(*PRODUCT_COMMANDS):
+                self.next()
+                ops.append("*")
+                factors.append(self.parse_signed_factor())
+            elif tok.is_char("/") or tok.is_cmd("div"):
+                self.next()
+                ops.append("/")
+                factors.append(self.parse_signed_factor())
+            elif self.starts_atom(tok):
+                ops.append("")
+                factors.append(self.parse_postfix())
+            else:
+                break
+        value = self.fold(factors, ops)
+        return self.negate(value) if sign < 0 else value
+
+    def parse_signed_factor(self) -> Any:
+        if self.peek().is_char("-"):
+            self.next()
+            return self.negate(self.parse_postfix())
+        return self.parse_postfix()
+
+    def starts_atom(self, tok: Token) -> bool:
+        if tok.kind in ("NUM", "IDENT", "WORD", "BEGIN"):
+            return True
+        if tok.kind == "CHAR":
+            if tok.text in ("(", "[", "{"):
+                return True
+            if tok.text == "|":
+                return self.abs_depth == 0
+            if tok.text == "‖":
+                return self.norm_depth == 0
+            return False
+        if tok.kind == "CMD":
+            if tok.text in ("lVert", "Vert"):
+                return self.norm_depth == 0
+            if tok.text in ("lvert", "vert"):
+                return self.abs_depth == 0
+            return tok.text not in NON_ATOM_COMMANDS
+        return False
+
+    def fold(self, factors: list[Any], ops: list[str]) -> Any:
+        """Pair each transposed factor with the next one (a dot product), then multiply left to right."""
+        merged: list[Any] = [factors[0]]
+        merged_ops: list[str] = []
+        k = 1
+        while k <= len(factors):
+            last = merged[-1]
+            if isinstance(last, _Transposed) and k < len(factors) and ops[k - 1] != "/":
+                merged[-1] = self.dot(last.inner, factors[k])
+                k += 1
+                continue
+            if k == len(factors):
+                break
+            merged.append(factors[k])
+            merged_ops.append(ops[k - 1])
+            k += 1
+        value = self.finish(merged[0])
+        for op, factor in zip(merged_ops, merged[1:], strict=True):
+            value = self.combine(value, self.finish(factor), op or "*")
+        return value
+
+    def dot(self, left: Any, right: Any) -> Any:
+        left, right = self.finish(left), self.finish(right)
+        if isinstance(left, sympy.MatrixBase) or isinstance(right, sympy.MatrixBase):
+            return self.combine(left.T if isinstance(left, sympy.MatrixBase) else left, right, "*")
+        if isinstance(left, sympy.Symbol) and not left.is_commutative:
+            return self.table.transposed(left.name) * right
+        return Dot(left, right)
+
+    def combine(self, a: Any, b: Any, op: str) -> Any:
+        a, b = self.finish(a), self.finish(b)
+        am, bm = isinstance(a, sympy.MatrixBase), isinstance(b, sympy.MatrixBase)
+        try:
+            if op == "+":
+                if am != bm:
+                    raise self.error("cannot add a vector or matrix to a scalar")
+                return a + b
+            if op == "/":
+                if bm:
+                    raise self.error("cannot divide by a vector or matrix")
+                return a / b
+            return a * b
+        except sympy.ShapeError as err:
+            raise self.error(f"shapes do not match: {err}") from None
+
+    def parse_postfix(self) -> Any:
+        value = self.parse_atom()
+        while True:
+            tok = self.peek()
+            if tok.is_char("^"):
+                self.next()
+                value = self.superscript(value)
+            elif tok.is_char("_"):
+                self.next()
+                value = self.subscript(value)
+            elif tok.is_char("'"):
+                self.next()
+                if not isinstance(value, PendingName):
+                    raise self.error("a prime (') must follow a name", tok)
+                value = PendingName(value.name + "'")
+            elif tok.is_char("!"):
+                self.next()
+                value = self.finish(value)
+                if value.is_Integer and value > MAX_EXPONENT:
+                    raise self.error(f"{value}! is too large to evaluate", tok)
+                value = sympy.factorial(value)
+            else:
+                return value
+
+    def is_transpose_mark(self) -> bool:
+        tok = self.peek()
+        if tok.is_cmd("top", "intercal") or (tok.kind == "WORD" and tok.text == "T"):
+            return True
+        if tok.kind == "IDENT" and tok.text[0] == "T":
+            return not self.table.is_declared("T")
+        if tok.is_char("{"):
+            inner = self.peek(1)
+            return self.peek(2).is_char("}") and (
+                inner.is_cmd("top", "intercal")
+                or (inner.kind in ("IDENT", "WORD") and inner.text == "T" and not self.table.is_declared("T"))
+            )
+        return False
+
+    def superscript(self, value: Any) -> Any:
+        if self.is_transpose_mark():
+            if self.peek().is_char("{"):
+                self.i += 3
+            elif self.peek().kind == "IDENT":
+                self.split_current(1)
+                self.next()
+            else:
+                self.next()
+            if isinstance(value, _Transposed):
+                return self.finish(value.inner)
+            return _Transposed(value if not isinstance(value, PendingName) else self.resolve(value))
+        if self.peek().is_cmd("prime"):
+            self.next()
+            if isinstance(value, PendingName):
+                return PendingName(value.name + "'")
+            raise self.error("a prime must follow a name")
+        base = self.finish(value)
+        exponent = self.finish(self.script_argument())
+        if isinstance(exponent, sympy.MatrixBase):
+            raise self.error("an exponent cannot be a vector")
+        if exponent.is_Integer and abs(exponent) > MAX_EXPONENT:
+            raise self.error(f"exponent {exponent} is larger than {MAX_EXPONENT}")
+        if isinstance(base, sympy.MatrixBase):
+            raise self.error("powers of vectors and matrices are not supported")
+        return base**exponent
+
+    def subscript(self, value: Any) -> Any:
+        if not isinstance(value, PendingName):
+            raise self.error("a subscript must follow a name")
+        tok = self.peek()
+        if tok.is_char("{"):
+            sub = raw_text(self.raw_group())
+        elif tok.kind in ("NUM", "IDENT", "WORD"):
+            sub = self.next().text.replace(" ", "_")
+        elif tok.kind == "CMD":
+            sub = self.next().text
+        else:
+            raise self.error("expected a subscript")
+        return PendingName(f"{value.name}_{sub}")
+
+    def script_argument(self) -> Any:
+        """A braced group, or a single character or command (``^2``, ``\\frac12``, ``\\sqrt d``)."""
+        tok = self.peek()
+        if tok.is_char("{"):
+            self.next()
+            value = self.parse_sum()
+            self.expect_char("}")
+            return value
+        if tok.is_char("("):
+            return self.parse_group()
+        if tok.is_char("-"):
+            self.next()
+            return self.negate(self.script_argument())
+        if tok.kind in ("NUM", "IDENT"):
+            self.split_current(1)
+            return self.parse_atom()
+        if tok.kind in ("CMD", "WORD"):
+            return self.parse_atom()
+        raise self.error("expected an exponent or argument")

@@ -1,0 +1,33 @@
+"""The condition check: the table's condition rows and the write-up's Q6(a)."""
+
+from __future__ import annotations
+
+import pytest
+
+from evalkit.checks.quick import check_expression
+from evalkit.errors import SpecError
+from tests.latex.cases import assert_pair, pair_params, run_pair, run_writeup, writeup_params
+
+
+@pytest.mark.parametrize("case", pair_params("condition"))
+def test_condition_pairs(case):
+    assert_pair(case, run_pair(case))
+
+
+@pytest.mark.parametrize("entry", writeup_params("condition"))
+def test_writeup_conditions_graded_as_the_student_graded_them(entry):
+    result = run_writeup(entry)
+    assert result.status == entry["verdict"], result.explanation
+    assert result.details["answer"].startswith("\\text{sim}(q, k) > 0")
+
+
+def test_scaled_condition_is_the_same_condition():
+    assert (
+        check_expression("condition", "2\\,\\text{sim}(q,k) > 0", "\\text{sim}(q,k) > 0").status == "correct"
+    )
+    assert check_expression("condition", "-\\text{sim}(q,k) < 0", "\\text{sim}(q,k) > 0").status == "correct"
+
+
+def test_expected_needs_a_relation():
+    with pytest.raises(SpecError, match="no relation"):
+        check_expression("condition", "x > 0", "x")

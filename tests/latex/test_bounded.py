@@ -1,0 +1,102 @@
+"""Bounded execution: results, timeouts from any thread or process, crashes, errors."""
+
+from __future__ import annotations
+
+import math
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from evalkit.bounded import BoundedTimeout, WorkerCrashed, WorkerPool
+
+
+@pytest.fixture
+def pool() -> Iterator[WorkerPool]:
+    """A one-worker pool without preloads (starts in ~50 ms), closed after the test."""
+    pool = WorkerPool(size=1, preload=())
+    yield pool
+    pool.close()
+
+
+def test_result_and_errors_come_back(pool):
+    assert pool.run(math.factorial, (20,), 5.0) == math.factorial(20)
+    with pytest.raises(ValueError, match="math domain error"):
+        pool.run(math.sqrt, (-1.0,), 5.0)
+    assert pool.run(pow, (2, 10), 5.0) == 1024  # the worker survived the error
+
+
+def test_timeout_kills_the_worker_and_the_pool_recovers(pool):
+    started = time.monotonic()
+    with pytest.raises(BoundedTimeout, match=r"0\.3 s"):
+        pool.run(time.sleep, (30,), 0.3)
+    assert time.monotonic() - started < 5
+    assert pool.run(pow, (3, 2), 5.0) == 9
+
+
+def test_timeout_works_from_threads(pool):
+    outcomes: list[str] = []
+
+    def call() -> None:
+        try:
+            pool.run(time.sleep, (30,), 0.2)
+        except BoundedTimeout:
+            outcomes.append("timeout")
+
+    threads = [threading.Thread(target=call) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert outcomes == ["timeout", "timeout"]
+    with ThreadPoolExecutor(max_workers=3) as executor:
+        assert list(executor.map(lambda n: pool.run(pow, (n, 2), 5.0), range(6))) == [0, 1, 4, 9, 16, 25]
+
+
+def test_worker_death_is_reported(pool):
+    with pytest.raises(WorkerCrashed):
+        pool.run(os._exit, (3,), 5.0)
+    assert pool.run(pow, (2, 2), 5.0) == 4
+
+
+def test_timeout_works_inside_a_daemonic_child_process():
+    script = textwrap.dedent(
+        """
+        import multiprocessing, time
+        from evalkit.bounded import BoundedTimeout, WorkerPool
+
+        def child(queue):
+            pool = WorkerPool(size=1, preload=())
+            try:
+                pool.run(time.sleep, (30,), 0.3)
+                queue.put("finished")
+            except BoundedTimeout:
+                queue.put("timeout")
+            finally:
+                pool.close()
+
+        if __name__ == "__main__":
+            queue = multiprocessing.Queue()
+            proc = multiprocessing.Process(target=child, args=(queue,), daemon=True)
+            proc.start()
+            print(queue.get(timeout=60))
+            proc.join()
+        """
+    )
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = {**os.environ, "PYTHONPATH": root}
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env=env)
+    assert out.stdout.strip() == "timeout", out.stderr
+
+
+def test_time_limit_must_be_positive():
+    from evalkit.bounded import run_bounded
+
+    with pytest.raises(ValueError, match="positive"):
+        run_bounded(pow, 2, 2, time_limit_s=0)
