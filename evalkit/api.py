@@ -14,15 +14,17 @@ import functools
 import importlib.metadata
 import json
 import platform
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from evalkit.cache import ResponseCache
+from evalkit.checks.base import CheckResult
 from evalkit.conversation import ConversationResult, PartResult
 from evalkit.errors import EvalkitError, SpecError, StoreError
 from evalkit.models.base import GenerationOptions
+from evalkit.models.batch import BatchPolling, require_batch_support
 from evalkit.models.limits import CallLimits
 from evalkit.models.registry import ModelSettings, expand_alias, resolve_model
 from evalkit.paths import default_dir
@@ -68,6 +70,8 @@ class RunConfig:
     max_cost: float | None = None
     cache: bool = True
     cache_dir: str | None = None
+    batch: bool = False  # each wave of turns through the provider's batch API
+    batch_poll_s: float = 5.0  # first wait before asking whether a batch has ended; doubles up to 60s
 
     def all_models(self) -> tuple[str, ...]:
         return self.models or (self.model,)
@@ -128,7 +132,7 @@ def results_json(
     conversations: tuple[ConversationResult, ...] | list[ConversationResult],
 ) -> dict[str, Any]:
     """The ``results.json`` / ``--json`` shape."""
-    questions = []
+    questions: list[dict[str, Any]] = []
     conversations = sorted(conversations, key=lambda c: c.sample)
     for conv in conversations:
         questions.append(
@@ -162,7 +166,7 @@ def results_json(
             "max_points": sum(p["max_points"] for p in parts),
             "input_tokens": total_in,
             "output_tokens": total_out,
-            "cost_usd": round(sum(q["cost_usd"] for q in questions), 6),
+            "cost_usd": round(sum(float(q["cost_usd"]) for q in questions), 6),
         },
     }
 
@@ -206,6 +210,7 @@ def _execute(
                 base_url=config.base_url,
                 listener=listener,
                 sandbox=_start_sandbox(),
+                batch=BatchPolling(first_s=config.batch_poll_s) if config.batch else None,
             )
         )
         out = []
@@ -230,6 +235,9 @@ def run_many(
     """Run the suite for every model in ``config`` concurrently; one run directory per model."""
     progress = progress or (lambda _msg: None)
     names = [expand_alias(m) for m in config.all_models()]
+    if config.batch:
+        for name in names:
+            require_batch_support(name)
     paths, suite, prompts = _load_inputs(config)
     settings = ModelSettings(base_url=config.base_url, max_retries=config.max_retries)
     models = [resolve_model(name, settings) for name in names]
@@ -301,6 +309,44 @@ def grade(run_ref: str | Path, runs_dir: str | Path | None = None) -> RegradeRes
     config = RunConfig.from_json(stored)
     _, suite, prompts = _load_inputs(config)
     return regrade_run(rd, suite, prompts, config.samples, config.options)
+
+
+def check(
+    kind: str,
+    *,
+    answer: str | None = None,
+    expected: str | None = None,
+    assumptions: Sequence[str] = (),
+    symbols: Sequence[str] = (),
+    accept: Sequence[str] = (),
+    problem: str | None = None,
+    part: str | None = None,
+    answer_file: str | Path | None = None,
+    problems: str | None = None,
+    rubrics: str | None = None,
+) -> CheckResult:
+    """Grade one answer: a math kind against ``expected``, or ``code`` against a problem part's code checks."""
+    if kind == "code":
+        if problem is None or part is None or answer_file is None:
+            raise SpecError("check code needs --problem ID --part PART --answer-file FILE")
+        try:
+            text = Path(answer_file).read_text(encoding="utf-8")
+        except OSError as err:
+            raise SpecError(f"cannot read the answer file: {err.strerror}", path=answer_file) from None
+        suite = load_suite(
+            problems or str(default_dir("problems") / "*.yaml"), rubrics or str(default_dir("rubrics"))
+        )
+        lp = suite.get(problem)
+        if part not in lp.rubric.parts:
+            raise SpecError(f"problem {problem!r} has no part {part!r} (parts: {', '.join(lp.rubric.parts)})")
+        from evalkit.checks.code import grade_code_answer
+
+        return grade_code_answer(lp.problem, part, lp.part_rubric(part).checks, text)
+    if answer is None or expected is None:
+        raise SpecError(f"check {kind} needs --answer A --expected E")
+    from evalkit.checks.quick import check_expression
+
+    return check_expression(kind, answer, expected, assumptions, symbols, accept)
 
 
 # --- validate / schema -------------------------------------------------------------------------

@@ -112,6 +112,9 @@ def run(
     max_cost: Annotated[float | None, typer.Option(help="Stop (resumably) once this many dollars are spent.")] = None,
     max_retries: Annotated[int, typer.Option(min=0, help="Retries per call on 429/5xx/timeouts.")] = 6,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not read or write the response cache.")] = False,
+    batch: Annotated[
+        bool, typer.Option("--batch", help="Send each wave of turns through the provider's batch API.")
+    ] = False,
     resume_run: Annotated[
         str | None, typer.Option("--resume", metavar="RUN", help="Continue a stopped run.")
     ] = None,
@@ -146,6 +149,7 @@ def run(
                     rpm=rpm,
                     max_cost=max_cost,
                     cache=not no_cache,
+                    batch=batch,
                 )
                 display.expect(config)
                 results = api.run_many(config, progress=display.message, listener=display.listener)
@@ -216,6 +220,39 @@ def cache_clear() -> None:
 
     count = ResponseCache.default().clear()
     err_console.print(f"removed {count} cached replies")
+
+
+@app.command()
+def check(
+    kind: Annotated[str, typer.Argument(help="formula, complexity, vector, condition or code.")],
+    answer: Annotated[str | None, typer.Option(help="The answer (LaTeX or text).")] = None,
+    expected: Annotated[str | None, typer.Option(help="The expected answer.")] = None,
+    assume: Annotated[list[str] | None, typer.Option(help="An assumption, e.g. 'k = d/h'; repeatable.")] = None,
+    symbols: Annotated[list[str] | None, typer.Option(help="Declared symbols, e.g. 'b n d h k'.")] = None,
+    accept: Annotated[list[str] | None, typer.Option(help="Another accepted answer; repeatable.")] = None,
+    problem: Annotated[str | None, typer.Option(help="code: the problem id.")] = None,
+    part: Annotated[str | None, typer.Option(help="code: the part id.")] = None,
+    answer_file: Annotated[str | None, typer.Option(help="code: a reply (Markdown with code blocks).")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Grade one answer, for problem authors: prints the verdict and why."""
+    result = api.check(
+        kind,
+        answer=answer,
+        expected=expected,
+        assumptions=assume or (),
+        symbols=symbols or (),
+        accept=accept or (),
+        problem=problem,
+        part=part,
+        answer_file=answer_file,
+    )
+    if as_json:
+        _print_json({"status": result.status, "explanation": result.explanation, "reason": result.reason})
+    else:
+        out_console.print(f"{_MARK[result.status]} {result.status}: {_escape(result.explanation)}")
+    if result.status != "correct":
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -363,7 +400,10 @@ def report(
     ] = None,
     runs_dir: Annotated[str | None, typer.Option("--dir", help="Runs directory.")] = None,
 ) -> None:
-    """Write a run's report: self-contained HTML, LaTeX source, or PDF (needs latexmk)."""
+    """Write a run's report: self-contained HTML, LaTeX source, or PDF (needs latexmk).
+
+    A reviewer's notes in RUN/notes.yaml appear in the margins (format: evalkit/report/notes.py).
+    """
     from evalkit.report import write_report
 
     path = write_report(api.load_run(run_ref, runs_dir), report_format, out)  # type: ignore[arg-type]
