@@ -3,7 +3,15 @@
 Each module registers one family of kinds with ``@register_checker``.
 """
 
-from evalkit.checks import text  # noqa: F401  (registers exact, normalized, regex, choice, numeric)
+from evalkit.checks import (
+    code,  # noqa: F401
+    complexity,  # noqa: F401  (registers complexity)
+    condition,  # noqa: F401  (registers condition)
+    criteria,  # noqa: F401  (registers criteria)
+    formula,  # noqa: F401  (registers formula)
+    text,  # noqa: F401  (registers exact, normalized, regex, choice, numeric)
+    vector,  # noqa: F401  (registers vector)
+)
 from evalkit.checks.base import (
     Answer,
     CheckContext,

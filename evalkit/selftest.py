@@ -1,0 +1,89 @@
+"""Rubric self-tests: grade every rubric example and compare with the verdict it declares.
+
+A rubric part may list examples (``examples: [{answer, verdict, history}]``):
+answers the rubric must grade ``correct``, ``incorrect`` or ``unscored``.
+They are graded by :func:`evalkit.grading.grade_part`, the code live runs use,
+so a rubric that passes its self-tests grades those answers the same way in a
+run. ``history`` holds earlier answers to the same part (for checks that build
+on them, such as code patches).
+
+Example::
+
+    failures = run_selftests("problems", "rubrics")
+    for line in failures:
+        print(line)    # rubrics/hw9_q3.yaml:41: q3.b example 2: expected incorrect, got correct (...)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from evalkit.checks.base import Answer
+from evalkit.grading import PartGrade, grade_part
+from evalkit.spec.loading import read_yaml
+from evalkit.spec.suite import LoadedProblem, find_yaml, load_suite
+
+__all__ = ["ExampleOutcome", "grade_examples", "run_selftests"]
+
+
+@dataclass(frozen=True)
+class ExampleOutcome:
+    """One rubric example, graded."""
+
+    problem: str
+    part: str
+    index: int  # 0-based position in the part's examples
+    expected: str
+    grade: PartGrade
+    path: Path
+    line: int | None
+    note: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.grade.status == self.expected
+
+    def failure_line(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line is not None else str(self.path)
+        why = self.grade.explanation.replace("\n", " ")
+        if len(why) > 400:
+            why = why[:397] + "..."
+        note = f" [{self.note}]" if self.note else ""
+        return (
+            f"{where}: {self.problem}.{self.part} example {self.index + 1}{note}: expected {self.expected}, "
+            f"got {self.grade.status} ({why})"
+        )
+
+
+def grade_examples(lp: LoadedProblem, sandbox: object = None) -> list[ExampleOutcome]:
+    """Grade every example of one problem's rubric."""
+    _, lines = read_yaml(lp.rubric_path)
+    outcomes: list[ExampleOutcome] = []
+    for part in lp.problem.parts:
+        rubric = lp.part_rubric(part.id)
+        for i, example in enumerate(rubric.examples):
+            answer = Answer(text=example.answer, reply=example.answer, history=tuple(example.history))
+            grade = grade_part(lp.problem, part, rubric, answer, sandbox=sandbox)
+            line = lines.get(("parts", part.id, "examples", i))
+            outcomes.append(
+                ExampleOutcome(lp.id, part.id, i, example.verdict, grade, lp.rubric_path, line, example.note)
+            )
+    return outcomes
+
+
+def run_selftests(problems_dir: str | Path, rubrics_dir: str | Path) -> list[str]:
+    """Grade every example of every rubric; return one line per disagreement (empty: all pass).
+
+    ``problems_dir`` is a directory, file or glob of problem files; ``rubrics_dir``
+    the directory of their rubrics. Spec errors raise :class:`~evalkit.errors.SpecError`.
+    """
+    problems = Path(problems_dir)
+    pattern = problems / "*.yaml" if problems.is_dir() else problems
+    if not find_yaml(pattern):
+        return []
+    suite = load_suite(pattern, rubrics_dir)
+    failures: list[str] = []
+    for lp in suite.problems:
+        failures.extend(o.failure_line() for o in grade_examples(lp) if not o.ok)
+    return failures
