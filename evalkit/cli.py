@@ -399,6 +399,7 @@ def report(
         str | None, typer.Option("--out", help="Output file (default: RUN/report.html, .tex or .pdf).")
     ] = None,
     runs_dir: Annotated[str | None, typer.Option("--dir", help="Runs directory.")] = None,
+    sample: Annotated[int, typer.Option(help="Which sample to report, for runs with --samples.")] = 0,
 ) -> None:
     """Write a run's report: self-contained HTML, LaTeX source, or PDF (needs latexmk).
 
@@ -406,7 +407,7 @@ def report(
     """
     from evalkit.report import write_report
 
-    path = write_report(api.load_run(run_ref, runs_dir), report_format, out)  # type: ignore[arg-type]
+    path = write_report(api.load_run(run_ref, runs_dir), report_format, out, sample)  # type: ignore[arg-type]
     err_console.print(f"wrote {_escape(str(path))}", soft_wrap=True)
 
 

@@ -1,0 +1,92 @@
+"""Per-part results of one or more runs as a table (pandas): CSV or Parquet.
+
+One row per run and part: the run, model and suite; the question and part;
+the final status, the first attempt's status and the outcome (``first_try``,
+``after_hint``, ``failed``, ``unscored``); attempts, hints and the hint
+texts; points; the checker's explanation; the question's tokens; and cost
+when the runs recorded it.
+
+Example::
+
+    export_parts([load_run("latest")], "csv", "parts.csv")
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from evalkit.errors import ReportError
+from evalkit.report.document import build_report
+from evalkit.store import RunDir
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["export_parts", "parts_frame"]
+
+ExportFormat = Literal["csv", "parquet"]
+
+
+def parts_frame(runs: Sequence[RunDir]) -> pd.DataFrame:
+    """A DataFrame with one row per run and part (``hint_texts`` is a list per row)."""
+    import pandas as pd
+
+    rows: list[dict[str, Any]] = []
+    for run in runs:
+        report = build_report(run)
+        for q in report.questions:
+            for p in q.parts:
+                rows.append(
+                    {
+                        "run": report.run_id,
+                        "model": report.model,
+                        "recorded_model": report.recorded_model,
+                        "suite": report.suite,
+                        "problem": q.id,
+                        "question": q.short,
+                        "title": q.title,
+                        "part": p.id,
+                        "label": p.label,
+                        "status": p.status,
+                        "outcome": p.outcome,
+                        "verdict": p.verdict,
+                        "attempts": p.attempts,
+                        "became_correct_at": p.became_correct_at,
+                        "hints": p.hints,
+                        "hint_texts": list(p.hint_texts),
+                        "points": p.points,
+                        "max_points": p.max_points,
+                        "explanation": p.explanation,
+                        "question_input_tokens": q.input_tokens,
+                        "question_output_tokens": q.output_tokens,
+                        "cost_usd": p.cost_usd,
+                        "question_cost_usd": q.cost_usd,
+                    }
+                )
+    frame = pd.DataFrame(rows)
+    if not rows:
+        return frame
+    frame["became_correct_at"] = frame["became_correct_at"].astype("Int64")
+    for column in ("cost_usd", "question_cost_usd"):
+        if frame[column].isna().all():
+            frame = frame.drop(columns=[column])
+    return frame
+
+
+def export_parts(runs: Sequence[RunDir], fmt: ExportFormat = "csv", out: str | Path | None = None) -> Path:
+    """Write :func:`parts_frame` of ``runs`` as ``fmt`` (default file ``parts.<fmt>`` here)."""
+    if fmt not in ("csv", "parquet"):
+        raise ReportError(f"unknown export format {fmt!r}; expected csv or parquet")
+    if not runs:
+        raise ReportError("export needs at least one run")
+    frame = parts_frame(runs)
+    path = Path(out) if out is not None else Path(f"parts.{fmt}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if fmt == "csv":
+        frame = frame.assign(hint_texts=frame["hint_texts"].map(" | ".join)) if len(frame) else frame
+        frame.to_csv(path, index=False)
+    else:
+        frame.to_parquet(path, index=False)
+    return path

@@ -1,0 +1,185 @@
+"""The LaTeX report: a jinja2 environment with TeX-safe delimiters, and the PDF build.
+
+Templates use ``\\BLOCK{...}`` for statements, ``\\VAR{...}`` for values and
+``\\#{...}`` for comments, so TeX's own braces and ``%`` need no care. Every
+value a template prints is escaped (:func:`~evalkit.report.texescape.escape_text`)
+unless it is :class:`Tex`, which only the filters produce: ``markdown``
+(model and user text), ``margin_markdown`` (the same, for a margin note)
+and ``math``. So text from a model or a user cannot reach TeX unescaped.
+
+The PDF is built by ``latexmk -pdf`` in a temporary directory with shell
+escape off, TeX forbidden to open files outside that directory
+(``openin_any=p``/``openout_any=p``) and a timeout; a failure raises
+:class:`~evalkit.errors.ReportError` with the first error line of the log.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from evalkit.errors import ReportError
+from evalkit.report.document import RunReport
+from evalkit.report.latexmd import code_style_defs, to_latex
+from evalkit.report.texescape import escape_text, unicode_declarations
+
+__all__ = ["Tex", "build_pdf", "latex_environment", "render_latex"]
+
+TEMPLATES = Path(__file__).parent / "templates"
+PDF_TIMEOUT_S = 180.0
+
+
+class Tex(str):
+    """A string that is already TeX (templates print it as it is)."""
+
+
+def _finalize(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, Tex):
+        return value
+    return escape_text(str(value))
+
+
+def _markdown(text: str) -> Tex:
+    return Tex(to_latex(str(text)))
+
+
+def _margin_markdown(text: str) -> Tex:
+    return Tex(to_latex(str(text), margin=True))
+
+
+def _clip(text: str, limit: int = 280) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _margin_lines(turn: Any) -> int:
+    """About how many body lines a turn's margin note takes (so its label is not put at a page's foot)."""
+    lines = 1 if getattr(turn, "hinted_parts", ()) else 0
+    for g in getattr(turn, "gradings", ()):
+        lines += 1 + sum(1 + len(note) // 36 for note in g.notes)
+        if g.status != "correct" and g.explanation:
+            lines += -(-len(_clip(g.explanation, 300)) // 48)
+    for note in getattr(turn, "notes", ()):
+        lines += 1 + len(note) // 36
+    return min(lines + 2, 40)
+
+
+def _number(value: float | int | None, spec: str = ",") -> str:
+    if value is None:
+        return ""
+    return format(value, spec)
+
+
+def _money(value: float | None) -> str:
+    if value is None:
+        return ""
+    return f"${value:,.4f}" if value < 1 else f"${value:,.2f}"
+
+
+@lru_cache(maxsize=1)
+def latex_environment() -> jinja2.Environment:
+    """The jinja2 environment for ``*.tex.j2`` templates."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        block_start_string=r"\BLOCK{",
+        block_end_string="}",
+        variable_start_string=r"\VAR{",
+        variable_end_string="}",
+        comment_start_string=r"\#{",
+        comment_end_string="}",
+        line_statement_prefix=None,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        autoescape=False,
+        undefined=jinja2.StrictUndefined,
+        finalize=_finalize,
+        keep_trailing_newline=True,
+    )
+    env.filters.update(
+        markdown=_markdown,
+        margin_markdown=_margin_markdown,
+        clip=_clip,
+        number=_number,
+        money=_money,
+        margin_lines=_margin_lines,
+        tex=lambda s: Tex(s),  # only for strings the template itself builds
+    )
+    return env
+
+
+def render_latex(report: RunReport) -> str:
+    """The report as a LaTeX document (pdflatex)."""
+    template = latex_environment().get_template("report.tex.j2")
+    return template.render(
+        r=report,
+        preamble_code=Tex(code_style_defs()),
+        preamble_unicode=Tex(unicode_declarations()),
+    )
+
+
+_ERROR_LINE = re.compile(r"^(?:! .*|.*?:\d+: .*)$", re.MULTILINE)
+
+
+def _first_error(log: str) -> str:
+    match = _ERROR_LINE.search(log)
+    return match.group(0).strip() if match else "no error line in the log"
+
+
+def build_pdf(tex: str, out: Path, timeout_s: float = PDF_TIMEOUT_S) -> Path:
+    """Compile ``tex`` with ``latexmk -pdf`` (shell escape off) and write the PDF to ``out``."""
+    latexmk = shutil.which("latexmk")
+    if latexmk is None:
+        raise ReportError("latexmk not found; install TeX Live (latexmk, texlive-latex-extra) to build PDFs")
+    out = Path(out)
+    with tempfile.TemporaryDirectory(prefix="evalkit-tex-") as tmp:
+        work = Path(tmp)
+        (work / "report.tex").write_text(tex, encoding="utf-8")
+        env = {**os.environ, "openin_any": "p", "openout_any": "p", "shell_escape": "f", "TEXMFOUTPUT": tmp}
+        cmd = [
+            latexmk,
+            "-pdf",
+            "-no-shell-escape",
+            "-norc",
+            "-interaction=nonstopmode",
+            "-halt-on-error",
+            "-file-line-error",
+            "-quiet",
+            "report.tex",
+        ]
+        proc = subprocess.Popen(
+            cmd, cwd=work, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+        try:
+            output, _ = proc.communicate(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            raise ReportError(
+                f"LaTeX did not finish within {timeout_s:g}s; the report was not built"
+            ) from None
+        log_path = work / "report.log"
+        log = log_path.read_text(encoding="utf-8", errors="replace") if log_path.exists() else ""
+        pdf = work / "report.pdf"
+        if proc.returncode != 0 or not pdf.exists():
+            kept = out.with_suffix(".log")
+            kept.parent.mkdir(parents=True, exist_ok=True)
+            kept.write_text(log or output.decode("utf-8", "replace"), encoding="utf-8")
+            shutil.copyfile(work / "report.tex", out.with_suffix(".tex"))
+            raise ReportError(
+                f"LaTeX failed: {_first_error(log or output.decode('utf-8', 'replace'))} (log: {kept})"
+            )
+        out.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(pdf, out)
+    return out

@@ -1,0 +1,104 @@
+"""The PDF report: hostile text and math compile and show as text; the HW9 run's PDF; LaTeX errors."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from evalkit.errors import ReportError
+from evalkit.report import build_report
+from evalkit.report.latex import build_pdf, render_latex
+from tests.helpers import run_cli
+from tests.report.test_texmath import CASES
+
+pytestmark = [
+    pytest.mark.tex,
+    pytest.mark.skipif(shutil.which("latexmk") is None, reason="latexmk (TeX Live) is not installed"),
+]
+
+
+def pdf_text(pdf: Path, layout: bool = False) -> str:
+    """The PDF's text: as laid out (tables keep their rows), or as one line with hyphenation undone."""
+    args = ["pdftotext", *(["-layout"] if layout else []), str(pdf), "-"]
+    out = subprocess.run(args, capture_output=True, text=True, check=True, timeout=60).stdout
+    return out if layout else " ".join(re.sub(r"-\n(?=[a-z])", "", out).split())
+
+
+def _stress_text(canary: Path) -> str:
+    """Markdown with every math case, inline and displayed, and attempts to run commands."""
+    inline = " ".join(f"${c['tex']}$" for c in CASES if "$" not in c["tex"])
+    displayed = "\n\n".join(f"$$\n{c['tex']}\n$$" for c in CASES)
+    attacks = (
+        f"\\immediate\\write18{{touch {canary}}} and $\\immediate\\write18{{touch {canary}}}$\n\n"
+        f"```\n\\immediate\\write18{{touch {canary}}}\n```\n\n"
+        "Unbalanced: { { } and $\\left( x$ and \\end{itemize} \\end{document}\n"
+    )
+    return f"Math cases, inline: {inline}\n\n{displayed}\n\n{attacks}"
+
+
+def test_hostile_text_and_math_compile_and_show_as_text(fake_runs, tmp_path: Path) -> None:
+    canary = tmp_path / "pwned"
+    report = build_report(fake_runs["a"])
+    opening = (dataclasses.replace(report.opening[0], text=_stress_text(canary)), *report.opening[1:])
+    tex = render_latex(dataclasses.replace(report, opening=opening))
+    assert tex.count(r"\end{document}") == 1 and tex.count(r"\begin{document}") == 1
+    pdf = build_pdf(tex, tmp_path / "hostile.pdf")
+    assert not canary.exists()
+    text = pdf_text(pdf)
+    for shown in [
+        "<script>alert(1)</script>",
+        r"\input{/etc/passwd}",
+        r"\write18{rm -rf /}",
+        r"\end{document}",
+        "[click me](javascript:alert(1))",
+        "[image: tracker]",
+        "Unbalanced: { { }",
+    ]:
+        assert shown in text, shown
+    assert "Summary" in text and "Question 3: Multi-head attention implementation" in text
+
+
+def test_hw9_pdf_has_the_summary_and_the_q3b_hint(hw9_run, tmp_path: Path, capsys, monkeypatch) -> None:
+    out = tmp_path / "hw9.pdf"
+    result = run_cli(["report", str(hw9_run.path), "--format", "pdf", "--out", str(out)], capsys, monkeypatch)
+    assert result.code == 0, result.err
+    text, table = pdf_text(out), pdf_text(out, layout=True)
+    assert (
+        re.search(r"^\s*\d+\s+Summary$", table, re.MULTILINE)
+        and "Per question" in table
+        and "Per part" in table
+    )
+    assert re.search(
+        r"Question\s+Parts\s+First try\s+After hints\s+Failed\s+Points\s+Tokens in\s+Tokens out", table
+    )
+    assert re.search(r"Q3: Multi-head attention implementation\s+2\s+\d\s+1\s+\d\s+\d+/6", table)
+    assert re.search(r"Total\s+20(\s+\d+){3}\s+\d+/27", table)
+    assert re.search(
+        r"Q3\(b\)\s+✓ after hint 1\s+2\s+1\s+2/2\s+1\. Would you have to modify split_heads", table
+    )
+    assert "Would you have to modify split_heads at all?" in text
+    assert "Q3(b): correct after hint 1" in text
+    for title in ("Justifying scaled dot-product attention", "Kernelized linear attention"):
+        assert title in text
+
+
+def test_latex_error_names_the_first_error_line(tmp_path: Path) -> None:
+    broken = "\\documentclass{article}\n\\begin{document}\nfine\n\\undefinedmacro\n\\end{document}\n"
+    with pytest.raises(ReportError, match=r"LaTeX failed: \./report\.tex:4: Undefined control sequence"):
+        build_pdf(broken, tmp_path / "broken.pdf")
+    assert (tmp_path / "broken.log").exists() and (tmp_path / "broken.tex").read_text() == broken
+    assert not (tmp_path / "broken.pdf").exists()
+
+
+def test_latex_that_never_ends_is_stopped(tmp_path: Path) -> None:
+    looping = "\\documentclass{article}\n\\begin{document}\n\\loop\\iftrue\\repeat\n\\end{document}\n"
+    start = time.monotonic()
+    with pytest.raises(ReportError, match="did not finish within 3s"):
+        build_pdf(looping, tmp_path / "loop.pdf", timeout_s=3)
+    assert time.monotonic() - start < 20
