@@ -12,6 +12,7 @@ import sys
 from typing import Annotated, Any
 
 import typer
+from typer.exceptions import TyperException
 from rich.console import Console
 from rich.table import Table
 
@@ -119,6 +120,9 @@ def run(
         str | None, typer.Option("--resume", metavar="RUN", help="Continue a stopped run.")
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
+    write_report: Annotated[
+        bool, typer.Option("--report/--no-report", help="Write report.html (and report.pdf with TeX).")
+    ] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print results as JSON on stdout.")] = False,
 ) -> None:
     """Run the tutoring conversations and grade them (offline replay of the write-up by default)."""
@@ -160,7 +164,19 @@ def run(
     except BudgetExceeded as err:
         err_console.print(f"[yellow]stopped:[/] {_escape(str(err))}")
         raise typer.Exit(2) from None
+    said: set[str] = set()
+
+    def say_once(message: str) -> None:
+        if message not in said and not quiet:
+            said.add(message)
+            err_console.print(_escape(message), soft_wrap=True)
+
     for result in results:
+        if write_report:
+            from evalkit.report import write_run_reports
+
+            for path in write_run_reports(result.run_dir, say_once):
+                say_once(f"wrote {path}")
         _after_run(result, as_json and len(results) == 1)
     if as_json and len(results) > 1:
         _print_json([r.to_json() for r in results])
@@ -462,12 +478,11 @@ def main() -> None:
     except KeyboardInterrupt:
         err_console.print("interrupted")
         sys.exit(130)
-    except Exception as err:  # click usage errors and the like
-        import click
-
-        if isinstance(err, click.ClickException):
-            err_console.print("[red]error:[/] " + _escape(err.format_message()), soft_wrap=True)
-            sys.exit(err.exit_code)
+    except TyperException as err:  # usage errors: unknown option, bad value, missing argument
+        hint = " (see 'evalkit --help')" if "--help" not in err.format_message() else ""
+        err_console.print("[red]error:[/] " + _escape(err.format_message()) + hint, soft_wrap=True)
+        sys.exit(err.exit_code)
+    except Exception as err:
         if _STATE["debug"]:
             raise
         err_console.print(

@@ -196,7 +196,11 @@ def open_run(ref: str | Path, runs_dir: Path | None = None) -> RunDir:
                 raise StoreError(f"no runs in {runs_dir}; start one with 'evalkit run'")
             candidates.append(runs[-1])
         else:
-            matches = sorted(p for p in runs_dir.glob(f"{ref}*") if p.is_dir())
+            name = str(ref)
+            if "/" in name or "\\" in name or any(c in name for c in "*?["):
+                matches = []  # a path that does not exist, not a run name
+            else:
+                matches = sorted(p for p in runs_dir.glob(f"{name}*") if p.is_dir())
             if len(matches) > 1:
                 raise StoreError(f"{ref!r} matches {len(matches)} runs in {runs_dir}; give more of the name")
             candidates.extend(matches)
