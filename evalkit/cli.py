@@ -26,7 +26,7 @@ app = typer.Typer(
     help="Evaluate how well an LLM tutors and solves technical homework.",
     pretty_exceptions_enable=False,
 )
-err_console = Console(stderr=True, highlight=False)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 out_console = Console(highlight=False)
 
 _STATE = {"debug": False}

@@ -215,3 +215,32 @@ def test_planted_key_never_reaches_files_or_output(tmp_path, monkeypatch) -> Non
         data = path.read_bytes()
         for key in (FAKE_OPENAI_KEY, FAKE_ANTHROPIC_KEY):
             assert key.encode() not in data, f"{key[:12]}... leaked into {path}"
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path) -> None:
+    env = {**os.environ, "OPENAI_API_KEY": FAKE_OPENAI_KEY, "EVALKIT_CACHE_DIR": str(tmp_path / "cache")}
+    with FakeProvider(latency_s=0.3) as fake:
+        fake.respond_with(lambda call: answer(call.last_user))
+        runs = tmp_path / "runs"
+        args = ["run", "--model", "openai:m", "--base-url", fake.openai_base_url, "--no-report"]
+        args += ["--problems", str(TRIO / "problems"), "--rubrics", str(TRIO / "rubrics"), "--out", str(runs)]
+        proc = _cli(*args, env=env)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not any(
+            '"role": "assistant"' in p.read_text() for p in runs.glob("*/journal.jsonl")
+        ):
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+        message = err.decode()
+        assert proc.returncode == 130, message
+        assert "Traceback" not in message
+        (run_dir,) = runs.iterdir()
+        assert f"evalkit run --resume {run_dir}" in message
+        last = json.loads((run_dir / "journal.jsonl").read_text().splitlines()[-1])
+        assert last["type"] == "run_end" and last["status"] == "interrupted"
+        resumed = _cli("run", "--resume", str(run_dir), "--quiet", "--json", "--no-report", env=env)
+        out, err = resumed.communicate(timeout=120)
+        assert resumed.returncode == 0, err.decode()
+        assert verdicts(json.loads(out)) == expected_parts()
