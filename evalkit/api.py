@@ -28,7 +28,7 @@ from evalkit.models.batch import BatchPolling, require_batch_support
 from evalkit.models.limits import CallLimits
 from evalkit.models.registry import ModelSettings, expand_alias, resolve_model
 from evalkit.paths import default_dir
-from evalkit.pricing import cost_usd
+from evalkit.pricing import cost_usd, price_for
 from evalkit.regrade import RegradeResult, regrade_run
 from evalkit.runner import Listener, ModelRun, execute
 from evalkit.spec.loading import load_model, read_yaml
@@ -241,6 +241,8 @@ def run_many(
     paths, suite, prompts = _load_inputs(config)
     settings = ModelSettings(base_url=config.base_url, max_retries=config.max_retries)
     models = [resolve_model(name, settings) for name in names]
+    for model in models:
+        price_for(model.name)  # a malformed price override file stops the run before it starts
     model_runs = []
     for model in models:
         run_config = {

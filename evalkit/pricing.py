@@ -19,6 +19,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from evalkit.errors import SpecError
 from evalkit.models.base import Usage
 from evalkit.spec.loading import read_yaml, validation_to_spec_error
 
@@ -69,7 +70,9 @@ def _table() -> dict[str, Price]:
             entries = _PriceFile.model_validate({"prices": data}).prices
         except ValidationError as err:
             shifted = {("prices", *loc): line for loc, line in lines.items()}
-            raise validation_to_spec_error(err, path, shifted) from None
+            spec = validation_to_spec_error(err, path, shifted)
+            field = (spec.field or "").removeprefix("prices.") or None
+            raise SpecError(spec.message, path=path, line=spec.line, field=field) from None
         for name, entry in entries.items():
             table[name] = Price(entry.input, entry.output)
     return table
@@ -77,9 +80,9 @@ def _table() -> dict[str, Price]:
 
 def price_for(model: str) -> Price | None:
     """The price of ``model`` (``provider:id``): exact match, else the longest matching prefix."""
+    table = _table()  # loaded (and an override file validated) even for free models
     if model.startswith(_FREE_PROVIDERS):
         return Price(0.0, 0.0)
-    table = _table()
     if model in table:
         return table[model]
     matches = [k for k in table if model.startswith(k)]

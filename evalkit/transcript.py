@@ -117,14 +117,14 @@ def _markers(text: str, *, bare: bool) -> Iterator[tuple[int, Role, str]]:
         yield i, _role_of(m.group("name")), ("#" if m.group("hashes") else "") + m.group("name")
 
 
-def _detect_format(text: str) -> str:
+def _detect_format(text: str, source: str = "<text>") -> str:
     stripped = text.lstrip()
     if stripped.startswith(("[", "{")):
         return "json"
     marks = list(_markers(text, bare=True))
     if not marks:
         raise TranscriptError(
-            "no turns found: expected role headings such as '## User' / '## Assistant' (or 'Claude'), "
+            f"{source}: no turns found: expected role headings such as '## User' / '## Assistant' (or 'Claude'), "
             "or a JSON list of {role, content} messages"
         )
     names = {spelling.lstrip("#").lower() for _, _, spelling in marks}
@@ -191,7 +191,7 @@ def _from_json(text: str, source: str) -> list[TranscriptTurn]:
 
 def parse_transcript(text: str, *, format: Format = "auto", source: str = "<text>") -> Transcript:
     """Read a transcript from ``text`` in one of the three formats (``auto`` detects it)."""
-    fmt = _detect_format(text) if format == "auto" else format
+    fmt = _detect_format(text, source) if format == "auto" else format
     if fmt == "json":
         turns = _from_json(text, source)
     elif fmt == "markdown":

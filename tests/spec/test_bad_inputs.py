@@ -14,13 +14,26 @@ CASES = yaml.safe_load((BAD / "cases.yaml").read_text())
 
 
 def test_there_are_many_cases() -> None:
-    assert len(CASES) >= 25
+    assert len(CASES) >= 30
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c["file"] for c in CASES])
-def test_bad_input_is_one_clear_line(case, capsys, monkeypatch) -> None:
+def test_bad_input_is_one_clear_line(case, capsys, monkeypatch, tmp_path) -> None:
     path = BAD / case["file"]
-    result = run_cli(["validate", str(path)], capsys, monkeypatch)
+
+    def fill(text: str) -> str:
+        return text.replace("{path}", str(path)).replace("{tmp}", str(tmp_path))
+
+    for name, value in case.get("env", {}).items():
+        monkeypatch.setenv(name, fill(value))
+    if "env" in case:
+        from evalkit import pricing
+
+        pricing._table.cache_clear()
+    args = [fill(a) for a in case.get("args", ["validate", "{path}"])]
+    result = run_cli(args, capsys, monkeypatch)
+    if "env" in case:
+        pricing._table.cache_clear()
     assert result.code != 0
     lines = [line for line in result.err.splitlines() if line.strip()]
     assert len(lines) == 1, result.err
