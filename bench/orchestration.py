@@ -79,6 +79,7 @@ def main() -> None:
     args = parser.parse_args()
     os.environ["OPENAI_API_KEY"] = FAKE_OPENAI_KEY
     import openai  # noqa: F401  (import the SDK before timing: a one-off process cost, not orchestration)
+
     with tempfile.TemporaryDirectory() as tmp, FakeProvider(latency_s=args.latency) as fake:
         fake.respond_with(responder)
         specs = Path(tmp) / "specs"

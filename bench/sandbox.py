@@ -31,12 +31,20 @@ PARAMS = CodeParams(
     skeleton="mha",
     reference="mha",
     cases=[
-        {"init": {"d_model": 16, "num_heads": 4}, "inputs": {"Q": [2, 5, 16], "K": [2, 7, 16], "V": [2, 7, 16]}},
-        {"init": {"d_model": 12, "num_heads": 2}, "inputs": {"Q": [3, 4, 12], "K": [3, 6, 12], "V": [3, 6, 12]}},
+        {
+            "init": {"d_model": 16, "num_heads": 4},
+            "inputs": {"Q": [2, 5, 16], "K": [2, 7, 16], "V": [2, 7, 16]},
+        },
+        {
+            "init": {"d_model": 12, "num_heads": 2},
+            "inputs": {"Q": [3, 4, 12], "K": [3, 6, 12], "V": [3, 6, 12]},
+        },
     ],
     seeds=[0, 1],
 )
-PROBLEM = Problem(id="hw9_q3", title="Multi-head attention", parts=[{"id": "a", "prompt": "Fill in the blanks."}])
+PROBLEM = Problem(
+    id="hw9_q3", title="Multi-head attention", parts=[{"id": "a", "prompt": "Fill in the blanks."}]
+)
 
 
 def measure(pool: SandboxPool, checks: int, workers: int) -> tuple[float, float]:
@@ -69,13 +77,19 @@ def main() -> int:
 
     started = time.perf_counter()
     with SandboxPool.start(workers=args.workers) as pool:
-        print(f"warm pool: {args.workers} workers, isolation={pool.isolation}, started in {time.perf_counter() - started:.2f} s")
+        print(
+            f"warm pool: {args.workers} workers, isolation={pool.isolation}, started in {time.perf_counter() - started:.2f} s"
+        )
         warm, warm_latency = measure(pool, args.warm_checks, args.workers)
-    print(f"warm:  {args.warm_checks} checks, {warm:.1f} checks/s, median latency {warm_latency * 1000:.1f} ms")
+    print(
+        f"warm:  {args.warm_checks} checks, {warm:.1f} checks/s, median latency {warm_latency * 1000:.1f} ms"
+    )
 
     with SandboxPool.start(workers=args.workers, warm=False) as pool:
         fresh, fresh_latency = measure(pool, args.fresh_checks, args.workers)
-    print(f"fresh: {args.fresh_checks} checks, {fresh:.2f} checks/s, median latency {fresh_latency * 1000:.0f} ms")
+    print(
+        f"fresh: {args.fresh_checks} checks, {fresh:.2f} checks/s, median latency {fresh_latency * 1000:.0f} ms"
+    )
     print(f"warm_checks_per_s={warm:.1f} fresh_checks_per_s={fresh:.2f} speedup={warm / fresh:.1f}")
     return 0
 

@@ -110,7 +110,9 @@ class CachedModel:
             return cached
         self.misses += 1
         response = await self.inner.generate(request)
-        self.cache.put(key, response, {"model": self.name, "conv": request.conv, "turn": request.turn.to_json()})
+        self.cache.put(
+            key, response, {"model": self.name, "conv": request.conv, "turn": request.turn.to_json()}
+        )
         return response
 
     async def aclose(self) -> None:

@@ -91,6 +91,8 @@ class ProgressDisplay:
         elif type == "conversation_end":
             self.done += 1
             if self.live is None and not self.quiet and not self.console.is_terminal:
-                self.console.print(f"done {data.get('model')} {data.get('conv')}: {self._line()}", highlight=False)
+                self.console.print(
+                    f"done {data.get('model')} {data.get('conv')}: {self._line()}", highlight=False
+                )
         if self.live is not None:
             self.live.update(self._render())

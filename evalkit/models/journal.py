@@ -52,7 +52,9 @@ def stored_turns(events: list[dict[str, Any]]) -> dict[tuple[str, int], StoredTu
 class JournalModel:
     """Replies from the journal first; then the fallback model, or ``Diverged``."""
 
-    def __init__(self, name: str, turns: dict[tuple[str, int], StoredTurn], fallback: Model | None = None) -> None:
+    def __init__(
+        self, name: str, turns: dict[tuple[str, int], StoredTurn], fallback: Model | None = None
+    ) -> None:
         self.name = name
         self.provider = fallback.provider if fallback is not None else "journal"
         self.turns = turns
@@ -67,7 +69,9 @@ class JournalModel:
             self.served += 1
             return stored.response
         if self.fallback is None:
-            reason = "no stored reply" if stored is None else "the message sent would differ from the stored one"
+            reason = (
+                "no stored reply" if stored is None else "the message sent would differ from the stored one"
+            )
             raise Diverged(request.conv, index, reason)
         self.forwarded += 1
         return await self.fallback.generate(request)
