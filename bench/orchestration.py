@@ -1,6 +1,7 @@
 """Benchmark: concurrent conversations against the ideal (the longest conversation) and a serial run.
 
-Runs evalkit on the local fake provider server with a fixed latency per call,
+Runs evalkit on the local fake provider server (in its own process, like a real
+provider) with a fixed latency per call,
 over P problems x S samples, twice in the same process: with --max-connections
 at least the number of conversations, and with one connection (serial).
 
@@ -9,12 +10,15 @@ at least the number of conversations, and with one connection (serial).
 Ends with one line:
     measured_s=<x> ideal_s=<x> serial_s=<x> ratio_to_ideal=<x>
 where ideal is the longest conversation's turns (opening included) x latency.
+A one-sample warm-up run first pays the one-off process costs (imports, the
+SDK's first request); it is not timed.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import sys
 import tempfile
@@ -46,7 +50,7 @@ def responder(call) -> str:
     text = call.last_user
     if "Do you understand?" in text:
         return "Yes."
-    first_user = next(t for r, t in call.messages if r == "user" and "Problem " in t)
+    first_user = next(t for r, t in call.messages if r == "user" and "What is" in t)
     i = int(first_user.split("Problem ")[1].split(".")[0].split(":")[0].split()[0])
     wrong_times = i % 3
     hints_so_far = sum(1 for r, t in call.messages if r == "user" and t in {"Check again.", "Add one."})
@@ -71,6 +75,42 @@ def timed_run(
     return time.perf_counter() - t0, result.to_json()
 
 
+class ServerProcess:
+    """The fake provider in its own process, as a real provider is: its work does not share our GIL."""
+
+    def __init__(self, latency: float) -> None:
+        ctx = multiprocessing.get_context("fork")
+        self._conn, child = ctx.Pipe()
+        self._proc = ctx.Process(target=_serve, args=(child, latency), daemon=True)
+        self._proc.start()
+        self.url: str = self._conn.recv()
+
+    def ask(self, command: str) -> dict:
+        self._conn.send(command)
+        return self._conn.recv()
+
+    def close(self) -> None:
+        self.ask("stop")
+        self._proc.join(timeout=10)
+
+
+def _serve(conn, latency: float) -> None:
+    with FakeProvider(latency_s=latency) as fake:
+        fake.respond_with(responder)
+        conn.send(fake.openai_base_url)
+        while True:
+            command = conn.recv()
+            if command == "stats":
+                conn.send({"requests": fake.request_count, "max_in_flight": fake.max_in_flight})
+            elif command == "reset":
+                fake.reset()
+                fake.respond_with(responder)
+                conn.send({})
+            else:
+                conn.send({})
+                return
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--problems", type=int, default=5)
@@ -80,42 +120,41 @@ def main() -> None:
     os.environ["OPENAI_API_KEY"] = FAKE_OPENAI_KEY
     import openai  # noqa: F401  (import the SDK before timing: a one-off process cost, not orchestration)
 
-    with tempfile.TemporaryDirectory() as tmp, FakeProvider(latency_s=args.latency) as fake:
-        fake.respond_with(responder)
-        specs = Path(tmp) / "specs"
-        write_suite(specs, args.problems)
-        conversations = args.problems * args.samples
-        measured, results = timed_run(
-            fake.openai_base_url, specs, Path(tmp) / "runs", conversations, args.samples
-        )
-        concurrent_peak = fake.max_in_flight
-        fake.reset()
-        fake.respond_with(responder)
-        serial, serial_results = timed_run(fake.openai_base_url, specs, Path(tmp) / "runs", 1, args.samples)
-        assert fake.max_in_flight == 1
-        strip = ("run_dir",)
-        assert {k: v for k, v in results.items() if k not in strip} == {
-            k: v for k, v in serial_results.items() if k not in strip
-        }, "concurrent and serial runs disagree"
-        longest_turns = 1 + max(
-            1 + p_hints(results, q) for q in results["questions"]
-        )  # opening + question + hints
-        ideal = longest_turns * args.latency
-        print(
-            json.dumps(
-                {
-                    "conversations": conversations,
-                    "model_calls": sum(q["model_calls"] for q in results["questions"]),
-                    "peak_in_flight": concurrent_peak,
-                    "longest_turns": longest_turns,
-                }
-            ),
-            file=sys.stderr,
-        )
-        print(
-            f"measured_s={measured:.2f} ideal_s={ideal:.2f} serial_s={serial:.2f} "
-            f"ratio_to_ideal={measured / ideal:.3f}"
-        )
+    server = ServerProcess(args.latency)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            specs = Path(tmp) / "specs"
+            write_suite(specs, args.problems)
+            conversations = args.problems * args.samples
+            # warm-up, not timed: one-off process costs (the SDK's first request builds its types)
+            timed_run(server.url, specs, Path(tmp) / "warmup", 1, 1)
+            server.ask("reset")
+            measured, results = timed_run(server.url, specs, Path(tmp) / "runs", conversations, args.samples)
+            concurrent = server.ask("stats")
+            server.ask("reset")
+            serial, serial_results = timed_run(server.url, specs, Path(tmp) / "runs", 1, args.samples)
+            assert server.ask("stats")["max_in_flight"] == 1
+    finally:
+        server.close()
+    strip = ("run_dir",)
+    assert {k: v for k, v in results.items() if k not in strip} == {
+        k: v for k, v in serial_results.items() if k not in strip
+    }, "concurrent and serial runs disagree"
+    longest_turns = 1 + max(
+        1 + p_hints(results, q) for q in results["questions"]
+    )  # opening + question + hints
+    ideal = longest_turns * args.latency
+    summary = {
+        "conversations": conversations,
+        "model_calls": sum(q["model_calls"] for q in results["questions"]),
+        "peak_in_flight": concurrent["max_in_flight"],
+        "longest_turns": longest_turns,
+    }
+    print(json.dumps(summary), file=sys.stderr)
+    print(
+        f"measured_s={measured:.2f} ideal_s={ideal:.2f} serial_s={serial:.2f} "
+        f"ratio_to_ideal={measured / ideal:.3f}"
+    )
 
 
 def p_hints(results: dict, question: dict) -> int:
