@@ -68,13 +68,14 @@ class LimitedModel:
 
     async def generate(self, request: ModelRequest) -> ModelResponse:
         limits = self.limits
-        if limits.max_cost is not None and limits.spend.cost_usd >= limits.max_cost:
-            raise BudgetExceeded(
-                f"the run reached its --max-cost of ${limits.max_cost:.2f} (spent ${limits.spend.cost_usd:.2f}); "
-                "raise it and continue with 'evalkit run --resume RUN'"
-            )
         await limits.pace()
         async with limits.semaphore():
+            # checked once a connection is free, so at most max_connections calls overshoot the budget
+            if limits.max_cost is not None and limits.spend.cost_usd >= limits.max_cost:
+                raise BudgetExceeded(
+                    f"the run reached its --max-cost of ${limits.max_cost:.2f} "
+                    f"(spent ${limits.spend.cost_usd:.2f}); raise it and continue with 'evalkit run --resume RUN'"
+                )
             response = await self.inner.generate(request)
         spend = limits.spend
         spend.calls += 1

@@ -1,0 +1,147 @@
+"""Call limits (requests per minute, --max-cost), the progress display, and the cache commands."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import time
+
+from rich.console import Console
+
+from evalkit import api
+from evalkit.errors import BudgetExceeded
+from evalkit.models.base import Message, ModelRequest, Turn
+from evalkit.models.limits import CallLimits, LimitedModel
+from evalkit.models.scripted import ScriptedModel
+from evalkit.pricing import cost_usd, price_for
+from evalkit.progress import ProgressDisplay
+from tests.fakeserver import FakeProvider, Reply
+from tests.helpers import run_cli
+from tests.tutor import TRIO, answer
+
+
+def _request(text: str = "hi") -> ModelRequest:
+    return ModelRequest(messages=(Message("user", text),), turn=Turn("question", "p"))
+
+
+def test_requests_per_minute_are_paced() -> None:
+    limits = CallLimits(max_connections=8, rpm=600)  # one start every 0.1 s
+    model = LimitedModel(ScriptedModel(lambda r: "ok"), limits)
+
+    async def go() -> list[float]:
+        starts: list[float] = []
+
+        async def one() -> None:
+            await model.generate(_request())
+            starts.append(time.monotonic())
+
+        await asyncio.gather(*(one() for _ in range(5)))
+        return sorted(starts)
+
+    starts = asyncio.run(go())
+    assert starts[-1] - starts[0] >= 0.35  # 5 starts at 0.1 s spacing, not all at once
+
+
+def test_prices_and_cost() -> None:
+    assert price_for("replay:default").input == 0
+    price = price_for("anthropic:claude-opus-4-5-20251101")  # a dated id matches its family
+    assert price is not None and price.input == 5.0
+    assert price_for("openai:unknown-model-xyz") is None
+    from evalkit.models.base import Usage
+
+    assert abs(cost_usd("anthropic:claude-opus-4-5", Usage(1_000_000, 1_000_000)) - 30.0) < 1e-9
+
+
+def test_max_cost_stops_the_run_resumably(tmp_path, provider_env, capsys, monkeypatch) -> None:
+    with FakeProvider() as fake:
+        fake.respond_with(
+            lambda call: Reply(answer(call.last_user), input_tokens=100_000, output_tokens=10_000)
+        )
+        args = [
+            "run",
+            "--model",
+            "openai:gpt-4o",
+            "--base-url",
+            fake.openai_base_url,
+            "--no-cache",
+            "--no-report",
+        ]
+        args += [
+            "--problems",
+            str(TRIO / "problems"),
+            "--rubrics",
+            str(TRIO / "rubrics"),
+            "--out",
+            str(tmp_path),
+        ]
+        result = run_cli([*args, "--max-cost", "0.5", "--max-connections", "1"], capsys, monkeypatch)
+        assert result.code == 2
+        assert "--max-cost" in result.err and "--resume" in result.err
+        # $0.35 per call at gpt-4o prices: the run stops after two calls, before the third
+        assert fake.request_count == 2
+        (run_dir,) = tmp_path.iterdir()
+        assert not (run_dir / "results.json").exists()
+
+
+def test_limited_model_refuses_once_the_budget_is_spent() -> None:
+    limits = CallLimits(max_cost=0.0)
+    limits.spend.cost_usd = 0.01
+    model = LimitedModel(ScriptedModel(["never"]), limits)
+    try:
+        asyncio.run(model.generate(_request()))
+    except BudgetExceeded as err:
+        assert "--max-cost" in str(err)
+    else:
+        raise AssertionError("a spent budget must stop the call")
+
+
+def test_progress_is_plain_lines_off_a_terminal_and_silent_when_quiet(tmp_path) -> None:
+    def run_with(quiet: bool) -> str:
+        buffer = io.StringIO()
+        display = ProgressDisplay(Console(file=buffer, force_terminal=False, width=200), quiet=quiet)
+        from evalkit.models.registry import register_provider
+
+        register_provider(
+            "scripted", lambda model_id, settings: ScriptedModel(lambda r: answer(r.messages[-1].content))
+        )
+        config = api.RunConfig(
+            model="scripted:t",
+            problems=str(TRIO / "problems"),
+            rubrics=str(TRIO / "rubrics"),
+            runs_dir=str(tmp_path / "runs"),
+            cache=False,
+        )
+        with display:
+            api.run(config, progress=display.message, listener=display.listener)
+        return buffer.getvalue()
+
+    plain = run_with(quiet=False)
+    lines = [line for line in plain.splitlines() if line.startswith("done ")]
+    assert len(lines) == 3, plain  # one line per finished conversation
+    assert "\x1b[" not in plain  # no terminal control codes in a pipe
+    assert "conversations 3/3 done" in plain and "hints" in plain
+    assert run_with(quiet=True) == ""
+
+
+def test_cache_info_and_clear(tmp_path, provider_env, capsys, monkeypatch) -> None:
+    monkeypatch.setenv("EVALKIT_CACHE_DIR", str(tmp_path / "cache"))
+    with FakeProvider() as fake:
+        fake.respond_with(lambda call: answer(call.last_user))
+        api.run(
+            api.RunConfig(
+                model="openai:m",
+                base_url=fake.openai_base_url,
+                problems=str(TRIO / "problems"),
+                rubrics=str(TRIO / "rubrics"),
+                runs_dir=str(tmp_path / "runs"),
+            )
+        )
+    info = run_cli(["cache", "info"], capsys, monkeypatch)
+    assert "7 cached replies" in info.out
+    cleared = run_cli(["cache", "clear"], capsys, monkeypatch)
+    assert "removed 7" in cleared.err
+    assert "0 cached replies" in run_cli(["cache", "info"], capsys, monkeypatch).out
+    entry = json.dumps({"x": 1})
+    assert entry  # the cache directory is gone, not just emptied
+    assert not (tmp_path / "cache").exists()
