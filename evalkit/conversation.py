@@ -22,7 +22,17 @@ from evalkit.models.base import GenerationOptions, Message, Model, ModelRequest,
 from evalkit.spec.prompts import HintItem, PromptSet
 from evalkit.spec.suite import LoadedProblem
 
-__all__ = ["ConversationResult", "Opening", "PartResult", "Recorder", "run_conversation", "run_opening"]
+__all__ = [
+    "ConversationResult",
+    "Opening",
+    "PartResult",
+    "PartState",
+    "Recorder",
+    "grade_attempt",
+    "part_result",
+    "run_conversation",
+    "run_opening",
+]
 
 
 class Recorder(Protocol):
@@ -111,7 +121,9 @@ class ConversationResult:
 
 
 @dataclass
-class _PartState:
+class PartState:
+    """One part's progress through a conversation: its graded attempts, answer sections and hints."""
+
     part_id: str
     attempts: list[AttemptRecord] = field(default_factory=list)
     sections: list[str] = field(default_factory=list)
@@ -188,14 +200,13 @@ async def run_opening(
     return Opening(system, tuple(messages), asker.usage)
 
 
-async def _grade(
-    lp: LoadedProblem, state: _PartState, text: str, reply: str, sandbox: Any, recorder: Recorder, conv: str
+def grade_attempt(
+    lp: LoadedProblem, state: PartState, text: str, reply: str, sandbox: Any, recorder: Recorder, conv: str
 ) -> AttemptRecord:
+    """Grade ``text`` as the next attempt at ``state``'s part, record it, and journal the check."""
     part = lp.problem.part(state.part_id)
     answer = Answer(text=text, reply=reply, history=tuple(state.sections))
-    grade = await asyncio.to_thread(
-        grade_part, lp.problem, part, lp.part_rubric(state.part_id), answer, sandbox=sandbox
-    )
+    grade = grade_part(lp.problem, part, lp.part_rubric(state.part_id), answer, sandbox=sandbox)
     number = len(state.attempts) + 1
     record = AttemptRecord(number, grade.status, grade.score, grade.explanation, text, grade)
     state.attempts.append(record)
@@ -213,7 +224,15 @@ async def _grade(
     return record
 
 
-def _result(lp: LoadedProblem, state: _PartState, sample: int) -> PartResult:
+async def _grade(
+    lp: LoadedProblem, state: PartState, text: str, reply: str, sandbox: Any, recorder: Recorder, conv: str
+) -> AttemptRecord:
+    # checks may run for seconds (sympy, the sandbox): off the event loop, so other conversations go on
+    return await asyncio.to_thread(grade_attempt, lp, state, text, reply, sandbox, recorder, conv)
+
+
+def part_result(lp: LoadedProblem, state: PartState, sample: int = 0) -> PartResult:
+    """The final record of a part from its attempts."""
     attempts = state.attempts
     became = next((a.number for a in attempts if a.status == "correct"), None)
     final = attempts[-1]
@@ -254,7 +273,7 @@ async def run_conversation(
     asker = _Asker(model, recorder, conv, opening.system, options or GenerationOptions(), sample)
     messages = list(opening.messages)
     part_ids = [p.id for p in lp.problem.parts]
-    states = {pid: _PartState(pid) for pid in part_ids}
+    states = {pid: PartState(pid) for pid in part_ids}
     recorder.event("conversation_start", conv=conv, problem=lp.id, sample=sample, prefix=len(messages))
 
     reply = await asker.ask(messages, prompts.question(lp.problem, number), Turn("question", lp.id))
@@ -296,7 +315,7 @@ async def run_conversation(
         for pid in hinted:
             await _grade(lp, states[pid], sections[pid], reply.text, sandbox, recorder, conv)
 
-    parts = tuple(_result(lp, states[pid], sample) for pid in part_ids)
+    parts = tuple(part_result(lp, states[pid], sample) for pid in part_ids)
     for result in parts:
         recorder.event("part_result", conv=conv, **result.to_json())
     recorder.event("conversation_end", conv=conv, problem=lp.id, usage=asker.usage.to_json())

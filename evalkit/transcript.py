@@ -35,15 +35,14 @@ import platform
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from evalkit.api import RunResult
-from evalkit.checks.base import Answer
-from evalkit.conversation import AttemptRecord, ConversationResult, PartResult
+from evalkit.conversation import ConversationResult, PartState, grade_attempt, part_result
 from evalkit.errors import TranscriptError
-from evalkit.grading import grade_part, needs_help, sections_for
+from evalkit.grading import needs_help, sections_for
 from evalkit.models.base import Message, Usage
 from evalkit.paths import default_dir
 from evalkit.spec.suite import LoadedProblem, Suite, load_suite
@@ -508,54 +507,6 @@ class TurnVerdict:
     parts: tuple[str, ...]  # graded on the reply: all for the question, the failing ones for a hint
 
 
-@dataclass
-class _PartState:
-    part_id: str
-    attempts: list[AttemptRecord] = field(default_factory=list)
-    sections: list[str] = field(default_factory=list)
-    hints: list[str] = field(default_factory=list)
-
-
-def _grade_attempt(
-    lp: LoadedProblem, state: _PartState, text: str, reply: str, sandbox: Any, recorder: Any, conv: str
-) -> None:
-    part = lp.problem.part(state.part_id)
-    answer = Answer(text=text, reply=reply, history=tuple(state.sections))
-    grade = grade_part(lp.problem, part, lp.part_rubric(state.part_id), answer, sandbox=sandbox)
-    number = len(state.attempts) + 1
-    state.attempts.append(AttemptRecord(number, grade.status, grade.score, grade.explanation, text, grade))
-    state.sections.append(text)
-    recorder.event(
-        "check",
-        conv=conv,
-        problem=lp.id,
-        part=state.part_id,
-        attempt=number,
-        status=grade.status,
-        score=grade.score,
-        checks=[c.to_json() for c in grade.checks],
-    )
-
-
-def _part_result(lp: LoadedProblem, state: _PartState) -> PartResult:
-    attempts = state.attempts
-    final = attempts[-1]
-    return PartResult(
-        problem=lp.id,
-        part=state.part_id,
-        status=final.status,
-        first_attempt_status=attempts[0].status,
-        attempts=len(attempts),
-        became_correct_at=next((a.number for a in attempts if a.status == "correct"), None),
-        hints=len(state.hints),
-        hint_texts=tuple(state.hints),
-        points=final.score,
-        max_points=final.grade.max_points,
-        explanation=final.explanation,
-        history=tuple(attempts),
-    )
-
-
 def _message(recorder: Any, conv: str, index: int, role: Role, content: str, turn: dict[str, Any]) -> None:
     recorder.event("message", conv=conv, index=index, role=role, content=content, turn=turn)
 
@@ -573,7 +524,7 @@ def grade_problem(
     recorder = recorder or _NullRecorder()
     conv = conv or lp.id
     part_ids = [p.id for p in lp.problem.parts]
-    states = {pid: _PartState(pid) for pid in part_ids}
+    states = {pid: PartState(pid) for pid in part_ids}
     messages = list(opening)
     verdicts: list[TurnVerdict] = []
     recorder.event("conversation_start", conv=conv, problem=lp.id, sample=0, prefix=len(messages))
@@ -589,7 +540,7 @@ def grade_problem(
             if graded:
                 hint_number += 1
                 for pid in graded:
-                    states[pid].hints.append(ex.user)
+                    states[pid].hints_sent.append(ex.user)
                 recorder.event(
                     "hint",
                     conv=conv,
@@ -608,11 +559,11 @@ def grade_problem(
         if graded:
             sections = sections_for(ex.assistant, lp, list(graded))
             for pid in graded:
-                _grade_attempt(lp, states[pid], sections[pid], ex.assistant, sandbox, recorder, conv)
+                grade_attempt(lp, states[pid], sections[pid], ex.assistant, sandbox, recorder, conv)
         verdicts.append(TurnVerdict(lp.id, index, kind, tuple(graded)))
-    parts = tuple(_part_result(lp, states[pid]) for pid in part_ids)
-    for part_result in parts:
-        recorder.event("part_result", conv=conv, **part_result.to_json())
+    parts = tuple(part_result(lp, states[pid]) for pid in part_ids)
+    for result in parts:
+        recorder.event("part_result", conv=conv, **result.to_json())
     recorder.event("conversation_end", conv=conv, problem=lp.id, usage=Usage().to_json())
     result = ConversationResult(
         problem=lp.id,
