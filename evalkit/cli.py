@@ -12,9 +12,9 @@ import sys
 from typing import Annotated, Any
 
 import typer
-from typer.exceptions import TyperException
 from rich.console import Console
 from rich.table import Table
+from typer.exceptions import TyperException
 
 from evalkit import api
 from evalkit.errors import BudgetExceeded, EvalkitError
@@ -93,12 +93,16 @@ def print_summary(results: dict[str, Any], console: Console) -> None:
 def run(
     model: Annotated[
         list[str] | None,
-        typer.Option("--model", "-m", help="Alias (claude, gpt, replay) or provider:model; repeat for several."),
+        typer.Option(
+            "--model", "-m", help="Alias (claude, gpt, replay) or provider:model; repeat for several."
+        ),
     ] = None,
     problems: Annotated[str | None, typer.Option(help="Problem files: a file, directory or glob.")] = None,
     rubrics: Annotated[str | None, typer.Option(help="Rubric directory.")] = None,
     prompts: Annotated[str | None, typer.Option(help="Prompt template directory.")] = None,
-    out: Annotated[str | None, typer.Option("--out", help="Where run directories go (default runs/).")] = None,
+    out: Annotated[
+        str | None, typer.Option("--out", help="Where run directories go (default runs/).")
+    ] = None,
     base_url: Annotated[
         str | None, typer.Option(help="OpenAI-compatible server (vLLM, llama.cpp, Ollama) or proxy URL.")
     ] = None,
@@ -109,10 +113,16 @@ def run(
     ] = None,
     samples: Annotated[int, typer.Option(min=1, help="Conversations per problem and model.")] = 1,
     max_connections: Annotated[int, typer.Option(min=1, help="Model requests in flight at once.")] = 8,
-    rpm: Annotated[float | None, typer.Option(help="Requests per minute per run (provider rate limit).")] = None,
-    max_cost: Annotated[float | None, typer.Option(help="Stop (resumably) once this many dollars are spent.")] = None,
+    rpm: Annotated[
+        float | None, typer.Option(help="Requests per minute per run (provider rate limit).")
+    ] = None,
+    max_cost: Annotated[
+        float | None, typer.Option(help="Stop (resumably) once this many dollars are spent.")
+    ] = None,
     max_retries: Annotated[int, typer.Option(min=0, help="Retries per call on 429/5xx/timeouts.")] = 6,
-    no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not read or write the response cache.")] = False,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Do not read or write the response cache.")
+    ] = False,
     batch: Annotated[
         bool, typer.Option("--batch", help="Send each wave of turns through the provider's batch API.")
     ] = False,
@@ -226,7 +236,9 @@ def cache_info() -> None:
     from evalkit.cache import ResponseCache
 
     info = ResponseCache.default().info()
-    out_console.print(f"{info.path}: {info.entries} cached replies, {info.bytes / 1e6:.1f} MB")
+    out_console.print(
+        f"{info.path}: {info.entries} cached replies, {info.bytes / 1e6:.1f} MB", soft_wrap=True
+    )
 
 
 @cache_app.command("clear")
@@ -243,12 +255,16 @@ def check(
     kind: Annotated[str, typer.Argument(help="formula, complexity, vector, condition or code.")],
     answer: Annotated[str | None, typer.Option(help="The answer (LaTeX or text).")] = None,
     expected: Annotated[str | None, typer.Option(help="The expected answer.")] = None,
-    assume: Annotated[list[str] | None, typer.Option(help="An assumption, e.g. 'k = d/h'; repeatable.")] = None,
+    assume: Annotated[
+        list[str] | None, typer.Option(help="An assumption, e.g. 'k = d/h'; repeatable.")
+    ] = None,
     symbols: Annotated[list[str] | None, typer.Option(help="Declared symbols, e.g. 'b n d h k'.")] = None,
     accept: Annotated[list[str] | None, typer.Option(help="Another accepted answer; repeatable.")] = None,
     problem: Annotated[str | None, typer.Option(help="code: the problem id.")] = None,
     part: Annotated[str | None, typer.Option(help="code: the part id.")] = None,
-    answer_file: Annotated[str | None, typer.Option(help="code: a reply (Markdown with code blocks).")] = None,
+    answer_file: Annotated[
+        str | None, typer.Option(help="code: a reply (Markdown with code blocks).")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Grade one answer, for problem authors: prints the verdict and why."""

@@ -4,20 +4,23 @@ Per model, one run directory. Each conversation is an asyncio task; model calls
 go through, outermost first: the journal (resume: replies already stored are
 served from the run's own journal), the response cache (a reply seen before is
 not paid for again), the call limits (connections, requests per minute, cost),
-and the provider adapter (with its own retries).
+and the provider adapter (with its own retries). In batch mode (``--batch``) the
+adapter is reached through :class:`~evalkit.models.batch.BatchingModel`, which
+sends each wave of turns as one provider batch, and only the cost cap applies.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from evalkit.cache import CachedModel, ResponseCache
 from evalkit.conversation import ConversationResult, Opening, run_conversation, run_opening
 from evalkit.models.base import GenerationOptions, Model
+from evalkit.models.batch import BatchingModel, BatchPolling, budget_only
 from evalkit.models.journal import JournalModel, stored_turns
 from evalkit.models.limits import CallLimits, LimitedModel
 from evalkit.pricing import cost_usd
@@ -28,6 +31,7 @@ from evalkit.store import RunStore
 __all__ = ["Listener", "ModelRun", "execute"]
 
 Listener = Callable[[str, dict[str, Any]], None]
+T = TypeVar("T")
 _CACHEABLE = {"anthropic", "openai"}
 
 
@@ -52,6 +56,7 @@ class ModelRun:
     stored_events: list[dict[str, Any]] = field(default_factory=list)
     conversations: list[ConversationResult] = field(default_factory=list)
     client: Model | None = None  # the wrapped model actually used
+    waves: BatchingModel | None = None  # batch mode: collects each wave of turns into one batch
 
 
 def conv_id(sample: int, problem: str | None) -> str:
@@ -67,13 +72,27 @@ def wrap_model(
     cache: ResponseCache | None,
     base_url: str | None,
     stored_events: list[dict[str, Any]],
+    waves: BatchingModel | None = None,
 ) -> Model:
-    client: Model = LimitedModel(model, limits)
+    client: Model = LimitedModel(model, limits) if waves is None else LimitedModel(waves, budget_only(limits))
     if cache is not None and model.provider in _CACHEABLE:
         client = CachedModel(client, cache, base_url)
     if stored_events:
         client = JournalModel(model.name, stored_turns(stored_events), fallback=client)
     return client
+
+
+async def _tracked(waves: BatchingModel | None, conversation: Awaitable[T], successors: int = 0) -> T:
+    """Await one conversation; in batch mode, then tell the waves it asks nothing more."""
+    try:
+        result = await conversation
+    except BaseException:
+        if waves is not None:
+            waves.conversation_ended()
+        raise
+    if waves is not None:
+        waves.conversation_ended(successors)
+    return result
 
 
 async def _one_sample(
@@ -87,27 +106,34 @@ async def _one_sample(
     sandbox: Any,
 ) -> list[ConversationResult]:
     recorder = _Tee(mr.store, listener, mr.model.name)
-    opening: Opening = await run_opening(
-        client,
-        prompts,
-        list(suite.problems),
-        options=options,
-        sample=sample,
-        recorder=recorder,
-        conv=conv_id(sample, None),
-    )
-    tasks = [
-        run_conversation(
+    opening: Opening = await _tracked(
+        mr.waves,
+        run_opening(
             client,
             prompts,
-            lp,
-            number,
-            opening,
+            list(suite.problems),
             options=options,
             sample=sample,
-            sandbox=sandbox,
             recorder=recorder,
-            conv=conv_id(sample, lp.id),
+            conv=conv_id(sample, None),
+        ),
+        successors=len(suite.problems),
+    )
+    tasks = [
+        _tracked(
+            mr.waves,
+            run_conversation(
+                client,
+                prompts,
+                lp,
+                number,
+                opening,
+                options=options,
+                sample=sample,
+                sandbox=sandbox,
+                recorder=recorder,
+                conv=conv_id(sample, lp.id),
+            ),
         )
         for number, lp in enumerate(suite.problems, 1)
     ]
@@ -140,12 +166,26 @@ async def execute(
     base_url: str | None,
     listener: Listener | None = None,
     sandbox: Any = None,
+    batch: BatchPolling | None = None,
 ) -> None:
-    """Run every conversation of every model run; results land in each ``ModelRun``."""
+    """Run every conversation of every model run; results land in each ``ModelRun``.
+
+    With ``batch``, each model's turns go out in waves through its provider's batch API.
+    """
     jobs = []
     for mr in runs:
+        if batch is not None:
+            mr.waves = BatchingModel(
+                mr.model, base_url=base_url, polling=batch, journal=mr.store, stored_events=mr.stored_events
+            )
+            mr.waves.conversations_started(samples)  # each sample's opening
         mr.client = wrap_model(
-            mr.model, limits=limits, cache=cache, base_url=base_url, stored_events=mr.stored_events
+            mr.model,
+            limits=limits,
+            cache=cache,
+            base_url=base_url,
+            stored_events=mr.stored_events,
+            waves=mr.waves,
         )
         for sample in range(samples):
             jobs.append((mr, _one_sample(mr, mr.client, suite, prompts, sample, options, listener, sandbox)))

@@ -89,11 +89,26 @@ class OpenAIModel:
         params = self.request_params(request)
         timeout_s = min(self.settings.timeout_s, request.options.timeout_s)
         completion = await call_with_retries(
-            lambda: self._client.chat.completions.create(**params, timeout=timeout_s),
+            lambda: self._create(params, timeout_s),
             self.retry_policy,
             lambda exc: self._classify(exc, timeout_s),
         )
         return self._response(completion)
+
+    async def _create(self, params: dict[str, Any], timeout_s: float) -> Any:
+        """``chat.completions.create`` without the parameter transform it runs on every call (pure CPU).
+
+        ``params`` is already the JSON body (plain strings and numbers, no aliased fields), so it
+        goes out through the client's documented low-level ``post``, with the auth ``create`` uses.
+        """
+        from openai.types.chat import ChatCompletion
+
+        return await self._client.post(
+            "/chat/completions",
+            cast_to=ChatCompletion,
+            body=params,
+            options={"timeout": timeout_s, "security": {"bearer_auth": True}},
+        )
 
     def _classify(self, exc: Exception, timeout_s: float) -> Failure | None:
         import openai
