@@ -15,7 +15,7 @@ import importlib.metadata
 import json
 import platform
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +70,7 @@ class RunConfig:
     max_cost: float | None = None
     cache: bool = True
     cache_dir: str | None = None
+    system: str | None = None  # replaces prompts/system.j2
     batch: bool = False  # each wave of turns through the provider's batch API
     batch_poll_s: float = 5.0  # first wait before asking whether a batch has ended; doubles up to 60s
 
@@ -180,6 +181,7 @@ def _load_inputs(config: RunConfig) -> tuple[dict[str, str], Suite, PromptSet]:
     paths = config.resolved()
     suite = load_suite(paths["problems"], paths["rubrics"])
     prompts = load_prompts(paths["prompts"])
+    prompts.system_override = config.system
     prompts.check()
     return paths, suite, prompts
 
@@ -278,14 +280,25 @@ def resume(
     runs_dir: str | Path | None = None,
     progress: Progress | None = None,
     listener: Listener | None = None,
+    **overrides: Any,
 ) -> RunResult:
-    """Continue a stopped run: stored replies are reused, the rest is asked; nothing is asked twice."""
+    """Continue a stopped run: stored replies are reused, the rest is asked; nothing is asked twice.
+
+    ``overrides`` change limits that do not alter the conversation: ``max_cost``, ``max_connections``,
+    ``rpm``, ``max_retries``, ``cache``.
+    """
     progress = progress or (lambda _msg: None)
     existing = load_run(run_ref, runs_dir)
     stored = existing.config.get("config")
     if not isinstance(stored, dict):
         raise StoreError(f"{existing.path}/run.json has no run configuration; it cannot be resumed")
-    config = RunConfig.from_json(stored)
+    allowed = {"max_cost", "max_connections", "rpm", "max_retries", "cache"}
+    unknown = set(overrides) - allowed
+    if unknown:
+        raise SpecError(
+            f"--resume can change only {', '.join(sorted(allowed))}, not {', '.join(sorted(unknown))}"
+        )
+    config = replace(RunConfig.from_json(stored), **{k: v for k, v in overrides.items() if v is not None})
     _, suite, prompts = _load_inputs(config)
     if suite.content_hash != existing.config.get("content_hash"):
         raise StoreError(

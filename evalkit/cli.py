@@ -120,6 +120,9 @@ def run(
         float | None, typer.Option(help="Stop (resumably) once this many dollars are spent.")
     ] = None,
     max_retries: Annotated[int, typer.Option(min=0, help="Retries per call on 429/5xx/timeouts.")] = 6,
+    system: Annotated[
+        str | None, typer.Option("--system", help="System prompt (replaces prompts/system.j2; '' for none).")
+    ] = None,
     no_cache: Annotated[
         bool, typer.Option("--no-cache", help="Do not read or write the response cache.")
     ] = False,
@@ -142,7 +145,18 @@ def run(
     try:
         with display:
             if resume_run is not None:
-                results = [api.resume(resume_run, out, progress=display.message, listener=display.listener)]
+                results = [
+                    api.resume(
+                        resume_run,
+                        out,
+                        progress=display.message,
+                        listener=display.listener,
+                        max_cost=max_cost,
+                        max_connections=max_connections if max_connections != 8 else None,
+                        rpm=rpm,
+                        cache=False if no_cache else None,
+                    )
+                ]
             else:
                 models = tuple(model or ("replay",))
                 options = GenerationOptions(
@@ -163,6 +177,7 @@ def run(
                     rpm=rpm,
                     max_cost=max_cost,
                     cache=not no_cache,
+                    system=system,
                     batch=batch,
                 )
                 display.expect(config)

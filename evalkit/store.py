@@ -64,7 +64,7 @@ _KEYS: dict[str, tuple[str, ...]] = {
 # Events fsynced as they are written: a model's reply costs money and time to get again.
 # Everything else is flushed (it survives a crash of evalkit) and is re-derived on resume
 # if a power loss takes it.
-_DURABLE = frozenset({"message", "run_end"})
+_DURABLE = frozenset({"message", "batch_submitted", "run_end"})
 
 
 def event_key(event: dict[str, Any]) -> tuple[Any, ...] | None:

@@ -562,8 +562,8 @@ def grade_problem(
                 grade_attempt(lp, states[pid], sections[pid], ex.assistant, sandbox, recorder, conv)
         verdicts.append(TurnVerdict(lp.id, index, kind, tuple(graded)))
     parts = tuple(part_result(lp, states[pid]) for pid in part_ids)
-    for result in parts:
-        recorder.event("part_result", conv=conv, **result.to_json())
+    for part in parts:
+        recorder.event("part_result", conv=conv, **part.to_json())
     recorder.event("conversation_end", conv=conv, problem=lp.id, usage=Usage().to_json())
     result = ConversationResult(
         problem=lp.id,

@@ -82,6 +82,15 @@ def test_max_cost_stops_the_run_resumably(tmp_path, provider_env, capsys, monkey
         assert fake.request_count == 2
         (run_dir,) = tmp_path.iterdir()
         assert not (run_dir / "results.json").exists()
+        # raise the budget and continue: the two stored replies are not asked again
+        resumed = run_cli(
+            ["run", "--resume", str(run_dir), "--max-cost", "100", "--json", "--no-report"],
+            capsys,
+            monkeypatch,
+        )
+        assert resumed.code == 0, resumed.err
+        assert {p["status"] for p in json.loads(resumed.out)["parts"]} == {"correct"}
+        assert fake.request_count == 7
 
 
 def test_limited_model_refuses_once_the_budget_is_spent() -> None:
@@ -145,3 +154,14 @@ def test_cache_info_and_clear(tmp_path, provider_env, capsys, monkeypatch) -> No
     entry = json.dumps({"x": 1})
     assert entry  # the cache directory is gone, not just emptied
     assert not (tmp_path / "cache").exists()
+
+
+def test_system_prompt_option_replaces_the_template(tmp_path, capsys, monkeypatch) -> None:
+    from evalkit.models.registry import register_provider
+
+    model = ScriptedModel(lambda r: answer(r.messages[-1].content))
+    register_provider("scripted", lambda model_id, settings: model)
+    args = ["run", "--model", "scripted:t", "--system", "You are terse.", "--no-report", "--quiet"]
+    args += ["--problems", str(TRIO / "problems"), "--rubrics", str(TRIO / "rubrics"), "--out", str(tmp_path)]
+    assert run_cli(args, capsys, monkeypatch).code == 0
+    assert {r.system for r in model.requests} == {"You are terse."}

@@ -43,6 +43,7 @@ class HintItem:
 class PromptSet:
     directory: Path
     templates: dict[str, jinja2.Template]
+    system_override: str | None = None  # a --system text replaces system.j2
 
     def _render(self, name: str, **context: Any) -> str:
         template = self.templates[name]
@@ -65,6 +66,8 @@ class PromptSet:
             raise SpecError(f"template error: {err}", path=path) from None
 
     def system(self) -> str:
+        if self.system_override is not None:
+            return self.system_override
         return self._render("system")
 
     def opening(self, problems: list[Problem]) -> str:
