@@ -335,8 +335,11 @@ def _bwrap_command(masks: list[str], uid: int) -> list[str]:
         if any(mask.startswith(p + "/") for p in prefixes):
             command += ["--tmpfs", mask, "--remount-ro", mask]
     command += ["--ro-bind", str(ZYGOTE.parent), "/opt/evalkit-sandbox"]
-    command += ["--dev", "/dev", "--proc", "/proc", "--size", str(Limits().scratch_bytes), "--tmpfs", "/tmp"]
-    command += ["--chdir", "/tmp", "--unshare-user", "--uid", str(uid), "--gid", str(uid)]
+    # the working tmpfs must not hide the interpreter: with a venv under /tmp it goes to /scratch
+    under_tmp = any(p == "/tmp" or p.startswith("/tmp/") for p in prefixes)
+    scratch = "/scratch" if under_tmp else "/tmp"
+    command += ["--dev", "/dev", "--proc", "/proc", "--size", str(Limits().scratch_bytes), "--tmpfs", scratch]
+    command += ["--chdir", scratch, "--unshare-user", "--uid", str(uid), "--gid", str(uid)]
     for key, value in ZYGOTE_ENV.items():
         command += ["--setenv", key, value]
     return command
