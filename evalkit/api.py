@@ -106,13 +106,14 @@ class RunResult:
     model: str
     suite: str
     conversations: tuple[ConversationResult, ...]
+    batch: bool = False
 
     @property
     def parts(self) -> list[PartResult]:
         return [p for c in self.conversations for p in c.parts]
 
     def to_json(self) -> dict[str, Any]:
-        return results_json(self.run_dir, self.model, self.suite, self.conversations)
+        return results_json(self.run_dir, self.model, self.suite, self.conversations, batch=self.batch)
 
 
 @functools.cache
@@ -131,6 +132,8 @@ def results_json(
     model: str,
     suite: str,
     conversations: tuple[ConversationResult, ...] | list[ConversationResult],
+    *,
+    batch: bool = False,
 ) -> dict[str, Any]:
     """The ``results.json`` / ``--json`` shape."""
     questions: list[dict[str, Any]] = []
@@ -144,7 +147,7 @@ def results_json(
                 "points": sum(p.points for p in conv.parts),
                 "max_points": sum(p.max_points for p in conv.parts),
                 "usage": conv.usage.to_json(),
-                "cost_usd": round(cost_usd(model, conv.usage), 6),
+                "cost_usd": round(cost_usd(model, conv.usage, batch=batch), 6),
                 "model_calls": conv.model_calls,
                 "stopped": conv.stopped,
             }
@@ -193,7 +196,9 @@ def _execute(
     prompts: PromptSet,
     listener: Listener | None,
 ) -> list[RunResult]:
-    limits = CallLimits(max_connections=config.max_connections, rpm=config.rpm, max_cost=config.max_cost)
+    limits = CallLimits(
+        max_connections=config.max_connections, rpm=config.rpm, max_cost=config.max_cost, batch=config.batch
+    )
     cache = None
     if config.cache:
         cache = ResponseCache(config.cache_dir) if config.cache_dir else ResponseCache.default()
@@ -217,7 +222,9 @@ def _execute(
         )
         out = []
         for mr in model_runs:
-            result = RunResult(mr.store.path, mr.model.name, suite.name, tuple(mr.conversations))
+            result = RunResult(
+                mr.store.path, mr.model.name, suite.name, tuple(mr.conversations), batch=config.batch
+            )
             mr.store.write_results(result.to_json())
             mr.store.event("run_end", status="complete", spent_usd=round(limits.spend.cost_usd, 6))
             out.append(result)

@@ -23,7 +23,7 @@ from evalkit.errors import SpecError
 from evalkit.models.base import Usage
 from evalkit.spec.loading import read_yaml, validation_to_spec_error
 
-__all__ = ["Price", "cost_usd", "price_for"]
+__all__ = ["BATCH_DISCOUNT", "Price", "cost_usd", "price_for"]
 
 
 @dataclass(frozen=True)
@@ -89,9 +89,13 @@ def price_for(model: str) -> Price | None:
     return table[max(matches, key=len)] if matches else None
 
 
-def cost_usd(model: str, usage: Usage) -> float:
-    """Dollars for one call; 0 for unknown models (shown as unpriced in reports)."""
+BATCH_DISCOUNT = 0.5  # both Anthropic's Message Batches and OpenAI's Batch API charge half
+
+
+def cost_usd(model: str, usage: Usage, *, batch: bool = False) -> float:
+    """Dollars for one call (at batch prices with ``batch``); 0 for unknown models."""
     price = price_for(model)
     if price is None:
         return 0.0
-    return (usage.input_tokens * price.input + usage.output_tokens * price.output) / 1_000_000
+    dollars = (usage.input_tokens * price.input + usage.output_tokens * price.output) / 1_000_000
+    return dollars * BATCH_DISCOUNT if batch else dollars

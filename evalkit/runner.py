@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, TypeVar
 
 from evalkit.cache import CachedModel, ResponseCache
@@ -23,7 +22,6 @@ from evalkit.models.base import GenerationOptions, Model
 from evalkit.models.batch import BatchingModel, BatchPolling, budget_only
 from evalkit.models.journal import JournalModel, stored_turns
 from evalkit.models.limits import CallLimits, LimitedModel
-from evalkit.pricing import cost_usd
 from evalkit.spec.prompts import PromptSet
 from evalkit.spec.suite import Suite
 from evalkit.store import RunStore
@@ -196,11 +194,3 @@ async def execute(
             await (mr.client or mr.model).aclose()
     for (mr, _), results in zip(jobs, gathered, strict=True):
         mr.conversations.extend(results)
-
-
-def conversation_cost(model: str, conv: ConversationResult) -> float:
-    return cost_usd(model, conv.usage)
-
-
-def run_dir_of(mr: ModelRun) -> Path:
-    return mr.store.path

@@ -165,3 +165,27 @@ def test_system_prompt_option_replaces_the_template(tmp_path, capsys, monkeypatc
     args += ["--problems", str(TRIO / "problems"), "--rubrics", str(TRIO / "rubrics"), "--out", str(tmp_path)]
     assert run_cli(args, capsys, monkeypatch).code == 0
     assert {r.system for r in model.requests} == {"You are terse."}
+
+
+def test_batch_runs_are_priced_at_half(tmp_path, provider_env, fast_retries) -> None:
+    from tests.fakebatches import FakeBatches
+
+    with FakeProvider() as fake:
+        FakeBatches(fake)
+        fake.respond_with(lambda call: Reply(answer(call.last_user), input_tokens=1000, output_tokens=100))
+
+        def run(batch: bool) -> dict:
+            config = api.RunConfig(
+                model="openai:gpt-4o",
+                base_url=fake.openai_base_url,
+                problems=str(TRIO / "problems"),
+                rubrics=str(TRIO / "rubrics"),
+                runs_dir=str(tmp_path / "runs"),
+                cache=False,
+                batch=batch,
+            )
+            return api.run(config).to_json()
+
+        normal, batched = run(False), run(True)
+    assert normal["totals"]["cost_usd"] > 0
+    assert abs(batched["totals"]["cost_usd"] - normal["totals"]["cost_usd"] / 2) < 1e-9

@@ -33,6 +33,7 @@ class CallLimits:
     max_connections: int = 8
     rpm: float | None = None
     max_cost: float | None = None
+    batch: bool = False  # calls are priced at the batch discount
     spend: Spend = field(default_factory=Spend)
     _semaphore: asyncio.Semaphore | None = None
     _next_start: float = 0.0
@@ -81,7 +82,7 @@ class LimitedModel:
         spend.calls += 1
         spend.input_tokens += response.usage.input_tokens
         spend.output_tokens += response.usage.output_tokens
-        spend.cost_usd += cost_usd(self.name, response.usage)
+        spend.cost_usd += cost_usd(self.name, response.usage, batch=limits.batch)
         return response
 
     async def aclose(self) -> None:
