@@ -71,6 +71,7 @@ class RunConfig:
     cache: bool = True
     cache_dir: str | None = None
     system: str | None = None  # replaces prompts/system.j2
+    judge: str | None = None  # a model that grades `criteria` checks instead of their patterns
     batch: bool = False  # each wave of turns through the provider's batch API
     batch_poll_s: float = 5.0  # first wait before asking whether a batch has ended; doubles up to 60s
 
@@ -190,6 +191,22 @@ def _load_inputs(config: RunConfig) -> tuple[dict[str, str], Suite, PromptSet]:
 
 
 def _execute(
+    config: RunConfig,
+    model_runs: list[ModelRun],
+    suite: Suite,
+    prompts: PromptSet,
+    listener: Listener | None,
+) -> list[RunResult]:
+    if config.judge is None:
+        return _execute_judged(config, model_runs, suite, prompts, listener)
+    from evalkit.checks.criteria import use_judge
+
+    judge = resolve_model(expand_alias(config.judge), ModelSettings(max_retries=config.max_retries))
+    with use_judge(judge):
+        return _execute_judged(config, model_runs, suite, prompts, listener)
+
+
+def _execute_judged(
     config: RunConfig,
     model_runs: list[ModelRun],
     suite: Suite,

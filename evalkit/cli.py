@@ -123,6 +123,9 @@ def run(
     system: Annotated[
         str | None, typer.Option("--system", help="System prompt (replaces prompts/system.j2; '' for none).")
     ] = None,
+    judge: Annotated[
+        str | None, typer.Option("--judge", help="A model that grades explanation (criteria) checks.")
+    ] = None,
     no_cache: Annotated[
         bool, typer.Option("--no-cache", help="Do not read or write the response cache.")
     ] = False,
@@ -178,6 +181,7 @@ def run(
                     max_cost=max_cost,
                     cache=not no_cache,
                     system=system,
+                    judge=judge,
                     batch=batch,
                 )
                 display.expect(config)

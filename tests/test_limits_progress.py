@@ -189,3 +189,31 @@ def test_batch_runs_are_priced_at_half(tmp_path, provider_env, fast_retries) -> 
         normal, batched = run(False), run(True)
     assert normal["totals"]["cost_usd"] > 0
     assert abs(batched["totals"]["cost_usd"] - normal["totals"]["cost_usd"] / 2) < 1e-9
+
+
+def test_run_with_a_judge_grades_explanations_by_the_judge(tmp_path, provider_env, monkeypatch) -> None:
+    import re
+
+    with FakeProvider() as fake:
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", fake.anthropic_base_url)
+
+        def judge(call) -> str:  # a strict judge: no claim is met
+            count = len(re.findall(r"^\s*(\d+)\.", call.last_user, re.MULTILINE)) or 1
+            return json.dumps(
+                {"claims": [{"index": i, "met": False, "quote": ""} for i in range(1, count + 1)]}
+            )
+
+        fake.respond_with(judge)
+        config = api.RunConfig(
+            model="replay",
+            problems="problems/hw9_q2.yaml",
+            runs_dir=str(tmp_path),
+            judge="anthropic:judge",
+        )
+        result = api.run(config).to_json()
+        judged = fake.chat_requests()
+    parts = {p["part"]: p for p in result["parts"]}
+    assert judged, "the judge was asked"
+    assert all(r.body["model"] == "judge" for r in judged)
+    assert parts["a"]["status"] == "correct"  # the vector check does not involve the judge
+    assert parts["b"]["first_attempt_status"] == "incorrect"  # keywords alone pass it; the judge does not

@@ -265,7 +265,8 @@ def judge_claims(
         messages=(Message("user", judge_prompt(params, answer.text, ctx)),),
         turn=Turn("question", ctx.problem.id),
         system=_JUDGE_SYSTEM,
-        options=GenerationOptions(temperature=0, max_tokens=2048, timeout_s=session.timeout_s),
+        # no temperature: newer Anthropic APIs reject it, and the verdict is parsed, not sampled twice
+        options=GenerationOptions(max_tokens=2048, timeout_s=session.timeout_s),
     )
     try:
         response = session.call(session.model.generate(request))
