@@ -1,0 +1,369 @@
+"""Aligning a transcript's turns to the problem set, and grading them like the live loop.
+
+A user turn that names a question ("question 3", "Q4", "Let's move onto
+question 4") starts that problem; one that names no question continues the
+current one; the first exchange, if it names none, is the opening. Grading
+follows the live loop: the first reply to a question is attempt 1 of every
+part; each later user turn about the same question is a *hint* for the parts
+failing at that point (they are re-graded on the reply: attempt + 1, hints + 1)
+or, when no part is failing, a *follow-up* that changes nothing.
+:func:`grade_transcript` reads, aligns and grades a file and writes a run
+directory, like ``evalkit run``.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import platform
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from evalkit.api import RunResult
+from evalkit.conversation import ConversationResult, PartState, grade_attempt, part_result
+from evalkit.errors import TranscriptError
+from evalkit.grading import needs_help, sections_for
+from evalkit.models.base import Message, Usage
+from evalkit.paths import default_dir
+from evalkit.spec.suite import LoadedProblem, Suite, load_suite
+from evalkit.store import RunStore
+from evalkit.transcript.formats import Format, Role, Transcript, TranscriptTurn, read_transcript
+
+__all__ = [
+    "AlignedTranscript",
+    "Exchange",
+    "TurnVerdict",
+    "align",
+    "grade_problem",
+    "grade_transcript",
+    "grade_turns",
+]
+
+# --- alignment ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """A user turn and the assistant's reply to it."""
+
+    user: str
+    assistant: str
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class AlignedTranscript:
+    """The exchanges of a transcript, placed: the opening, then per problem in order of appearance."""
+
+    transcript: Transcript
+    opening: Exchange | None
+    problems: dict[str, tuple[Exchange, ...]]
+    skipped: tuple[tuple[Exchange, str], ...] = ()
+
+
+_QUESTION_REF = re.compile(r"\b(?:question|problem|exercise)\s*#?\s*(\d+)\b|\bQ(\d+)\b", re.IGNORECASE)
+_NEXT_QUESTION = re.compile(r"\bnext (?:question|problem|one)\b|\bmove on(?:to)?\b", re.IGNORECASE)
+_PART_HEADING = re.compile(r"(?:^|\n)\s*(?:\*\*)?(?:part\s*)?\([a-z]\)", re.IGNORECASE)
+
+
+def _exchanges(turns: tuple[TranscriptTurn, ...]) -> tuple[list[Exchange], list[tuple[Exchange, str]]]:
+    out: list[Exchange] = []
+    skipped: list[tuple[Exchange, str]] = []
+    pending: TranscriptTurn | None = None
+    for turn in turns:
+        if turn.role == "user":
+            pending = turn
+        elif pending is not None:
+            out.append(Exchange(pending.content, turn.content, pending.line))
+            pending = None
+        elif not out:  # a reply before any user turn: the opening, with no recorded request
+            out.append(Exchange("", turn.content, turn.line))
+        else:  # unreachable after merging consecutive turns, kept for JSON oddities
+            prev = out[-1]
+            out[-1] = Exchange(prev.user, prev.assistant + "\n\n" + turn.content, prev.line)
+    if pending is not None:
+        skipped.append((Exchange(pending.content, "", pending.line), "the last user turn has no reply"))
+    return out, skipped
+
+
+def _problem_numbers(suite: Suite) -> dict[int, str]:
+    """Question number → problem id: the last number in the id (``q6`` → 6), else the position."""
+    numbers: dict[int, str] = {}
+    for pos, lp in enumerate(suite.problems, 1):
+        m = re.search(r"(\d+)\D*$", lp.id)
+        numbers.setdefault(int(m.group(1)) if m else pos, lp.id)
+    return numbers
+
+
+def _named_problem(text: str, suite: Suite, numbers: dict[int, str]) -> tuple[str | None, int | None]:
+    """The problem a user turn names (by number, else by title), and a named number not in the suite."""
+    refs = [int(a or b) for a, b in _QUESTION_REF.findall(text)]
+    if refs:
+        return numbers.get(refs[-1]), (None if refs[-1] in numbers else refs[-1])
+    lowered = text.lower()
+    for lp in suite.problems:
+        if len(lp.problem.title) >= 8 and lp.problem.title.lower() in lowered:
+            return lp.id, None
+    return None, None
+
+
+def _looks_like_question(text: str, suite: Suite) -> bool:
+    if _PART_HEADING.search(text):
+        return True
+    return any(p.prompt[:40].lower() in text.lower() for lp in suite.problems for p in lp.problem.parts[:1])
+
+
+def align(transcript: Transcript, suite: Suite) -> AlignedTranscript:
+    """Place each exchange: the opening, or the problem it is about (see the module docstring)."""
+    exchanges, skipped = _exchanges(transcript.turns)
+    numbers = _problem_numbers(suite)
+    order = [lp.id for lp in suite.problems]
+    placed: dict[str, list[Exchange]] = {}
+    opening: Exchange | None = None
+    current: str | None = None
+    outside: int | None = None  # a question outside the problem set, whose follow-ups are skipped too
+    for i, ex in enumerate(exchanges):
+        named, unknown = _named_problem(ex.user, suite, numbers)
+        if unknown is not None:
+            skipped.append((ex, f"asks about question {unknown}, which is not in the problem set"))
+            outside = unknown
+            continue
+        if named is None and outside is not None and not _NEXT_QUESTION.search(ex.user):
+            skipped.append((ex, f"follows up on question {outside}, which is not in the problem set"))
+            continue
+        outside = None
+        if named is None and i == 0 and len(exchanges) > 1 and not _looks_like_question(ex.user, suite):
+            opening = ex
+            continue
+        if named is None and (current is None or _NEXT_QUESTION.search(ex.user)):
+            after = order.index(current) + 1 if current is not None else 0
+            named = next((pid for pid in order[after:] if pid not in placed), None)
+            if named is None:
+                skipped.append((ex, "no question of the problem set is left to assign it to"))
+                continue
+        if named is not None:
+            current = named
+        assert current is not None
+        placed.setdefault(current, []).append(ex)
+    return AlignedTranscript(
+        transcript, opening, {pid: tuple(exs) for pid, exs in placed.items()}, tuple(skipped)
+    )
+
+
+# --- grading -------------------------------------------------------------------------------------------
+
+
+class _NullRecorder:
+    def event(self, type: str, **data: Any) -> None:
+        return None
+
+
+@dataclass(frozen=True)
+class TurnVerdict:
+    """What one exchange of a problem turned out to be: the question, a hint, or a follow-up."""
+
+    problem: str
+    index: int  # 0 = the question; n = the n-th later user turn about the problem
+    kind: Literal["question", "hint", "followup"]
+    parts: tuple[str, ...]  # graded on the reply: all for the question, the failing ones for a hint
+
+
+def _message(recorder: Any, conv: str, index: int, role: Role, content: str, turn: dict[str, Any]) -> None:
+    recorder.event("message", conv=conv, index=index, role=role, content=content, turn=turn)
+
+
+def grade_problem(
+    lp: LoadedProblem,
+    exchanges: tuple[Exchange, ...],
+    opening: tuple[Message, ...] = (),
+    *,
+    sandbox: Any = None,
+    recorder: Any = None,
+    conv: str | None = None,
+) -> tuple[ConversationResult, list[TurnVerdict]]:
+    """Grade one problem's exchanges the way the live loop grades its conversation."""
+    recorder = recorder or _NullRecorder()
+    conv = conv or lp.id
+    part_ids = [p.id for p in lp.problem.parts]
+    states = {pid: PartState(pid) for pid in part_ids}
+    messages = list(opening)
+    verdicts: list[TurnVerdict] = []
+    recorder.event("conversation_start", conv=conv, problem=lp.id, sample=0, prefix=len(messages))
+    hint_number = 0
+    for index, ex in enumerate(exchanges):
+        if index == 0:
+            kind: Literal["question", "hint", "followup"] = "question"
+            graded = part_ids
+            turn = {"kind": "question", "problem": lp.id, "hint": 0}
+        else:
+            graded = [pid for pid in part_ids if needs_help(states[pid].attempts[-1].grade)]
+            kind = "hint" if graded else "followup"
+            if graded:
+                hint_number += 1
+                for pid in graded:
+                    states[pid].hints_sent.append(ex.user)
+                recorder.event(
+                    "hint",
+                    conv=conv,
+                    problem=lp.id,
+                    number=hint_number,
+                    parts=graded,
+                    texts=[ex.user] * len(graded),
+                )
+            else:
+                recorder.event("followup", conv=conv, problem=lp.id, number=index)
+            turn = {"kind": kind, "problem": lp.id, "hint": hint_number if graded else 0}
+        messages.append(Message("user", ex.user))
+        _message(recorder, conv, len(messages) - 1, "user", ex.user, turn)
+        messages.append(Message("assistant", ex.assistant))
+        _message(recorder, conv, len(messages) - 1, "assistant", ex.assistant, turn)
+        if graded:
+            sections = sections_for(ex.assistant, lp, list(graded))
+            for pid in graded:
+                grade_attempt(lp, states[pid], sections[pid], ex.assistant, sandbox, recorder, conv)
+        verdicts.append(TurnVerdict(lp.id, index, kind, tuple(graded)))
+    parts = tuple(part_result(lp, states[pid]) for pid in part_ids)
+    for part in parts:
+        recorder.event("part_result", conv=conv, **part.to_json())
+    recorder.event("conversation_end", conv=conv, problem=lp.id, usage=Usage().to_json())
+    result = ConversationResult(
+        problem=lp.id,
+        title=lp.problem.title,
+        parts=parts,
+        messages=tuple(messages),
+        usage=Usage(),  # a transcript records no token counts
+        model_calls=len(exchanges),
+    )
+    return result, verdicts
+
+
+def grade_turns(
+    aligned: AlignedTranscript, suite: Suite, *, sandbox: Any = None, recorder: Any = None
+) -> tuple[list[ConversationResult], list[TurnVerdict]]:
+    """Grade every problem of ``suite`` that the transcript asks, in suite order."""
+    recorder = recorder or _NullRecorder()
+    opening: tuple[Message, ...] = ()
+    if aligned.opening is not None:
+        opening = (Message("user", aligned.opening.user), Message("assistant", aligned.opening.assistant))
+        turn = {"kind": "opening", "problem": None, "hint": 0}
+        _message(recorder, "opening", 0, "user", aligned.opening.user, turn)
+        _message(recorder, "opening", 1, "assistant", aligned.opening.assistant, turn)
+    results: list[ConversationResult] = []
+    verdicts: list[TurnVerdict] = []
+    for lp in suite.problems:
+        exchanges = aligned.problems.get(lp.id)
+        if not exchanges:
+            recorder.event("problem_not_in_transcript", problem=lp.id)
+            continue
+        result, turns = grade_problem(
+            lp, exchanges, opening, sandbox=sandbox, recorder=recorder, conv=f"s0/{lp.id}"
+        )
+        results.append(result)
+        verdicts.extend(turns)
+    return results, verdicts
+
+
+# --- the api-level entry point --------------------------------------------------------------------------
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for pkg in ("evalkit", "pydantic", "sympy", "torch"):
+        try:
+            out[pkg] = importlib.metadata.version(pkg)
+        except importlib.metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+@contextmanager
+def _judging(judge: Any) -> Iterator[str | None]:
+    """Grade ``criteria`` checks with ``judge`` (a model name or Model) inside the block."""
+    if judge is None:
+        yield None
+        return
+    from evalkit.checks.criteria import use_judge
+    from evalkit.models.registry import resolve_model
+
+    model = resolve_model(judge) if isinstance(judge, str) else judge
+    with use_judge(model) as session:
+        try:
+            yield session.name
+        finally:
+            if isinstance(judge, str):
+                session.call(model.aclose())
+
+
+def grade_transcript(
+    path: str | Path,
+    problems: str | Path | None = None,
+    rubrics: str | Path | None = None,
+    runs_dir: str | Path | None = None,
+    judge: Any = None,
+    *,
+    format: Format = "auto",
+    progress: Callable[[str], None] | None = None,
+) -> RunResult:
+    """Grade the transcript at ``path`` and write a run directory, like ``evalkit run``.
+
+    ``problems`` is a file, directory or glob (default ``problems/*.yaml``); ``judge``
+    is an optional model (name or :class:`~evalkit.models.base.Model`) that grades
+    ``criteria`` checks. Returns an :class:`evalkit.api.RunResult` whose model is
+    ``transcript:<file stem>``; problems the transcript never asks are left out.
+
+    Example::
+
+        result = grade_transcript("seeds/hw9.txt", problems="problems/hw9_*.yaml")
+        [(p.problem, p.part, p.status) for p in result.parts]
+    """
+
+    progress = progress or (lambda _msg: None)
+    path = Path(path)
+    paths = {
+        "problems": str(problems or default_dir("problems") / "*.yaml"),
+        "rubrics": str(rubrics or default_dir("rubrics")),
+        "runs_dir": str(runs_dir or default_dir("runs")),
+    }
+    transcript = read_transcript(path, format=format)
+    suite = load_suite(paths["problems"], paths["rubrics"])
+    aligned = align(transcript, suite)
+    asked = [lp.id for lp in suite.problems if lp.id in aligned.problems]
+    if not asked:
+        raise TranscriptError(
+            f"{path}: no question of the problem set ({', '.join(lp.id for lp in suite.problems)}) is asked "
+            "in the transcript; name them in the user turns ('question 3') or pass --problems"
+        )
+    model_name = f"transcript:{path.stem}"
+    config = {
+        "model": model_name,
+        "requested_model": model_name,
+        "transcript": str(path),
+        "transcript_format": transcript.format,
+        "suite": suite.name,
+        "problems": asked,
+        "problem_files": [str(lp.path) for lp in suite.problems if lp.id in asked],
+        "content_hash": suite.content_hash,
+        "paths": paths,
+        "judge": judge if isinstance(judge, str) or judge is None else getattr(judge, "name", "judge"),
+        "versions": _versions(),
+    }
+    store = RunStore.create(Path(paths["runs_dir"]), model_name, suite.name, config)
+    progress(f"run directory: {store.path}")
+    store.event("run_start", model=model_name, suite=suite.name, source="transcript")
+    for ex, why in aligned.skipped:
+        store.event("transcript_skipped", line=ex.line, user=ex.user[:500], reason=why)
+    try:
+        with _judging(judge):
+            conversations, _ = grade_turns(aligned, suite, recorder=store)
+        result = RunResult(store.path, model_name, suite.name, tuple(conversations))
+        store.write_results(result.to_json())
+        store.event("run_end", status="complete")
+        return result
+    except BaseException as err:
+        store.event("run_end", status="interrupted", error=type(err).__name__)
+        raise
+    finally:
+        store.close()
