@@ -66,3 +66,21 @@ def test_several_models_run_together_one_directory_each(tmp_path, provider_env) 
     assert len({r.run_dir for r in results}) == 2
     for r in results:
         assert json.loads((r.run_dir / "run.json").read_text())["model"] == r.model
+
+
+def test_export_has_a_row_per_sample_and_part(tmp_path) -> None:
+    import pandas as pd
+
+    from evalkit.models.registry import register_provider
+    from evalkit.models.scripted import ScriptedModel
+    from evalkit.report import export_parts
+
+    register_provider(
+        "scripted", lambda model_id, settings: ScriptedModel(lambda r: answer(r.messages[-1].content))
+    )
+    result = api.run(config(tmp_path, None, model="scripted:t", samples=2))
+    path = export_parts([api.load_run(result.run_dir)], "csv", tmp_path / "parts.csv")
+    frame = pd.read_csv(path)
+    assert len(frame) == 2 * 5
+    assert sorted(frame["sample"].unique()) == [0, 1]
+    assert set(frame[frame["problem"] == "products"]["hints"]) == {2}

@@ -35,36 +35,9 @@ def parts_frame(runs: Sequence[RunDir]) -> pd.DataFrame:
 
     rows: list[dict[str, Any]] = []
     for run in runs:
-        report = build_report(run)
-        for q in report.questions:
-            for p in q.parts:
-                rows.append(
-                    {
-                        "run": report.run_id,
-                        "model": report.model,
-                        "recorded_model": report.recorded_model,
-                        "suite": report.suite,
-                        "problem": q.id,
-                        "question": q.short,
-                        "title": q.title,
-                        "part": p.id,
-                        "label": p.label,
-                        "status": p.status,
-                        "outcome": p.outcome,
-                        "verdict": p.verdict,
-                        "attempts": p.attempts,
-                        "became_correct_at": p.became_correct_at,
-                        "hints": p.hints,
-                        "hint_texts": list(p.hint_texts),
-                        "points": p.points,
-                        "max_points": p.max_points,
-                        "explanation": p.explanation,
-                        "question_input_tokens": q.input_tokens,
-                        "question_output_tokens": q.output_tokens,
-                        "cost_usd": p.cost_usd,
-                        "question_cost_usd": q.cost_usd,
-                    }
-                )
+        samples = sorted({int(q.get("sample", 0)) for q in (run.results or {}).get("questions", [])} or {0})
+        for sample in samples:
+            rows.extend(_rows(build_report(run, sample), sample))
     frame = pd.DataFrame(rows)
     if not rows:
         return frame
@@ -73,6 +46,41 @@ def parts_frame(runs: Sequence[RunDir]) -> pd.DataFrame:
         if frame[column].isna().all():
             frame = frame.drop(columns=[column])
     return frame
+
+
+def _rows(report: Any, sample: int) -> list[dict[str, Any]]:
+    rows = []
+    for q in report.questions:
+        for p in q.parts:
+            rows.append(
+                {
+                    "run": report.run_id,
+                    "model": report.model,
+                    "recorded_model": report.recorded_model,
+                    "suite": report.suite,
+                    "sample": sample,
+                    "problem": q.id,
+                    "question": q.short,
+                    "title": q.title,
+                    "part": p.id,
+                    "label": p.label,
+                    "status": p.status,
+                    "outcome": p.outcome,
+                    "verdict": p.verdict,
+                    "attempts": p.attempts,
+                    "became_correct_at": p.became_correct_at,
+                    "hints": p.hints,
+                    "hint_texts": list(p.hint_texts),
+                    "points": p.points,
+                    "max_points": p.max_points,
+                    "explanation": p.explanation,
+                    "question_input_tokens": q.input_tokens,
+                    "question_output_tokens": q.output_tokens,
+                    "cost_usd": p.cost_usd,
+                    "question_cost_usd": q.cost_usd,
+                }
+            )
+    return rows
 
 
 def export_parts(runs: Sequence[RunDir], fmt: ExportFormat = "csv", out: str | Path | None = None) -> Path:
