@@ -10,10 +10,7 @@ Example::
 from __future__ import annotations
 
 import asyncio
-import functools
-import importlib.metadata
 import json
-import platform
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
@@ -35,7 +32,7 @@ from evalkit.spec.loading import load_model, read_yaml
 from evalkit.spec.models import Problem, Rubric
 from evalkit.spec.prompts import PromptSet, load_prompts
 from evalkit.spec.suite import Suite, find_yaml, load_suite
-from evalkit.store import RunDir, RunStore, list_runs, open_run
+from evalkit.store import RunDir, RunStore, list_runs, open_run, package_versions
 
 __all__ = [
     "RunConfig",
@@ -117,17 +114,6 @@ class RunResult:
         return results_json(self.run_dir, self.model, self.suite, self.conversations, batch=self.batch)
 
 
-@functools.cache
-def _versions() -> dict[str, str]:
-    out = {"python": platform.python_version()}
-    for pkg in ("evalkit", "anthropic", "openai", "pydantic", "sympy", "torch", "jinja2"):
-        try:
-            out[pkg] = importlib.metadata.version(pkg)
-        except importlib.metadata.PackageNotFoundError:
-            pass
-    return out
-
-
 def results_json(
     run_dir: Path,
     model: str,
@@ -176,11 +162,6 @@ def results_json(
     }
 
 
-def _start_sandbox() -> Any:
-    """The sandbox pool for code checks; None lets the code checker use its shared default pool."""
-    return None
-
-
 def _load_inputs(config: RunConfig) -> tuple[dict[str, str], Suite, PromptSet]:
     paths = config.resolved()
     suite = load_suite(paths["problems"], paths["rubrics"])
@@ -197,12 +178,9 @@ def _execute(
     prompts: PromptSet,
     listener: Listener | None,
 ) -> list[RunResult]:
-    if config.judge is None:
-        return _execute_judged(config, model_runs, suite, prompts, listener)
-    from evalkit.checks.criteria import use_judge
+    from evalkit.checks.criteria import judging  # the check kinds import torch: only when a run starts
 
-    judge = resolve_model(expand_alias(config.judge), ModelSettings(max_retries=config.max_retries))
-    with use_judge(judge):
+    with judging(config.judge, ModelSettings(max_retries=config.max_retries)):
         return _execute_judged(config, model_runs, suite, prompts, listener)
 
 
@@ -233,7 +211,6 @@ def _execute_judged(
                 cache=cache,
                 base_url=config.base_url,
                 listener=listener,
-                sandbox=_start_sandbox(),
                 batch=BatchPolling(first_s=config.batch_poll_s) if config.batch else None,
             )
         )
@@ -283,7 +260,7 @@ def run_many(
             "options": config.options.model_dump(),
             "samples": config.samples,
             "config": {**config.to_json(), "models": [model.name], "model": model.name},
-            "versions": _versions(),
+            "versions": package_versions(),
         }
         cassette = getattr(model, "cassette", None)
         if cassette is not None:

@@ -112,7 +112,9 @@ def run(
         int | None, typer.Option(help="Claude extended thinking budget (tokens, ≥1024).")
     ] = None,
     samples: Annotated[int, typer.Option(min=1, help="Conversations per problem and model.")] = 1,
-    max_connections: Annotated[int, typer.Option(min=1, help="Model requests in flight at once.")] = 8,
+    max_connections: Annotated[
+        int | None, typer.Option(min=1, help="Model requests in flight at once [default: 8].")
+    ] = None,
     rpm: Annotated[
         float | None, typer.Option(help="Requests per minute per run (provider rate limit).")
     ] = None,
@@ -155,7 +157,7 @@ def run(
                         progress=display.message,
                         listener=display.listener,
                         max_cost=max_cost,
-                        max_connections=max_connections if max_connections != 8 else None,
+                        max_connections=max_connections,
                         rpm=rpm,
                         cache=False if no_cache else None,
                     )
@@ -176,7 +178,7 @@ def run(
                     options=options,
                     max_retries=max_retries,
                     samples=samples,
-                    max_connections=max_connections,
+                    max_connections=max_connections or api.RunConfig.max_connections,
                     rpm=rpm,
                     max_cost=max_cost,
                     cache=not no_cache,

@@ -15,6 +15,7 @@ from rich.live import Live
 from rich.markup import escape
 from rich.text import Text
 
+from evalkit.models.base import Usage
 from evalkit.pricing import cost_usd
 
 __all__ = ["ProgressDisplay"]
@@ -81,11 +82,10 @@ class ProgressDisplay:
         elif type == "message" and data.get("role") == "assistant":
             self.turns += 1
             usage = (data.get("response") or {}).get("usage") or {}
-            self.tokens_in += int(usage.get("input_tokens", 0))
-            self.tokens_out += int(usage.get("output_tokens", 0))
-            from evalkit.models.base import Usage
-
-            self.cost += cost_usd(str(data.get("model")), Usage(self.tokens_in, self.tokens_out)) - self.cost
+            call = Usage(int(usage.get("input_tokens", 0)), int(usage.get("output_tokens", 0)))
+            self.tokens_in += call.input_tokens
+            self.tokens_out += call.output_tokens
+            self.cost += cost_usd(str(data.get("model")), call)
         elif type == "hint":
             self.hints += 1
         elif type == "conversation_end":

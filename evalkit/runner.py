@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from evalkit.cache import CachedModel, ResponseCache
@@ -139,16 +139,7 @@ async def _one_sample(
     # the opening's tokens are shared by the sample's conversations; count them once, on the first
     if results:
         first = results[0]
-        results[0] = ConversationResult(
-            first.problem,
-            first.title,
-            first.parts,
-            first.messages,
-            first.usage + opening.usage,
-            first.model_calls + 1,
-            first.stopped,
-            first.sample,
-        )
+        results[0] = replace(first, usage=first.usage + opening.usage, model_calls=first.model_calls + 1)
     return results
 
 

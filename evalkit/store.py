@@ -10,8 +10,11 @@ Whole files are written atomically (temporary file, fsync, rename).
 
 from __future__ import annotations
 
+import functools
+import importlib.metadata
 import json
 import os
+import platform
 import re
 import tempfile
 import threading
@@ -24,7 +27,7 @@ from typing import Any
 
 from evalkit.errors import StoreError
 
-__all__ = ["RunDir", "RunStore", "list_runs", "open_run", "write_json_atomic"]
+__all__ = ["RunDir", "RunStore", "list_runs", "open_run", "package_versions", "write_json_atomic"]
 
 JOURNAL = "journal.jsonl"
 RUN_JSON = "run.json"
@@ -45,6 +48,18 @@ def write_json_atomic(path: Path, data: Any) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+@functools.cache
+def package_versions() -> dict[str, str]:
+    """Python's and the relevant packages' versions, recorded in every ``run.json``."""
+    out = {"python": platform.python_version()}
+    for pkg in ("evalkit", "anthropic", "openai", "pydantic", "sympy", "torch", "jinja2"):
+        try:
+            out[pkg] = importlib.metadata.version(pkg)
+        except importlib.metadata.PackageNotFoundError:
+            pass
+    return out
 
 
 def _slug(text: str) -> str:

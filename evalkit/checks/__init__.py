@@ -1,17 +1,11 @@
-"""Check kinds: importing this package registers every built-in kind.
+"""Check kinds: the Checker protocol and registry, and one module per family of kinds.
 
-Each module registers one family of kinds with ``@register_checker``.
+Each module registers its kinds with ``@register_checker``; the built-in ones are imported
+on the first registry lookup (``get_checker``, ``checker_kinds``), not with this package,
+so commands that grade nothing (``--help``, ``runs``, ``show``, ``report``) do not import
+torch and sympy.
 """
 
-from evalkit.checks import (
-    code,  # noqa: F401
-    complexity,  # noqa: F401  (registers complexity)
-    condition,  # noqa: F401  (registers condition)
-    criteria,  # noqa: F401  (registers criteria)
-    formula,  # noqa: F401  (registers formula)
-    text,  # noqa: F401  (registers exact, normalized, regex, choice, numeric)
-    vector,  # noqa: F401  (registers vector)
-)
 from evalkit.checks.base import (
     Answer,
     CheckContext,

@@ -141,8 +141,15 @@ def register_checker(cls: type[Any]) -> type[Any]:
     return cls
 
 
+_BUILTIN_MODULES = ("text", "formula", "complexity", "vector", "condition", "criteria", "code")
+
+
 def _load_builtin_checkers() -> None:
-    import evalkit.checks  # noqa: F401  (importing the package registers the built-in kinds)
+    """Import the built-in kind modules (each registers its kinds); cheap after the first call."""
+    import importlib
+
+    for name in _BUILTIN_MODULES:
+        importlib.import_module(f"evalkit.checks.{name}")
 
 
 def checker_kinds() -> list[str]:

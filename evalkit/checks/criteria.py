@@ -54,6 +54,7 @@ __all__ = [
     "JudgeSession",
     "current_judge",
     "judge_claims",
+    "judging",
     "keyword_claims",
     "use_judge",
 ]
@@ -207,6 +208,26 @@ def use_judge(model: Any, timeout_s: float = 600.0) -> Iterator[JudgeSession]:
     finally:
         _JUDGE.reset(token)
         session.close()
+
+
+@contextmanager
+def judging(judge: Any, settings: Any = None) -> Iterator[str | None]:
+    """Grade ``criteria`` checks with ``judge`` inside the block: a model name, a Model, or None (patterns).
+
+    A judge named here is created here and closed on the way out; yields the judge's name.
+    """
+    if judge is None:
+        yield None
+        return
+    from evalkit.models.registry import resolve_model
+
+    model = resolve_model(judge, settings) if isinstance(judge, str) else judge
+    with use_judge(model) as session:
+        try:
+            yield session.name
+        finally:
+            if isinstance(judge, str):
+                session.call(model.aclose())
 
 
 _JUDGE_SYSTEM = (

@@ -21,6 +21,7 @@ import re
 from pydantic import Field, field_validator
 
 from evalkit.checks.base import Answer, CheckContext, CheckParams, CheckResult, register_checker
+from evalkit.errors import SpecError
 
 _MAX_INPUT = 100_000
 _BOXED = re.compile(r"\\boxed\{((?:[^{}]|\{[^{}]*\})*)\}")
@@ -150,8 +151,6 @@ class ChoiceChecker:
 
     def check(self, params: ChoiceParams, answer: Answer, ctx: CheckContext) -> CheckResult:
         if params.expected not in params.options:
-            from evalkit.errors import SpecError
-
             raise SpecError(
                 f"choice: expected {params.expected!r} is not one of the options {params.options}"
             )
@@ -193,8 +192,6 @@ class NumericChecker:
             try:
                 expected = float(ctx.part.expected)
             except ValueError:
-                from evalkit.errors import SpecError
-
                 raise SpecError(f"numeric: part expected {ctx.part.expected!r} is not a number") from None
         got_text, where = _final_span(answer.text[:_MAX_INPUT])
         numbers = _NUMBER.findall(got_text)

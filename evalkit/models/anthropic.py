@@ -76,8 +76,8 @@ class AnthropicModel:
         self.model_id = model_id
         self.settings = settings
         self.retry_policy = retry_policy
-        self._client = client
-        self._errors = errors
+        self.client = client
+        self.errors = errors
 
     def request_params(self, request: ModelRequest) -> dict[str, Any]:
         """The Messages API parameters for ``request`` (system, full history, options)."""
@@ -106,27 +106,29 @@ class AnthropicModel:
         params = self.request_params(request)
         timeout_s = min(self.settings.timeout_s, request.options.timeout_s)
         message = await call_with_retries(
-            lambda: self._client.messages.create(**params, timeout=timeout_s),
+            lambda: self.client.messages.create(**params, timeout=timeout_s),
             self.retry_policy,
-            lambda exc: self._classify(exc, timeout_s),
+            lambda exc: self.classify(exc, timeout_s),
         )
-        return self._response(message)
+        return self.parse_response(message)
 
-    def _classify(self, exc: Exception, timeout_s: float) -> Failure | None:
+    def classify(self, exc: Exception, timeout_s: float) -> Failure | None:
+        """An SDK exception as a retry decision (also used by the batch client); None if not an API error."""
         import anthropic
 
         if isinstance(exc, anthropic.APIStatusError):
-            return status_failure(self._errors, exc.status_code, exc.response.headers, exc.body)
+            return status_failure(self.errors, exc.status_code, exc.response.headers, exc.body)
         if isinstance(exc, anthropic.APITimeoutError):
-            return timeout_failure(self._errors, timeout_s)
+            return timeout_failure(self.errors, timeout_s)
         if isinstance(exc, anthropic.APIConnectionError):
             cause = exc.__cause__
             connect = type(cause).__name__ == "ConnectError"  # httpx: nothing was sent
             detail = (str(cause) if cause else "") or exc.message
-            return connection_failure(self._errors, detail, connect=connect)
+            return connection_failure(self.errors, detail, connect=connect)
         return None
 
-    def _response(self, message: Any) -> ModelResponse:
+    def parse_response(self, message: Any) -> ModelResponse:
+        """The SDK's reply object (direct or from a batch result) as a ModelResponse."""
         text: list[str] = []
         thinking: list[str] = []
         for block in message.content:
@@ -149,7 +151,7 @@ class AnthropicModel:
         )
 
     async def aclose(self) -> None:
-        await self._client.close()
+        await self.client.close()
 
 
 def _claude_version(model_id: str) -> tuple[int, int] | None:

@@ -365,8 +365,8 @@ class _ProviderBatches:
 
     def __init__(self, model: Any) -> None:
         self.model = model
-        self.client = model._client  # the adapter's SDK client (its key, base URL, no own retries)
-        self.errors: ErrorContext = model._errors
+        self.client = model.client  # the adapter's SDK client (its key, base URL, no own retries)
+        self.errors: ErrorContext = model.errors
         self.policy: RetryPolicy = model.retry_policy
         self.timeout_s: float = model.settings.timeout_s
 
@@ -376,7 +376,7 @@ class _ProviderBatches:
 
     async def call(self, what: str, call: Callable[[], Awaitable[T]]) -> T:
         def classify(exc: Exception) -> Failure | None:
-            failure: Failure | None = self.model._classify(exc, self.timeout_s)
+            failure: Failure | None = self.model.classify(exc, self.timeout_s)
             if failure is None or failure.error.status != 404:
                 return failure
             # a 404 here is about the batch API or a batch, not the model id
@@ -427,7 +427,7 @@ class _AnthropicBatches(_ProviderBatches):
         for entry in await self.call("results", fetch):
             result = entry.result
             if result.type == "succeeded":
-                outcomes[entry.custom_id] = self.model._response(result.message)
+                outcomes[entry.custom_id] = self.model.parse_response(result.message)
             elif result.type == "errored":
                 body = result.error.model_dump()
                 kind = (body.get("error") or {}).get("type", "")
@@ -510,7 +510,7 @@ class _OpenAIBatches(_ProviderBatches):
         if status == 200:
             try:
                 completion = ChatCompletion.model_validate(response.get("body"))
-                outcomes[custom_id] = self.model._response(completion)
+                outcomes[custom_id] = self.model.parse_response(completion)
             except (ValidationError, ModelError) as err:
                 outcomes[custom_id] = ModelError(
                     f"{self.errors.model}: unreadable batch reply ({one_line(err, limit=120)})"

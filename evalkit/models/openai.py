@@ -66,8 +66,8 @@ class OpenAIModel:
         self.settings = settings
         self.retry_policy = retry_policy
         self.compatible_server = compatible_server
-        self._client = client
-        self._errors = errors
+        self.client = client
+        self.errors = errors
 
     def request_params(self, request: ModelRequest) -> dict[str, Any]:
         """The Chat Completions parameters for ``request`` (system message, full history, options)."""
@@ -91,9 +91,9 @@ class OpenAIModel:
         completion = await call_with_retries(
             lambda: self._create(params, timeout_s),
             self.retry_policy,
-            lambda exc: self._classify(exc, timeout_s),
+            lambda exc: self.classify(exc, timeout_s),
         )
-        return self._response(completion)
+        return self.parse_response(completion)
 
     async def _create(self, params: dict[str, Any], timeout_s: float) -> Any:
         """``chat.completions.create`` without the parameter transform it runs on every call (pure CPU).
@@ -103,28 +103,30 @@ class OpenAIModel:
         """
         from openai.types.chat import ChatCompletion
 
-        return await self._client.post(
+        return await self.client.post(
             "/chat/completions",
             cast_to=ChatCompletion,
             body=params,
             options={"timeout": timeout_s, "security": {"bearer_auth": True}},
         )
 
-    def _classify(self, exc: Exception, timeout_s: float) -> Failure | None:
+    def classify(self, exc: Exception, timeout_s: float) -> Failure | None:
+        """An SDK exception as a retry decision (also used by the batch client); None if not an API error."""
         import openai
 
         if isinstance(exc, openai.APIStatusError):
-            return status_failure(self._errors, exc.status_code, exc.response.headers, exc.body)
+            return status_failure(self.errors, exc.status_code, exc.response.headers, exc.body)
         if isinstance(exc, openai.APITimeoutError):
-            return timeout_failure(self._errors, timeout_s)
+            return timeout_failure(self.errors, timeout_s)
         if isinstance(exc, openai.APIConnectionError):
             cause = exc.__cause__
             connect = type(cause).__name__ == "ConnectError"  # httpx: nothing was sent
             detail = (str(cause) if cause else "") or exc.message
-            return connection_failure(self._errors, detail, connect=connect)
+            return connection_failure(self.errors, detail, connect=connect)
         return None
 
-    def _response(self, completion: Any) -> ModelResponse:
+    def parse_response(self, completion: Any) -> ModelResponse:
+        """The SDK's reply object (direct or from a batch result) as a ModelResponse."""
         if not completion.choices:
             raise ModelError(f"{self.name}: the reply has no choices")
         choice = completion.choices[0]
@@ -141,7 +143,7 @@ class OpenAIModel:
         )
 
     async def aclose(self) -> None:
-        await self._client.close()
+        await self.client.close()
 
 
 def is_compatible_server(base_url: str | None) -> bool:

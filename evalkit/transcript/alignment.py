@@ -13,23 +13,20 @@ directory, like ``evalkit run``.
 
 from __future__ import annotations
 
-import importlib.metadata
-import platform
 import re
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from evalkit.api import RunResult
-from evalkit.conversation import ConversationResult, PartState, grade_attempt, part_result
+from evalkit.conversation import ConversationResult, NullRecorder, PartState, grade_attempt, part_result
 from evalkit.errors import TranscriptError
 from evalkit.grading import needs_help, sections_for
 from evalkit.models.base import Message, Usage
 from evalkit.paths import default_dir
 from evalkit.spec.suite import LoadedProblem, Suite, load_suite
-from evalkit.store import RunStore
+from evalkit.store import RunStore, package_versions
 from evalkit.transcript.formats import Format, Role, Transcript, TranscriptTurn, read_transcript
 
 __all__ = [
@@ -156,11 +153,6 @@ def align(transcript: Transcript, suite: Suite) -> AlignedTranscript:
 # --- grading -------------------------------------------------------------------------------------------
 
 
-class _NullRecorder:
-    def event(self, type: str, **data: Any) -> None:
-        return None
-
-
 @dataclass(frozen=True)
 class TurnVerdict:
     """What one exchange of a problem turned out to be: the question, a hint, or a follow-up."""
@@ -185,7 +177,7 @@ def grade_problem(
     conv: str | None = None,
 ) -> tuple[ConversationResult, list[TurnVerdict]]:
     """Grade one problem's exchanges the way the live loop grades its conversation."""
-    recorder = recorder or _NullRecorder()
+    recorder = recorder or NullRecorder()
     conv = conv or lp.id
     part_ids = [p.id for p in lp.problem.parts]
     states = {pid: PartState(pid) for pid in part_ids}
@@ -244,7 +236,7 @@ def grade_turns(
     aligned: AlignedTranscript, suite: Suite, *, sandbox: Any = None, recorder: Any = None
 ) -> tuple[list[ConversationResult], list[TurnVerdict]]:
     """Grade every problem of ``suite`` that the transcript asks, in suite order."""
-    recorder = recorder or _NullRecorder()
+    recorder = recorder or NullRecorder()
     opening: tuple[Message, ...] = ()
     if aligned.opening is not None:
         opening = (Message("user", aligned.opening.user), Message("assistant", aligned.opening.assistant))
@@ -267,34 +259,6 @@ def grade_turns(
 
 
 # --- the api-level entry point --------------------------------------------------------------------------
-
-
-def _versions() -> dict[str, str]:
-    out = {"python": platform.python_version()}
-    for pkg in ("evalkit", "pydantic", "sympy", "torch"):
-        try:
-            out[pkg] = importlib.metadata.version(pkg)
-        except importlib.metadata.PackageNotFoundError:
-            pass
-    return out
-
-
-@contextmanager
-def _judging(judge: Any) -> Iterator[str | None]:
-    """Grade ``criteria`` checks with ``judge`` (a model name or Model) inside the block."""
-    if judge is None:
-        yield None
-        return
-    from evalkit.checks.criteria import use_judge
-    from evalkit.models.registry import resolve_model
-
-    model = resolve_model(judge) if isinstance(judge, str) else judge
-    with use_judge(model) as session:
-        try:
-            yield session.name
-        finally:
-            if isinstance(judge, str):
-                session.call(model.aclose())
 
 
 def grade_transcript(
@@ -348,7 +312,7 @@ def grade_transcript(
         "content_hash": suite.content_hash,
         "paths": paths,
         "judge": judge if isinstance(judge, str) or judge is None else getattr(judge, "name", "judge"),
-        "versions": _versions(),
+        "versions": package_versions(),
     }
     store = RunStore.create(Path(paths["runs_dir"]), model_name, suite.name, config)
     progress(f"run directory: {store.path}")
@@ -356,7 +320,9 @@ def grade_transcript(
     for ex, why in aligned.skipped:
         store.event("transcript_skipped", line=ex.line, user=ex.user[:500], reason=why)
     try:
-        with _judging(judge):
+        from evalkit.checks.criteria import judging  # the check kinds import torch: only when grading
+
+        with judging(judge):
             conversations, _ = grade_turns(aligned, suite, recorder=store)
         result = RunResult(store.path, model_name, suite.name, tuple(conversations))
         store.write_results(result.to_json())
