@@ -26,12 +26,15 @@ from pydantic import (
     Field,
     PrivateAttr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from evalkit.checks.base import CheckParams, get_checker
 from evalkit.errors import SpecError
+from evalkit.spec.loading import NESTED_ERRORS, nearest
 
 __all__ = [
     "CheckSpec",
@@ -151,24 +154,41 @@ class CheckSpec(BaseModel):
         return kind
 
     @model_validator(mode="after")
-    def _parse_params(self) -> CheckSpec:
+    def _parse_params(self, info: ValidationInfo) -> CheckSpec:
         checker = get_checker(self.kind)
         raw = dict(self.model_extra or {})
         try:
-            self._params = checker.params_model.model_validate(raw)
+            self._params = checker.params_model.model_validate(raw, context=info.context)
         except ValidationError as err:
-            first = err.errors()[0]
-            where = ".".join(str(x) for x in first["loc"]) or self.kind
-            message = first["msg"].removeprefix("Value error, ")
-            if first["type"] == "extra_forbidden":
-                known = ", ".join(sorted(checker.params_model.model_fields)) or "none"
-                message = f"unknown parameter for kind {self.kind!r} (known: {known})"
-            raise ValueError(f"{where}: {message}") from None
+            raise PydanticCustomError(
+                NESTED_ERRORS,
+                "{summary}",
+                {"summary": f"invalid parameters for kind {self.kind!r}", "errors": _param_errors(self.kind, err)},
+            ) from None
         return self
 
     @property
     def params(self) -> CheckParams:
         return self._params
+
+
+def _param_errors(kind: str, err: ValidationError) -> list[tuple[tuple[str | int, ...], str, str, list[str]]]:
+    """Every error of a check's parameters, located inside the check, for :data:`NESTED_ERRORS`."""
+    known = sorted(get_checker(kind).params_model.model_fields)
+    out: list[tuple[tuple[str | int, ...], str, str, list[str]]] = []
+    for item in err.errors():
+        loc = tuple(x for x in item["loc"] if not (isinstance(x, str) and x.startswith("function-")))
+        message = item["msg"].removeprefix("Value error, ")
+        if item["type"] == "extra_forbidden" and len(loc) == 1:
+            name = str(loc[0])
+            guess = nearest(name, known)
+            message = f"unknown parameter {name!r} for kind {kind!r}" + (
+                f"; did you mean {guess!r}?" if guess else ""
+            ) + f" (known: {', '.join(known) or 'none'})"
+        elif item["type"] == "missing":
+            message = "required parameter is missing"
+        out.append((loc, message, "value_error", known))
+    return out
 
 
 Verdict = Literal["correct", "incorrect", "unscored"]
