@@ -28,10 +28,10 @@ from evalkit.paths import default_dir
 from evalkit.pricing import cost_usd, price_for
 from evalkit.regrade import RegradeResult, regrade_run
 from evalkit.runner import Listener, ModelRun, execute
-from evalkit.spec.loading import load_model, read_yaml
+from evalkit.spec.loading import read_yaml, spec_error_lines
 from evalkit.spec.models import Problem, Rubric
 from evalkit.spec.prompts import PromptSet, load_prompts
-from evalkit.spec.suite import Suite, find_yaml, load_suite
+from evalkit.spec.suite import LoadedProblem, Suite, find_yaml, load_suite, pair_rubrics
 from evalkit.store import RunDir, RunStore, list_runs, open_run, package_versions
 
 __all__ = [
@@ -370,8 +370,11 @@ def check(
 
 @dataclass(frozen=True)
 class ValidationReport:
+    """What ``validate`` found: files that are valid, one line per error, and the problems paired with rubrics."""
+
     checked: list[str]
     errors: list[str]
+    problems: tuple[LoadedProblem, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -392,47 +395,93 @@ def _kind_of(path: Path) -> str:
     return "problem"
 
 
-def validate(paths: list[str] | None = None) -> ValidationReport:
-    """Check problem, rubric, prompt and cassette files; with no paths, the default set."""
-    checked: list[str] = []
-    errors: list[str] = []
-    targets = (
-        [Path(p) for p in paths]
-        if paths
-        else [default_dir("problems"), default_dir("rubrics"), default_dir("prompts")]
-    )
+def _expand(targets: list[Path], errors: list[str]) -> list[Path]:
+    """The files to validate: prompt directories as they are, YAML in directories (and in their
+    ``problems/`` and ``rubrics/`` subdirectories, for a project folder)."""
     files: list[Path] = []
     for target in targets:
         if target.is_dir() and any(target.glob("*.j2")):
             files.append(target)
         elif target.is_dir():
             files.extend(find_yaml(target))
+            for sub in ("problems", "rubrics", "prompts"):
+                if (target / sub).is_dir():
+                    files.extend(_expand([target / sub], errors))
         elif target.exists():
             files.append(target)
         else:
             errors.append(f"{target}: not found")
-    for path in files:
-        kind = _kind_of(path)
+    return list(dict.fromkeys(files))
+
+
+def _sibling_rubrics(problem_files: list[Path], given: list[Path]) -> list[Path]:
+    """Rubrics of the given problems that were not given: in ``rubrics/`` beside each problem's directory."""
+    from evalkit.spec.suite import rubric_problem_id
+
+    ids = set()
+    for path in problem_files:
+        try:
+            data, _ = read_yaml(path)
+        except SpecError:
+            continue
+        if isinstance(data, dict) and data.get("id") is not None:
+            ids.add(str(data["id"]))
+    found: list[Path] = []
+    for folder in dict.fromkeys(p.resolve().parent.parent / "rubrics" for p in problem_files):
+        for rubric in find_yaml(folder):
+            if rubric.resolve() not in {g.resolve() for g in given} and rubric_problem_id(rubric) in ids:
+                found.append(rubric)
+    return found
+
+
+def validate(paths: list[str] | None = None) -> ValidationReport:
+    """Check problem, rubric, prompt and cassette files; with no paths, the default set.
+
+    Every error is reported, one line each. Every problem found must have a
+    rubric (among the files given, or in ``rubrics/`` beside its directory)
+    that covers its parts; references and skeletons named by file are loaded.
+    """
+    errors: list[str] = []
+    targets = (
+        [Path(p) for p in paths]
+        if paths
+        else [default_dir("problems"), default_dir("rubrics"), default_dir("prompts")]
+    )
+    files = _expand(targets, errors)
+    failed: set[str] = set()
+    kinds = {path: _kind_of(path) for path in files}
+    for path, kind in kinds.items():
+        if kind not in ("prompts", "cassette"):
+            continue
         try:
             if kind == "prompts":
                 load_prompts(path if path.is_dir() else path.parent).check()
-            elif kind == "rubric":
-                load_model(Rubric, path)
-            elif kind == "cassette":
+            else:
                 from evalkit.models.replay import load_cassette
 
                 load_cassette(path)
-            else:
-                load_model(Problem, path)
-            checked.append(str(path))
         except EvalkitError as err:
-            errors.append(str(err))
-    if not paths and not errors:  # cross-file checks: every problem has a complete rubric
-        try:
-            load_suite(default_dir("problems"), default_dir("rubrics"))
-        except EvalkitError as err:
-            errors.append(str(err))
-    return ValidationReport(checked, errors)
+            errors.extend(_lines(err))
+            failed.add(str(path))
+    problem_files = [p for p, k in kinds.items() if k in ("problem", "unknown")]
+    rubric_files = [p for p, k in kinds.items() if k == "rubric"]
+    loaded, spec_errors = pair_rubrics(problem_files, [*rubric_files, *_sibling_rubrics(problem_files, rubric_files)])
+    for problem_error in spec_errors:
+        errors.extend(_lines(problem_error))
+        failed.add(str(problem_error.path))
+    checked = [str(p) for p in files if str(p) not in failed]
+    return ValidationReport(checked, errors, tuple(loaded))
+
+
+def _lines(err: EvalkitError) -> list[str]:
+    return spec_error_lines(err) if isinstance(err, SpecError) else [str(err)]
+
+
+def selftest(report: ValidationReport) -> list[str]:
+    """Grade every rubric example of the problems ``validate`` paired; one line per disagreement."""
+    from evalkit.selftest import failures_of
+
+    return failures_of(report.problems)
 
 
 def schema(kind: str = "all") -> dict[str, Any]:

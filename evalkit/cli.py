@@ -315,15 +315,15 @@ def validate(
         bool, typer.Option("--selftest", help="Also grade every rubric example and compare verdicts.")
     ] = False,
 ) -> None:
-    """Check problem, rubric, prompt and cassette files."""
+    """Check problem, rubric, prompt and cassette files: every error, and a rubric for every problem."""
     report = api.validate(paths)
     for line in report.errors:
-        err_console.print(f"[red]error[/] {line}", soft_wrap=True)
+        err_console.print(f"[red]error[/] {_escape(line)}", soft_wrap=True)
     if report.errors:
         raise typer.Exit(1)
     err_console.print(f"[green]ok[/] {len(report.checked)} file(s) valid")
     if selftest:
-        _selftest()
+        _selftest(report)
 
 
 @app.command()
@@ -373,12 +373,9 @@ def show(
         print_summary(run_dir.results, out_console)
 
 
-def _selftest() -> None:
-    """Grade every rubric example of the default problem set; exit 1 on any disagreement."""
-    from evalkit.paths import default_dir
-    from evalkit.selftest import run_selftests
-
-    failures = run_selftests(default_dir("problems"), default_dir("rubrics"))
+def _selftest(report: api.ValidationReport) -> None:
+    """Grade every rubric example of the validated problems; exit 1 on any disagreement."""
+    failures = api.selftest(report)
     for line in failures:
         err_console.print(f"[red]self-test[/] {_escape(line)}", soft_wrap=True)
     if failures:

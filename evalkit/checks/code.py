@@ -101,12 +101,13 @@ from evalkit.checks.code_answers import _attempts, _blank_values, _code_blocks, 
 from evalkit.errors import SandboxError, SpecError
 from evalkit.extract import split_parts
 from evalkit.reference.cases import InputSpec, Trial, einsum_trials, reference_trials
-from evalkit.reference.files import folder_from, is_file_reference, resolve_reference, resolve_skeleton
+from evalkit.reference.files import resolve_reference, resolve_skeleton
 from evalkit.reference.patch import Patched, apply_fragments, assemble_program
 from evalkit.reference.registry import Reference
 from evalkit.reference.skeletons import PRELUDE, BlankError, fill_blanks, find_blanks
 from evalkit.sandbox import Call, Job, Limits, RunOutcome, default_pool
 from evalkit.sandbox.jobs import ErrorInfo
+from evalkit.spec.files import folder_from, is_file_reference
 
 if TYPE_CHECKING:
     from evalkit.spec.models import CheckSpec, Problem

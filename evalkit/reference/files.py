@@ -1,15 +1,11 @@
-"""The author's own files beside a problem: ``problems/NAME.yaml`` plus ``problems/NAME/``.
-
-A problem's folder holds what its YAML names by file: a reference module
-(``reference: rmsnorm.py:RMSNorm`` in a rubric's code check), a skeleton
-(``skeleton: skeleton.py``) or a given's text (``givens: [{name: code, file: skeleton.py}]``).
-Names are relative to the folder and may not leave it.
+"""Importing the author's reference code from a problem's folder (``reference: FILE.py:NAME``).
 
 Reference code is the author's and trusted: it is imported here, in the evalkit
 process, and computes the ground truth. It never reaches the sandbox; the
-model's code gets only the inputs (and the reference module's weights). Example::
+model's code gets only the inputs (and a reference module's weights). Finding
+and reading the folder's files is :mod:`evalkit.spec.files`. Example::
 
-    folder = problem_folder(Path("problems/hw10_q1.yaml"))       # problems/hw10_q1/
+    folder = problem_folder("problems/hw10_q1.yaml")              # problems/hw10_q1/
     ref = load_file_reference(folder, "rmsnorm.py:RMSNorm")
     ref.is_module, ref.entry                                      # (True, 'RMSNorm')
 """
@@ -22,79 +18,16 @@ import inspect
 import re
 import sys
 import threading
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from torch import nn
 
 from evalkit.errors import SpecError
-from evalkit.reference.registry import Reference
+from evalkit.reference.registry import Reference, get_reference, get_skeleton
+from evalkit.spec.files import FILE_REFERENCE, folder_path, is_file_reference, read_folder_file
 
-__all__ = [
-    "FILE_REFERENCE",
-    "FOLDER_KEY",
-    "folder_files",
-    "folder_from",
-    "is_file_reference",
-    "load_file_reference",
-    "problem_folder",
-    "read_folder_file",
-    "resolve_reference",
-    "resolve_skeleton",
-]
-
-#: The validation-context key that holds the problem's folder (a :class:`~pathlib.Path`).
-FOLDER_KEY = "problem_folder"
-#: ``file.py:Name`` (a path inside the folder, then a top-level name in it).
-FILE_REFERENCE = re.compile(r"^(?P<file>[A-Za-z0-9_./-]+\.py):(?P<name>[A-Za-z_][A-Za-z0-9_]*)$")
-_MAX_FILE_BYTES = 1_000_000
-
-
-def problem_folder(problem_path: str | Path) -> Path:
-    """The folder of a problem's files: ``problems/NAME/`` for ``problems/NAME.yaml``."""
-    path = Path(problem_path)
-    return path.parent / path.stem
-
-
-def folder_from(context: Mapping[str, Any] | None) -> Path | None:
-    """The problem folder a validation context carries, if any."""
-    value = (context or {}).get(FOLDER_KEY)
-    return Path(value) if value is not None else None
-
-
-def is_file_reference(name: str) -> bool:
-    """Whether ``name`` names a file in the problem's folder (``x.py:Name`` or ``x.py``)."""
-    return name.endswith(".py") or bool(FILE_REFERENCE.match(name))
-
-
-def _resolve(folder: Path, name: str) -> Path:
-    relative = Path(name)
-    if relative.is_absolute() or ".." in relative.parts:
-        raise SpecError(f"{name!r} must be a path inside the problem's folder {folder}/ (no '..')")
-    path = folder / relative
-    if not path.is_file():
-        where = f"{folder}/ has no file {name!r}" if folder.is_dir() else f"there is no folder {folder}/"
-        raise SpecError(f"{where}: put the file there (problems/NAME.yaml keeps its files in problems/NAME/)")
-    if path.stat().st_size > _MAX_FILE_BYTES:
-        raise SpecError(f"{path} is larger than {_MAX_FILE_BYTES // 1_000_000} MB")
-    return path
-
-
-def read_folder_file(folder: Path, name: str) -> str:
-    """The text of ``name`` in the problem's folder; a SpecError that says where it was looked for."""
-    path = _resolve(folder, name)
-    try:
-        return path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as err:
-        raise SpecError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from None
-
-
-def folder_files(folder: Path) -> list[Path]:
-    """Every file in a problem's folder, sorted (for the suite's content hash); [] if there is none."""
-    if not folder.is_dir():
-        return []
-    return sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+__all__ = ["load_file_reference", "resolve_reference", "resolve_skeleton"]
 
 
 _modules: dict[tuple[str, str], Any] = {}
@@ -136,21 +69,25 @@ def load_file_reference(folder: Path, spec: str) -> Reference:
     match = FILE_REFERENCE.match(spec)
     if match is None:
         raise SpecError(f"reference {spec!r} should read FILE.py:NAME, e.g. 'layernorm.py:LayerNorm'")
-    path = _resolve(folder, match.group("file"))
+    path = folder_path(folder, match.group("file"))
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     module = _import(path, digest)
     name = match.group("name")
     target = getattr(module, name, None)
     if target is None or not callable(target):
         defined = sorted(
-            k for k, v in vars(module).items() if callable(v) and not k.startswith("_") and _is_local(v, module)
+            k
+            for k, v in vars(module).items()
+            if callable(v) and not k.startswith("_") and _is_local(v, module)
         )
         raise SpecError(
             f"{path} defines no function or class {name!r} (it defines: {', '.join(defined) or 'nothing callable'})"
         )
     is_module = isinstance(target, type) and issubclass(target, nn.Module)
     if isinstance(target, type) and not is_module:
-        raise SpecError(f"{path}: {name} is a class but not a torch.nn.Module; use a function or an nn.Module")
+        raise SpecError(
+            f"{path}: {name} is a class but not a torch.nn.Module; use a function or an nn.Module"
+        )
     doc = inspect.getdoc(target) or ""
     summary = doc.splitlines()[0] if doc else f"{name} from {path.name}"
     return Reference(spec, target, name, summary, is_module=is_module, origin=f"{path.resolve()}#{digest}")
@@ -162,8 +99,6 @@ def _is_local(value: Any, module: Any) -> bool:
 
 def resolve_reference(name: str, folder: Path | None) -> Reference:
     """A built-in reference by name, or the author's ``file.py:Name`` in ``folder``."""
-    from evalkit.reference.registry import get_reference
-
     if not is_file_reference(name):
         return get_reference(name)
     if folder is None:
@@ -176,10 +111,10 @@ def resolve_reference(name: str, folder: Path | None) -> Reference:
 
 def resolve_skeleton(name: str, folder: Path | None) -> str:
     """The source of a built-in skeleton by name, or of the author's ``file.py`` in ``folder``."""
-    from evalkit.reference.registry import get_skeleton
-
     if not name.endswith(".py"):
         return get_skeleton(name).source
     if folder is None:
-        raise SpecError(f"skeleton {name!r} is a file beside the problem, but the problem's folder is not known")
+        raise SpecError(
+            f"skeleton {name!r} is a file beside the problem, but the problem's folder is not known"
+        )
     return read_folder_file(folder, name)

@@ -34,6 +34,7 @@ from pydantic_core import PydanticCustomError
 
 from evalkit.checks.base import CheckParams, get_checker
 from evalkit.errors import SpecError
+from evalkit.spec.files import folder_from, read_folder_file
 from evalkit.spec.loading import NESTED_ERRORS, nearest
 
 __all__ = [
@@ -72,18 +73,38 @@ class Symbol(_Strict):
 
 
 class Given(_Strict):
-    """Data the problem gives: a code skeleton, a matrix, a vector, a table or text."""
+    """Data the problem gives: a code skeleton, a matrix, a vector, a table or text.
+
+    ``file: skeleton.py`` reads ``content`` from the problem's folder
+    (``problems/NAME/`` beside ``problems/NAME.yaml``).
+    """
 
     name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
     kind: Literal["code", "matrix", "vector", "text", "table"] = "text"
     content: str | None = None
+    file: str | None = Field(default=None, description="a file in the problem's folder that holds the content")
     value: Any = None
     language: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_file(cls, data: Any, info: ValidationInfo) -> Any:
+        if not isinstance(data, dict) or not isinstance(data.get("file"), str):
+            return data
+        if data.get("content") is not None:
+            raise ValueError("a given has either 'content' or 'file', not both")
+        folder = folder_from(info.context)
+        if folder is None:
+            raise ValueError("'file' is read from the problem's folder; load the problem from its YAML file")
+        try:
+            return {**data, "content": read_folder_file(folder, data["file"])}
+        except SpecError as err:
+            raise ValueError(str(err)) from None
 
     @model_validator(mode="after")
     def _has_payload(self) -> Given:
         if self.content is None and self.value is None:
-            raise ValueError("a given needs 'content' (text or code) or 'value' (data)")
+            raise ValueError("a given needs 'content' (text or code), 'file' or 'value' (data)")
         return self
 
 
@@ -112,6 +133,11 @@ class Problem(_Strict):
     givens: list[Given] = Field(default_factory=list)
     parts: list[Part] = Field(min_length=1)
     tags: list[str] = Field(default_factory=list)
+    suite: str | None = Field(
+        default=None,
+        pattern=_ID_PATTERN,
+        description="the homework it belongs to (default: its file name up to the first '_', 'hw9' for hw9_q1.yaml)",
+    )
 
     @field_validator("parts")
     @classmethod
