@@ -105,6 +105,7 @@ class RunResult:
     suite: str
     conversations: tuple[ConversationResult, ...]
     batch: bool = False
+    skipped: str | None = None  # the one-line note naming problems an offline run could not replay
 
     @property
     def parts(self) -> list[PartResult]:
@@ -232,10 +233,32 @@ def _execute_judged(
             mr.store.close()
 
 
+def replayable(suite: Suite, models: Sequence[Any]) -> tuple[Suite, str | None]:
+    """The part of ``suite`` every replay model among ``models`` has recordings of, and a note on the rest.
+
+    An offline run never breaks on a problem its cassette does not cover: it
+    replays what it can and names the others in one line (None when nothing is skipped).
+    """
+    from evalkit.models.replay import ReplayModel, skipped_note
+
+    replays = [m for m in models if isinstance(m, ReplayModel)]
+    if not replays:
+        return suite, None
+    kept = [lp.id for lp in suite.problems if all(m.covers(lp.id) for m in replays)]
+    if len(kept) == len(suite.problems):
+        return suite, None
+    skipped = [(lp.id, lp.suite, lp.path) for lp in suite.problems if lp.id not in kept]
+    return suite.only(kept), skipped_note(", ".join(m.name for m in replays), skipped)
+
+
 def run_many(
     config: RunConfig, progress: Progress | None = None, listener: Listener | None = None
 ) -> list[RunResult]:
-    """Run the suite for every model in ``config`` concurrently; one run directory per model."""
+    """Run the suite for every model in ``config`` concurrently; one run directory per model.
+
+    Offline (replay) models run only the problems their cassettes cover; when
+    they cover none, nothing runs, ``progress`` gets the note, and the list is empty.
+    """
     progress = progress or (lambda _msg: None)
     names = [expand_alias(m) for m in config.all_models()]
     if config.batch:
@@ -246,6 +269,10 @@ def run_many(
     models = [resolve_model(name, settings) for name in names]
     for model in models:
         price_for(model.name)  # a malformed price override file stops the run before it starts
+    suite, skipped = replayable(suite, models)
+    if not suite.problems:
+        progress(skipped or "nothing to run")
+        return []
     model_runs = []
     for model in models:
         run_config = {
@@ -255,6 +282,7 @@ def run_many(
             "problems": [lp.id for lp in suite.problems],
             "problem_files": [str(lp.path) for lp in suite.problems],
             "content_hash": suite.content_hash,
+            "skipped": skipped,
             "paths": paths,
             "base_url": config.base_url,
             "options": config.options.model_dump(),
@@ -268,12 +296,20 @@ def run_many(
         store = RunStore.create(Path(paths["runs_dir"]), model.name, suite.name, run_config)
         progress(f"run directory: {store.path}")
         model_runs.append(ModelRun(model, store))
-    return _execute(config, model_runs, suite, prompts, listener)
+    results = _execute(config, model_runs, suite, prompts, listener)
+    return [replace(r, skipped=skipped) for r in results]
 
 
 def run(config: RunConfig, progress: Progress | None = None, listener: Listener | None = None) -> RunResult:
-    """Run every problem of the suite against ``config.model`` and write a run directory."""
-    return run_many(config, progress, listener)[0]
+    """Run every problem of the suite against ``config.model`` and write a run directory.
+
+    Raises :class:`SpecError` with the skipped-problems note when an offline model covers none of them.
+    """
+    notes: list[str] = []
+    results = run_many(config, lambda msg: (notes.append(msg), (progress or (lambda _m: None))(msg)), listener)
+    if not results:
+        raise SpecError(notes[-1] if notes else "nothing to run")
+    return results[0]
 
 
 def resume(
@@ -301,19 +337,20 @@ def resume(
         )
     config = replace(RunConfig.from_json(stored), **{k: v for k, v in overrides.items() if v is not None})
     _, suite, prompts = _load_inputs(config)
+    settings = ModelSettings(base_url=config.base_url, max_retries=config.max_retries)
+    model = resolve_model(expand_alias(config.model), settings)
+    suite, skipped = replayable(suite, [model])
     if suite.content_hash != existing.config.get("content_hash"):
         raise StoreError(
             f"the problems or rubrics changed since {existing.id} started (content hash "
             f"{existing.config.get('content_hash')} -> {suite.content_hash}); use 'evalkit grade' to re-grade, "
             "or start a new run"
         )
-    settings = ModelSettings(base_url=config.base_url, max_retries=config.max_retries)
-    model = resolve_model(expand_alias(config.model), settings)
     store, events = RunStore.reopen(existing.path)
     progress(
         f"resuming {existing.path} ({sum(1 for e in events if e.get('type') == 'message')} messages stored)"
     )
-    return _execute(config, [ModelRun(model, store, events)], suite, prompts, listener)[0]
+    return replace(_execute(config, [ModelRun(model, store, events)], suite, prompts, listener)[0], skipped=skipped)
 
 
 def grade(run_ref: str | Path, runs_dir: str | Path | None = None) -> RegradeResult:
@@ -324,6 +361,9 @@ def grade(run_ref: str | Path, runs_dir: str | Path | None = None) -> RegradeRes
         raise StoreError(f"{rd.path}/run.json has no run configuration; it cannot be re-graded")
     config = RunConfig.from_json(stored)
     _, suite, prompts = _load_inputs(config)
+    asked = rd.config.get("problems")
+    if isinstance(asked, list):  # the problems the run had (an offline run skips some)
+        suite = suite.only([str(p) for p in asked])
     return regrade_run(rd, suite, prompts, config.samples, config.options)
 
 

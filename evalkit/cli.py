@@ -188,6 +188,8 @@ def run(
                 )
                 display.expect(config)
                 results = api.run_many(config, progress=display.message, listener=display.listener)
+                if not results:  # an offline model has no recording of any selected problem: said why
+                    return
     except KeyboardInterrupt:
         where = display.run_dirs[-1] if display.run_dirs else "RUN"
         err_console.print(f"interrupted; nothing is lost. Continue with: evalkit run --resume {where}")
@@ -219,6 +221,8 @@ def _after_run(result: api.RunResult, as_json: bool) -> None:
         _print_json(data)
     else:
         print_summary(data, out_console)
+    if result.skipped:
+        err_console.print(_escape(result.skipped), soft_wrap=True)
     err_console.print(f"run directory: {result.run_dir}")
 
 
@@ -427,11 +431,15 @@ app.add_typer(new_app, name="new")
 @new_app.command("problem")
 def new_problem(
     name: Annotated[str, typer.Argument(help="Problem id and file name, e.g. hw10_q1.")],
+    code: Annotated[
+        bool,
+        typer.Option("--code", help="Make part (a) a code part, with problems/NAME/reference.py and skeleton.py."),
+    ] = False,
 ) -> None:
     """Create problems/NAME.yaml and rubrics/NAME.yaml that validate and self-test as written."""
     from evalkit.authoring import new_problem as scaffold
 
-    for path in scaffold(name):
+    for path in scaffold(name, code=code):
         err_console.print(f"created {_escape(str(path))}", soft_wrap=True)
     err_console.print("edit them, then check with: evalkit validate --selftest")
 
