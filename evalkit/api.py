@@ -306,7 +306,13 @@ def run(config: RunConfig, progress: Progress | None = None, listener: Listener 
     Raises :class:`SpecError` with the skipped-problems note when an offline model covers none of them.
     """
     notes: list[str] = []
-    results = run_many(config, lambda msg: (notes.append(msg), (progress or (lambda _m: None))(msg)), listener)
+
+    def told(message: str) -> None:
+        notes.append(message)
+        if progress is not None:
+            progress(message)
+
+    results = run_many(config, told, listener)
     if not results:
         raise SpecError(notes[-1] if notes else "nothing to run")
     return results[0]
