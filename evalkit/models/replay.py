@@ -140,7 +140,7 @@ def skipped_note(model: str, skipped: Sequence[tuple[str, str, Path]]) -> str:
     which = "; ".join(f"{suite} ({', '.join(ids)})" for suite, ids in suites.items())
     n = len(skipped)
     noun, it = ("problem", "it") if n == 1 else ("problems", "them")
-    files = [path for _, _, path in skipped]
+    files = [_shown(path) for _, _, path in skipped]
     prefixes = {f.stem.split("_")[0] + "_" for f in files}
     if n == 1:
         pattern = str(files[0])
@@ -155,6 +155,14 @@ def skipped_note(model: str, skipped: Sequence[tuple[str, str, Path]]) -> str:
         f"(evalkit run --model claude{problems}) or grade a transcript of {it} "
         f"(evalkit grade-transcript FILE{transcript})"
     )
+
+
+def _shown(path: Path) -> Path:
+    """``path`` relative to the working directory when it is inside it (as a user would type it)."""
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve())
+    except ValueError:
+        return path
 
 
 def create(model_id: str, settings: ModelSettings) -> ReplayModel:
