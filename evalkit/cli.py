@@ -400,8 +400,19 @@ def grade_transcript(
         str | None, typer.Option(help="Model that grades 'criteria' checks (default: their keywords).")
     ] = None,
     transcript_format: Annotated[
-        str, typer.Option("--format", help="auto, writeup, markdown or json.")
+        str,
+        typer.Option("--format", help="auto, writeup, markdown, json, chatgpt, claude (data exports) or pdf."),
     ] = "auto",
+    conversation: Annotated[
+        str | None,
+        typer.Option("--conversation", help="In a ChatGPT or Claude.ai export: the conversation's id or title."),
+    ] = None,
+    suite: Annotated[
+        str | None, typer.Option("--suite", help="Only the problems of this homework (e.g. tblocks).")
+    ] = None,
+    write_report: Annotated[
+        bool, typer.Option("--report/--no-report", help="Write report.html (and report.pdf with TeX).")
+    ] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print results as JSON on stdout.")] = False,
 ) -> None:
     """Grade a finished conversation with the rubrics, as if it had been a run."""
@@ -414,7 +425,10 @@ def grade_transcript(
         runs_dir=out,
         judge=judge,
         format=transcript_format,  # type: ignore[arg-type]
-        progress=lambda msg: err_console.print(msg),
+        progress=lambda msg: err_console.print(_escape(msg), soft_wrap=True),
+        conversation=conversation,
+        suite=suite,
+        report=write_report,
     )
     data = result.to_json()
     if as_json:
