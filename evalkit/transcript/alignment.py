@@ -272,7 +272,7 @@ def grade_transcript(
     progress: Callable[[str], None] | None = None,
     conversation: str | None = None,
     suite: str | None = None,
-    report: bool = True,
+    report: bool = False,
 ) -> RunResult:
     """Grade the transcript at ``path`` and write a run directory, like ``evalkit run``.
 
@@ -282,8 +282,9 @@ def grade_transcript(
     ``conversation`` picks one conversation of a ChatGPT or Claude.ai export.
     Returns an :class:`evalkit.api.RunResult` whose model is
     ``transcript:<file stem>``; problems the transcript never asks are left out.
-    With ``report``, ``report.html`` (and ``report.pdf`` where TeX is installed)
-    are written into the run directory, as ``evalkit run`` does.
+    With ``report`` (as ``evalkit grade-transcript`` does unless ``--no-report``),
+    ``report.html`` and, where TeX is installed, ``report.pdf`` are written into
+    the run directory, as ``evalkit run`` does.
 
     Example::
 

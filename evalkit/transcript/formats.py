@@ -210,6 +210,8 @@ def read_transcript(path: str | Path, *, format: Format = "auto", conversation: 
         if path.stat().st_size > _MAX_BYTES:
             raise TranscriptError(f"{path}: larger than {_MAX_BYTES // 1_000_000} MB")
         if format == "pdf" or (format == "auto" and path.suffix.lower() == ".pdf"):
+            if conversation is not None:
+                raise TranscriptError(f"{path}: --conversation picks from a ChatGPT or Claude.ai export, not a PDF")
             transcript = parse_transcript(pdf_text(path), format="writeup", source=str(path))
             return Transcript(transcript.turns, "pdf", transcript.source)
         text = path.read_text(encoding="utf-8")
