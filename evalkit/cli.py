@@ -187,8 +187,16 @@ def run(
                     batch=batch,
                 )
                 display.expect(config)
-                results = api.run_many(config, progress=display.message, listener=display.listener)
-                if not results:  # an offline model has no recording of any selected problem: said why
+                said_last: list[str] = []
+
+                def progress(message: str) -> None:
+                    said_last[:] = [message]
+                    display.message(message)
+
+                results = api.run_many(config, progress=progress, listener=display.listener)
+                if not results:  # an offline model has no recording of any selected problem: say so
+                    if quiet and said_last:
+                        err_console.print(_escape(said_last[0]), soft_wrap=True)
                     return
     except KeyboardInterrupt:
         where = display.run_dirs[-1] if display.run_dirs else "RUN"
@@ -408,7 +416,7 @@ def grade_transcript(
         typer.Option("--conversation", help="In a ChatGPT or Claude.ai export: the conversation's id or title."),
     ] = None,
     suite: Annotated[
-        str | None, typer.Option("--suite", help="Only the problems of this homework (e.g. tblocks).")
+        str | None, typer.Option("--suite", help="Only the problems of this homework (e.g. hw9).")
     ] = None,
     write_report: Annotated[
         bool, typer.Option("--report/--no-report", help="Write report.html (and report.pdf with TeX).")

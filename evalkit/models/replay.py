@@ -130,9 +130,9 @@ def skipped_note(model: str, skipped: Sequence[tuple[str, str, Path]]) -> str:
 
     ``skipped`` holds ``(problem id, suite, problem file)``. Example::
 
-        skipped 1 problem that replay:default has no recording of: tblocks (tb_q1); run it with a live
-        model (evalkit run --model claude --problems 'problems/tblocks_*.yaml') or grade a transcript
-        of it (evalkit grade-transcript FILE --suite tblocks)
+        skipped 1 problem that replay:default has no recording of: hw10 (hw10_q1); run it with a live
+        model (evalkit run --model claude --problems 'problems/hw10_q1.yaml') or grade a transcript
+        of it (evalkit grade-transcript FILE --suite hw10)
     """
     suites: dict[str, list[str]] = {}
     for pid, suite, _ in skipped:
