@@ -186,11 +186,9 @@ class CheckSpec(BaseModel):
         try:
             self._params = checker.params_model.model_validate(raw, context=info.context)
         except ValidationError as err:
-            raise PydanticCustomError(
-                NESTED_ERRORS,
-                "{summary}",
-                {"summary": f"invalid parameters for kind {self.kind!r}", "errors": _param_errors(self.kind, err)},
-            ) from None
+            errors = _param_errors(self.kind, err)
+            summary = "; ".join(f"{'.'.join(map(str, loc)) or self.kind}: {msg}" for loc, msg, _, _ in errors)
+            raise PydanticCustomError(NESTED_ERRORS, "{summary}", {"summary": summary, "errors": errors}) from None
         return self
 
     @property
