@@ -511,7 +511,9 @@ def validate(paths: list[str] | None = None) -> ValidationReport:
             failed.add(str(path))
     problem_files = [p for p, k in kinds.items() if k in ("problem", "unknown")]
     rubric_files = [p for p, k in kinds.items() if k == "rubric"]
-    loaded, spec_errors = pair_rubrics(problem_files, [*rubric_files, *_sibling_rubrics(problem_files, rubric_files)])
+    hint = "rubrics/ beside the problems' directory (or give it to validate)"
+    rubrics = [*rubric_files, *_sibling_rubrics(problem_files, rubric_files)]
+    loaded, spec_errors = pair_rubrics(problem_files, rubrics, hint)
     for problem_error in spec_errors:
         errors.extend(_lines(problem_error))
         failed.add(str(problem_error.path))
