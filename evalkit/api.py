@@ -28,10 +28,10 @@ from evalkit.paths import default_dir
 from evalkit.pricing import cost_usd, price_for
 from evalkit.regrade import RegradeResult, regrade_run
 from evalkit.runner import Listener, ModelRun, execute
-from evalkit.spec.loading import load_model, read_yaml
+from evalkit.spec.loading import read_yaml, spec_error_lines
 from evalkit.spec.models import Problem, Rubric
 from evalkit.spec.prompts import PromptSet, load_prompts
-from evalkit.spec.suite import Suite, find_yaml, load_suite
+from evalkit.spec.suite import LoadedProblem, Suite, find_yaml, load_suite, pair_rubrics
 from evalkit.store import RunDir, RunStore, list_runs, open_run, package_versions
 
 __all__ = [
@@ -105,6 +105,7 @@ class RunResult:
     suite: str
     conversations: tuple[ConversationResult, ...]
     batch: bool = False
+    skipped: str | None = None  # the one-line note naming problems an offline run could not replay
 
     @property
     def parts(self) -> list[PartResult]:
@@ -232,10 +233,32 @@ def _execute_judged(
             mr.store.close()
 
 
+def replayable(suite: Suite, models: Sequence[Any]) -> tuple[Suite, str | None]:
+    """The part of ``suite`` every replay model among ``models`` has recordings of, and a note on the rest.
+
+    An offline run never breaks on a problem its cassette does not cover: it
+    replays what it can and names the others in one line (None when nothing is skipped).
+    """
+    from evalkit.models.replay import ReplayModel, skipped_note
+
+    replays = [m for m in models if isinstance(m, ReplayModel)]
+    if not replays:
+        return suite, None
+    kept = [lp.id for lp in suite.problems if all(m.covers(lp.id) for m in replays)]
+    if len(kept) == len(suite.problems):
+        return suite, None
+    skipped = [(lp.id, lp.suite, lp.path) for lp in suite.problems if lp.id not in kept]
+    return suite.only(kept), skipped_note(", ".join(m.name for m in replays), skipped)
+
+
 def run_many(
     config: RunConfig, progress: Progress | None = None, listener: Listener | None = None
 ) -> list[RunResult]:
-    """Run the suite for every model in ``config`` concurrently; one run directory per model."""
+    """Run the suite for every model in ``config`` concurrently; one run directory per model.
+
+    Offline (replay) models run only the problems their cassettes cover; when
+    they cover none, nothing runs, ``progress`` gets the note, and the list is empty.
+    """
     progress = progress or (lambda _msg: None)
     names = [expand_alias(m) for m in config.all_models()]
     if config.batch:
@@ -246,6 +269,10 @@ def run_many(
     models = [resolve_model(name, settings) for name in names]
     for model in models:
         price_for(model.name)  # a malformed price override file stops the run before it starts
+    suite, skipped = replayable(suite, models)
+    if not suite.problems:
+        progress(skipped or "nothing to run")
+        return []
     model_runs = []
     for model in models:
         run_config = {
@@ -255,6 +282,7 @@ def run_many(
             "problems": [lp.id for lp in suite.problems],
             "problem_files": [str(lp.path) for lp in suite.problems],
             "content_hash": suite.content_hash,
+            "skipped": skipped,
             "paths": paths,
             "base_url": config.base_url,
             "options": config.options.model_dump(),
@@ -268,12 +296,26 @@ def run_many(
         store = RunStore.create(Path(paths["runs_dir"]), model.name, suite.name, run_config)
         progress(f"run directory: {store.path}")
         model_runs.append(ModelRun(model, store))
-    return _execute(config, model_runs, suite, prompts, listener)
+    results = _execute(config, model_runs, suite, prompts, listener)
+    return [replace(r, skipped=skipped) for r in results]
 
 
 def run(config: RunConfig, progress: Progress | None = None, listener: Listener | None = None) -> RunResult:
-    """Run every problem of the suite against ``config.model`` and write a run directory."""
-    return run_many(config, progress, listener)[0]
+    """Run every problem of the suite against ``config.model`` and write a run directory.
+
+    Raises :class:`SpecError` with the skipped-problems note when an offline model covers none of them.
+    """
+    notes: list[str] = []
+
+    def told(message: str) -> None:
+        notes.append(message)
+        if progress is not None:
+            progress(message)
+
+    results = run_many(config, told, listener)
+    if not results:
+        raise SpecError(notes[-1] if notes else "nothing to run")
+    return results[0]
 
 
 def resume(
@@ -301,19 +343,20 @@ def resume(
         )
     config = replace(RunConfig.from_json(stored), **{k: v for k, v in overrides.items() if v is not None})
     _, suite, prompts = _load_inputs(config)
+    settings = ModelSettings(base_url=config.base_url, max_retries=config.max_retries)
+    model = resolve_model(expand_alias(config.model), settings)
+    suite, skipped = replayable(suite, [model])
     if suite.content_hash != existing.config.get("content_hash"):
         raise StoreError(
             f"the problems or rubrics changed since {existing.id} started (content hash "
             f"{existing.config.get('content_hash')} -> {suite.content_hash}); use 'evalkit grade' to re-grade, "
             "or start a new run"
         )
-    settings = ModelSettings(base_url=config.base_url, max_retries=config.max_retries)
-    model = resolve_model(expand_alias(config.model), settings)
     store, events = RunStore.reopen(existing.path)
     progress(
         f"resuming {existing.path} ({sum(1 for e in events if e.get('type') == 'message')} messages stored)"
     )
-    return _execute(config, [ModelRun(model, store, events)], suite, prompts, listener)[0]
+    return replace(_execute(config, [ModelRun(model, store, events)], suite, prompts, listener)[0], skipped=skipped)
 
 
 def grade(run_ref: str | Path, runs_dir: str | Path | None = None) -> RegradeResult:
@@ -324,6 +367,9 @@ def grade(run_ref: str | Path, runs_dir: str | Path | None = None) -> RegradeRes
         raise StoreError(f"{rd.path}/run.json has no run configuration; it cannot be re-graded")
     config = RunConfig.from_json(stored)
     _, suite, prompts = _load_inputs(config)
+    asked = rd.config.get("problems")
+    if isinstance(asked, list):  # the problems the run had (an offline run skips some)
+        suite = suite.only([str(p) for p in asked])
     return regrade_run(rd, suite, prompts, config.samples, config.options)
 
 
@@ -370,8 +416,11 @@ def check(
 
 @dataclass(frozen=True)
 class ValidationReport:
+    """What ``validate`` found: files that are valid, one line per error, and the problems paired with rubrics."""
+
     checked: list[str]
     errors: list[str]
+    problems: tuple[LoadedProblem, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -392,47 +441,95 @@ def _kind_of(path: Path) -> str:
     return "problem"
 
 
-def validate(paths: list[str] | None = None) -> ValidationReport:
-    """Check problem, rubric, prompt and cassette files; with no paths, the default set."""
-    checked: list[str] = []
-    errors: list[str] = []
-    targets = (
-        [Path(p) for p in paths]
-        if paths
-        else [default_dir("problems"), default_dir("rubrics"), default_dir("prompts")]
-    )
+def _expand(targets: list[Path], errors: list[str]) -> list[Path]:
+    """The files to validate: prompt directories as they are, YAML in directories (and in their
+    ``problems/`` and ``rubrics/`` subdirectories, for a project folder)."""
     files: list[Path] = []
     for target in targets:
         if target.is_dir() and any(target.glob("*.j2")):
             files.append(target)
         elif target.is_dir():
             files.extend(find_yaml(target))
+            for sub in ("problems", "rubrics", "prompts"):
+                if (target / sub).is_dir():
+                    files.extend(_expand([target / sub], errors))
         elif target.exists():
             files.append(target)
         else:
             errors.append(f"{target}: not found")
-    for path in files:
-        kind = _kind_of(path)
+    return list(dict.fromkeys(files))
+
+
+def _sibling_rubrics(problem_files: list[Path], given: list[Path]) -> list[Path]:
+    """Rubrics of the given problems that were not given: in ``rubrics/`` beside each problem's directory."""
+    from evalkit.spec.suite import rubric_problem_id
+
+    ids = set()
+    for path in problem_files:
+        try:
+            data, _ = read_yaml(path)
+        except SpecError:
+            continue
+        if isinstance(data, dict) and data.get("id") is not None:
+            ids.add(str(data["id"]))
+    found: list[Path] = []
+    for folder in dict.fromkeys(p.resolve().parent.parent / "rubrics" for p in problem_files):
+        for rubric in find_yaml(folder):
+            if rubric.resolve() not in {g.resolve() for g in given} and rubric_problem_id(rubric) in ids:
+                found.append(rubric)
+    return found
+
+
+def validate(paths: list[str] | None = None) -> ValidationReport:
+    """Check problem, rubric, prompt and cassette files; with no paths, the default set.
+
+    Every error is reported, one line each. Every problem found must have a
+    rubric (among the files given, or in ``rubrics/`` beside its directory)
+    that covers its parts; references and skeletons named by file are loaded.
+    """
+    errors: list[str] = []
+    targets = (
+        [Path(p) for p in paths]
+        if paths
+        else [default_dir("problems"), default_dir("rubrics"), default_dir("prompts")]
+    )
+    files = _expand(targets, errors)
+    failed: set[str] = set()
+    kinds = {path: _kind_of(path) for path in files}
+    for path, kind in kinds.items():
+        if kind not in ("prompts", "cassette"):
+            continue
         try:
             if kind == "prompts":
                 load_prompts(path if path.is_dir() else path.parent).check()
-            elif kind == "rubric":
-                load_model(Rubric, path)
-            elif kind == "cassette":
+            else:
                 from evalkit.models.replay import load_cassette
 
                 load_cassette(path)
-            else:
-                load_model(Problem, path)
-            checked.append(str(path))
         except EvalkitError as err:
-            errors.append(str(err))
-    if not paths and not errors:  # cross-file checks: every problem has a complete rubric
-        try:
-            load_suite(default_dir("problems"), default_dir("rubrics"))
-        except EvalkitError as err:
-            errors.append(str(err))
-    return ValidationReport(checked, errors)
+            errors.extend(_lines(err))
+            failed.add(str(path))
+    problem_files = [p for p, k in kinds.items() if k in ("problem", "unknown")]
+    rubric_files = [p for p, k in kinds.items() if k == "rubric"]
+    hint = "rubrics/ beside the problems' directory (or give it to validate)"
+    rubrics = [*rubric_files, *_sibling_rubrics(problem_files, rubric_files)]
+    loaded, spec_errors = pair_rubrics(problem_files, rubrics, hint)
+    for problem_error in spec_errors:
+        errors.extend(_lines(problem_error))
+        failed.add(str(problem_error.path))
+    checked = [str(p) for p in files if str(p) not in failed]
+    return ValidationReport(checked, errors, tuple(loaded))
+
+
+def _lines(err: EvalkitError) -> list[str]:
+    return spec_error_lines(err) if isinstance(err, SpecError) else [str(err)]
+
+
+def selftest(report: ValidationReport) -> list[str]:
+    """Grade every rubric example of the problems ``validate`` paired; one line per disagreement."""
+    from evalkit.selftest import failures_of
+
+    return failures_of(report.problems)
 
 
 def schema(kind: str = "all") -> dict[str, Any]:

@@ -187,7 +187,17 @@ def run(
                     batch=batch,
                 )
                 display.expect(config)
-                results = api.run_many(config, progress=display.message, listener=display.listener)
+                said_last: list[str] = []
+
+                def progress(message: str) -> None:
+                    said_last[:] = [message]
+                    display.message(message)
+
+                results = api.run_many(config, progress=progress, listener=display.listener)
+                if not results:  # an offline model has no recording of any selected problem: say so
+                    if quiet and said_last:
+                        err_console.print(_escape(said_last[0]), soft_wrap=True)
+                    return
     except KeyboardInterrupt:
         where = display.run_dirs[-1] if display.run_dirs else "RUN"
         err_console.print(f"interrupted; nothing is lost. Continue with: evalkit run --resume {where}")
@@ -219,6 +229,8 @@ def _after_run(result: api.RunResult, as_json: bool) -> None:
         _print_json(data)
     else:
         print_summary(data, out_console)
+    if result.skipped:
+        err_console.print(_escape(result.skipped), soft_wrap=True)
     err_console.print(f"run directory: {result.run_dir}")
 
 
@@ -315,15 +327,15 @@ def validate(
         bool, typer.Option("--selftest", help="Also grade every rubric example and compare verdicts.")
     ] = False,
 ) -> None:
-    """Check problem, rubric, prompt and cassette files."""
+    """Check problem, rubric, prompt and cassette files: every error, and a rubric for every problem."""
     report = api.validate(paths)
     for line in report.errors:
-        err_console.print(f"[red]error[/] {line}", soft_wrap=True)
+        err_console.print(f"[red]error[/] {_escape(line)}", soft_wrap=True)
     if report.errors:
         raise typer.Exit(1)
     err_console.print(f"[green]ok[/] {len(report.checked)} file(s) valid")
     if selftest:
-        _selftest()
+        _selftest(report)
 
 
 @app.command()
@@ -373,12 +385,9 @@ def show(
         print_summary(run_dir.results, out_console)
 
 
-def _selftest() -> None:
-    """Grade every rubric example of the default problem set; exit 1 on any disagreement."""
-    from evalkit.paths import default_dir
-    from evalkit.selftest import run_selftests
-
-    failures = run_selftests(default_dir("problems"), default_dir("rubrics"))
+def _selftest(report: api.ValidationReport) -> None:
+    """Grade every rubric example of the validated problems; exit 1 on any disagreement."""
+    failures = api.selftest(report)
     for line in failures:
         err_console.print(f"[red]self-test[/] {_escape(line)}", soft_wrap=True)
     if failures:
@@ -399,8 +408,19 @@ def grade_transcript(
         str | None, typer.Option(help="Model that grades 'criteria' checks (default: their keywords).")
     ] = None,
     transcript_format: Annotated[
-        str, typer.Option("--format", help="auto, writeup, markdown or json.")
+        str,
+        typer.Option("--format", help="auto, writeup, markdown, json, chatgpt, claude (data exports) or pdf."),
     ] = "auto",
+    conversation: Annotated[
+        str | None,
+        typer.Option("--conversation", help="In a ChatGPT or Claude.ai export: the conversation's id or title."),
+    ] = None,
+    suite: Annotated[
+        str | None, typer.Option("--suite", help="Only the problems of this homework (e.g. hw9).")
+    ] = None,
+    write_report: Annotated[
+        bool, typer.Option("--report/--no-report", help="Write report.html (and report.pdf with TeX).")
+    ] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print results as JSON on stdout.")] = False,
 ) -> None:
     """Grade a finished conversation with the rubrics, as if it had been a run."""
@@ -413,7 +433,10 @@ def grade_transcript(
         runs_dir=out,
         judge=judge,
         format=transcript_format,  # type: ignore[arg-type]
-        progress=lambda msg: err_console.print(msg),
+        progress=lambda msg: err_console.print(_escape(msg), soft_wrap=True),
+        conversation=conversation,
+        suite=suite,
+        report=write_report,
     )
     data = result.to_json()
     if as_json:
@@ -430,11 +453,15 @@ app.add_typer(new_app, name="new")
 @new_app.command("problem")
 def new_problem(
     name: Annotated[str, typer.Argument(help="Problem id and file name, e.g. hw10_q1.")],
+    code: Annotated[
+        bool,
+        typer.Option("--code", help="Make part (a) a code part, with problems/NAME/reference.py and skeleton.py."),
+    ] = False,
 ) -> None:
     """Create problems/NAME.yaml and rubrics/NAME.yaml that validate and self-test as written."""
     from evalkit.authoring import new_problem as scaffold
 
-    for path in scaffold(name):
+    for path in scaffold(name, code=code):
         err_console.print(f"created {_escape(str(path))}", soft_wrap=True)
     err_console.print("edit them, then check with: evalkit validate --selftest")
 

@@ -16,6 +16,7 @@ Example::
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,7 +25,7 @@ from evalkit.grading import PartGrade, grade_part
 from evalkit.spec.loading import read_yaml
 from evalkit.spec.suite import LoadedProblem, find_yaml, load_suite
 
-__all__ = ["ExampleOutcome", "grade_examples", "run_selftests"]
+__all__ = ["ExampleOutcome", "failures_of", "grade_examples", "run_selftests"]
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,14 @@ def grade_examples(lp: LoadedProblem, sandbox: object = None) -> list[ExampleOut
     return outcomes
 
 
+def failures_of(problems: Sequence[LoadedProblem], sandbox: object = None) -> list[str]:
+    """Grade every example of these problems' rubrics; one line per disagreement (empty: all pass)."""
+    failures: list[str] = []
+    for lp in problems:
+        failures.extend(o.failure_line() for o in grade_examples(lp, sandbox) if not o.ok)
+    return failures
+
+
 def run_selftests(problems_dir: str | Path, rubrics_dir: str | Path) -> list[str]:
     """Grade every example of every rubric; return one line per disagreement (empty: all pass).
 
@@ -82,8 +91,4 @@ def run_selftests(problems_dir: str | Path, rubrics_dir: str | Path) -> list[str
     pattern = problems / "*.yaml" if problems.is_dir() else problems
     if not find_yaml(pattern):
         return []
-    suite = load_suite(pattern, rubrics_dir)
-    failures: list[str] = []
-    for lp in suite.problems:
-        failures.extend(o.failure_line() for o in grade_examples(lp) if not o.ok)
-    return failures
+    return failures_of(load_suite(pattern, rubrics_dir).problems)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -76,3 +77,120 @@ def test_cli_new_problem_then_validate_selftest(project_copy: Path, capsys, monk
     assert "every rubric example gets its declared verdict" in result.err
     again = run_cli(["new", "problem", "demo"], capsys, monkeypatch)
     assert again.code == 1 and "not overwriting" in again.err and len(again.err.strip().splitlines()) == 1
+
+
+# --- a code part against the author's own reference -------------------------------------------------------
+
+
+def test_code_scaffold_validates_and_selftests(tmp_path: Path) -> None:
+    paths = new_problem("demo", root=tmp_path, code=True)
+    folder = tmp_path / "problems" / "demo"
+    assert paths[2:] == [folder / "reference.py", folder / "skeleton.py"]
+    suite = load_suite(tmp_path / "problems", tmp_path / "rubrics")
+    lp = suite.get("demo")
+    (check,) = lp.part_rubric("a").checks
+    assert check.kind == "code" and check.params.reference == "reference.py:FeedForward"
+    assert "____(a)____" in lp.problem.givens[0].content  # the skeleton file, shown to the model
+    assert run_selftests(tmp_path / "problems", tmp_path / "rubrics") == []
+
+
+def test_code_scaffold_selftests_really_run_the_reference(tmp_path: Path) -> None:
+    new_problem("demo", root=tmp_path, code=True)
+    reference = tmp_path / "problems" / "demo" / "reference.py"
+    reference.write_text(reference.read_text().replace("torch.relu(", "torch.tanh("))
+    failures = run_selftests(tmp_path / "problems", tmp_path / "rubrics")
+    assert len(failures) == 2  # the two answers declared correct now differ from the changed reference
+    assert all("expected correct, got incorrect" in f and "differs from the reference" in f for f in failures)
+
+
+def test_code_scaffold_refuses_when_a_reference_file_exists(tmp_path: Path) -> None:
+    (tmp_path / "problems" / "demo").mkdir(parents=True)
+    (tmp_path / "problems" / "demo" / "skeleton.py").write_text("# mine\n")
+    with pytest.raises(SpecError, match=r"skeleton.py: already exists"):
+        new_problem("demo", root=tmp_path, code=True)
+    assert not (tmp_path / "problems" / "demo.yaml").exists()
+    assert (tmp_path / "problems" / "demo" / "skeleton.py").read_text() == "# mine\n"
+
+
+RMSNORM_REFERENCE = '''\
+import torch
+from torch import nn
+
+
+class RMSNorm(nn.Module):
+    def __init__(self, d, eps=1e-6):
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(d))
+
+    def forward(self, x):
+        return self.weight * x / torch.sqrt(x.pow(2).mean(-1, keepdim=True) + self.eps)
+'''
+
+RMSNORM_SKELETON = '''\
+import torch
+import torch.nn as nn
+
+
+class RMSNorm(nn.Module):
+    def __init__(self, d, eps=1e-6):
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(d))
+
+    def forward(self, x):
+        ms = x.pow(2).mean(dim=____(a)____, keepdim=True)
+        return self.weight * x / torch.sqrt(____(b)____)
+'''
+
+ANSWER = """\
+## User
+
+Question 1: fill in the blanks of the RMSNorm module, then name the function that turns scores into weights.
+
+## Assistant
+
+**Part (a)**
+
+(a) = `-1`
+
+(b) = `ms + self.eps`
+
+**Part (b)**
+
+That is the `argmax`.
+"""
+
+
+def test_a_new_ta_adds_a_code_problem_in_a_fresh_clone(project_copy: Path, capsys, monkeypatch) -> None:
+    """The issue's acceptance: scaffold, own RMSNorm reference and skeleton, self-tests, a graded answer, a report."""
+    result = run_cli(["new", "problem", "hw10_q1", "--code"], capsys, monkeypatch)
+    assert result.code == 0, result.err
+    folder = project_copy / "problems" / "hw10_q1"
+    (folder / "reference.py").write_text(RMSNORM_REFERENCE)
+    (folder / "skeleton.py").write_text(RMSNORM_SKELETON)
+    rubric = project_copy / "rubrics" / "hw10_q1.yaml"
+    text = rubric.read_text()
+    text = text.replace("reference.py:FeedForward", "reference.py:RMSNorm")
+    text = text.replace("{init: {d_model: 8, d_hidden: 32}, inputs: {x: [2, 5, 8]}}", "{init: {d: 8}, inputs: {x: [2, 5, 8]}}")
+    text = text.replace("{init: {d_model: 6, d_hidden: 12}, inputs: {x: [3, 6]}}", "{init: {d: 6}, inputs: {x: [3, 6]}}")
+    start, end = text.index("    examples:"), text.index("  b:")
+    text = text[:start] + (
+        "    examples:\n"
+        "      - {answer: \"(a) = `-1`\\n(b) = `ms + self.eps`\", verdict: correct}\n"
+        "      - {answer: \"(a) = `x.ndim - 1`\\n(b) = `self.eps + ms`\", verdict: correct}\n"
+        "      - {answer: \"(a) = `0`\\n(b) = `ms + self.eps`\", verdict: incorrect}\n"
+        "      - {answer: \"(a) = `-1`\\n(b) = `ms.sqrt() + self.eps`\", verdict: incorrect, note: 'a square root too many'}\n"
+    ) + text[end:]
+    rubric.write_text(text)
+    result = run_cli(["validate", "--selftest"], capsys, monkeypatch)
+    assert result.code == 0, result.err
+    assert "every rubric example gets its declared verdict" in result.err
+    (project_copy / "answer.md").write_text(ANSWER)
+    args = ["grade-transcript", "answer.md", "--suite", "hw10", "--out", "runs", "--json"]
+    result = run_cli(args, capsys, monkeypatch)
+    assert result.code == 0, result.err
+    data = json.loads(result.out)
+    assert [(p["part"], p["status"]) for p in data["parts"]] == [("a", "correct"), ("b", "incorrect")]
+    assert "matches the reference" in data["parts"][0]["explanation"]
+    assert (Path(data["run_dir"]) / "report.html").is_file()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -353,3 +354,91 @@ def test_cli_judge_option(tmp_path: Path, capsys, monkeypatch) -> None:
     assert result.code == 0, result.err
     parts = {p["part"]: p for p in json.loads(result.out)["parts"]}
     assert parts["b"]["status"] == "unscored" and parts["a"]["status"] == "correct"
+
+
+# --- data exports and PDF write-ups -----------------------------------------------------------------------
+
+MINI_TURNS = [(t.role, t.content) for t in read_transcript(TRANSCRIPTS / "mini.json").turns]
+
+
+@pytest.mark.parametrize(
+    ("name", "fmt", "pick"),
+    [
+        ("chatgpt-export.json", "chatgpt", "6757a1b2-0c3d-8000-9e4f-1a2b3c4d5e6f"),
+        ("chatgpt-export.json", "chatgpt", "homework help"),
+        ("claude-export.json", "claude", "0b9e4c1d-7f2a-4e55-9a3b-2c1d0e9f8a7b"),
+        ("claude-export.json", "claude", "Homework"),
+    ],
+)
+def test_exports_read_the_picked_conversation_as_the_app_shows_it(name: str, fmt: str, pick: str) -> None:
+    t = read_transcript(TRANSCRIPTS / name, conversation=pick)
+    assert t.format == fmt
+    turns = [(x.role, x.content) for x in t.turns]
+    if fmt == "chatgpt":  # the system message, hidden context, tool call and its output are left out,
+        assert turns == MINI_TURNS  # and the branch shown (the regenerated reply) is read, not the first one
+        assert "$\\boxed{5}$" in turns[3][1] and "$\\boxed{15}$" not in turns[3][1]
+    else:  # the thinking block is left out; the attachment's text is kept in the user turn
+        assert [r for r, _ in turns] == [r for r, _ in MINI_TURNS]
+        assert "Two plus two is five" not in turns[3][1]
+        assert "(a) 2 + 2, (b) 3 * 5" in turns[2][1] and "[sheet.txt]" in turns[2][1]
+        assert turns[3][1] == MINI_TURNS[3][1]
+
+
+@pytest.mark.parametrize("name", ["chatgpt-export.json", "claude-export.json"])
+def test_an_export_of_several_conversations_needs_a_pick(name: str) -> None:
+    with pytest.raises(TranscriptError, match=r"holds 2 conversations; pick one with --conversation.*Dinner ideas"):
+        read_transcript(TRANSCRIPTS / name)
+    with pytest.raises(TranscriptError, match=r"no conversation has the id or title 'lunch'"):
+        read_transcript(TRANSCRIPTS / name, conversation="lunch")
+    dinner = read_transcript(TRANSCRIPTS / name, conversation="Dinner ideas")
+    assert [t.role for t in dinner.turns] == ["user", "assistant"] and "stir-fry" in dinner.turns[1].content
+
+
+def test_a_pdf_writeup_is_read_through_pdftotext() -> None:
+    t = read_transcript(TRANSCRIPTS / "mini-writeup.pdf")
+    assert t.format == "pdf"
+    assert [x.role for x in t.turns] == ["user", "assistant"] * 3
+    assert "$\\boxed{5}$" in t.turns[3].content and "**Part (c)** `Paris`" in t.turns[3].content
+    with pytest.raises(TranscriptError, match="not a PDF"):
+        read_transcript(TRANSCRIPTS / "mini-writeup.pdf", conversation="x")
+
+
+def test_a_broken_pdf_is_one_clear_error(tmp_path: Path) -> None:
+    bad = tmp_path / "w.pdf"
+    bad.write_bytes(b"%PDF-1.4\nthis is not a PDF body\n")
+    with pytest.raises(TranscriptError, match=r"w.pdf: pdftotext cannot read it"):
+        read_transcript(bad)
+
+
+@pytest.mark.parametrize(
+    ("name", "pick"),
+    [("chatgpt-export.json", "Homework help"), ("claude-export.json", "Homework help"), ("mini-writeup.pdf", None)],
+)
+def test_exports_grade_like_the_json_transcript(name: str, pick: str | None, tmp_path: Path) -> None:
+    expected = grade_transcript(
+        TRANSCRIPTS / "mini.json", problems=MINI / "problems", rubrics=MINI / "rubrics", runs_dir=tmp_path / "a"
+    )
+    result = grade_transcript(
+        TRANSCRIPTS / name,
+        problems=MINI / "problems",
+        rubrics=MINI / "rubrics",
+        runs_dir=tmp_path / "b",
+        conversation=pick,
+    )
+
+    def verdicts(r: Any) -> list[tuple[str, str, str, int]]:
+        return [(p.part, p.status, p.first_attempt_status, p.hints) for p in r.parts]
+
+    assert verdicts(result) == verdicts(expected)
+    assert verdicts(result)[0] == ("a", "correct", "incorrect", 1)
+
+
+def test_grade_transcript_cli_writes_the_report(tmp_path: Path, capsys, monkeypatch) -> None:
+    args = ["grade-transcript", str(TRANSCRIPTS / "claude-export.json"), "--conversation", "Homework help",
+            "--problems", str(MINI / "problems"), "--rubrics", str(MINI / "rubrics"), "--out", str(tmp_path)]  # fmt: skip
+    result = run_cli(args, capsys, monkeypatch)
+    assert result.code == 0, result.err
+    (run_dir,) = [p for p in tmp_path.iterdir() if p.is_dir()]
+    html = (run_dir / "report.html").read_text()
+    assert "Count again: two plus two." in html
+    assert f"wrote {run_dir / 'report.html'}" in result.err

@@ -64,6 +64,23 @@ Common keys: ``entry`` (name in the model's code; default the reference's),
 dict, so outputs match exactly; false compares output shapes only),
 ``atol``/``rtol`` (default 1e-5/1e-4), ``time_limit_s`` (default: the
 run's). Model code gets ``math``, ``torch``, ``nn`` and ``F`` imported.
+
+**The author's own reference.** ``reference: rmsnorm.py:RMSNorm`` names a
+function or ``nn.Module`` class in the problem's folder (``problems/NAME/`` for
+``problems/NAME.yaml``; see :mod:`evalkit.reference.files`), and
+``skeleton: skeleton.py`` a file there. A case's inputs are shapes (float32
+normals) or ``{shape, dtype, low, high}`` / ``{value}``; ``outputs: [0, 2]``
+compares only those of the returned tensors. In ``einsum`` mode a reference
+function may stand for ``expected``; in ``shape`` mode a reference run on
+``operands`` gives the expected shape of its output ``output``::
+
+    - kind: code
+      mode: program
+      reference: cross_entropy.py:label_smoothed_ce
+      cases:
+        - inputs: {logits: [4, 7], target: {shape: [4], dtype: int64, high: 7}, eps: {value: 0.1}}
+      grad_of: [logits]
+      outputs: [0]
 """
 
 from __future__ import annotations
@@ -76,19 +93,21 @@ from itertools import permutations
 from typing import TYPE_CHECKING, Any, Literal, cast
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationInfo, model_validator
 from torch import Tensor
 
 from evalkit.checks.base import Answer, CheckContext, CheckParams, CheckResult, Status, register_checker
 from evalkit.checks.code_answers import _attempts, _blank_values, _code_blocks, _einsum_answer, _shape_answer
 from evalkit.errors import SandboxError, SpecError
 from evalkit.extract import split_parts
-from evalkit.reference.cases import Trial, einsum_trials, reference_trials
+from evalkit.reference.cases import InputSpec, Trial, einsum_trials, reference_trials
+from evalkit.reference.files import resolve_reference, resolve_skeleton
 from evalkit.reference.patch import Patched, apply_fragments, assemble_program
-from evalkit.reference.registry import get_reference, get_skeleton
+from evalkit.reference.registry import Reference
 from evalkit.reference.skeletons import PRELUDE, BlankError, fill_blanks, find_blanks
 from evalkit.sandbox import Call, Job, Limits, RunOutcome, default_pool
 from evalkit.sandbox.jobs import ErrorInfo
+from evalkit.spec.files import folder_from, is_file_reference
 
 if TYPE_CHECKING:
     from evalkit.spec.models import CheckSpec, Problem
@@ -101,12 +120,43 @@ _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 MAX_SOURCE_IN_DETAILS = 20_000
 
 
+class CodeInput(BaseModel):
+    """An input other than a float32 tensor: ``{shape, dtype, low, high}``, or ``{value}`` passed as is."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    shape: list[int] | None = None
+    dtype: Literal["float32", "float64", "int64", "int32", "bool"] = "float32"
+    low: int = 0
+    high: int | None = None
+    value: int | float | bool | str | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> CodeInput:
+        if self.shape is None:
+            if "value" not in self.model_fields_set:
+                raise ValueError("an input needs 'shape' (a tensor) or 'value' (passed as it is)")
+            return self
+        if "value" in self.model_fields_set:
+            raise ValueError("an input has either 'shape' or 'value', not both")
+        if self.dtype.startswith("int") and (self.high is None or self.high <= self.low):
+            raise ValueError(f"{self.dtype} inputs need 'high' above 'low' (values are drawn from [low, high))")
+        return self
+
+    def spec(self) -> InputSpec:
+        if self.shape is None:
+            return InputSpec(value=self.value, literal=True)
+        return InputSpec(tuple(self.shape), self.dtype, self.low, self.high)
+
+
 class CodeCase(BaseModel):
-    """Constructor keywords (module references) and named input shapes, passed positionally in order."""
+    """Constructor keywords (module references) and named inputs, passed positionally in order."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     init: dict[str, int | float | bool | str] = Field(default_factory=dict)
-    inputs: dict[str, list[int]] = Field(min_length=1)
+    inputs: dict[str, list[int] | CodeInput] = Field(min_length=1)
+
+    def specs(self) -> dict[str, InputSpec]:
+        return {k: v.spec() if isinstance(v, CodeInput) else InputSpec(tuple(v)) for k, v in self.inputs.items()}
 
 
 class CodeParams(CheckParams):
@@ -129,38 +179,97 @@ class CodeParams(CheckParams):
     dims: list[dict[str, int]] = Field(default_factory=list)
     aliases: dict[str, str] = Field(default_factory=dict)
     blank: str | None = None
+    outputs: list[int] | None = Field(default=None, min_length=1)
+    output: int = Field(default=0, ge=0)
     time_limit_s: float | None = Field(default=None, gt=0)
+    _reference: Reference | None = PrivateAttr(default=None)
+    _skeleton: str | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")
-    def _fits_mode(self) -> CodeParams:
+    def _fits_mode(self, info: ValidationInfo) -> CodeParams:
+        folder = folder_from(info.context)
         if self.mode in ("blanks", "patch") and (self.skeleton is None) == (self.skeleton_given is None):
             raise ValueError(f"mode {self.mode} needs exactly one of 'skeleton' or 'skeleton_given'")
-        if self.skeleton is not None:
-            _spec_value(get_skeleton, self.skeleton)
+        if self.skeleton is not None and (folder is not None or not self.skeleton.endswith(".py")):
+            self._skeleton = _spec_value(resolve_skeleton, self.skeleton, folder)
+        if self.reference is not None and (folder is not None or not is_file_reference(self.reference)):
+            self._reference = _spec_value(resolve_reference, self.reference, folder)
         if self.mode in ("blanks", "patch", "program"):
             if self.reference is None or not self.cases:
                 raise ValueError(f"mode {self.mode} needs 'reference' and at least one entry in 'cases'")
-            reference = _spec_value(get_reference, self.reference)
-            for case in self.cases:
-                if case.init and not reference.is_module:
-                    raise ValueError(f"reference {self.reference!r} is a function: cases take no 'init'")
-                unknown = set(self.grad_of) - set(case.inputs)
-                if unknown:
-                    raise ValueError(f"grad_of names {sorted(unknown)}, which are not inputs of every case")
+            self._check_cases()
         if self.mode == "einsum":
-            if not self.operands or not isinstance(self.expected, str):
-                raise ValueError("mode einsum needs 'operands' and an 'expected' equation")
-            try:
-                einsum_trials(self.expected, self.operands, self.dim_sets(), [0])
-            except (RuntimeError, KeyError) as err:
-                raise ValueError(f"expected einsum does not run on the operands: {err}") from None
-        if self.mode == "shape" and not isinstance(self.expected, list):
-            raise ValueError("mode shape needs 'expected' as a list of dimensions, e.g. [h, d, k]")
+            if not self.operands or (isinstance(self.expected, str) == (self.reference is not None)):
+                raise ValueError("mode einsum needs 'operands' and either an 'expected' equation or a 'reference'")
+            if isinstance(self.expected, str) or self._reference is not None:
+                try:
+                    einsum_trials(self._expected_einsum(), self.operands, self.dim_sets(), [0])
+                except (RuntimeError, KeyError, TypeError, ValueError) as err:
+                    raise ValueError(f"the expected einsum does not run on the operands: {err}") from None
+        if self.mode == "shape":
+            if self.reference is not None:
+                if not self.operands or self.expected is not None:
+                    raise ValueError("mode shape with a 'reference' needs 'operands' (and no 'expected')")
+                if self._reference is not None:
+                    _spec_value(self.reference_shape, self.dim_sets()[0])
+            elif not isinstance(self.expected, list):
+                raise ValueError("mode shape needs 'expected' as a list of dimensions, e.g. [h, d, k]")
         for sizes in self.dims:
             missing = sorted(t for a, t in self.aliases.items() if t not in sizes and a not in sizes)
             if missing:
                 raise ValueError(f"dims {sizes} give no size to {', '.join(missing)}, which aliases refer to")
         return self
+
+    def _check_cases(self) -> None:
+        reference = self._reference
+        for case in self.cases:
+            if case.init and reference is not None and not reference.is_module:
+                raise ValueError(f"reference {self.reference!r} is a function: cases take no 'init'")
+            unknown = set(self.grad_of) - set(case.inputs)
+            if unknown:
+                raise ValueError(f"grad_of names {sorted(unknown)}, which are not inputs of every case")
+            specs = case.specs()
+            not_float = [n for n in self.grad_of if specs[n].literal or not specs[n].dtype.startswith("float")]
+            if not_float:
+                raise ValueError(f"grad_of names {not_float}, which are not float tensors")
+        if reference is not None and reference.origin:  # an author's reference: run it once, here
+            try:
+                reference_trials(reference, [(c.init, c.specs()) for c in self.cases[:1]], self.seeds[:1],
+                                 self.grad_of, self.copy_weights, self.outputs)  # fmt: skip
+            except Exception as err:
+                raise ValueError(
+                    f"the reference {self.reference} fails on the first case ({type(err).__name__}: {err})"
+                ) from None
+
+    def resolved_reference(self) -> Reference:
+        """The reference this check compares with (a SpecError if it could not be resolved)."""
+        if self._reference is None:
+            return resolve_reference(self.reference or "", None)  # raises: says why it is unknown
+        return self._reference
+
+    def skeleton_source(self) -> str | None:
+        """The named skeleton's source (None with ``skeleton_given``)."""
+        if self.skeleton is None:
+            return None
+        return self._skeleton if self._skeleton is not None else resolve_skeleton(self.skeleton, None)
+
+    def _expected_einsum(self) -> str | Reference:
+        return self.expected if isinstance(self.expected, str) else self.resolved_reference()
+
+    def reference_shape(self, sizes: Mapping[str, int]) -> list[int]:
+        """Shape mode with a reference: the shape of its output ``output`` on operands of these sizes."""
+        assert self.operands is not None
+        generator = torch.Generator().manual_seed(0)
+        inputs = [torch.randn(*[sizes[d] for d in shape], generator=generator) for shape in self.operands.values()]
+        outputs = outputs_of_reference(self.resolved_reference(), inputs)
+        if self.output >= len(outputs):
+            raise ValueError(f"output {self.output} asked for, but the reference returns {len(outputs)}")
+        return list(outputs[self.output].shape)
+
+    def trial_key(self) -> str:
+        """What the reference trials depend on: the parameters and the reference's file and content."""
+        origin = self._reference.origin if self._reference is not None else ""
+        return self.model_dump_json() + origin
 
     def dim_sets(self, known: Sequence[str] = ()) -> list[dict[str, int]]:
         """The dimension assignments to try: the declared ones, or two of distinct primes.
@@ -190,11 +299,19 @@ class CodeParams(CheckParams):
         return sets
 
 
-def _spec_value(getter: Any, name: str) -> Any:
+def _spec_value(getter: Any, *args: Any) -> Any:
     try:
-        return getter(name)
+        return getter(*args)
     except SpecError as err:
-        raise ValueError(err.message) from None
+        raise ValueError(str(err)) from None
+
+
+def outputs_of_reference(reference: Reference, inputs: Sequence[Any]) -> tuple[Tensor, ...]:
+    """Every output of a reference function on ``inputs``."""
+    from evalkit.reference.registry import outputs_of
+
+    with torch.no_grad():
+        return outputs_of(reference.call({}, tuple(inputs)))
 
 
 # --------------------------------------------------------------------------- explaining results
@@ -241,15 +358,20 @@ def _compare(
         got = outcome.calls[i]
         if got.error is not None:
             return False, f"on {trial.label}: {_error_text(got.error, source)}", details
-        if len(got.outputs) != len(trial.outputs):
+        positions = trial.compared if trial.compared is not None else tuple(range(len(trial.outputs)))
+        if trial.compared is not None and len(got.outputs) <= max(positions):
+            return (
+                False,
+                f"on {trial.label}: returned {len(got.outputs)} tensors, expected at least {max(positions) + 1}",
+                details,
+            )
+        if trial.compared is None and len(got.outputs) != len(trial.outputs):
             return (
                 False,
                 f"on {trial.label}: returned {len(got.outputs)} tensors, expected {len(trial.outputs)}",
                 details,
             )
-        pairs = [
-            (f"output {j}", g, w) for j, (g, w) in enumerate(zip(got.outputs, trial.outputs, strict=True))
-        ]
+        pairs = [(f"output {j}", got.outputs[j], w) for j, w in zip(positions, trial.outputs, strict=True)]
         if trial.grad_of:
             if len(got.grads) != len(trial.grad_of):
                 return False, f"on {trial.label}: gradients were not returned", details
@@ -291,17 +413,19 @@ MAX_CACHED = 64
 
 def _trials(params: CodeParams) -> tuple[Trial, ...]:
     """The reference trials for ``params``, computed once per distinct spec (they are deterministic)."""
-    key = params.model_dump_json()
+    key = params.trial_key()
     with _trial_lock:
         if key in _trial_cache:
             return _trial_cache[key]
     if params.mode == "einsum":
-        assert params.operands is not None and isinstance(params.expected, str)
-        trials = einsum_trials(params.expected, params.operands, params.dim_sets(), params.seeds)
+        assert params.operands is not None
+        trials = einsum_trials(params._expected_einsum(), params.operands, params.dim_sets(), params.seeds)
     else:
-        reference = get_reference(params.reference or "")
-        cases = [(c.init, c.inputs) for c in params.cases]
-        trials = reference_trials(reference, cases, params.seeds, params.grad_of, params.copy_weights)
+        reference = params.resolved_reference()
+        cases = [(c.init, c.specs()) for c in params.cases]
+        trials = reference_trials(
+            reference, cases, params.seeds, params.grad_of, params.copy_weights, params.outputs
+        )
     with _trial_lock:
         if len(_trial_cache) >= MAX_CACHED:
             _trial_cache.pop(next(iter(_trial_cache)))
@@ -310,8 +434,9 @@ def _trials(params: CodeParams) -> tuple[Trial, ...]:
 
 
 def _skeleton_source(params: CodeParams, ctx: CheckContext) -> str:
-    if params.skeleton is not None:
-        return get_skeleton(params.skeleton).source
+    source = params.skeleton_source()
+    if source is not None:
+        return source
     for given in ctx.problem.givens:
         if given.name == params.skeleton_given and given.kind == "code" and given.content:
             return given.content
@@ -319,7 +444,7 @@ def _skeleton_source(params: CodeParams, ctx: CheckContext) -> str:
 
 
 def _entry(params: CodeParams) -> str:
-    return params.entry or get_reference(params.reference or "").entry
+    return params.entry or params.resolved_reference().entry
 
 
 def _run(
@@ -452,7 +577,6 @@ def _evaluate(entry: str, sizes: Mapping[str, int]) -> float:
 
 
 def _check_shape(params: CodeParams, answer: Answer, ctx: CheckContext) -> CheckResult:
-    assert isinstance(params.expected, list)
     shape = None
     for text in reversed(_attempts(answer)):
         shape = _shape_answer(text, params.blank)
@@ -461,17 +585,21 @@ def _check_shape(params: CodeParams, answer: Answer, ctx: CheckContext) -> Check
     if not shape:
         return CheckResult.unscored("answer_parse_error", "no shape such as [h, d, k] found in the reply")
     shown = f"[{', '.join(shape)}]"
-    expected = f"[{', '.join(params.expected)}]"
+    declared = params.expected if isinstance(params.expected, list) else None
+    expected = f"[{', '.join(declared)}]" if declared is not None else "the reference's output shape"
     known = [name for name, symbol in ctx.problem.symbols.items() if symbol.kind in ("dimension", "integer")]
     for sizes in params.dim_sets(known):
         try:
             got = [_evaluate(e, sizes) for e in shape]
-            want = [_evaluate(e, sizes) for e in params.expected]
         except (ValueError, SyntaxError, ZeroDivisionError) as err:
             return CheckResult.incorrect(f"the shape {shown} cannot be read: {err}", shape=shape)
+        if declared is not None:
+            want = [_evaluate(e, sizes) for e in declared]
+        else:
+            want = [float(n) for n in params.reference_shape(sizes)]
         if got != want:
             values = ", ".join(f"{k}={v}" for k, v in sizes.items())
-            why = _permuted(shape, params.expected, got, want)
+            why = _permuted(got, want)
             return CheckResult.incorrect(
                 f"the shape {shown} is not {expected}: with {values} it is {[int(g) if g == int(g) else g for g in got]}, "
                 f"not {[int(w) for w in want]}{why}",
@@ -480,7 +608,7 @@ def _check_shape(params: CodeParams, answer: Answer, ctx: CheckContext) -> Check
     return CheckResult.correct(f"the shape {shown} equals {expected}", shape=shape)
 
 
-def _permuted(shape: Sequence[str], expected: Sequence[str], got: list[float], want: list[float]) -> str:
+def _permuted(got: list[float], want: list[float]) -> str:
     if len(got) != len(want):
         return f" ({len(got)} axes instead of {len(want)})"
     if any(list(p) == want for p in permutations(got)):

@@ -19,6 +19,7 @@ question and the replies to each hint, in order::
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -29,7 +30,7 @@ from evalkit.models.registry import ModelSettings
 from evalkit.paths import default_dir
 from evalkit.spec.loading import load_model
 
-__all__ = ["DEFAULT_CASSETTE", "Cassette", "ReplayModel", "create", "load_cassette"]
+__all__ = ["DEFAULT_CASSETTE", "Cassette", "ReplayModel", "create", "load_cassette", "skipped_note"]
 
 DEFAULT_CASSETTE = "hw9-claude-opus-4-5.yaml"
 
@@ -86,6 +87,10 @@ class ReplayModel:
         self.path = path
         self.name = f"replay:{label}"
 
+    def covers(self, problem_id: str) -> bool:
+        """Whether the cassette holds a recording of ``problem_id``."""
+        return problem_id in self.cassette.problems
+
     def _reply(self, request: ModelRequest) -> str:
         turn = request.turn
         if turn.kind == "opening":
@@ -118,6 +123,46 @@ class ReplayModel:
 
     async def aclose(self) -> None:
         return None
+
+
+def skipped_note(model: str, skipped: Sequence[tuple[str, str, Path]]) -> str:
+    """The one line that names the problems a cassette does not cover, and how to run them.
+
+    ``skipped`` holds ``(problem id, suite, problem file)``. Example::
+
+        skipped 1 problem that replay:default has no recording of: hw10 (hw10_q1); run it with a live
+        model (evalkit run --model claude --problems 'problems/hw10_q1.yaml') or grade a transcript
+        of it (evalkit grade-transcript FILE --suite hw10)
+    """
+    suites: dict[str, list[str]] = {}
+    for pid, suite, _ in skipped:
+        suites.setdefault(suite, []).append(pid)
+    which = "; ".join(f"{suite} ({', '.join(ids)})" for suite, ids in suites.items())
+    n = len(skipped)
+    noun, it = ("problem", "it") if n == 1 else ("problems", "them")
+    files = [_shown(path) for _, _, path in skipped]
+    prefixes = {f.stem.split("_")[0] + "_" for f in files}
+    if n == 1:
+        pattern = str(files[0])
+    elif len(prefixes) == 1 and len({f.parent for f in files}) == 1:
+        pattern = str(files[0].parent / f"{prefixes.pop()}*.yaml")
+    else:
+        pattern = ""
+    problems = f" --problems '{pattern}'" if pattern else ""
+    transcript = f" --suite {next(iter(suites))}" if len(suites) == 1 else ""
+    return (
+        f"skipped {n} {noun} that {model} has no recording of: {which}; run {it} with a live model "
+        f"(evalkit run --model claude{problems}) or grade a transcript of {it} "
+        f"(evalkit grade-transcript FILE{transcript})"
+    )
+
+
+def _shown(path: Path) -> Path:
+    """``path`` relative to the working directory when it is inside it (as a user would type it)."""
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve())
+    except ValueError:
+        return path
 
 
 def create(model_id: str, settings: ModelSettings) -> ReplayModel:

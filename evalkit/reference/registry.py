@@ -29,7 +29,9 @@ class Reference:
     """A trusted implementation: a function, or an ``nn.Module`` class built from ``init`` keywords.
 
     ``entry`` is the name the homework gives it, the default name looked up in
-    a model's code.
+    a model's code. ``origin`` tells apart references of the same name: empty
+    for the built-in ones, the file's path and content digest for an author's
+    (:mod:`evalkit.reference.files`).
     """
 
     name: str
@@ -37,6 +39,7 @@ class Reference:
     entry: str
     summary: str
     is_module: bool = False
+    origin: str = ""
 
     def build(self, init: Mapping[str, Any], seed: int) -> nn.Module:
         """The module with weights drawn from ``seed`` (its state dict is what a model's class receives)."""

@@ -26,12 +26,16 @@ from pydantic import (
     Field,
     PrivateAttr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from evalkit.checks.base import CheckParams, get_checker
 from evalkit.errors import SpecError
+from evalkit.spec.files import folder_from, read_folder_file
+from evalkit.spec.loading import NESTED_ERRORS, nearest
 
 __all__ = [
     "CheckSpec",
@@ -69,18 +73,38 @@ class Symbol(_Strict):
 
 
 class Given(_Strict):
-    """Data the problem gives: a code skeleton, a matrix, a vector, a table or text."""
+    """Data the problem gives: a code skeleton, a matrix, a vector, a table or text.
+
+    ``file: skeleton.py`` reads ``content`` from the problem's folder
+    (``problems/NAME/`` beside ``problems/NAME.yaml``).
+    """
 
     name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
     kind: Literal["code", "matrix", "vector", "text", "table"] = "text"
     content: str | None = None
+    file: str | None = Field(default=None, description="a file in the problem's folder that holds the content")
     value: Any = None
     language: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_file(cls, data: Any, info: ValidationInfo) -> Any:
+        if not isinstance(data, dict) or not isinstance(data.get("file"), str):
+            return data
+        if data.get("content") is not None:
+            raise ValueError("a given has either 'content' or 'file', not both")
+        folder = folder_from(info.context)
+        if folder is None:
+            raise ValueError("'file' is read from the problem's folder; load the problem from its YAML file")
+        try:
+            return {**data, "content": read_folder_file(folder, data["file"])}
+        except SpecError as err:
+            raise ValueError(str(err)) from None
 
     @model_validator(mode="after")
     def _has_payload(self) -> Given:
         if self.content is None and self.value is None:
-            raise ValueError("a given needs 'content' (text or code) or 'value' (data)")
+            raise ValueError("a given needs 'content' (text or code), 'file' or 'value' (data)")
         return self
 
 
@@ -109,6 +133,11 @@ class Problem(_Strict):
     givens: list[Given] = Field(default_factory=list)
     parts: list[Part] = Field(min_length=1)
     tags: list[str] = Field(default_factory=list)
+    suite: str | None = Field(
+        default=None,
+        pattern=_ID_PATTERN,
+        description="the homework it belongs to (default: its file name up to the first '_', 'hw9' for hw9_q1.yaml)",
+    )
 
     @field_validator("parts")
     @classmethod
@@ -151,24 +180,39 @@ class CheckSpec(BaseModel):
         return kind
 
     @model_validator(mode="after")
-    def _parse_params(self) -> CheckSpec:
+    def _parse_params(self, info: ValidationInfo) -> CheckSpec:
         checker = get_checker(self.kind)
         raw = dict(self.model_extra or {})
         try:
-            self._params = checker.params_model.model_validate(raw)
+            self._params = checker.params_model.model_validate(raw, context=info.context)
         except ValidationError as err:
-            first = err.errors()[0]
-            where = ".".join(str(x) for x in first["loc"]) or self.kind
-            message = first["msg"].removeprefix("Value error, ")
-            if first["type"] == "extra_forbidden":
-                known = ", ".join(sorted(checker.params_model.model_fields)) or "none"
-                message = f"unknown parameter for kind {self.kind!r} (known: {known})"
-            raise ValueError(f"{where}: {message}") from None
+            errors = _param_errors(self.kind, err)
+            summary = "; ".join(f"{'.'.join(map(str, loc)) or self.kind}: {msg}" for loc, msg, _, _ in errors)
+            raise PydanticCustomError(NESTED_ERRORS, "{summary}", {"summary": summary, "errors": errors}) from None
         return self
 
     @property
     def params(self) -> CheckParams:
         return self._params
+
+
+def _param_errors(kind: str, err: ValidationError) -> list[tuple[tuple[str | int, ...], str, str, list[str]]]:
+    """Every error of a check's parameters, located inside the check, for :data:`NESTED_ERRORS`."""
+    known = sorted(get_checker(kind).params_model.model_fields)
+    out: list[tuple[tuple[str | int, ...], str, str, list[str]]] = []
+    for item in err.errors():
+        loc = tuple(x for x in item["loc"] if not (isinstance(x, str) and x.startswith("function-")))
+        message = item["msg"].removeprefix("Value error, ")
+        if item["type"] == "extra_forbidden" and len(loc) == 1:
+            name = str(loc[0])
+            guess = nearest(name, known)
+            message = f"unknown parameter {name!r} for kind {kind!r}" + (
+                f"; did you mean {guess!r}?" if guess else ""
+            ) + f" (known: {', '.join(known) or 'none'})"
+        elif item["type"] == "missing":
+            message = "required parameter is missing"
+        out.append((loc, message, "value_error", known))
+    return out
 
 
 Verdict = Literal["correct", "incorrect", "unscored"]

@@ -270,13 +270,21 @@ def grade_transcript(
     *,
     format: Format = "auto",
     progress: Callable[[str], None] | None = None,
+    conversation: str | None = None,
+    suite: str | None = None,
+    report: bool = False,
 ) -> RunResult:
     """Grade the transcript at ``path`` and write a run directory, like ``evalkit run``.
 
-    ``problems`` is a file, directory or glob (default ``problems/*.yaml``); ``judge``
-    is an optional model (name or :class:`~evalkit.models.base.Model`) that grades
-    ``criteria`` checks. Returns an :class:`evalkit.api.RunResult` whose model is
+    ``problems`` is a file, directory or glob (default ``problems/*.yaml``) and
+    ``suite`` keeps one homework of them; ``judge`` is an optional model (name or
+    :class:`~evalkit.models.base.Model`) that grades ``criteria`` checks;
+    ``conversation`` picks one conversation of a ChatGPT or Claude.ai export.
+    Returns an :class:`evalkit.api.RunResult` whose model is
     ``transcript:<file stem>``; problems the transcript never asks are left out.
+    With ``report`` (as ``evalkit grade-transcript`` does unless ``--no-report``),
+    ``report.html`` and, where TeX is installed, ``report.pdf`` are written into
+    the run directory, as ``evalkit run`` does.
 
     Example::
 
@@ -291,8 +299,26 @@ def grade_transcript(
         "rubrics": str(rubrics or default_dir("rubrics")),
         "runs_dir": str(runs_dir or default_dir("runs")),
     }
-    transcript = read_transcript(path, format=format)
-    suite = load_suite(paths["problems"], paths["rubrics"])
+    transcript = read_transcript(path, format=format, conversation=conversation)
+    problem_set = load_suite(paths["problems"], paths["rubrics"], suite=suite)
+    result = _grade_aligned(path, transcript, problem_set, paths, judge, progress)
+    if report:
+        from evalkit.report import write_run_reports
+
+        for written in write_run_reports(result.run_dir, progress):
+            progress(f"wrote {written}")
+    return result
+
+
+def _grade_aligned(
+    path: Path,
+    transcript: Transcript,
+    suite: Suite,
+    paths: dict[str, str],
+    judge: Any,
+    progress: Callable[[str], None],
+) -> RunResult:
+    """Align ``transcript`` to ``suite``, grade it and write the run directory (no report)."""
     aligned = align(transcript, suite)
     asked = [lp.id for lp in suite.problems if lp.id in aligned.problems]
     if not asked:

@@ -1,4 +1,4 @@
-"""Reading a transcript: the three input formats, and the write-up's margin notes.
+"""Reading a transcript: its input formats, and the write-up's margin notes.
 
 * **write-up** — a document like the HW9 participation write-up: role markers
   ``User`` / ``Claude`` (or ``Assistant``) as headings of any level ``#``..``###``
@@ -8,11 +8,15 @@
 * **json** — a list of ``{"role": "user"|"assistant", "content": ...}`` messages
   (or ``{"messages": [...]}``); ``system`` messages are skipped.
 * **markdown** — ``## User`` / ``## Assistant`` headings, no margin notes.
+* **chatgpt**, **claude** — the data exports of ChatGPT and Claude.ai
+  (``conversations.json``), one conversation picked by id or title;
+  **pdf** — a write-up as PDF (see :mod:`evalkit.transcript.exports`).
 
 Example::
 
     transcript = read_transcript("seeds/hw9.txt")   # format detected: "writeup"
     [(t.role, t.line) for t in transcript.turns]
+    read_transcript("conversations.json", conversation="HW9")    # detected: "chatgpt" or "claude"
 """
 
 from __future__ import annotations
@@ -22,9 +26,10 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from evalkit.errors import TranscriptError
+from evalkit.transcript.exports import detect_export, export_messages, pdf_text
 
 __all__ = [
     "Format",
@@ -37,7 +42,8 @@ __all__ = [
 ]
 
 Role = Literal["user", "assistant"]
-Format = Literal["auto", "writeup", "json", "markdown"]
+Format = Literal["auto", "writeup", "json", "markdown", "chatgpt", "claude", "pdf"]
+FORMATS = ("auto", "writeup", "json", "markdown", "chatgpt", "claude", "pdf")
 _MAX_BYTES = 20_000_000
 
 
@@ -92,7 +98,10 @@ def _markers(text: str, *, bare: bool) -> Iterator[tuple[int, Role, str]]:
 def _detect_format(text: str, source: str = "<text>") -> str:
     stripped = text.lstrip()
     if stripped.startswith(("[", "{")):
-        return "json"
+        try:
+            return detect_export(json.loads(text)) or "json"
+        except json.JSONDecodeError:
+            return "json"  # reported with its line by the JSON reader
     marks = list(_markers(text, bare=True))
     if not marks:
         raise TranscriptError(
@@ -135,6 +144,11 @@ def _from_json(text: str, source: str) -> list[TranscriptTurn]:
         data = data["messages"]
     if not isinstance(data, list):
         raise TranscriptError(f"{source}: expected a JSON list of {{role, content}} messages")
+    return _from_messages(data, source)
+
+
+def _from_messages(data: list[Any], source: str) -> list[TranscriptTurn]:
+    """Turns from ``{role, content}`` messages; consecutive messages of one role make one turn."""
     turns: list[TranscriptTurn] = []
     for i, item in enumerate(data):
         if not isinstance(item, dict) or not isinstance(item.get("role"), str):
@@ -161,30 +175,45 @@ def _from_json(text: str, source: str) -> list[TranscriptTurn]:
     return turns
 
 
-def parse_transcript(text: str, *, format: Format = "auto", source: str = "<text>") -> Transcript:
-    """Read a transcript from ``text`` in one of the three formats (``auto`` detects it)."""
+def parse_transcript(
+    text: str, *, format: Format = "auto", source: str = "<text>", conversation: str | None = None
+) -> Transcript:
+    """Read a transcript from ``text`` in one of the formats (``auto`` detects it).
+
+    ``conversation`` picks one conversation of a ChatGPT or Claude.ai export by id or title.
+    """
     fmt = _detect_format(text, source) if format == "auto" else format
+    if conversation is not None and fmt not in ("chatgpt", "claude"):
+        raise TranscriptError(f"{source}: --conversation picks from a ChatGPT or Claude.ai export; this is {fmt}")
     if fmt == "json":
         turns = _from_json(text, source)
+    elif fmt in ("chatgpt", "claude"):
+        messages = export_messages(text, fmt, source, conversation)  # type: ignore[arg-type]
+        turns = _from_messages([{"role": m.role, "content": m.content} for m in messages], source)
+    elif fmt == "pdf":
+        raise TranscriptError(f"{source}: a PDF is read from its file (read_transcript), not from text")
     elif fmt == "markdown":
         turns = _split_turns(text, bare=False, clean=_tidy)
     elif fmt == "writeup":
         turns = _split_turns(text, bare=True, clean=strip_margin_notes)
     else:
-        raise TranscriptError(
-            f"unknown transcript format {format!r}; expected auto, writeup, json or markdown"
-        )
+        raise TranscriptError(f"unknown transcript format {format!r}; expected one of {', '.join(FORMATS)}")
     if not any(t.role == "assistant" for t in turns):
         raise TranscriptError(f"{source}: the transcript has no assistant replies")
     return Transcript(tuple(turns), fmt, source)
 
 
-def read_transcript(path: str | Path, *, format: Format = "auto") -> Transcript:
-    """Read the transcript file at ``path``."""
+def read_transcript(path: str | Path, *, format: Format = "auto", conversation: str | None = None) -> Transcript:
+    """Read the transcript file at ``path`` (a ``.pdf`` is a write-up read through ``pdftotext``)."""
     path = Path(path)
     try:
         if path.stat().st_size > _MAX_BYTES:
             raise TranscriptError(f"{path}: larger than {_MAX_BYTES // 1_000_000} MB")
+        if format == "pdf" or (format == "auto" and path.suffix.lower() == ".pdf"):
+            if conversation is not None:
+                raise TranscriptError(f"{path}: --conversation picks from a ChatGPT or Claude.ai export, not a PDF")
+            transcript = parse_transcript(pdf_text(path), format="writeup", source=str(path))
+            return Transcript(transcript.turns, "pdf", transcript.source)
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise TranscriptError(f"{path}: file not found") from None
@@ -192,7 +221,7 @@ def read_transcript(path: str | Path, *, format: Format = "auto") -> Transcript:
         raise TranscriptError(f"{path}: is a directory, expected a transcript file") from None
     except UnicodeDecodeError as err:
         raise TranscriptError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from None
-    return parse_transcript(text, format=format, source=str(path))
+    return parse_transcript(text, format=format, source=str(path), conversation=conversation)
 
 
 # --- margin notes ------------------------------------------------------------------------------------
