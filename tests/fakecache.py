@@ -1,6 +1,8 @@
 """The providers' prompt caches, as the fake server (tests/fakeserver.py) keeps its accounts of them.
 
-A token here is a whitespace-separated word, as everywhere in the fake. What is modelled:
+A token here is four characters (rounded up per message), as everywhere in the fake: the rule
+of thumb for real tokenizers, so prompts reach the providers' cache minimums as real ones do.
+What is modelled:
 
 - **Anthropic** caches only where a request asks: a content block (of ``system`` or a message)
   carrying ``cache_control`` is a breakpoint. For each breakpoint the longest prefix already in
@@ -31,7 +33,7 @@ import re
 import threading
 from dataclasses import dataclass
 
-__all__ = ["CacheUse", "PromptCache", "anthropic_min_tokens"]
+__all__ = ["CacheUse", "PromptCache", "anthropic_min_tokens", "tokens"]
 
 OPENAI_MIN_TOKENS = 1024
 OPENAI_STEP = 128
@@ -63,8 +65,9 @@ def anthropic_min_tokens(model: str) -> int:
     return 1024
 
 
-def _words(text: str) -> int:
-    return len(text.split())
+def tokens(text: str) -> int:
+    """The fake's token count of ``text``: a token per four characters, rounded up."""
+    return -(-len(text) // 4)
 
 
 class PromptCache:
@@ -74,7 +77,7 @@ class PromptCache:
         self.min_tokens = min_tokens
         self._lock = threading.Lock()
         self._anthropic: set[tuple[str, str]] = set()  # (model, prefix digest)
-        self._openai: dict[str, list[tuple[str, ...]]] = {}  # model -> prompts seen, as tokens
+        self._openai: dict[str, list[str]] = {}  # model -> prompts seen
 
     def clear(self) -> None:
         with self._lock:
@@ -86,15 +89,15 @@ class PromptCache:
         digests: list[str] = []
         cumulative: list[int] = []
         h = hashlib.sha256(model.encode())
-        tokens = 0
+        total = 0
         for role, text, _ in blocks:
             h.update(f"\x00{role}\x00{text}".encode())
             digests.append(h.copy().hexdigest())
-            tokens += _words(text)
-            cumulative.append(tokens)
+            total += tokens(text)
+            cumulative.append(total)
         breakpoints = [i for i, (_, _, marked) in enumerate(blocks) if marked]
         if not breakpoints:
-            return CacheUse(tokens)
+            return CacheUse(total)
         minimum = self.min_tokens if self.min_tokens is not None else anthropic_min_tokens(model)
         with self._lock:
             hit = -1
@@ -111,16 +114,16 @@ class PromptCache:
                 for b in breakpoints:
                     if b > hit and cumulative[b] >= minimum:
                         self._anthropic.add((model, digests[b]))
-        return CacheUse(tokens, read, written)
+        return CacheUse(total, read, written)
 
     def openai(self, model: str, messages: list[tuple[str, str]]) -> CacheUse:
         """Read and write the cache for one Chat Completions prompt (its messages, system first)."""
-        prompt = tuple(f"{role}\x00{word}" for role, text in messages for word in text.split())
-        total = len(prompt)
+        prompt = "".join(f"\x00{role}\x00{text}" for role, text in messages)
+        total = sum(tokens(text) for _, text in messages)
         with self._lock:
             seen = self._openai.setdefault(model, [])
             shared = max((_common_prefix(prompt, earlier) for earlier in seen), default=0)
-            read = _cacheable(shared)
+            read = _cacheable(min(shared // 4, total))
             written = max(_cacheable(total) - read, 0)
             if total >= OPENAI_MIN_TOKENS:
                 seen.append(prompt)
@@ -134,9 +137,13 @@ def _cacheable(tokens: int) -> int:
     return OPENAI_MIN_TOKENS + (tokens - OPENAI_MIN_TOKENS) // OPENAI_STEP * OPENAI_STEP
 
 
-def _common_prefix(a: tuple[str, ...], b: tuple[str, ...]) -> int:
-    n = min(len(a), len(b))
-    for i in range(n):
-        if a[i] != b[i]:
-            return i
-    return n
+def _common_prefix(a: str, b: str) -> int:
+    """The length of the longest common prefix of ``a`` and ``b`` (bisection on slices: fast in C)."""
+    lo, hi = 0, min(len(a), len(b))
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if a[:mid] == b[:mid]:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo

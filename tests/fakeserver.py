@@ -47,7 +47,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 
-from tests.fakecache import CacheUse, PromptCache
+from tests.fakecache import CacheUse, PromptCache, tokens
 
 __all__ = [
     "FAKE_ANTHROPIC_KEY",
@@ -80,7 +80,7 @@ _STOP_TO_FINISH = {
 
 @dataclass(frozen=True)
 class Reply:
-    """A scripted model reply; token counts default to word counts of the request and the reply."""
+    """A scripted model reply; token counts default to the request's and the reply's characters / 4."""
 
     text: str
     thinking: str | None = None  # Anthropic only: sent as a thinking block before the text
@@ -688,11 +688,11 @@ def _chat_call(record: RecordedRequest) -> ChatCall | None:
 
 
 def _token_counts(call: ChatCall, reply: Reply) -> tuple[int, int]:
-    words_in = len((call.system or "").split()) + sum(len(text.split()) for _, text in call.messages)
-    words_out = len(reply.text.split()) + len((reply.thinking or "").split())
+    tokens_in = tokens(call.system or "") + sum(tokens(text) for _, text in call.messages)
+    tokens_out = tokens(reply.text) + tokens(reply.thinking or "")
     return (
-        reply.input_tokens if reply.input_tokens is not None else max(words_in, 1),
-        reply.output_tokens if reply.output_tokens is not None else max(words_out, 1),
+        reply.input_tokens if reply.input_tokens is not None else max(tokens_in, 1),
+        reply.output_tokens if reply.output_tokens is not None else max(tokens_out, 1),
     )
 
 

@@ -12,12 +12,12 @@ from evalkit.models import openai as openai_adapter
 from evalkit.models.base import Message, ModelRequest, ModelResponse, Turn, Usage
 from evalkit.models.registry import ModelSettings
 from evalkit.pricing import cost_usd
-from tests.fakecache import PromptCache
+from tests.fakecache import PromptCache, tokens
 from tests.fakeserver import FakeProvider
 from tests.models.support import generate
 from tests.tutor import TRIO, answer
 
-LONG = " ".join(f"w{i}" for i in range(1500))  # 1,500 tokens for the fake: above every minimum but Opus 4.5's
+LONG = "wor " * 1500  # 1,500 tokens for the fake (4 characters each): above every minimum but 4,096
 
 
 def turn(*texts: str, kind: str = "question") -> ModelRequest:
@@ -64,15 +64,16 @@ def test_anthropic_reads_what_an_earlier_conversation_wrote(fake_provider, provi
         turn(*opening, "Question one"),
         turn(*opening, "Question two"),  # another problem's conversation, from the same opening
     )
-    shared = 3 + 1500 + 2  # the system prompt's words, the opening's
-    assert first.usage == Usage(shared + 2, 1, cache_read_tokens=0, cache_write_tokens=shared + 2)
+    shared = tokens("Be a tutor.") + 1500 + tokens("I understand.")  # the system prompt, the opening exchange
+    question = tokens("Question one")
+    assert first.usage == Usage(shared + question, 1, cache_read_tokens=0, cache_write_tokens=shared + question)
     assert second.usage.cache_read_tokens == shared  # the opening exchange, through the 20-block lookback
-    assert second.usage.cache_write_tokens == 2  # its own question, for its next turn
-    assert second.usage.input_tokens == shared + 2
+    assert second.usage.cache_write_tokens == question  # its own question, for its next turn
+    assert second.usage.input_tokens == shared + question
     # priced at the cache rates: a read costs a tenth of the input price, a write a quarter more
     price = 3.0 / 1e6  # claude-sonnet input
     assert cost_usd("anthropic:claude-sonnet-4-5", second.usage) == pytest.approx(
-        shared * price * 0.1 + 2 * price * 1.25 + 1 * 15.0 / 1e6
+        shared * price * 0.1 + question * price * 1.25 + 1 * 15.0 / 1e6
     )
 
 
@@ -86,7 +87,7 @@ def test_a_prefix_below_the_model_minimum_is_not_cached(fake_provider, provider_
         turn(LONG, "Yes.", "Question two"),
     )
     assert [(r.usage.cache_read_tokens, r.usage.cache_write_tokens) for r in replies] == [(0, 0), (0, 0)]
-    assert replies[1].usage.uncached_input_tokens == replies[1].usage.input_tokens == 3 + 1500 + 1 + 2
+    assert replies[1].usage.uncached_input_tokens == replies[1].usage.input_tokens == 3 + 1500 + 1 + 3
 
 
 def test_openai_caches_by_itself_and_says_so_in_prompt_tokens_details(fake_provider, provider_env) -> None:
@@ -103,7 +104,7 @@ def test_openai_caches_by_itself_and_says_so_in_prompt_tokens_details(fake_provi
     ] == LONG  # no markers
     assert (first.usage.cache_read_tokens, first.usage.cache_write_tokens) == (0, 1408)  # 1,024 + 3 x 128
     assert second.usage.cache_read_tokens == 1408
-    assert second.usage.input_tokens == 3 + 1500 + 1 + 2  # prompt_tokens includes the cached tokens
+    assert second.usage.input_tokens == 3 + 1500 + 1 + 3  # prompt_tokens includes the cached tokens
     assert cost_usd("openai:gpt-5", second.usage) == pytest.approx(
         (second.usage.uncached_input_tokens * 1.25 + 1408 * 0.125 + 1 * 10.0) / 1e6
     )
