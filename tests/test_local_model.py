@@ -127,7 +127,10 @@ def _refuses(url: str) -> bool:
 
 
 def _events(run_dir: Path) -> list[dict[str, Any]]:
-    lines = (run_dir / "journal.jsonl").read_text().splitlines()
+    journal = run_dir / "journal.jsonl"
+    if not journal.exists():  # the run directory is made a moment before its journal
+        return []
+    lines = journal.read_text().splitlines()
     return [json.loads(line) for line in lines if line.strip() and line.endswith("}")]
 
 
@@ -241,7 +244,7 @@ def test_the_server_never_outlives_evalkit(tmp_path: Path, how: str) -> None:
         if proc.poll() is None:
             proc.kill()
     _wait_for(lambda: not _alive(server), 10, f"the server to stop after {how}")
-    assert _refuses(url)
+    # (its port is free again now, and on a busy machine another process may soon listen on it)
     if how != "sigkill":
         assert code == 130, err.read_text()
         assert "interrupted; nothing is lost" in err.read_text()
