@@ -121,7 +121,7 @@ def run(
         int | None, typer.Option(min=0, help="Sampling seed (OpenAI-compatible servers) [local: 0].")
     ] = None,
     max_tokens: Annotated[
-        int | None, typer.Option(min=1, help="Maximum output tokens per reply [default: 8192; local: 4096].")
+        int | None, typer.Option(min=1, help="Maximum output tokens per reply [default: 8192; local: 2048].")
     ] = None,
     thinking_budget: Annotated[
         int | None, typer.Option(help="Claude extended thinking budget (tokens, ≥1024).")

@@ -9,7 +9,7 @@ context per slot and ``--threads`` CPU threads, and stops when the run ends howe
 (:mod:`evalkit.models.llamacpp`). Requests go through the OpenAI adapter.
 
 Deterministic by default: without ``--temperature`` / ``--seed`` a local model samples at
-temperature 0 with seed 0, and without ``--max-tokens`` a reply may run to 4,096 tokens
+temperature 0 with seed 0, and without ``--max-tokens`` a reply may run to 2,048 tokens
 (:meth:`LocalModel.default_options`; the run records these options). Threads default to half
 the CPUs the process may use (llama.cpp's choice: one per physical core); on a busy machine,
 fewer threads than cores is much faster, because llama.cpp's threads wait for each other at
@@ -40,7 +40,7 @@ import subprocess
 import sys
 import tempfile
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +67,10 @@ DEFAULT_CTX = 8192  # tokens of context per conversation (SmolLM2 was trained on
 DEFAULT_SEED = 0
 # Without --max-tokens: room for the homework's longest replies (Claude's longest HW9 reply is about
 # 1,700 tokens), while a small model that loops at temperature 0 stops in a bounded time.
-DEFAULT_MAX_TOKENS = 4096
+DEFAULT_MAX_TOKENS = 2048
+# A CPU model shares its cores between every slot: a long reply can take many minutes, and a retry
+# after a timeout would start it again from nothing, so local calls wait an hour.
+LOCAL_TIMEOUT_S = 3600.0
 INSTALL_HINT = "pip install -e '.[local]'"
 
 
@@ -202,6 +205,7 @@ class _ServerChat(OpenAIModel):
     def __init__(self, owner: LocalModel, url: str, settings: ModelSettings) -> None:
         import openai
 
+        settings = replace(settings, timeout_s=max(settings.timeout_s, LOCAL_TIMEOUT_S))
         client = openai.AsyncOpenAI(
             api_key=PLACEHOLDER_KEY, base_url=f"{url}/v1", max_retries=0, timeout=settings.timeout_s
         )
@@ -244,7 +248,7 @@ class LocalModel:
         self._starting: asyncio.Lock | None = None
 
     def default_options(self, options: GenerationOptions) -> GenerationOptions:
-        """Temperature 0 and seed 0 unless set (two runs of the same model agree); 4,096 tokens unless set."""
+        """Temperature 0 and seed 0 unless set (two runs agree); 2,048 tokens and an hour per reply unless set."""
         updates: dict[str, Any] = {}
         if options.temperature is None:
             updates["temperature"] = 0.0
@@ -252,6 +256,8 @@ class LocalModel:
             updates["seed"] = DEFAULT_SEED
         if "max_tokens" not in options.model_fields_set:
             updates["max_tokens"] = DEFAULT_MAX_TOKENS
+        if "timeout_s" not in options.model_fields_set:
+            updates["timeout_s"] = LOCAL_TIMEOUT_S
         return options.model_copy(update=updates)
 
     def run_record(self) -> dict[str, Any]:
@@ -309,12 +315,14 @@ class LocalModel:
         )
 
     async def aclose(self) -> None:
-        try:
-            if self._chat is not None:
-                await self._chat.aclose()
-        finally:
-            self._chat = None
-            self.server.stop()
+        # the server first: requests still in flight then fail at once instead of holding the close up
+        self.server.stop()
+        chat, self._chat = self._chat, None
+        if chat is not None:
+            try:
+                await asyncio.wait_for(chat.aclose(), 10)
+            except TimeoutError:
+                pass
 
 
 def create(model_id: str, settings: ModelSettings) -> LocalModel:
