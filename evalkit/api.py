@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,7 @@ from evalkit.cache import ResponseCache
 from evalkit.checks.base import CheckResult
 from evalkit.conversation import ConversationResult, PartResult
 from evalkit.errors import EvalkitError, SpecError, StoreError
-from evalkit.models.base import GenerationOptions
+from evalkit.models.base import TRUNCATED_STOP_REASONS, GenerationOptions, Usage, options_for
 from evalkit.models.batch import BatchPolling, require_batch_support
 from evalkit.models.limits import CallLimits
 from evalkit.models.registry import ModelSettings, expand_alias, resolve_model
@@ -71,6 +71,20 @@ class RunConfig:
     judge: str | None = None  # a model that grades `criteria` checks instead of their patterns
     batch: bool = False  # each wave of turns through the provider's batch API
     batch_poll_s: float = 5.0  # first wait before asking whether a batch has ended; doubles up to 60s
+    prompt_cache: bool = True  # Anthropic cache breakpoints (OpenAI caches by itself)
+    threads: int | None = None  # local models: CPU threads of the llama.cpp server (default: half the CPUs)
+    ctx: int | None = None  # local models: context tokens per conversation (per server slot)
+
+    def settings(self) -> ModelSettings:
+        """The connection settings of the run's models (local servers get one slot per connection)."""
+        return ModelSettings(
+            base_url=self.base_url,
+            max_retries=self.max_retries,
+            prompt_cache=self.prompt_cache,
+            threads=self.threads,
+            ctx=self.ctx,
+            parallel=self.max_connections,
+        )
 
     def all_models(self) -> tuple[str, ...]:
         return self.models or (self.model,)
@@ -111,8 +125,23 @@ class RunResult:
     def parts(self) -> list[PartResult]:
         return [p for c in self.conversations for p in c.parts]
 
+    truncated: Mapping[str, int] = field(default_factory=dict)
+
     def to_json(self) -> dict[str, Any]:
-        return results_json(self.run_dir, self.model, self.suite, self.conversations, batch=self.batch)
+        return results_json(
+            self.run_dir, self.model, self.suite, self.conversations, batch=self.batch, truncated=self.truncated
+        )
+
+
+def truncated_replies(events: Iterable[dict[str, Any]]) -> dict[str, int]:
+    """How many replies of each conversation (``conv`` id) stopped on a length limit, from journal events."""
+    counts: dict[str, int] = {}
+    for e in events:
+        if e.get("type") == "message" and e.get("role") == "assistant":
+            response = e.get("response") or {}
+            if response.get("truncated") or response.get("stop_reason") in TRUNCATED_STOP_REASONS:
+                counts[str(e.get("conv"))] = counts.get(str(e.get("conv")), 0) + 1
+    return counts
 
 
 def results_json(
@@ -122,8 +151,14 @@ def results_json(
     conversations: tuple[ConversationResult, ...] | list[ConversationResult],
     *,
     batch: bool = False,
+    truncated: Mapping[str, int] | None = None,
 ) -> dict[str, Any]:
-    """The ``results.json`` / ``--json`` shape."""
+    """The ``results.json`` / ``--json`` shape.
+
+    ``truncated`` (from :func:`truncated_replies`) marks each question with the number of its
+    replies that were cut off at ``--max-tokens`` or the context (``truncated_replies``).
+    """
+    truncated = truncated or {}
     questions: list[dict[str, Any]] = []
     conversations = sorted(conversations, key=lambda c: c.sample)
     for conv in conversations:
@@ -138,11 +173,11 @@ def results_json(
                 "cost_usd": round(cost_usd(model, conv.usage, batch=batch), 6),
                 "model_calls": conv.model_calls,
                 "stopped": conv.stopped,
+                "truncated_replies": truncated.get(f"s{conv.sample}/{conv.problem}", 0),
             }
         )
     parts = [p.to_json() for c in conversations for p in c.parts]
-    total_in = sum(c.usage.input_tokens for c in conversations)
-    total_out = sum(c.usage.output_tokens for c in conversations)
+    usage = sum((c.usage for c in conversations), Usage())
     return {
         "run_dir": str(run_dir),
         "model": model,
@@ -156,8 +191,11 @@ def results_json(
             "hints": sum(p["hints"] for p in parts),
             "points": sum(p["points"] for p in parts),
             "max_points": sum(p["max_points"] for p in parts),
-            "input_tokens": total_in,
-            "output_tokens": total_out,
+            "input_tokens": usage.input_tokens,
+            "output_tokens": usage.output_tokens,
+            "cache_read_tokens": usage.cache_read_tokens,
+            "cache_write_tokens": usage.cache_write_tokens,
+            "truncated_replies": sum(truncated.values()),  # the openings' too
             "cost_usd": round(sum(float(q["cost_usd"]) for q in questions), 6),
         },
     }
@@ -218,10 +256,18 @@ def _execute_judged(
         out = []
         for mr in model_runs:
             result = RunResult(
-                mr.store.path, mr.model.name, suite.name, tuple(mr.conversations), batch=config.batch
+                mr.store.path,
+                mr.model.name,
+                suite.name,
+                tuple(mr.conversations),
+                batch=config.batch,
+                truncated=truncated_replies(RunDir(mr.store.path, {}, None).journal()),
             )
             mr.store.write_results(result.to_json())
-            mr.store.event("run_end", status="complete", spent_usd=round(limits.spend.cost_usd, 6))
+            # calls: the replies this process asked a provider for (not served from the journal or cache)
+            mr.store.event(
+                "run_end", status="complete", spent_usd=round(limits.spend.cost_usd, 6), calls=limits.spend.calls
+            )
             out.append(result)
         return out
     except BaseException as err:
@@ -265,7 +311,7 @@ def run_many(
         for name in names:
             require_batch_support(name)
     paths, suite, prompts = _load_inputs(config)
-    settings = ModelSettings(base_url=config.base_url, max_retries=config.max_retries)
+    settings = replace(config.settings(), progress=progress)
     models = [resolve_model(name, settings) for name in names]
     for model in models:
         price_for(model.name)  # a malformed price override file stops the run before it starts
@@ -275,6 +321,7 @@ def run_many(
         return []
     model_runs = []
     for model in models:
+        options = options_for(model, config.options)
         run_config = {
             "model": model.name,
             "requested_model": config.model if not config.models else model.name,
@@ -285,7 +332,7 @@ def run_many(
             "skipped": skipped,
             "paths": paths,
             "base_url": config.base_url,
-            "options": config.options.model_dump(),
+            "options": options.model_dump(),
             "samples": config.samples,
             "config": {**config.to_json(), "models": [model.name], "model": model.name},
             "versions": package_versions(),
@@ -293,9 +340,12 @@ def run_many(
         cassette = getattr(model, "cassette", None)
         if cassette is not None:
             run_config["recorded_model"] = cassette.recorded_model
+        describe = getattr(model, "run_record", None)  # a local model: its server, file and hash
+        if callable(describe):
+            run_config["local"] = describe()
         store = RunStore.create(Path(paths["runs_dir"]), model.name, suite.name, run_config)
         progress(f"run directory: {store.path}")
-        model_runs.append(ModelRun(model, store))
+        model_runs.append(ModelRun(model, store, options=options))
     results = _execute(config, model_runs, suite, prompts, listener)
     return [replace(r, skipped=skipped) for r in results]
 
@@ -328,14 +378,14 @@ def resume(
     """Continue a stopped run: stored replies are reused, the rest is asked; nothing is asked twice.
 
     ``overrides`` change limits that do not alter the conversation: ``max_cost``, ``max_connections``,
-    ``rpm``, ``max_retries``, ``cache``.
+    ``rpm``, ``max_retries``, ``cache``, and a local model's ``threads`` and ``ctx``.
     """
     progress = progress or (lambda _msg: None)
     existing = load_run(run_ref, runs_dir)
     stored = existing.config.get("config")
     if not isinstance(stored, dict):
         raise StoreError(f"{existing.path}/run.json has no run configuration; it cannot be resumed")
-    allowed = {"max_cost", "max_connections", "rpm", "max_retries", "cache"}
+    allowed = {"max_cost", "max_connections", "rpm", "max_retries", "cache", "threads", "ctx"}
     unknown = set(overrides) - allowed
     if unknown:
         raise SpecError(
@@ -343,8 +393,7 @@ def resume(
         )
     config = replace(RunConfig.from_json(stored), **{k: v for k, v in overrides.items() if v is not None})
     _, suite, prompts = _load_inputs(config)
-    settings = ModelSettings(base_url=config.base_url, max_retries=config.max_retries)
-    model = resolve_model(expand_alias(config.model), settings)
+    model = resolve_model(expand_alias(config.model), replace(config.settings(), progress=progress))
     suite, skipped = replayable(suite, [model])
     if suite.content_hash != existing.config.get("content_hash"):
         raise StoreError(
@@ -356,7 +405,11 @@ def resume(
     progress(
         f"resuming {existing.path} ({sum(1 for e in events if e.get('type') == 'message')} messages stored)"
     )
-    return replace(_execute(config, [ModelRun(model, store, events)], suite, prompts, listener)[0], skipped=skipped)
+    # the options the run was started with (a local model's defaults filled in), not worked out anew
+    recorded = existing.config.get("options")
+    options = GenerationOptions(**recorded) if isinstance(recorded, dict) else options_for(model, config.options)
+    run = ModelRun(model, store, events, options=options)
+    return replace(_execute(config, [run], suite, prompts, listener)[0], skipped=skipped)
 
 
 def grade(run_ref: str | Path, runs_dir: str | Path | None = None) -> RegradeResult:

@@ -81,12 +81,20 @@ def print_summary(results: dict[str, Any], console: Console) -> None:
     verdicts = "  ".join(f"{p['problem']}.{p['part']} {_verdict(p)}" for p in results["parts"])
     console.print(verdicts)
     t = results["totals"]
+    cached = t.get("cache_read_tokens") or 0
+    from_cache = f" ({cached:,} from the prompt cache)" if cached else ""
     console.print(
         f"{t['correct']}/{t['parts']} parts correct, {t['first_try']} on the first try, "
         f"{t['hints']} hint{'s' if t['hints'] != 1 else ''} sent; "
-        f"{t['input_tokens']:,} input + {t['output_tokens']:,} output tokens"
+        f"{t['input_tokens']:,} input{from_cache} + {t['output_tokens']:,} output tokens"
         + (f", ${t['cost_usd']:.4f}" if t.get("cost_usd") else "")
     )
+    cut = t.get("truncated_replies") or 0
+    if cut:
+        console.print(
+            f"[yellow]{cut} repl{'y was' if cut == 1 else 'ies were'} cut off at the length limit[/] "
+            "(stop=length): raise --max-tokens (or --ctx for a local model)"
+        )
 
 
 @app.command()
@@ -106,8 +114,15 @@ def run(
     base_url: Annotated[
         str | None, typer.Option(help="OpenAI-compatible server (vLLM, llama.cpp, Ollama) or proxy URL.")
     ] = None,
-    temperature: Annotated[float | None, typer.Option(help="Sampling temperature.")] = None,
-    max_tokens: Annotated[int, typer.Option(help="Maximum output tokens per reply.")] = 8192,
+    temperature: Annotated[
+        float | None, typer.Option(help="Sampling temperature [default: the provider's; 0 for local].")
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option(min=0, help="Sampling seed (OpenAI-compatible servers) [local: 0].")
+    ] = None,
+    max_tokens: Annotated[
+        int | None, typer.Option(min=1, help="Maximum output tokens per reply [default: 8192; local: 2048].")
+    ] = None,
     thinking_budget: Annotated[
         int | None, typer.Option(help="Claude extended thinking budget (tokens, ≥1024).")
     ] = None,
@@ -134,6 +149,15 @@ def run(
     batch: Annotated[
         bool, typer.Option("--batch", help="Send each wave of turns through the provider's batch API.")
     ] = False,
+    prompt_cache: Annotated[
+        bool, typer.Option("--prompt-cache/--no-prompt-cache", help="Anthropic prompt-cache breakpoints.")
+    ] = True,
+    threads: Annotated[
+        int | None, typer.Option(min=1, help="Local model: CPU threads [default: half the CPUs].")
+    ] = None,
+    ctx: Annotated[
+        int | None, typer.Option(min=256, help="Local model: context tokens per conversation [default: 8192].")
+    ] = None,
     resume_run: Annotated[
         str | None, typer.Option("--resume", metavar="RUN", help="Continue a stopped run.")
     ] = None,
@@ -146,6 +170,7 @@ def run(
     """Run the tutoring conversations and grade them (offline replay of the write-up by default)."""
     from evalkit.progress import ProgressDisplay
 
+    _interrupt_on_sigterm()  # a SIGTERM ends the run like Ctrl-C: journal closed, local server stopped
     display = ProgressDisplay(err_console, quiet=quiet)
     try:
         with display:
@@ -160,12 +185,15 @@ def run(
                         max_connections=max_connections,
                         rpm=rpm,
                         cache=False if no_cache else None,
+                        threads=threads,
+                        ctx=ctx,
                     )
                 ]
             else:
                 models = tuple(model or ("replay",))
+                given = {"max_tokens": max_tokens} if max_tokens is not None else {}
                 options = GenerationOptions(
-                    temperature=temperature, max_tokens=max_tokens, thinking_budget=thinking_budget
+                    temperature=temperature, thinking_budget=thinking_budget, seed=seed, **given
                 )
                 config = api.RunConfig(
                     model=models[0],
@@ -185,6 +213,9 @@ def run(
                     system=system,
                     judge=judge,
                     batch=batch,
+                    prompt_cache=prompt_cache,
+                    threads=threads,
+                    ctx=ctx,
                 )
                 display.expect(config)
                 said_last: list[str] = []
@@ -221,6 +252,20 @@ def run(
         _after_run(result, as_json and len(results) == 1)
     if as_json and len(results) > 1:
         _print_json([r.to_json() for r in results])
+
+
+def _interrupt_on_sigterm() -> None:
+    """Turn SIGTERM into KeyboardInterrupt in the main thread, so a run stops the way Ctrl-C stops it."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
 
 
 def _after_run(result: api.RunResult, as_json: bool) -> None:

@@ -117,10 +117,11 @@ def regrade_run(
     rd: RunDir, suite: Suite, prompts: PromptSet, samples: int, options: GenerationOptions
 ) -> RegradeResult:
     """Re-grade ``rd``; write ``results.regrade-<UTC>.json`` beside ``results.json``."""
-    from evalkit.api import results_json
+    from evalkit.api import results_json, truncated_replies
 
     conversations, divergences = asyncio.run(_regrade_async(rd, suite, prompts, samples, options))
-    new = results_json(rd.path, str(rd.config.get("model")), suite.name, conversations)
+    truncated = truncated_replies(rd.journal())
+    new = results_json(rd.path, str(rd.config.get("model")), suite.name, conversations, truncated=truncated)
     changes = _changes(rd.results, new)
     new["regrade"] = {
         "changes": changes,

@@ -30,7 +30,7 @@ __all__ = ["Listener", "ModelRun", "execute"]
 
 Listener = Callable[[str, dict[str, Any]], None]
 T = TypeVar("T")
-_CACHEABLE = {"anthropic", "openai"}
+_CACHEABLE = {"anthropic", "openai", "local"}
 
 
 class _Tee:
@@ -52,6 +52,7 @@ class ModelRun:
     model: Model
     store: RunStore
     stored_events: list[dict[str, Any]] = field(default_factory=list)
+    options: GenerationOptions | None = None  # this model's generation options, if not the run's
     conversations: list[ConversationResult] = field(default_factory=list)
     client: Model | None = None  # the wrapped model actually used
     waves: BatchingModel | None = None  # batch mode: collects each wave of turns into one batch
@@ -74,7 +75,8 @@ def wrap_model(
 ) -> Model:
     client: Model = LimitedModel(model, limits) if waves is None else LimitedModel(waves, budget_only(limits))
     if cache is not None and model.provider in _CACHEABLE:
-        client = CachedModel(client, cache, base_url)
+        # a local model's replies are keyed by its weights' hash, not by where its server listened
+        client = CachedModel(client, cache, getattr(model, "cache_scope", None) or base_url)
     if stored_events:
         client = JournalModel(model.name, stored_turns(stored_events), fallback=client)
     return client
@@ -177,7 +179,8 @@ async def execute(
             waves=mr.waves,
         )
         for sample in range(samples):
-            jobs.append((mr, _one_sample(mr, mr.client, suite, prompts, sample, options, listener, sandbox)))
+            mine = mr.options or options
+            jobs.append((mr, _one_sample(mr, mr.client, suite, prompts, sample, mine, listener, sandbox)))
     try:
         gathered = await asyncio.gather(*(job for _, job in jobs))
     finally:

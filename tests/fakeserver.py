@@ -22,6 +22,12 @@ then the auth / model / request checks a real server makes, then the
 function, then ``default_reply``. A faulted request does not use up a reply, so
 the retry of a failed request gets the reply the failed one would have got.
 
+Prompt caching is accounted the way the real APIs report it (tests/fakecache.py): Anthropic
+reads and writes where a request puts ``cache_control`` breakpoints and says so in
+``cache_read_input_tokens`` / ``cache_creation_input_tokens``; OpenAI caches prompts of 1,024
+tokens or more by itself and says so in ``prompt_tokens_details``. ``FakeProvider(prompt_cache=False)``
+turns it off; a :class:`Reply` with ``input_tokens`` set is never cached.
+
 More endpoints (the Anthropic Message Batches API, OpenAI ``/v1/files`` and
 ``/v1/batches``) plug in with :meth:`FakeProvider.route`; faults, latency and
 recording apply to them too.
@@ -41,6 +47,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 
+from tests.fakecache import CacheUse, PromptCache, tokens
+
 __all__ = [
     "FAKE_ANTHROPIC_KEY",
     "FAKE_OPENAI_KEY",
@@ -53,6 +61,7 @@ __all__ = [
     "RecordedRequest",
     "Reply",
     "provider_error",
+    "text_of",
 ]
 
 # Keys for tests to put in ANTHROPIC_API_KEY / OPENAI_API_KEY: long and unique, so a leak is easy to find.
@@ -71,7 +80,7 @@ _STOP_TO_FINISH = {
 
 @dataclass(frozen=True)
 class Reply:
-    """A scripted model reply; token counts default to word counts of the request and the reply."""
+    """A scripted model reply; token counts default to the request's and the reply's characters / 4."""
 
     text: str
     thinking: str | None = None  # Anthropic only: sent as a thinking block before the text
@@ -210,8 +219,11 @@ class FakeProvider:
         models: Iterable[str] | None = None,
         latency_s: float | Callable[[ChatCall | None], float] = 0.0,
         default_reply: str = "ok",
+        prompt_cache: bool = True,
+        cache_min_tokens: int | None = None,
     ) -> None:
         self.api_key = api_key
+        self.prompt_cache = PromptCache(min_tokens=cache_min_tokens) if prompt_cache else None
         self.models = frozenset(models) if models is not None else None
         self.latency_s = latency_s
         self.default_reply = default_reply
@@ -332,6 +344,8 @@ class FakeProvider:
             self._max_in_flight = self._in_flight
             self._replies.clear()
             self._faults.clear()
+        if self.prompt_cache is not None:
+            self.prompt_cache.clear()
         self._responder = None
         self._fault_when = None
         self._fault_random = None
@@ -523,8 +537,19 @@ class FakeProvider:
                 return provider_error(api, 400, error)
         call = _chat_call_for(api, index, body)
         reply = self._next_reply(call)
+        cache = self._cache_use(call, reply)
         builder = _anthropic_message if api == "anthropic" else _openai_completion
-        return HTTPReply(200, builder(call, reply))
+        return HTTPReply(200, builder(call, reply, cache))
+
+    def _cache_use(self, call: ChatCall, reply: Reply) -> CacheUse:
+        """How the request's input was served from the prompt cache (all uncached with caching off)."""
+        total, _ = _token_counts(call, reply)
+        if self.prompt_cache is None or reply.input_tokens is not None:
+            return CacheUse(total)
+        if call.api == "openai":
+            system = [("system", call.system)] if call.system is not None else []
+            return self.prompt_cache.openai(call.model, [*system, *call.messages])
+        return self.prompt_cache.anthropic(call.model, _anthropic_blocks(call.body))
 
     def _next_reply(self, call: ChatCall) -> Reply:
         with self._lock:
@@ -569,12 +594,32 @@ def _anthropic_rules(body: dict[str, Any], version: str) -> str | None:
     return None
 
 
-def _anthropic_message(call: ChatCall, reply: Reply) -> dict[str, Any]:
+def _anthropic_blocks(body: dict[str, Any]) -> list[tuple[str, str, bool]]:
+    """A Messages request's content blocks in cache order (system, then messages), with their breakpoints."""
+    blocks: list[tuple[str, str, bool]] = []
+
+    def add(role: str, content: Any) -> None:
+        if isinstance(content, str):
+            blocks.append((role, content, False))
+        elif isinstance(content, list):
+            for part in content:
+                if isinstance(part, dict):
+                    blocks.append((role, str(part.get("text", "")), "cache_control" in part))
+
+    if "system" in body:
+        add("system", body["system"])
+    for message in body.get("messages", []):
+        if isinstance(message, dict):
+            add(str(message.get("role")), message.get("content"))
+    return blocks
+
+
+def _anthropic_message(call: ChatCall, reply: Reply, cache: CacheUse) -> dict[str, Any]:
     content: list[dict[str, Any]] = []
     if reply.thinking is not None:
         content.append({"type": "thinking", "thinking": reply.thinking, "signature": "fake-signature"})
     content.append({"type": "text", "text": reply.text})
-    input_tokens, output_tokens = _token_counts(call, reply)
+    _, output_tokens = _token_counts(call, reply)
     return {
         "id": f"msg_fake_{call.index:04d}",
         "type": "message",
@@ -583,12 +628,17 @@ def _anthropic_message(call: ChatCall, reply: Reply) -> dict[str, Any]:
         "content": content,
         "stop_reason": reply.stop_reason,
         "stop_sequence": None,
-        "usage": {"input_tokens": input_tokens, "output_tokens": output_tokens},
+        "usage": {
+            "input_tokens": cache.uncached,  # after the last cache breakpoint
+            "cache_creation_input_tokens": cache.written,
+            "cache_read_input_tokens": cache.read,
+            "output_tokens": output_tokens,
+        },
     }
 
 
-def _openai_completion(call: ChatCall, reply: Reply) -> dict[str, Any]:
-    input_tokens, output_tokens = _token_counts(call, reply)
+def _openai_completion(call: ChatCall, reply: Reply, cache: CacheUse) -> dict[str, Any]:
+    input_tokens, output_tokens = cache.total, _token_counts(call, reply)[1]
     return {
         "id": f"chatcmpl-fake-{call.index:04d}",
         "object": "chat.completion",
@@ -606,11 +656,12 @@ def _openai_completion(call: ChatCall, reply: Reply) -> dict[str, Any]:
             "prompt_tokens": input_tokens,
             "completion_tokens": output_tokens,
             "total_tokens": input_tokens + output_tokens,
+            "prompt_tokens_details": {"cached_tokens": cache.read, "cache_write_tokens": cache.written},
         },
     }
 
 
-def _text_of(content: Any) -> str:
+def text_of(content: Any) -> str:
     """The text of a message's content: a string, or a list of text blocks / parts."""
     if isinstance(content, str):
         return content
@@ -620,10 +671,10 @@ def _text_of(content: Any) -> str:
 
 
 def _chat_call_for(api: Api, index: int, body: dict[str, Any]) -> ChatCall:
-    messages = [(str(m.get("role")), _text_of(m.get("content"))) for m in body.get("messages", [])]
+    messages = [(str(m.get("role")), text_of(m.get("content"))) for m in body.get("messages", [])]
     system: str | None = None
     if api == "anthropic":
-        system = _text_of(body["system"]) if "system" in body else None
+        system = text_of(body["system"]) if "system" in body else None
     elif messages and messages[0][0] in ("system", "developer"):
         system = messages.pop(0)[1]
     return ChatCall(api, index, str(body.get("model", "")), system, tuple(messages), body)
@@ -637,11 +688,11 @@ def _chat_call(record: RecordedRequest) -> ChatCall | None:
 
 
 def _token_counts(call: ChatCall, reply: Reply) -> tuple[int, int]:
-    words_in = len((call.system or "").split()) + sum(len(text.split()) for _, text in call.messages)
-    words_out = len(reply.text.split()) + len((reply.thinking or "").split())
+    tokens_in = tokens(call.system or "") + sum(tokens(text) for _, text in call.messages)
+    tokens_out = tokens(reply.text) + tokens(reply.thinking or "")
     return (
-        reply.input_tokens if reply.input_tokens is not None else max(words_in, 1),
-        reply.output_tokens if reply.output_tokens is not None else max(words_out, 1),
+        reply.input_tokens if reply.input_tokens is not None else max(tokens_in, 1),
+        reply.output_tokens if reply.output_tokens is not None else max(tokens_out, 1),
     )
 
 

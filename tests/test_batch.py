@@ -25,7 +25,7 @@ from evalkit.models.base import Message, ModelRequest, Turn
 from evalkit.models.batch import BatchingModel, BatchPolling, submitted_batches
 from evalkit.models.registry import ModelSettings, resolve_model
 from tests.fakebatches import FakeBatches
-from tests.fakeserver import FAKE_OPENAI_KEY, FakeProvider, Fault, RecordedRequest
+from tests.fakeserver import FAKE_OPENAI_KEY, FakeProvider, Fault, RecordedRequest, text_of
 from tests.helpers import run_cli
 from tests.test_reliability import transcripts, trio_config, verdicts
 from tests.tutor import TRIO, answer, expected_parts
@@ -300,7 +300,7 @@ def test_a_conversation_cancelled_while_queued_is_not_sent(fake_provider, provid
 
     assert asyncio.run(main()) == "B"
     assert [
-        [r["params"]["messages"][0]["content"] for r in b.requests] for b in batches.anthropic.values()
+        [text_of(r["params"]["messages"][0]["content"]) for r in b.requests] for b in batches.anthropic.values()
     ] == [["b"]]
 
 

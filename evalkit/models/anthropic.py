@@ -18,6 +18,14 @@ with SDK 2.x a request with a temperature fails here, before anything is sent,
 rather than be sampled at another temperature than the run records. Older SDKs
 (API version 2023-06-01) send it, except with thinking, which needs the default.
 
+Prompt caching (unless ``ModelSettings.prompt_cache`` is off): every problem's
+conversation continues the same opening exchange, and each turn resends the whole
+history, so a request carries up to two ``cache_control`` breakpoints: on the last
+message of the shared opening exchange (read by every conversation that branches
+from it) and on its last message (the growing history, read by the next turn).
+The reply's ``cache_read_input_tokens`` and ``cache_creation_input_tokens`` are kept
+in :class:`Usage` and priced at the cache rates (:mod:`evalkit.pricing`).
+
 Example::
 
     model = create("claude-opus-4-5", ModelSettings())
@@ -48,7 +56,14 @@ from evalkit.models.retry import (
 if TYPE_CHECKING:
     import anthropic
 
-__all__ = ["KEY_ENV", "AnthropicModel", "create", "thinking_config", "uses_adaptive_thinking"]
+__all__ = [
+    "KEY_ENV",
+    "AnthropicModel",
+    "cache_breakpoints",
+    "create",
+    "thinking_config",
+    "uses_adaptive_thinking",
+]
 
 KEY_ENV = "ANTHROPIC_API_KEY"
 BASE_URL_ENV = "ANTHROPIC_BASE_URL"
@@ -87,6 +102,12 @@ class AnthropicModel:
             "max_tokens": options.max_tokens,
             "messages": [{"role": m.role, "content": m.content} for m in request.messages],
         }
+        if self.settings.prompt_cache:
+            for index in cache_breakpoints(request):
+                message = params["messages"][index]
+                message["content"] = [
+                    {"type": "text", "text": message["content"], "cache_control": {"type": "ephemeral"}}
+                ]
         if request.system:
             params["system"] = request.system
         if options.temperature is not None and not self.takes_temperature:
@@ -94,6 +115,8 @@ class AnthropicModel:
                 f"{self.name}: Claude takes no temperature (Anthropic API 2026-10-21 rejects it); "
                 "leave --temperature unset for Anthropic models"
             )
+        if options.seed is not None:
+            log.info("%s: Claude takes no seed; not sent", self.name)
         if options.thinking_budget is not None:
             params["thinking"] = thinking_config(self.model_id, options.thinking_budget, options.max_tokens)
             if options.temperature is not None:
@@ -137,14 +160,12 @@ class AnthropicModel:
             elif block.type == "thinking" and block.thinking:
                 thinking.append(block.thinking)
         usage = message.usage
-        input_tokens = (
-            usage.input_tokens
-            + (getattr(usage, "cache_creation_input_tokens", None) or 0)
-            + (getattr(usage, "cache_read_input_tokens", None) or 0)
-        )
+        written = getattr(usage, "cache_creation_input_tokens", None) or 0
+        read = getattr(usage, "cache_read_input_tokens", None) or 0
         return ModelResponse(
             text="".join(text),
-            usage=Usage(input_tokens, usage.output_tokens),
+            # Anthropic's input_tokens are only those after the last cache breakpoint
+            usage=Usage(usage.input_tokens + written + read, usage.output_tokens, read, written),
             model=message.model,
             thinking="\n\n".join(thinking) or None,
             stop_reason=message.stop_reason,
@@ -152,6 +173,19 @@ class AnthropicModel:
 
     async def aclose(self) -> None:
         await self.client.close()
+
+
+def cache_breakpoints(request: ModelRequest) -> list[int]:
+    """Which messages of ``request`` get a cache breakpoint: the shared opening exchange's last, and the last.
+
+    The opening exchange is the first two messages of every question and hint turn (Anthropic
+    allows four breakpoints; a request here never has more than two).
+    """
+    last = len(request.messages) - 1
+    if last < 0:
+        return []
+    opening_end = 1 if request.turn.kind != "opening" and last > 1 else None
+    return [i for i in (opening_end, last) if i is not None]
 
 
 def _claude_version(model_id: str) -> tuple[int, int] | None:

@@ -7,6 +7,11 @@ gets ``max_tokens`` instead of ``max_completion_tokens`` (which older servers do
 not know), and a ``reasoning_content`` / ``reasoning`` field in its reply is kept
 as thinking. The SDK client never retries on its own: :mod:`evalkit.models.retry` does.
 
+Prompt caching is automatic on OpenAI (and on llama.cpp's server): nothing is sent for it, and
+the reply's ``usage.prompt_tokens_details`` says how many input tokens were read from the cache
+(``cached_tokens``) and written to it (``cache_write_tokens``, GPT-5.6 and later); both are kept
+in :class:`Usage` and priced at the cache rates (:mod:`evalkit.pricing`).
+
 Example::
 
     model = create("qwen3-8b", ModelSettings(base_url="http://localhost:8000/v1"))
@@ -81,6 +86,8 @@ class OpenAIModel:
         params["max_tokens" if self.compatible_server else "max_completion_tokens"] = options.max_tokens
         if options.temperature is not None:
             params["temperature"] = options.temperature
+        if options.seed is not None:
+            params["seed"] = options.seed
         if options.thinking_budget is not None:
             log.info("%s: thinking_budget is a Claude option; not sent", self.name)
         return params
@@ -133,10 +140,9 @@ class OpenAIModel:
         message = choice.message
         extra = message.model_extra or {}
         thinking = extra.get("reasoning_content") or extra.get("reasoning")
-        usage = completion.usage
         return ModelResponse(
             text=message.content or "",
-            usage=Usage(usage.prompt_tokens, usage.completion_tokens) if usage else Usage(),
+            usage=_usage(completion.usage),
             model=completion.model or self.model_id,
             thinking=thinking if isinstance(thinking, str) and thinking else None,
             stop_reason=choice.finish_reason,
@@ -144,6 +150,16 @@ class OpenAIModel:
 
     async def aclose(self) -> None:
         await self.client.close()
+
+
+def _usage(usage: Any) -> Usage:
+    """Chat Completions usage; ``prompt_tokens`` includes the cached and cache-written tokens."""
+    if usage is None:
+        return Usage()
+    details = getattr(usage, "prompt_tokens_details", None)
+    read = (getattr(details, "cached_tokens", None) or 0) if details is not None else 0
+    written = (getattr(details, "cache_write_tokens", None) or 0) if details is not None else 0
+    return Usage(usage.prompt_tokens, usage.completion_tokens, read, written)
 
 
 def is_compatible_server(base_url: str | None) -> bool:

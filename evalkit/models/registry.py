@@ -1,8 +1,8 @@
 """Provider registry and aliases: ``resolve_model("claude")`` → an Anthropic model.
 
 A model name is ``provider:model-id`` (``anthropic:claude-opus-4-5``,
-``openai:gpt-4o``, ``replay:cassettes/hw9.yaml``) or an alias (``claude``,
-``gpt``, ``replay``). Provider modules are imported lazily, so a missing SDK
+``openai:gpt-4o``, ``replay:cassettes/hw9.yaml``, ``local:model.gguf``) or an alias
+(``claude``, ``gpt``, ``replay``, ``local``). Provider modules are imported lazily, so a missing SDK
 only matters when that provider is used.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from evalkit.errors import ModelError
 from evalkit.models.base import Model
@@ -26,6 +26,12 @@ class ModelSettings:
     base_url: str | None = None
     max_retries: int = 6
     timeout_s: float = 600.0
+    prompt_cache: bool = True  # Anthropic: mark cache breakpoints (OpenAI caches by itself)
+    # local models (a llama.cpp server evalkit starts): CPU threads, context per conversation, slots
+    threads: int | None = None
+    ctx: int | None = None
+    parallel: int = 1
+    progress: Callable[[str], None] | None = field(default=None, compare=False)  # says what a model is doing
 
 
 Factory = Callable[[str, ModelSettings], Model]
@@ -35,6 +41,7 @@ _PROVIDERS: dict[str, str | Factory] = {
     "anthropic": "evalkit.models.anthropic:create",
     "openai": "evalkit.models.openai:create",
     "replay": "evalkit.models.replay:create",
+    "local": "evalkit.models.local:create",
 }
 
 
@@ -99,6 +106,7 @@ _ALIASES: dict[str, Callable[[], str]] = {
     "claude": lambda: f"anthropic:{_newest_claude_opus()}",
     "gpt": lambda: f"openai:{_newest_gpt()}",
     "replay": lambda: "replay:default",
+    "local": lambda: "local:default",
 }
 
 

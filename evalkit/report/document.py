@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from evalkit.errors import EvalkitError
+from evalkit.models.base import TRUNCATED_STOP_REASONS
 from evalkit.report.journal import Conversation, conversation_for, read_journal
 from evalkit.report.notes import NOTES_FILE, OPENING, Notes, load_notes
 from evalkit.spec.models import Problem
@@ -99,6 +100,7 @@ class Turn:
     input_tokens: int | None = None
     output_tokens: int | None = None
     stop_reason: str | None = None
+    truncated: bool = False  # the reply stopped on the length limit (--max-tokens or the context)
 
 
 @dataclass(frozen=True)
@@ -195,6 +197,7 @@ class Recap:
     helped: tuple[tuple[QuestionReport, PartSummary], ...]
     failed: tuple[tuple[QuestionReport, PartSummary], ...]
     unscored: tuple[tuple[QuestionReport, PartSummary], ...]
+    truncated: int = 0  # replies cut off at the length limit (the opening's included)
 
 
 @dataclass(frozen=True)
@@ -281,7 +284,8 @@ def _turns(
         turn_info = event.get("turn") or {}
         hint_number = int(turn_info.get("hint") or 0)
         hint_event = conv.hints.get(hint_number) if event.get("role") == "user" and hint_number else None
-        usage = (event.get("response") or {}).get("usage") or {}
+        response = event.get("response") or {}
+        usage = response.get("usage") or {}
         gradings = []
         for check in conv.checks.get(index, []) if event.get("role") == "assistant" else []:
             part = str(check.get("part", ""))
@@ -310,7 +314,8 @@ def _turns(
                 notes=tuple(notes.for_turn(key, number)),
                 input_tokens=usage.get("input_tokens"),
                 output_tokens=usage.get("output_tokens"),
-                stop_reason=(event.get("response") or {}).get("stop_reason"),
+                stop_reason=response.get("stop_reason"),
+                truncated=bool(response.get("truncated") or response.get("stop_reason") in TRUNCATED_STOP_REASONS),
             )
         )
     return turns
@@ -468,4 +473,5 @@ def _recap(questions: list[QuestionReport], totals: dict[str, Any], opening: lis
         helped=tuple((q, p) for q, p in pairs if p.outcome == "after_hint"),
         failed=tuple((q, p) for q, p in pairs if p.outcome == "failed"),
         unscored=tuple((q, p) for q, p in pairs if p.outcome == "unscored"),
+        truncated=sum(1 for t in [*opening, *(t for q in questions for t in q.turns)] if t.truncated),
     )

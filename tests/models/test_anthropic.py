@@ -17,6 +17,7 @@ from tests.fakeserver import FakeProvider, HTTPReply, HTTPRequest, Reply
 from tests.models.support import chat, generate, generate_error
 
 MODEL = "claude-haiku-4-5"  # takes a thinking budget, and the SDK does not flag it as deprecated
+EPHEMERAL = {"type": "ephemeral"}
 
 
 @pytest.fixture
@@ -52,8 +53,12 @@ def test_request_carries_system_history_and_options(
         "system": "You are a patient tutor.",
         "messages": [
             {"role": "user", "content": "Question 1: what is 2+2?"},
-            {"role": "assistant", "content": "It is 5."},
-            {"role": "user", "content": "Check your arithmetic."},
+            # cache breakpoints: the end of the shared opening exchange, and the end of the history
+            {"role": "assistant", "content": [{"type": "text", "text": "It is 5.", "cache_control": EPHEMERAL}]},
+            {
+                "role": "user",
+                "content": [{"type": "text", "text": "Check your arithmetic.", "cache_control": EPHEMERAL}],
+            },
         ],
     }
     assert sent.headers["anthropic-version"]
@@ -193,6 +198,7 @@ def test_text_blocks_are_concatenated_and_cache_tokens_counted(
     assert reply.text == "Part (a): 4. Part (b): 9."
     assert reply.thinking == "first\n\nsecond"
     assert (reply.usage.input_tokens, reply.usage.output_tokens) == (125, 9)
+    assert (reply.usage.cache_read_tokens, reply.usage.cache_write_tokens) == (100, 20)
 
 
 def test_concurrent_calls_share_one_client(fake_provider: FakeProvider, settings: ModelSettings) -> None:
