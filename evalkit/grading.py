@@ -10,16 +10,26 @@ Combining: a part is ``correct`` when every required check is correct;
 from __future__ import annotations
 
 import traceback
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from evalkit.checks.base import Answer, CheckContext, CheckResult, Status, get_checker
 from evalkit.errors import SpecError
-from evalkit.extract import split_parts
+from evalkit.extract import SUMMARY_MARKER, asked_quantities, final_answers, read_reply
 from evalkit.spec.models import Part, PartRubric, Problem
 from evalkit.spec.suite import LoadedProblem
 
-__all__ = ["CheckOutcome", "PartGrade", "grade_part", "needs_help", "sections_for"]
+__all__ = [
+    "CheckOutcome",
+    "PartGrade",
+    "PartReading",
+    "grade_part",
+    "needs_help",
+    "part_labels",
+    "read_parts",
+    "sections_for",
+]
 
 
 @dataclass(frozen=True)
@@ -126,20 +136,101 @@ def grade_part(
     return PartGrade(status, round(score, 6), max_points, tuple(outcomes))
 
 
+# reasons an answer could not be graded that another turn can fix: the model should be asked again
+_ASK_AGAIN = {"no_answer", "answer_parse_error", "undecided", "truncated"}
+
+
 def needs_help(grade: PartGrade) -> bool:
-    """Whether a hint should be sent: wrong, or not answered at all (not a grader failure)."""
-    return grade.status == "incorrect" or (grade.status == "unscored" and grade.reason == "no_answer")
+    """Whether the part should be asked again: wrong, unanswered or unreadable (not a grader failure)."""
+    return grade.status == "incorrect" or (grade.status == "unscored" and grade.reason in _ASK_AGAIN)
+
+
+@dataclass(frozen=True)
+class PartReading:
+    """What one reply says about one part: the text its checks read, and how it was found.
+
+    ``source`` is ``section`` (a heading for the part), ``summary`` (only a
+    summary row), ``whole reply`` (a reply without part headings, given to the
+    parts the turn was about), ``named`` (an unheaded reply whose equation names
+    the part's quantity) or ``none`` (the reply does not address the part).
+    ``shared`` marks a text that several parts read, so only an answer naming
+    the part's own quantity counts.
+    """
+
+    text: str
+    source: str
+    shared: bool = False
+
+    @property
+    def addressed(self) -> bool:
+        return self.source != "none"
+
+
+def part_labels(lp: LoadedProblem) -> dict[str, str]:
+    """Part id → the label replies use for it (``b.ii`` for ``(b)(ii)``)."""
+    return {p.id: (p.label or p.id).strip("()").replace(")(", ".") for p in lp.problem.parts}
+
+
+def read_parts(reply: str, lp: LoadedProblem, whole: Sequence[str] = ()) -> dict[str, PartReading]:
+    """What ``reply`` says about every part of ``lp``.
+
+    The reply is cut by the headings of *all* parts, so a section never runs
+    on into the next part's answer. A part with a heading gets its section,
+    followed by its summary restatement when the reply ends with one (so two
+    different final answers are both graded); a part with only a summary row
+    gets that row. In a reply without part headings, the parts in ``whole``
+    (those the turn asked about) get the whole reply, shared when there are
+    several; other math parts are addressed only by an equation that names
+    their quantity (``s = d``).
+    """
+    labels = part_labels(lp)
+    layout = read_reply(reply, list(labels.values()))
+    out: dict[str, PartReading] = {}
+    for pid, label in labels.items():
+        section = layout.sections.get(label)
+        summary = layout.summary.get(label)
+        if section and summary:
+            out[pid] = PartReading(f"{section}\n\n{SUMMARY_MARKER}\n{summary}", "section")
+        elif section:
+            out[pid] = PartReading(section, "section")
+        elif summary:
+            out[pid] = PartReading(summary, "summary")
+        else:
+            out[pid] = PartReading("", "none")
+    if layout.headed or any(r.addressed for r in out.values()):
+        return _with_lists(out, layout.lists, lp)
+    targets = [pid for pid in whole if pid in labels]
+    for pid in targets:
+        out[pid] = PartReading(reply, "whole reply", shared=len(targets) > 1)
+    for part in lp.problem.parts:
+        if part.id in targets:
+            continue
+        asks = asked_quantities(part.prompt)
+        if asks and any(
+            f.where == "named equation" for f in final_answers(reply, asks=asks, named_only=True)
+        ):
+            out[part.id] = PartReading(reply, "named", shared=True)
+    return out
+
+
+def _with_lists(
+    out: dict[str, PartReading], lists: tuple[str, ...], lp: LoadedProblem
+) -> dict[str, PartReading]:
+    """Give label runs past the parts (a skeleton's blanks listed outside any section) to the blanks part."""
+    if not lists:
+        return out
+    for part in lp.problem.parts:
+        rubric = lp.part_rubric(part.id)
+        if any(getattr(c.params, "mode", None) == "blanks" for c in rubric.checks):
+            reading = out[part.id]
+            missing = [run for run in lists if run not in reading.text]
+            if missing:
+                text = "\n\n".join([reading.text, *missing]).strip()
+                out[part.id] = PartReading(text, reading.source if reading.addressed else "section")
+    return out
 
 
 def sections_for(reply: str, lp: LoadedProblem, part_ids: list[str]) -> dict[str, str]:
-    """The section of ``reply`` answering each of ``part_ids``.
-
-    With no per-part headings at all, every part is given the whole reply (a
-    reply to a one-part question, or a hint reply about the hinted parts).
-    A part missing from a reply that does have headings gets ``""``.
-    """
-    labels = {pid: (lp.problem.part(pid).label or pid).strip("()").replace(")(", ".") for pid in part_ids}
-    found = split_parts(reply, list(labels.values()))
-    if not found:
-        return {pid: reply for pid in part_ids}
-    return {pid: found.get(label, "") for pid, label in labels.items()}
+    """The text of ``reply`` answering each of ``part_ids`` (``""`` where it does not address one)."""
+    readings = read_parts(reply, lp, whole=part_ids)
+    return {pid: readings[pid].text for pid in part_ids}

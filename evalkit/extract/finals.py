@@ -1,0 +1,395 @@
+"""The final answer a section *states*, not a line of its derivation.
+
+Candidates are grouped by priority and the best group wins (Math-Verify's
+idea, with the homework's habits)::
+
+    1. stated finals   the last \\boxed{...} (and the boxes of the same equation),
+                       the last 'Answer:' / 'Final answer:' / 'The answer is' statement,
+                       and the reply's summary restatement of the part
+    2. named equation  an equation whose left side is the quantity the part asks
+                       for (``s = ...`` when the prompt asks "what should $s$ be")
+    3. conclusion      inline math after the last display, in a sentence that
+                       concludes ("So", "Therefore", "which gives")
+    4. display math, then inline math, then math-looking code spans, then
+       math in plain text (``s = sqrt(d)``), then a last line that is not prose
+
+Within a group the last candidate is taken, together with the candidates it
+is offered beside ("either $d$ or $\\sqrt{d}$", "\\boxed{A} or equivalently
+\\boxed{B}"): every one is graded, so a hedge between two different answers
+cannot pass. With ``anchor`` (a regular expression), only the text after its
+last match is read and the *first* candidate there is taken.
+
+Example::
+
+    found = final_answers("Thus $$s^2 = d$$ and so $s = \\sqrt{d}$.", asks=["s"])
+    [(f.text, f.where) for f in found]      # [('s = \\sqrt{d}', 'named equation')]
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from evalkit.extract.spans import (
+    Span,
+    boxes,
+    canonical,
+    code_spans,
+    equation_sides,
+    fence_ranges,
+    last_segment,
+    mask,
+    math_blocks,
+    plain_math,
+)
+
+__all__ = ["SUMMARY_MARKER", "FoundAnswer", "asked_quantities", "final_answer", "final_answers"]
+
+_MAX_SCAN = 200_000
+SUMMARY_MARKER = "Final answer (restated in the reply's summary):"
+
+
+@dataclass(frozen=True)
+class FoundAnswer:
+    """An answer found in a section: its text, what kind of place it came from, and where.
+
+    ``where`` is one of ``boxed``, ``answer line``, ``summary``, ``named equation``,
+    ``display math``, ``inline math``, ``inline code``, ``plain math`` or ``line``;
+    ``line`` is 1-based within the searched text; ``start``/``end`` are offsets into it.
+    """
+
+    text: str
+    where: str
+    line: int
+    start: int
+    end: int
+
+    def describe(self) -> str:
+        return f"{self.where} on line {self.line}"
+
+
+# -- what the part asks for -----------------------------------------------------------------------
+
+_ASKING = re.compile(
+    r"\b(?:what\s+(?:should|would|will|is|are|must|does)|find|compute|calculate|derive|define|determine|"
+    r"give|express|evaluate|state|write\s+down|obtain|show\s+that)\b[^$.?]{0,30}?(?:\$([^$]+)\$|\\\((.+?)\\\))",
+    re.IGNORECASE,
+)
+
+
+def asked_quantities(prompt: str) -> tuple[str, ...]:
+    """The quantities a part's prompt asks for, as canonical names (``What should $s$ be`` → ``s``).
+
+    Only math right after an asking word counts ("Define $\\mathbb{E}[q^\\top k]$");
+    equations in the prompt (``$\\mu = 0$``) are givens, not quantities.
+    """
+    out = []
+    for m in _ASKING.finditer(prompt or ""):
+        content = m.group(1) or m.group(2) or ""
+        if "=" in content or len(content) > 80:
+            continue
+        key = canonical(content)
+        if key and key not in out:
+            out.append(key)
+    return tuple(out)
+
+
+def _names_quantity(content: str, asks: Sequence[str]) -> bool:
+    """Whether ``content`` is an equation whose left side is one of ``asks``."""
+    sides = equation_sides(last_segment(_unwrap(content)))
+    if len(sides) < 2 or not sides[-1]:
+        return False
+    left = canonical(sides[0])
+    for ask in asks:
+        if left == ask:
+            return True
+        if "(*)" in ask or "(cdot)" in ask:  # \phi(\cdot): any argument
+            head = ask.split("(")[0]
+            if left.startswith(head + "(") and left.endswith(")"):
+                return True
+    return False
+
+
+def _unwrap(content: str) -> str:
+    inner = boxes(content)
+    if len(inner) == 1 and inner[0].start == 0 and inner[0].end >= len(content.rstrip()):
+        return inner[0].content
+    return content
+
+
+# -- stated answers ----------------------------------------------------------------------------------
+
+_MARKER = re.compile(
+    r"^[ \t>#*_\-•]*(?:\d+\.\s*)?(?:[✅✔→➡]\s*)?(?:\*\*|__)?[ \t]*"
+    r"(?P<word>final\s+answer|answer|final|result|solution|conclusion|"
+    + re.escape(SUMMARY_MARKER[:-1])
+    + r")(?:\s*\([^)\n]{0,30}\))?\s*(?:\*\*|__)?\s*[:：]\s*(?:\*\*|__)?"
+    r"|(?:^|(?<=[.!]\s))(?:so\s+|thus\s+|hence\s+)?the\s+(?:final\s+|correct\s+)?answer\s+(?:is|would be|should be)\s*:?",
+    re.IGNORECASE | re.MULTILINE,
+)
+_CONCLUDING = re.compile(
+    r"(?:^|[.!:]\s+|\n)[*_\s]*(?:so|thus|therefore|hence|this gives|which gives|giving|we get|we obtain|"
+    r"in total|overall|altogether|that is|i\.e\.|finally|the result is|the answer is|it equals)\b[^.\n]*$",
+    re.IGNORECASE,
+)
+_ALTERNATIVE = re.compile(
+    r"^[\s,;*_]*(?:either\s+)?(?:or|or\s+(?:possibly|perhaps|maybe|alternatively|equivalently|else)|"
+    r"alternatively|/|and/or|or,\s*equivalently,?)[\s,;*_:]*$",
+    re.IGNORECASE,
+)
+
+
+def _line_of(text: str, offset: int) -> int:
+    return text.count("\n", 0, offset) + 1
+
+
+def _is_prose(line: str) -> bool:
+    """A line of words (three or more words with vowels, no LaTeX commands) rather than an expression."""
+    if "\\" in line:
+        return False
+    words = [w for w in re.findall(r"[A-Za-z]{3,}", line) if re.search(r"[aeiouAEIOU]", w)]
+    return len(words) >= 3
+
+
+def _code_mathlike(content: str) -> bool:
+    """A code span that holds an expression (``d * mu**2``, ``O(N^2 D)``), not a bare identifier."""
+    body = content.strip()
+    if re.fullmatch(r"[A-Za-z_][\w.]*", body):
+        return False
+    return bool(re.search(r"[=+*/^()√²·]|\d", body))
+
+
+class _Reader:
+    """The candidates of one region of text, found once and shared by the priority groups."""
+
+    def __init__(self, region: str, prefer: str) -> None:
+        self.region = region
+        self.prefer = prefer
+        self.hidden = mask(region, fence_ranges(region))
+        self.boxes = [b for b in boxes(self.hidden)]
+        self.display, self.inline = math_blocks(region)
+        self.code = [c for c in code_spans(region)]
+        delimited = [*self.display, *self.inline, *self.code]
+        bare = mask(self.hidden, delimited)
+        self.plain = [p for p in plain_math(bare) if not _is_prose(p.content)]
+
+    def math(self) -> list[Span]:
+        return sorted([*self.display, *self.inline], key=lambda s: s.start)
+
+    def statement_spans(self, start: int, end: int) -> list[Span]:
+        """The answer inside an 'Answer: ...' statement at ``region[start:end]``."""
+        inside = [s for s in self.math() if start <= s.start < end]
+        inside_boxes = [b for b in self.boxes if start <= b.start < end]
+        if inside_boxes:
+            return inside_boxes
+        if inside:
+            return inside
+        code = [c for c in self.code if start <= c.start < end]
+        if code and (self.prefer == "code" or _code_mathlike(code[0].content)):
+            return code[:1]
+        plain = [p for p in self.plain if start <= p.start < end]
+        if plain:
+            return plain
+        rest = self.region[start:end].strip(" *_`.\t")
+        if rest and not _is_prose(rest) and len(rest) <= 200:
+            offset = self.region.index(rest, start)
+            return [Span(offset, offset + len(rest), rest, "line")]
+        return []
+
+    def statements(self) -> list[tuple[str, list[Span]]]:
+        """Each 'Answer:' statement's answer: (where, spans), in order."""
+        out = []
+        for m in _MARKER.finditer(self.hidden):
+            line_end = self.region.find("\n", m.end())
+            line_end = len(self.region) if line_end < 0 else line_end
+            start, end = m.end(), line_end
+            if not self.region[start:end].strip(" *_:"):  # the answer is on the next line(s)
+                nxt = re.search(r"\S[^\n]*", self.region[end:])
+                if nxt:
+                    start, end = end + nxt.start(), end + nxt.end()
+                    block = next((d for d in self.display if d.start <= start < d.end), None)
+                    if block:
+                        end = max(end, block.end)
+            spans = self.statement_spans(start, end)
+            if spans:
+                where = "summary" if SUMMARY_MARKER[:20] in m.group(0) else "answer line"
+                out.append((where, _first_or_named(spans)))
+        return out
+
+
+def _first_or_named(spans: list[Span]) -> list[Span]:
+    return spans[:1] if len(spans) > 1 and spans[0].kind != "boxed" else spans
+
+
+def _box_group(reader: _Reader, chosen: Span) -> list[Span]:
+    """The boxes of the same equation or line as ``chosen`` (``\\boxed{A} \\text{ or } \\boxed{B}``)."""
+    region = reader.region
+    blocks = [b for b in reader.display + reader.inline if b.start <= chosen.start < b.end]
+    if blocks:
+        lo, hi = blocks[0].start, blocks[0].end
+    else:
+        lo = region.rfind("\n", 0, chosen.start) + 1
+        nl = region.find("\n", chosen.end)
+        hi = len(region) if nl < 0 else nl
+    return [b for b in reader.boxes if lo <= b.start and b.end <= hi]
+
+
+def _with_alternatives(reader: _Reader, items: list[Span], chosen: Span) -> list[Span]:
+    """``chosen`` and the candidates it is offered beside: 'either A or B', 'A or equivalently B'."""
+    group = [chosen]
+    index = items.index(chosen)
+    for k in range(index - 1, -1, -1):
+        between = reader.hidden[items[k].end : group[0].start]
+        if _ALTERNATIVE.match(re.sub(r"\$", "", between)):
+            group.insert(0, items[k])
+        else:
+            break
+    for k in range(index + 1, len(items)):
+        between = reader.hidden[group[-1].end : items[k].start]
+        if _ALTERNATIVE.match(re.sub(r"\$", "", between)):
+            group.append(items[k])
+        else:
+            break
+    return group
+
+
+def _dedupe(spans: list[tuple[str, Span]]) -> list[tuple[str, Span]]:
+    out: list[tuple[str, Span]] = []
+    for where, span in spans:
+        if any(o.start <= span.start < o.end or span.start <= o.start < span.end for _, o in out):
+            continue
+        out.append((where, span))
+    return out
+
+
+def _stated(reader: _Reader) -> list[tuple[str, Span]]:
+    found: list[tuple[str, Span]] = []
+    if reader.boxes:
+        found += [("boxed", b) for b in _box_group(reader, reader.boxes[-1])]
+    statements = reader.statements()
+    normal = [s for s in statements if s[0] == "answer line"]
+    if normal:
+        found += [("answer line", s) for s in normal[-1][1]]
+    for where, spans in statements:
+        if where == "summary":
+            found += [("summary", s) for s in spans]
+    return _dedupe(found)
+
+
+def _named(reader: _Reader, asks: Sequence[str]) -> list[tuple[str, Span]]:
+    if not asks:
+        return []
+    items = sorted([*reader.display, *reader.inline, *reader.plain], key=lambda s: s.start)
+    named = [s for s in items if _names_quantity(s.content, asks)]
+    if not named:
+        return []
+    group = _with_alternatives(reader, named, named[-1])
+    return [("named equation", s) for s in group]
+
+
+def _concluding(reader: _Reader) -> list[tuple[str, Span]]:
+    last_display = reader.display[-1].end if reader.display else -1
+    later = [s for s in reader.inline if s.start > last_display]
+    for span in reversed(later):
+        sentence = reader.hidden[max(0, span.start - 200) : span.start]
+        if _CONCLUDING.search(sentence):
+            return [("inline math", s) for s in _with_alternatives(reader, later, span)]
+    return []
+
+
+def _by_kind(reader: _Reader) -> list[tuple[str, Span]]:
+    code = [c for c in reader.code if reader.prefer == "code" or _code_mathlike(c.content)]
+    order: list[tuple[str, list[Span]]] = [
+        ("display math", reader.display),
+        ("inline math", reader.inline),
+        ("inline code", code),
+        ("plain math", reader.plain),
+    ]
+    if reader.prefer == "code":
+        order = [order[2], order[0], order[1], order[3]]
+    for where, items in order:
+        items = [s for s in items if s.content.strip()]
+        if items:
+            return [(where, s) for s in _with_alternatives(reader, items, items[-1])]
+    return []
+
+
+def _last_line(reader: _Reader) -> list[tuple[str, Span]]:
+    lines = [m for m in re.finditer(r"[^\n]*\S[^\n]*", reader.hidden)]
+    if not lines:
+        return []
+    m = lines[-1]
+    content = re.sub(r"^(?:[\s>#*_]|[-+]\s)+|[*_\s]+$", "", reader.region[m.start() : m.end()])
+    if not content or _is_prose(content):
+        return []
+    return [("line", Span(m.start(), m.end(), content, "line"))]
+
+
+def _anchored(reader: _Reader) -> list[tuple[str, Span]]:
+    """The first candidate after an anchor, of any kind, by position."""
+    code = [c for c in reader.code if reader.prefer == "code" or _code_mathlike(c.content)]
+    items = sorted([*reader.display, *reader.inline, *code], key=lambda s: s.start)
+    if not items:
+        items = reader.plain
+    if not items:
+        return _last_line(reader)
+    first = items[0]
+    inner = [b for b in reader.boxes if first.start <= b.start < first.end]
+    if inner:
+        return [("boxed", b) for b in inner]
+    return [(first.kind, s) for s in _with_alternatives(reader, items, first)]
+
+
+def final_answers(
+    text: str,
+    *,
+    prefer: str = "math",
+    anchor: str | None = None,
+    asks: Sequence[str] = (),
+    named_only: bool = False,
+) -> list[FoundAnswer]:
+    """The final answer(s) of a section (see the module docstring); ``[]`` when it states none.
+
+    ``asks`` are the canonical names of the quantities the part asks for
+    (:func:`asked_quantities`); ``prefer="code"`` puts code spans first (blanks in code);
+    ``named_only`` reads only equations naming one of ``asks`` (a text several parts share).
+    """
+    full = text[:_MAX_SCAN]
+    base = 0
+    if anchor:
+        matches = list(re.finditer(anchor, full, re.IGNORECASE))
+        if not matches:
+            return []
+        base = matches[-1].end()
+    reader = _Reader(full[base:], prefer)
+    if named_only:
+        found = _named(reader, asks)
+    elif anchor:
+        found = _anchored(reader)
+    else:
+        found = (
+            _stated(reader)
+            or _named(reader, asks)
+            or _concluding(reader)
+            or _by_kind(reader)
+            or _last_line(reader)
+        )
+    out = []
+    for where, span in found:
+        content = span.content.strip()
+        if content:
+            out.append(
+                FoundAnswer(
+                    content, where, _line_of(full, base + span.start), base + span.start, base + span.end
+                )
+            )
+    return out
+
+
+def final_answer(
+    text: str, *, prefer: str = "math", anchor: str | None = None, asks: Sequence[str] = ()
+) -> FoundAnswer | None:
+    """The last of :func:`final_answers`, or None when nothing was found."""
+    found = final_answers(text, prefer=prefer, anchor=anchor, asks=asks)
+    return found[-1] if found else None

@@ -1,0 +1,515 @@
+"""Cutting a reply into the sections that answer each part, the way a TA reads it.
+
+A *part heading* is a line that starts (after Markdown such as ``###``, ``**``,
+``>`` or a bullet) with a label in one of the spellings models use::
+
+    Part (a)   (a)   a)   a.   **(a)**   ### (a) Title   Q4(a)   4(a)   Part B   [a]   a:
+    (b)(ii)    b.ii   b(ii)   (ii) under a (b) heading   1. / **1.** when the parts are numbered
+
+and several labels on one line (``a) dμ²  b) d  c) √d``) are read as one
+heading each. Headings are grouped into *families* by how they are written;
+a family whose labels run past the problem's parts (``(a)`` ... ``(h)`` for a
+question with parts (a) and (b): the blanks of a code skeleton) is a list
+inside a part, never a set of part headings. When a label has several
+headings, the strongest wins (``### Part (b)`` over ``Blank (b):``), then the
+earliest.
+
+A closing *summary* (``## Summary``, ``**Final answers**``, a table whose
+first column names the parts) restates answers: its rows are kept per part
+in :attr:`ReplyLayout.summary` and it ends the last part's section. A section
+runs from its heading to the next part heading, the summary, or a closing
+heading (``## Key takeaways``, ``**The Intuition**``).
+
+Example::
+
+    layout = read_reply(reply, ["a", "b", "c"])
+    layout.sections["b"]      # '### (b) Variance\\n...'
+    layout.summary.get("c")   # '$s = \\sqrt{d}$' from a final-answers table
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from evalkit.extract.spans import fence_ranges, mask
+
+__all__ = ["ReplyLayout", "read_reply", "split_parts", "split_questions", "table_rows"]
+
+MAX_SCAN = 200_000
+
+_ROMAN = r"(?:viii|vii|vi|iv|ix|iii|ii|i|v|x)"
+_ROMAN_VALUES = ["i", "ii", "iii", "iv", "v", "vi", "vii", "viii", "ix", "x"]
+_ATOM = rf"(?:{_ROMAN}|[a-zA-Z]|\d{{1,2}})"
+# the label itself, in every spelling; groups: main (a letter, roman or number) and sub (a roman or letter)
+_LABEL = (
+    rf"\(\s*(?P<m1>{_ATOM})\s*\)(?:\s*\(\s*(?P<s1>{_ATOM})\s*\))?"  # (a), (b)(ii), (b) (ii)
+    rf"|\(\s*(?P<m2>[a-zA-Z])\s*[.\-]\s*(?P<s2>{_ROMAN}|\d)\s*\)"  # (b.ii)
+    rf"|\[\s*(?P<m3>{_ATOM})\s*\]"  # [a]
+    rf"|(?P<m4>[a-zA-Z])\s*[.\-]\s*(?P<s4>{_ROMAN})(?![A-Za-z])\)?"  # b.ii, b-ii
+    rf"|(?P<m5>[a-zA-Z])\s*\(\s*(?P<s5>{_ROMAN}|\d)\s*\)"  # b(ii)
+    rf"|(?P<m6>{_ATOM})(?:\)|\.(?=[\s*_:)]|$)|:(?=\s|$|\*))"  # a)  a.  a:  1.  ii)
+)
+_KEYWORD = r"(?P<kw>part|sub-?part|question|problem|exercise|q|blank|step|case|answer)"
+_HEAD = re.compile(
+    r"^(?P<prefix>[ \t]*(?:>[ \t]*)*(?P<hashes>#{1,6}[ \t]+)?(?:[-*+•][ \t]+)?(?P<bold>\*\*|__)?[ \t]*)"
+    rf"(?:{_KEYWORD}\.?[ \t]*)?"
+    r"(?P<qnum>\d{1,2}(?=[ \t]*[(\[.]?[ \t]*[a-zA-Z(]))?[ \t]*\.?[ \t]*"
+    rf"(?:{_LABEL}|(?<=part )(?P<m7>{_ATOM})\b|(?<=part)(?P<m8>{_ATOM})\b|(?<=\d)(?P<m9>[a-z])(?=[\s:.)*]|$))",
+    re.IGNORECASE,
+)
+_INLINE_ITEM = re.compile(rf"(?:(?<=\s)|(?<=^)|(?<=[;,|]))(?:\*\*)?(?:{_LABEL})(?=\s|\*\*|$)", re.IGNORECASE)
+_SUMMARY = re.compile(
+    r"^[ \t>#*_\-]*(?:\d+\.\s*)?(?:summary(?: of (?:the )?(?:final )?(?:answers|results))?|final answers?|"
+    r"answers? summary|in summary|to summari[sz]e|tl;?dr|recap|putting it (?:all )?together|final results?|"
+    r"(?:answers|results) at a glance|quick reference|answer key|all answers|short answers?)\b[^\n]{0,60}$",
+    re.IGNORECASE,
+)
+_CLOSING = re.compile(
+    r"^[ \t]*(?:#{1,6}[ \t]+|\*\*|__)[ \t]*(?:the )?(?:key )?(?:intuition|takeaways?|conclusions?|"
+    r"why (?:this|it) matters|(?:the )?big picture|next steps|further reading|summary|final answers?)"
+    r"[ \t]*[:.!]?[ \t]*(?:\*\*|__)?[ \t]*$",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    start: int  # where the section begins: the line start, or the item for a label in an inline list
+    line_start: int
+    line_end: int
+    main: str | None  # as written, lower-cased: a letter, roman numeral or number
+    sub: str | None
+    family: str
+    strength: int
+    level: int  # Markdown heading level 1-6; 7 bold, 8 plain
+    in_list: bool = False
+    label: str | None = None  # the part label it names, once mapped
+
+
+@dataclass(frozen=True)
+class ReplyLayout:
+    """What a reply holds for each part: its section, and its summary restatement."""
+
+    sections: Mapping[str, str]
+    summary: Mapping[str, str]
+    lists: tuple[str, ...] = ()  # label runs that go past the parts (a code skeleton's blanks)
+    starts: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def headed(self) -> bool:
+        return bool(self.sections)
+
+
+# -- lines and tables ----------------------------------------------------------------------------
+
+
+def _lines(text: str) -> list[tuple[int, int, str]]:
+    out, offset = [], 0
+    for line in text.splitlines(keepends=True):
+        out.append((offset, offset + len(line.rstrip("\r\n")), line.rstrip("\r\n")))
+        offset += len(line)
+    return out
+
+
+_PROTECTED = re.compile(r"\$\$.*?\$\$|\$[^$]*\$|`[^`]*`|\\\||\\\(.*?\\\)")
+
+
+def _table_cells(line: str) -> list[str]:
+    """The cells of a Markdown (``|``) or tab-separated table row; ``[]`` for any other line.
+
+    Pipes inside math (``$\\|\\mu\\|$``), code spans or escaped (``\\|``) do not split cells.
+    """
+    guarded = _PROTECTED.sub(lambda m: "\0" * len(m.group(0)), line)
+    if "|" in guarded and (guarded.strip().startswith("|") or guarded.count("|") >= 2):
+        bounds = [i for i, ch in enumerate(guarded) if ch == "|"]
+        pieces, prev = [], 0
+        for i in bounds:
+            pieces.append(line[prev:i])
+            prev = i + 1
+        pieces.append(line[prev:])
+        if line.strip().startswith("|"):
+            pieces = pieces[1:]
+        if line.strip().endswith("|") and pieces:
+            pieces = pieces[:-1]
+        cells = [c.strip() for c in pieces]
+    elif "\t" in line:
+        cells = [c.strip() for c in line.split("\t")]
+    else:
+        return []
+    return cells if len(cells) >= 2 else []
+
+
+def table_rows(text: str) -> list[tuple[int, list[str]]]:
+    """Rows of the Markdown (``|``) or tab-separated tables in ``text``: (offset, cells)."""
+    rows = []
+    for start, _, line in _lines(text):
+        cells = _table_cells(line)
+        if cells and not all(re.fullmatch(r":?-{2,}:?", c) for c in cells if c):
+            rows.append((start, cells))
+    return rows
+
+
+# -- heading candidates -----------------------------------------------------------------------------
+
+
+def _groups(m: re.Match[str]) -> tuple[str | None, str | None, str]:
+    """(main, sub, form) of a label match; form names the spelling for grouping into families."""
+    for i, form in ((1, "paren"), (2, "paren-dot"), (3, "bracket"), (4, "dot"), (5, "call"), (6, "suffix")):
+        main = m.groupdict().get(f"m{i}")
+        if main:
+            sub = m.groupdict().get(f"s{i}")
+            if i == 6:
+                form += "-" + m.group(0).strip()[-1]
+            return main.lower(), sub.lower() if sub else None, form
+    for i in (7, 8, 9):
+        main = m.groupdict().get(f"m{i}")
+        if main:
+            return main.lower(), None, "word"
+    return None, None, "none"
+
+
+def _after(line: str, end: int) -> str:
+    return line[end:].strip()
+
+
+def _candidates(text: str) -> list[_Candidate]:
+    hidden = mask(text, fence_ranges(text))
+    out: list[_Candidate] = []
+    for start, end, line in _lines(hidden):
+        if not line.strip() or _table_cells(line):
+            continue
+        m = _HEAD.match(line)
+        if m:
+            main, sub, form = _groups(m)
+            kw = (m.group("kw") or "").lower()
+            if main is not None and kw not in ("step", "case", "answer"):
+                out.append(_make(m, line, start, end, main, sub, form, kw))
+        items = list(_INLINE_ITEM.finditer(line))
+        if len(items) >= 2:
+            for item in items:
+                main, sub, form = _groups(item)
+                if main is None:
+                    continue
+                if m and item.start() <= m.end() and out and out[-1].line_start == start:
+                    out[-1] = _replace(out[-1], in_list=True, strength=out[-1].strength - 1)
+                    continue
+                out.append(
+                    _Candidate(
+                        start + item.start(), start, end, main, sub, f"inline:{form}", -1, 8, in_list=True
+                    )
+                )
+    return out
+
+
+def _replace(c: _Candidate, **changes: object) -> _Candidate:
+    data = {**c.__dict__, **changes}
+    return _Candidate(**data)
+
+
+def _make(
+    m: re.Match[str], line: str, start: int, end: int, main: str, sub: str | None, form: str, kw: str
+) -> _Candidate:
+    hashes = m.group("hashes")
+    bold = bool(m.group("bold")) or line.lstrip(" >").startswith(("**", "__"))
+    level = len(hashes.strip()) if hashes else (7 if bold else 8)
+    rest = _after(line, m.end())
+    strength = 0
+    if kw in ("part", "subpart", "sub-part", "question", "problem", "exercise", "q") or m.group("qnum"):
+        strength += 3
+    if hashes:
+        strength += 2
+    elif bold:
+        strength += 1
+    if kw == "blank":
+        strength -= 3
+    if re.match(r"^(?:\*\*)?\s*(?:=|:=|->|→|⟶|is\b)", rest):
+        strength -= 2  # '(a) = d_model': a value, not a heading
+    family = f"{form}|{kw or '-'}|{'q' if m.group('qnum') else '-'}|{level}"
+    return _Candidate(start, start, end, main, sub, family, strength, level)
+
+
+# -- mapping labels to parts --------------------------------------------------------------------------
+
+
+class _Labels:
+    """The problem's part labels, split into top-level letters and their subparts."""
+
+    def __init__(self, labels: Sequence[str]) -> None:
+        self.labels = list(labels)
+        self.top: list[str] = []
+        self.subs: dict[str, list[str]] = {}
+        for label in labels:
+            main, _, sub = label.lower().partition(".")
+            if main not in self.top:
+                self.top.append(main)
+            if sub:
+                self.subs.setdefault(main, []).append(sub)
+        self.lookup = {label.lower(): label for label in labels}
+
+    def name(self, main: str | None, sub: str | None, parent: str | None = None) -> str | None:
+        """The label ``main``/``sub`` stands for, or None; ``parent`` places a bare ``(ii)``."""
+        if main is None:
+            return None
+        if sub is not None:
+            return self.lookup.get(f"{main}.{sub}")
+        if parent and main in self.subs.get(parent, []) and (main not in self.top or main in _ROMAN_VALUES):
+            return self.lookup.get(f"{parent}.{main}")
+        return self.lookup.get(main)
+
+    def known(self, main: str) -> bool:
+        return main in self.top or any(main in subs for subs in self.subs.values())
+
+
+def _map(candidates: list[_Candidate], labels: _Labels) -> list[_Candidate]:
+    """Give each candidate the label it names; drop families whose run goes past the parts."""
+    families: dict[str, list[_Candidate]] = {}
+    for c in candidates:
+        families.setdefault(c.family, []).append(c)
+    past = set()
+    for name, members in families.items():
+        mains = [c.main for c in members if c.sub is None and c.main is not None]
+        if (
+            any(not labels.known(m) and not m.isdigit() for m in mains if m is not None)
+            and len(set(mains)) >= 2
+        ):
+            past.add(name)
+    out: list[_Candidate] = []
+    parent: str | None = None
+    for c in sorted(candidates, key=lambda c: c.start):
+        if c.family in past:
+            continue
+        if c.main is not None and c.main.isdigit():
+            out.append(c)
+            continue
+        label = labels.name(c.main, c.sub, parent)
+        if c.sub is None and c.main in labels.subs and not (c.main in _ROMAN_VALUES and parent):
+            parent = c.main
+        elif c.sub is not None and c.main in labels.subs:
+            parent = c.main
+        if label is not None:
+            out.append(_replace(c, label=label))
+        elif c.main in labels.subs and c.sub is None:
+            out.append(_replace(c, label=c.main))  # a parent heading such as '### Part (b)'
+    return out
+
+
+def _past_runs(text: str, candidates: list[_Candidate], labels: _Labels) -> list[str]:
+    families: dict[str, list[_Candidate]] = {}
+    for c in candidates:
+        families.setdefault(c.family, []).append(c)
+    runs = []
+    for members in families.values():
+        mains = [c.main for c in members if c.sub is None and c.main]
+        if len(set(mains)) >= 2 and any(not labels.known(m) and not m.isdigit() for m in mains):
+            runs.append(text[members[0].line_start : members[-1].line_end])
+    return runs
+
+
+def _numbered(candidates: list[_Candidate], labels: _Labels) -> list[_Candidate]:
+    """Numbered headings (``1.`` ... ``n.``) mapped to the parts in order, when the parts are numbered."""
+    numbers = [c for c in candidates if c.main is not None and c.main.isdigit() and c.sub is None]
+    if not numbers:
+        return []
+    families: dict[str, list[_Candidate]] = {}
+    for c in numbers:
+        families.setdefault(c.family, []).append(c)
+    for members in sorted(families.values(), key=lambda ms: -max(c.strength for c in ms)):
+        values = [int(c.main or 0) for c in members]
+        if values[0] != 1 or values != sorted(values):
+            continue
+        for targets in (labels.labels, labels.top):
+            if max(values) == len(targets) and len(set(values)) == len(values):
+                return [
+                    _replace(
+                        c,
+                        label=labels.lookup.get(
+                            targets[int(c.main or 0) - 1].lower(), targets[int(c.main or 0) - 1]
+                        ),
+                    )
+                    for c in members
+                ]
+    return []
+
+
+# -- summaries ---------------------------------------------------------------------------------------
+
+
+def _label_of_cell(cell: str, labels: _Labels) -> str | None:
+    cell = re.sub(r"[*_`$]", "", cell).strip()
+    cell = re.sub(r"^(?:part|blank|question|q)\s*\d*\s*", "", cell, flags=re.IGNORECASE).strip()
+    m = re.fullmatch(rf"(?:{_LABEL}|(?P<m7>{_ATOM}))", cell, re.IGNORECASE)
+    if not m:
+        return None
+    main, sub, _ = _groups(m)
+    return labels.name(main, sub)
+
+
+def _summary_entries(text: str, start: int, end: int, labels: _Labels) -> dict[str, str]:
+    """The answers a summary block (``text[start:end]``) restates, per part label."""
+    entries: dict[str, str] = {}
+    region = text[start:end]
+    rows = table_rows(region)
+    for _, cells in rows:
+        label = _label_of_cell(cells[0], labels)
+        if label is not None and label not in entries:
+            entries[label] = " | ".join(c for c in cells[1:] if c)
+    for c in _map(_candidates(region), labels):
+        if c.label is None or c.label in entries or c.label not in labels.lookup.values():
+            continue
+        line = region[c.start - 0 : c.line_end]
+        entries[c.label] = _strip_label(line)
+    if not entries:  # numbered summary lines: '1. dμ²'
+        for c in _numbered(_candidates(region), labels):
+            if c.label:
+                entries.setdefault(c.label, _strip_label(region[c.start : c.line_end]))
+    return entries
+
+
+def _strip_label(line: str) -> str:
+    m = _HEAD.match(line) or _INLINE_ITEM.match(line)
+    rest = line[m.end() :] if m else line
+    rest = re.split(rf"\s{{2,}}(?=(?:\*\*)?(?:{_LABEL})\s)", rest, maxsplit=1, flags=re.IGNORECASE)[0]
+    return re.sub(r"^[\s*_:.\-–—=→]+", "", rest).strip()
+
+
+def _summary_tables(text: str, labels: _Labels) -> list[tuple[int, int]]:
+    """Tables whose first column names at least two parts (and nothing past them): (start, end)."""
+    out = []
+    block: list[tuple[int, int, str]] = []
+    for start, end, line in [*_lines(text), (len(text), len(text), "")]:
+        if _table_cells(line):
+            block.append((start, end, line))
+            continue
+        if block:
+            firsts = [_table_cells(b[2])[0] for b in block]
+            named = [_label_of_cell(f, labels) for f in firsts]
+            beyond = [
+                f
+                for f, n in zip(firsts, named, strict=True)
+                if n is None and re.fullmatch(r"[*_`\s]*\(?[a-zA-Z]\)?[*_`\s]*", f)
+            ]
+            if len({n for n in named if n}) >= 2 and not beyond:
+                out.append((block[0][0], block[-1][1]))
+            block = []
+    return out
+
+
+# -- the layout ----------------------------------------------------------------------------------------
+
+
+def read_reply(reply: str, labels: Sequence[str]) -> ReplyLayout:
+    """Find each part's section and summary restatement in ``reply`` (see the module docstring)."""
+    text = reply[:MAX_SCAN]
+    names = _Labels(labels)
+    raw = _candidates(text)
+    mapped = _map(raw, names)
+    lettered = [c for c in mapped if c.label is not None and not (c.main or "").isdigit()]
+    if not any(c.label in names.labels for c in lettered):
+        lettered = _numbered(raw, names) or lettered
+    summary_at = _summary_start(text, lettered)
+    tables = _summary_tables(text, names)
+    chosen: dict[str, _Candidate] = {}
+    for c in lettered:
+        if (
+            c.label is None
+            or _inside(c.start, tables)
+            or (summary_at is not None and c.start >= summary_at[0] and c.start < summary_at[1])
+        ):
+            continue
+        best = chosen.get(c.label)
+        if best is None or c.strength > best.strength:
+            chosen[c.label] = c
+    starts = sorted((c.start, label) for label, c in chosen.items())
+    bounds = sorted(
+        {s for s, _ in starts}
+        | ({summary_at[0]} if summary_at else set())
+        | {s for s, _ in tables}
+        | _closings(text)
+    )
+    sections: dict[str, str] = {}
+    for start, label in starts:
+        end = next((b for b in bounds if b > start), len(text))
+        if label in names.labels:
+            sections[label] = text[start:end].strip()
+    summary: dict[str, str] = {}
+    if summary_at:
+        summary.update(_summary_entries(text, summary_at[0], summary_at[1], names))
+    for start, end in tables:
+        for label, entry in _summary_entries(text, start, end, names).items():
+            summary.setdefault(label, entry)
+    unplaced = [label for label in names.labels if label not in sections and label not in summary]
+    if unplaced:  # any table row whose first cell names a part with no heading: '| (a) | d_model |'
+        for _, cells in table_rows(text):
+            named = _label_of_cell(cells[0], names)
+            if named in unplaced:
+                summary.setdefault(named, " | ".join(c for c in cells[1:] if c))
+    lists = tuple(_past_runs(text, raw, names))
+    return ReplyLayout(sections, summary, lists, {label: chosen[label].start for label in sections})
+
+
+def _inside(offset: int, ranges: list[tuple[int, int]]) -> bool:
+    return any(start <= offset < end for start, end in ranges)
+
+
+def _summary_start(text: str, headings: list[_Candidate]) -> tuple[int, int] | None:
+    """Where a closing summary begins and ends (the next part heading after it, or the end)."""
+    hidden = mask(text, fence_ranges(text))
+    for start, _, line in reversed(_lines(hidden)):
+        if _SUMMARY.match(line) and (
+            line.lstrip().startswith(("#", "**", "__"))
+            or line.rstrip().endswith(":")
+            or len(line.split()) <= 4
+        ):
+            after = [c.start for c in headings if c.start > start and c.strength >= 2]
+            return start, (min(after) if after else len(text))
+    return None
+
+
+def _closings(text: str) -> set[int]:
+    hidden = mask(text, fence_ranges(text))
+    return {start for start, _, line in _lines(hidden) if _CLOSING.match(line)}
+
+
+def split_parts(reply: str, labels: Sequence[str]) -> dict[str, str]:
+    """Map each part label (``a``, ``b.ii``) to the section of ``reply`` that answers it.
+
+    A label with no heading but a summary row maps to that row's text.
+    Labels found nowhere are absent from the result.
+    """
+    layout = read_reply(reply, labels)
+    out = dict(layout.sections)
+    for label in labels:
+        if label not in out and label in layout.summary:
+            out[label] = layout.summary[label]
+    return {label: out[label] for label in sorted(out, key=lambda x: layout.starts.get(x, 1 << 30))}
+
+
+# -- questions -------------------------------------------------------------------------------------------
+
+_QUESTION_HEAD = re.compile(
+    r"^[ \t>]*(?:#{1,6}[ \t]+)?(?:\*\*|__)?[ \t]*(?:question|problem|exercise|q)[ \t]*#?[ \t]*(\d{1,2})\b",
+    re.IGNORECASE,
+)
+
+
+def split_questions(reply: str, numbers: Sequence[int]) -> dict[int, str]:
+    """The part of ``reply`` under each question heading (``## Question 4``, ``**Q1.**``) among ``numbers``.
+
+    Returns {} when the reply has fewer than two such headings (it answers one question).
+    """
+    text = reply[:MAX_SCAN]
+    hidden = mask(text, fence_ranges(text))
+    heads = []
+    for start, _, line in _lines(hidden):
+        m = _QUESTION_HEAD.match(line)
+        if m and int(m.group(1)) in numbers:
+            heads.append((start, int(m.group(1))))
+    if len({n for _, n in heads}) < 2:
+        return {}
+    out: dict[int, str] = {}
+    for i, (start, number) in enumerate(heads):
+        end = heads[i + 1][0] if i + 1 < len(heads) else len(text)
+        out[number] = (out.get(number, "") + "\n\n" + text[start:end]).strip()
+    return out
