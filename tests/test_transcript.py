@@ -330,7 +330,9 @@ def test_grade_transcript_with_a_judge(tmp_path: Path) -> None:
     assert b.status == "correct" and b.first_attempt_status == "correct"
     check = b.history[0].grade.checks[0]
     assert check.kind == "criteria" and check.result.details["graded_by"] == "judge fake:judge"
-    assert len(judge.prompts) == 1
+    # the question's reply, then the last follow-up, whose reply concedes the point about gradients
+    assert len(judge.prompts) == 2
+    assert "we cannot learn which keys to attend to" in judge.prompts[1]
     assert "Rubric claims:" in judge.prompts[0] and "**argmax is not differentiable**" in judge.prompts[0]
     assert _part(result, "q2", "a").status == "correct"  # other kinds are not judged
     run = json.loads((result.run_dir / "run.json").read_text())

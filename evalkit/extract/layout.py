@@ -187,19 +187,20 @@ def _candidates(text: str) -> list[_Candidate]:
             if main is not None and kw not in ("step", "case", "answer"):
                 out.append(_make(m, line, start, end, main, sub, form, kw))
         items = list(_INLINE_ITEM.finditer(line))
-        if len(items) >= 2:
-            for item in items:
-                main, sub, form = _groups(item)
-                if main is None:
-                    continue
-                if m and item.start() <= m.end() and out and out[-1].line_start == start:
-                    out[-1] = _replace(out[-1], in_list=True, strength=out[-1].strength - 1)
-                    continue
-                out.append(
-                    _Candidate(
-                        start + item.start(), start, end, main, sub, f"inline:{form}", -1, 8, in_list=True
-                    )
-                )
+        # several labels on a line that starts with one, each followed by a short answer: 'a) dμ²  b) d'
+        if m and out and out[-1].line_start == start and len(items) >= 2 and items[0].start() <= m.end():
+            gaps = [items[k + 1].start() - items[k].end() for k in range(len(items) - 1)]
+            if max(gaps) <= 80:
+                head = out[-1]
+                out[-1] = _replace(head, in_list=True, family=f"inline:{head.family.split('|')[0]}")
+                for item in items[1:]:
+                    main, sub, form = _groups(item)
+                    if main is not None:
+                        out.append(
+                            _Candidate(
+                                start + item.start(), start, end, main, sub, f"inline:{form}", -1, 8, True
+                            )
+                        )
     return out
 
 
