@@ -9,6 +9,7 @@ Combining: a part is ``correct`` when every required check is correct;
 
 from __future__ import annotations
 
+import re
 import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -171,6 +172,12 @@ def part_labels(lp: LoadedProblem) -> dict[str, str]:
     return {p.id: (p.label or p.id).strip("()").replace(")(", ".") for p in lp.problem.parts}
 
 
+def question_number(lp: LoadedProblem) -> int | None:
+    """The question number a problem id carries (``q6`` → 6, ``hw10_q2`` → 2), if any."""
+    m = re.search(r"(\d+)\D*$", lp.id)
+    return int(m.group(1)) if m else None
+
+
 def read_parts(reply: str, lp: LoadedProblem, whole: Sequence[str] = ()) -> dict[str, PartReading]:
     """What ``reply`` says about every part of ``lp``.
 
@@ -184,10 +191,10 @@ def read_parts(reply: str, lp: LoadedProblem, whole: Sequence[str] = ()) -> dict
     their quantity (``s = d``).
     """
     labels = part_labels(lp)
-    layout = read_reply(reply, list(labels.values()))
+    layout = read_reply(reply, list(labels.values()), question=question_number(lp))
     out: dict[str, PartReading] = {}
     for pid, label in labels.items():
-        section = layout.sections.get(label)
+        section = layout.bodies.get(label)
         summary = layout.summary.get(label)
         if section and summary:
             out[pid] = PartReading(f"{section}\n\n{SUMMARY_MARKER}\n{summary}", "section")

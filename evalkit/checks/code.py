@@ -80,7 +80,14 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from torch import Tensor
 
 from evalkit.checks.base import Answer, CheckContext, CheckParams, CheckResult, Status, register_checker
-from evalkit.checks.code_answers import _attempts, _blank_values, _code_blocks, _einsum_answer, _shape_answer
+from evalkit.checks.code_answers import (
+    _attempts,
+    _blank_values,
+    _code_blocks,
+    _einsum_answer,
+    _shape_answers,
+    blank_names,
+)
 from evalkit.errors import SandboxError, SpecError
 from evalkit.extract import split_parts
 from evalkit.reference.cases import Trial, einsum_trials, reference_trials
@@ -453,13 +460,24 @@ def _evaluate(entry: str, sizes: Mapping[str, int]) -> float:
 
 def _check_shape(params: CodeParams, answer: Answer, ctx: CheckContext) -> CheckResult:
     assert isinstance(params.expected, list)
-    shape = None
+    names = [n for g in ctx.problem.givens for n in blank_names(g.content or "", params.blank or "")]
+    shapes: list[list[str]] = []
     for text in reversed(_attempts(answer)):
-        shape = _shape_answer(text, params.blank)
-        if shape:
+        shapes = _shape_answers(text, params.blank, names)
+        if shapes:
             break
-    if not shape:
+    if not shapes:
         return CheckResult.unscored("answer_parse_error", "no shape such as [h, d, k] found in the reply")
+    results = [_grade_shape(shape, params, ctx) for shape in shapes]
+    wrong = next((r for r in results if r.status != "correct"), None)
+    if wrong is not None and len(shapes) > 1:
+        listed = "; ".join(f"[{', '.join(s)}]" for s in shapes)
+        return CheckResult(wrong.status, f"the reply states {len(shapes)} different shapes ({listed}): {wrong.explanation}", 0.0, wrong.reason, dict(wrong.details))
+    return wrong or results[-1]
+
+
+def _grade_shape(shape: list[str], params: CodeParams, ctx: CheckContext) -> CheckResult:
+    assert isinstance(params.expected, list)
     shown = f"[{', '.join(shape)}]"
     expected = f"[{', '.join(params.expected)}]"
     known = [name for name, symbol in ctx.problem.symbols.items() if symbol.kind in ("dimension", "integer")]

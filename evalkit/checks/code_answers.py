@@ -119,24 +119,86 @@ def _einsum_answer(text: str, operands: Sequence[str]) -> tuple[str, list[str] |
     return (bare.group(1), None) if bare else None
 
 
-_SHAPE = r"\[\s*([^\[\]\n]+?)\s*\]"
-_RN = r"\\mathbb\{R\}\^\{([^{}]+)\}"
+# -- shapes ---------------------------------------------------------------------------------------
+
+_DIM = r"(?:\d+\s*\*\s*)?[A-Za-z_][A-Za-z0-9_]*(?:\s*[/+-]\s*[A-Za-z0-9_]+)?|\d+"
+_TIMES = r"(?:×|\\times|\\cdot|\*|(?<=\s)x(?=\s))"
+_SHAPE_FORMS = re.compile(
+    rf"(?P<reals>(?:ℝ|\\mathbb\s*\{{\s*R\s*\}}|\\R\b|\bR)\s*\^\s*(?:\{{(?P<rin>[^{{}}\n]+)\}}|\((?P<rpar>[^()\n]+)\)|(?P<rbare>{_DIM}(?:\s*{_TIMES}\s*(?:{_DIM}))+)))"
+    rf"|(?<![\w\\])(?P<list>[\[(]\s*(?:{_DIM})(?:\s*,\s*(?:{_DIM}))+\s*[\])])"
+    rf"|(?<![\w\\/])(?P<times>(?:{_DIM})(?:\s*{_TIMES}\s*(?:{_DIM}))+)(?=\s*(?:tensor|matrix|array|weight|shape|$|[,.;:)`$*]))",
+)
+_BINDING = re.compile(
+    r"(?P<name>[A-Za-z_][A-Za-z0-9_]*(?:\\?_\{?[A-Za-z0-9]+\}?)?)\s*[`$*]*\s*(?:=|:|∈|\\in|is|has|→|->|of|with|as|shaped)"
+    r"(?:\s*(?:of\s+)?(?:the\s+)?(?:an?\s+)?(?:shape|size|dimensions?)?\s*(?:of|is|=|:)?)?\s*[`$*\\(]*\s*$"
+)
+_NOT_NAMES = {"shape", "size", "tensor", "matrix", "it", "this", "that", "which", "so", "answer", "is", "has", "dimension"}
 
 
-def _shape_answer(text: str, blank: str | None) -> list[str] | None:
-    """The shape the reply gives: ``BLANK = [...]``, ``\\boxed{[...]}`` or a line holding only a shape."""
+def _dims(raw: str) -> list[str]:
+    raw = raw.strip().strip("[]()")
+    parts = re.split(r"\s*,\s*" if "," in raw else rf"\s*{_TIMES}\s*", raw)
+    return [_delatex(p) for p in parts if p.strip()]
+
+
+def _shape_mentions(text: str) -> list[tuple[int, list[str], str | None]]:
+    """Every shape written in ``text`` (``[h, d, q]``, ``(h, d, q)``, ``ℝ^{h×d×q}``, 'an h × d × q tensor'),
+    with its offset and the name it is given (``W_q ∈ ...``, ``A = ...``), if any."""
+    out = []
+    for m in _SHAPE_FORMS.finditer(text):
+        if m.group("reals"):
+            inner = m.group("rin") or m.group("rpar") or m.group("rbare") or ""
+            dims = _dims(inner)
+        else:
+            dims = _dims(m.group("list") or m.group("times") or "")
+        if len(dims) < 2 or any(len(d) > 20 for d in dims):
+            continue
+        line_start = text.rfind("\n", 0, m.start()) + 1
+        before = text[max(line_start, m.start() - 60) : m.start()]
+        before = re.sub(r"\b(?:an?|the)\s*$", "", before.rstrip()).rstrip()
+        before = re.sub(r"\b(?:an?|the)\s+$", "", before + " ").rstrip()
+        bound = _BINDING.search(before + " ")
+        name = bound.group("name").replace("\\", "").replace("{", "").replace("}", "") if bound else None
+        if name and name.lower() in _NOT_NAMES:
+            name = None
+        out.append((m.start(), dims, name))
+    return out
+
+
+def _shape_answers(text: str, blank: str | None, names: Sequence[str] = ()) -> list[list[str]]:
+    """The shape(s) the reply states for a blank: those given its name (``A = [...]``,
+    ``W_q ∈ ℝ^{h×d×q}``), boxed or on an answer line; else the last shape given no other name.
+
+    Several different shapes stated for the blank are all returned (each is graded).
+    """
     prose = re.sub(_FENCE, "", text)
-    patterns = []
-    if blank:
-        patterns.append(
-            rf"(?<![A-Za-z_]){re.escape(blank)}\s*(?:=|:|is|\\in|∈)\s*[$`*]*\s*(?:{_SHAPE}|{_RN})"
-        )
-    patterns.append(rf"\\boxed\{{\s*(?:{_SHAPE}|{_RN})\s*\}}")
-    patterns.append(rf"^[\s$`*>]*(?:{_SHAPE}|{_RN})[\s$`*.]*$")
-    for pattern in patterns:
-        match = re.search(pattern, prose, re.M)
-        if match:
-            inner = match.group(1) or match.group(2)
-            sep = "," if match.group(1) else "\\times"
-            return [_delatex(part) for part in inner.split(sep)]
-    return None
+    ours = {n.lower() for n in (blank, *names) if n}
+    mentions = _shape_mentions(prose)
+    boxed = [(s, d, n) for s, d, n in mentions if re.search(r"\\boxed\{\s*[^{}]{0,40}$", prose[max(0, s - 40) : s])]
+    answer_line = [
+        (s, d, n)
+        for s, d, n in mentions
+        if re.search(r"(?:^|\n)[^\n]*(?:answer|final)[^\n]*:[^\n]*$", prose[max(0, s - 80) : s], re.IGNORECASE)
+    ]
+    bound = [(s, d, n) for s, d, n in mentions if n and n.lower().replace("_", "") in {o.replace("_", "") for o in ours}]
+    chosen = bound + [m for m in boxed + answer_line if m not in bound and (m[2] is None or m in bound)]
+    if not chosen:
+        free = [m for m in mentions if m[2] is None]
+        chosen = free[-1:]
+    out: list[list[str]] = []
+    for _, dims, _ in sorted(chosen):
+        if dims not in out:
+            out.append(dims)
+    return out
+
+
+def _shape_answer(text: str, blank: str | None, names: Sequence[str] = ()) -> list[str] | None:
+    """The last of :func:`_shape_answers`, or None."""
+    found = _shape_answers(text, blank, names)
+    return found[-1] if found else None
+
+
+def blank_names(given_code: str, blank: str) -> list[str]:
+    """The variable a blank of a given stands for: ``W_q`` for ``W_q: _____A_____`` in a docstring."""
+    pattern = rf"([A-Za-z_][A-Za-z0-9_]*)\s*[:=]\s*_{{3,}}\s*{re.escape(blank)}\s*_{{3,}}"
+    return list(dict.fromkeys(re.findall(pattern, given_code)))

@@ -62,6 +62,7 @@ __all__ = [
 
 SymbolKindName = Literal["dimension", "integer", "scalar", "vector", "matrix", "function"]
 _EQUAL_RELATIONS = ("=", "~")
+_BIG_O = r"\\mathcal\s*\{?\s*O|\bO\s*\\?(?:left)?\s*\(|\\Theta|Θ|\\Omega|Ω"  # what a big-O answer looks like
 
 
 class MathParams(CheckParams):
@@ -146,7 +147,8 @@ def run_math_check(
     if expected is None:
         return CheckResult.unscored("no_expected", "the part has no expected answer")
     asks = asked_quantities(ctx.part.prompt)
-    found = final_answers(answer.text, anchor=params.anchor, asks=asks, named_only=answer.shared)
+    want = _BIG_O if kind == "complexity" else None
+    found = final_answers(answer.text, anchor=params.anchor, asks=asks, named_only=answer.shared, want=want)
     if not found:
         where = f" after /{params.anchor}/" if params.anchor else ""
         return CheckResult.unscored("no_answer", f"no answer found in this part{where}")

@@ -122,7 +122,7 @@ def _unwrap(content: str) -> str:
 
 _MARKER = re.compile(
     r"^[ \t>#*_\-•]*(?:\d+\.\s*)?(?:[✅✔→➡]\s*)?(?:\*\*|__)?[ \t]*"
-    r"(?P<word>final\s+answer|answer|final|result|solution|conclusion|"
+    r"(?P<word>final\s+answer|answer|final|result|solution|conclusion|total|overall|"
     + re.escape(SUMMARY_MARKER[:-1])
     + r")(?:\s*\([^)\n]{0,30}\))?\s*(?:\*\*|__)?\s*[:：]\s*(?:\*\*|__)?"
     r"|(?:^|(?<=[.!]\s))(?:so\s+|thus\s+|hence\s+)?the\s+(?:final\s+|correct\s+)?answer\s+(?:is|would be|should be)\s*:?",
@@ -137,6 +137,12 @@ _ALTERNATIVE = re.compile(
     r"^[\s,;*_]*(?:either\s+)?(?:or|or\s+(?:possibly|perhaps|maybe|alternatively|equivalently|else)|"
     r"alternatively|/|and/or|or,\s*equivalently,?)[\s,;*_:]*$",
     re.IGNORECASE,
+)
+
+
+# Markdown emphasis and check marks around plain-text math ('✅ **s = √d**')
+_EMPHASIS = re.compile(
+    r"(?<![\w*\\])(?:\*{1,3}|_{2,3})(?=[^\s*_])|(?<=[^\s*_\\])(?:\*{1,3}|_{2,3})(?![\w*])|[✅✔☑✓✗❌➡️]"
 )
 
 
@@ -171,7 +177,7 @@ class _Reader:
         self.display, self.inline = math_blocks(region)
         self.code = [c for c in code_spans(region)]
         delimited = [*self.display, *self.inline, *self.code]
-        bare = mask(self.hidden, delimited)
+        bare = _EMPHASIS.sub(lambda m: " " * len(m.group(0)), mask(self.hidden, delimited))
         self.plain = [p for p in plain_math(bare) if not _is_prose(p.content)]
 
     def math(self) -> list[Span]:
@@ -298,7 +304,7 @@ def _concluding(reader: _Reader) -> list[tuple[str, Span]]:
     return []
 
 
-def _by_kind(reader: _Reader) -> list[tuple[str, Span]]:
+def _by_kind(reader: _Reader, want: re.Pattern[str] | None = None) -> list[tuple[str, Span]]:
     code = [c for c in reader.code if reader.prefer == "code" or _code_mathlike(c.content)]
     order: list[tuple[str, list[Span]]] = [
         ("display math", reader.display),
@@ -310,6 +316,8 @@ def _by_kind(reader: _Reader) -> list[tuple[str, Span]]:
         order = [order[2], order[0], order[1], order[3]]
     for where, items in order:
         items = [s for s in items if s.content.strip()]
+        if want is not None and any(_looks_wanted(s.content, want) for s in items):
+            items = [s for s in items if _looks_wanted(s.content, want)]
         if items:
             return [(where, s) for s in _with_alternatives(reader, items, items[-1])]
     return []
@@ -326,19 +334,118 @@ def _last_line(reader: _Reader) -> list[tuple[str, Span]]:
     return [("line", Span(m.start(), m.end(), content, "line"))]
 
 
-def _anchored(reader: _Reader) -> list[tuple[str, Span]]:
-    """The first candidate after an anchor, of any kind, by position."""
+_LABEL_AFTER = re.compile(
+    r"\s*(?:\*\*|__)?\s*(?:\([^)\n]{0,30}\))?\s*(?:\*\*|__)?\s*(?::|=|\bis\b|\$|\\\(|\})"
+)
+_CUE_NEAR = re.compile(
+    r"\b(?:overall|total|in total|altogether|so|thus|hence|therefore)\b|[→⟹]|=>|\\implies", re.IGNORECASE
+)
+
+
+_DEFINITION = re.compile(r"^\s*\\?[A-Za-z]{1,6}(?:_\{?\w+\}?)?\s*(?:=|\\approx|≈|\\sim)")
+
+
+def _looks_wanted(content: str, want: re.Pattern[str] | None) -> bool:
+    """Whether a candidate looks like the answer sought, and is not a definition such as ``M = \\Theta(D)``."""
+    if want is None:
+        return True
+    return bool(want.search(content)) and not _DEFINITION.match(content)
+
+
+def _anchor_at(full: str, anchor: str) -> int | None:
+    """Where the answer an anchor introduces begins: after its last match written as a label
+    (``Time:``, ``**Total space complexity:**``, ``\\text{Total time: }``), else after its last match."""
+    matches = list(re.finditer(anchor, full, re.IGNORECASE))
+    if not matches:
+        return None
+
+    def labelled(m: re.Match[str]) -> bool:
+        before = full[full.rfind("\n", 0, m.start()) + 1 : m.start()]
+        return bool(_LABEL_AFTER.match(full, m.end())) or not before.strip(" \t>*_#-•")
+
+    return (
+        [m for m in matches if labelled(m)][-1:][0].end()
+        if any(labelled(m) for m in matches)
+        else matches[-1].end()
+    )
+
+
+def _anchored(reader: _Reader, want: re.Pattern[str] | None) -> list[tuple[str, Span]]:
+    """The answer right after an anchor: in the rest of its line, else the next line or block."""
+    region = reader.region
+    line_end = region.find("\n")
+    line_end = len(region) if line_end < 0 else line_end
     code = [c for c in reader.code if reader.prefer == "code" or _code_mathlike(c.content)]
-    items = sorted([*reader.display, *reader.inline, *code], key=lambda s: s.start)
-    if not items:
-        items = reader.plain
+    items = sorted([*reader.display, *reader.inline, *code, *reader.plain], key=lambda s: s.start)
+    items = [s for s in items if s.content.strip()]
     if not items:
         return _last_line(reader)
-    first = items[0]
-    inner = [b for b in reader.boxes if first.start <= b.start < first.end]
+    statement = [s for s in items if s.start < line_end]
+    if not statement:
+        nxt = items[0]
+        stop = region.find("\n", nxt.end)
+        statement = [s for s in items if s.start < (len(region) if stop < 0 else stop)]
+    wanted = [s for s in statement if _looks_wanted(s.content, want)]
+    pool = wanted or statement
+
+    def cued_at(span: Span) -> bool:
+        line_start = region.rfind("\n", 0, span.start) + 1
+        return bool(_CUE_NEAR.search(region[max(line_start, span.start - 14) : span.start]))
+
+    cued = [s for s in pool if cued_at(s)]
+    chosen = cued[-1] if cued and len(pool) > 1 else pool[0]
+    inner = [b for b in reader.boxes if chosen.start <= b.start < chosen.end]
     if inner:
         return [("boxed", b) for b in inner]
-    return [(first.kind, s) for s in _with_alternatives(reader, items, first)]
+    return [(chosen.kind, s) for s in _with_alternatives(reader, pool, chosen)]
+
+
+def _inside_math(full: str, at: int) -> Span | None:
+    """The math block holding offset ``at``, with its content after ``at`` (an anchor inside ``\\text{}``)."""
+    display, inline = math_blocks(full)
+    for block in [*display, *inline]:
+        if block.start < at < block.end:
+            offset = full.find(block.content, block.start)
+            rest = block.content[max(0, at - offset) :]
+            cut = re.match(r"^[^{}]*\}\s*", rest)
+            if cut:
+                rest = rest[cut.end() :]
+            rest = rest.strip(" :")
+            if rest:
+                return Span(block.end - len(rest) - 2, block.end, rest, block.kind)
+    return None
+
+
+def _read(
+    full: str,
+    base: int,
+    prefer: str,
+    anchor: str | None,
+    asks: Sequence[str],
+    named_only: bool,
+    want: re.Pattern[str] | None,
+) -> list[tuple[str, Span, int]]:
+    if anchor:
+        at = _anchor_at(full, anchor)
+        if at is None:
+            return []
+        held = _inside_math(full, at)
+        if held is not None:
+            return [(held.kind, held, base)]
+        reader = _Reader(full[at:], prefer)
+        return [(w, s, base + at) for w, s in _anchored(reader, want)]
+    reader = _Reader(full, prefer)
+    if named_only:
+        found = _named(reader, asks)
+    else:
+        found = (
+            _stated(reader)
+            or _named(reader, asks)
+            or _concluding(reader)
+            or _by_kind(reader, want)
+            or _last_line(reader)
+        )
+    return [(w, s, base) for w, s in found]
 
 
 def final_answers(
@@ -348,42 +455,30 @@ def final_answers(
     anchor: str | None = None,
     asks: Sequence[str] = (),
     named_only: bool = False,
+    want: str | None = None,
 ) -> list[FoundAnswer]:
     """The final answer(s) of a section (see the module docstring); ``[]`` when it states none.
 
     ``asks`` are the canonical names of the quantities the part asks for
     (:func:`asked_quantities`); ``prefer="code"`` puts code spans first (blanks in code);
-    ``named_only`` reads only equations naming one of ``asks`` (a text several parts share).
+    ``named_only`` reads only equations naming one of ``asks`` (a text several parts share);
+    ``want`` (a regular expression) is what an answer looks like (``O\\(`` for big-O), so where
+    several candidates compete, one that matches it is taken. With ``anchor``, the section and
+    its summary restatement are each read after their last match.
     """
     full = text[:_MAX_SCAN]
-    base = 0
-    if anchor:
-        matches = list(re.finditer(anchor, full, re.IGNORECASE))
-        if not matches:
-            return []
-        base = matches[-1].end()
-    reader = _Reader(full[base:], prefer)
-    if named_only:
-        found = _named(reader, asks)
-    elif anchor:
-        found = _anchored(reader)
-    else:
-        found = (
-            _stated(reader)
-            or _named(reader, asks)
-            or _concluding(reader)
-            or _by_kind(reader)
-            or _last_line(reader)
-        )
-    out = []
-    for where, span in found:
-        content = span.content.strip()
-        if content:
-            out.append(
-                FoundAnswer(
-                    content, where, _line_of(full, base + span.start), base + span.start, base + span.end
-                )
-            )
+    wanted = re.compile(want) if want else None
+    pieces = [(full, 0)]
+    if anchor and SUMMARY_MARKER in full:
+        cut = full.index(SUMMARY_MARKER)
+        pieces = [(full[:cut], 0), (full[cut:], cut)]
+    out: list[FoundAnswer] = []
+    for piece, base in pieces:
+        for where, span, offset in _read(piece, base, prefer, anchor, asks, named_only, wanted):
+            content = span.content.strip()
+            if content and content not in [f.text for f in out]:
+                start = offset + span.start
+                out.append(FoundAnswer(content, where, _line_of(full, start), start, offset + span.end))
     return out
 
 

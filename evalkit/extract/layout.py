@@ -3,8 +3,9 @@
 A *part heading* is a line that starts (after Markdown such as ``###``, ``**``,
 ``>`` or a bullet) with a label in one of the spellings models use::
 
-    Part (a)   (a)   a)   a.   **(a)**   ### (a) Title   Q4(a)   4(a)   Part B   [a]   a:
-    (b)(ii)    b.ii   b(ii)   (ii) under a (b) heading   1. / **1.** when the parts are numbered
+    Part (a)   (a)   a)   a.   **(a)**   ### (a) Title   Q4(a)   4(a)   4A   Part B   [a]   a:
+    #### A — title   #### C, D, E   (c)–(e)   (b)(ii)   b.ii   b(ii)   (ii) under a (b) heading
+    1. / **1.** when the parts are numbered
 
 and several labels on one line (``a) dμ²  b) d  c) √d``) are read as one
 heading each. Headings are grouped into *families* by how they are written;
@@ -12,18 +13,23 @@ a family whose labels run past the problem's parts (``(a)`` ... ``(h)`` for a
 question with parts (a) and (b): the blanks of a code skeleton) is a list
 inside a part, never a set of part headings. When a label has several
 headings, the strongest wins (``### Part (b)`` over ``Blank (b):``), then the
-earliest.
+earliest. A heading's label is cut from the section's text (the checks read
+what follows it); when the answer sits on the heading's own line (``a) dμ²``,
+``**(a)** $d\\mu^2$``), that line is marked as the part's answer line.
 
 A closing *summary* (``## Summary``, ``**Final answers**``, a table whose
-first column names the parts) restates answers: its rows are kept per part
-in :attr:`ReplyLayout.summary` and it ends the last part's section. A section
-runs from its heading to the next part heading, the summary, or a closing
-heading (``## Key takeaways``, ``**The Intuition**``).
+first column names the parts, "The final answer is: a. ..., b. ...") restates
+answers: its rows are kept per part in :attr:`ReplyLayout.summary`, and it ends
+the last part's section. Rows may name the question too (``4(f)``, ``1(a)``);
+with ``question=N`` only rows of question N (or of none) count. A section runs
+from its heading to the next part heading, the summary, or a closing heading
+(``## Key takeaways``, ``**The Intuition**``).
 
 Example::
 
     layout = read_reply(reply, ["a", "b", "c"])
     layout.sections["b"]      # '### (b) Variance\\n...'
+    layout.bodies["b"]        # 'Variance\\n...' (the label cut)
     layout.summary.get("c")   # '$s = \\sqrt{d}$' from a final-answers table
 """
 
@@ -31,13 +37,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from evalkit.extract.spans import fence_ranges, mask
 
-__all__ = ["ReplyLayout", "read_reply", "split_parts", "split_questions", "table_rows"]
+__all__ = ["ANSWER_LINE", "ReplyLayout", "read_reply", "split_parts", "split_questions", "table_rows"]
 
 MAX_SCAN = 200_000
+ANSWER_LINE = "Answer:"  # put before an answer found on its part's heading line
 
 _ROMAN = r"(?:viii|vii|vi|iv|ix|iii|ii|i|v|x)"
 _ROMAN_VALUES = ["i", "ii", "iii", "iv", "v", "vi", "vii", "viii", "ix", "x"]
@@ -50,20 +57,36 @@ _LABEL = (
     rf"|(?P<m4>[a-zA-Z])\s*[.\-]\s*(?P<s4>{_ROMAN})(?![A-Za-z])\)?"  # b.ii, b-ii
     rf"|(?P<m5>[a-zA-Z])\s*\(\s*(?P<s5>{_ROMAN}|\d)\s*\)"  # b(ii)
     rf"|(?P<m6>{_ATOM})(?:\)|\.(?=[\s*_:)]|$)|:(?=\s|$|\*))"  # a)  a.  a:  1.  ii)
+    rf"|(?P<m10>{_ATOM})(?=\s*(?:\*\*|__)?\s*(?:[—–]|-\s|,\s*{_ATOM}\b|\s(?:and|&)\s+{_ATOM}\b|/{_ATOM}\b|$))"  # A — ...; C, D; A and B
 )
 _KEYWORD = r"(?P<kw>part|sub-?part|question|problem|exercise|q|blank|step|case|answer)"
 _HEAD = re.compile(
     r"^(?P<prefix>[ \t]*(?:>[ \t]*)*(?P<hashes>#{1,6}[ \t]+)?(?:[-*+•][ \t]+)?(?P<bold>\*\*|__)?[ \t]*)"
     rf"(?:{_KEYWORD}\.?[ \t]*)?"
     r"(?P<qnum>\d{1,2}(?=[ \t]*[(\[.]?[ \t]*[a-zA-Z(]))?[ \t]*\.?[ \t]*"
-    rf"(?:{_LABEL}|(?<=part )(?P<m7>{_ATOM})\b|(?<=part)(?P<m8>{_ATOM})\b|(?<=\d)(?P<m9>[a-z])(?=[\s:.)*]|$))",
+    rf"(?:{_LABEL}|(?<=part )(?P<m7>{_ATOM})\b|(?<=part)(?P<m8>{_ATOM})\b|(?<=\d)(?P<m9>[a-z])(?=[\s:.)*—–-]|$))",
     re.IGNORECASE,
 )
-_INLINE_ITEM = re.compile(rf"(?:(?<=\s)|(?<=^)|(?<=[;,|]))(?:\*\*)?(?:{_LABEL})(?=\s|\*\*|$)", re.IGNORECASE)
+_MORE = re.compile(
+    rf"\s*(?:(?P<range>[–—-]|to)|,|and|&|/|\+)\s*(?:\*\*)?\s*(?:\(\s*(?P<p>{_ATOM})\s*\)|(?P<b>{_ATOM})(?![A-Za-z(]))",
+    re.IGNORECASE,
+)
+# labels inside a line (an inline list, a final-answer sentence): only the explicit spellings
+_INLINE_LABEL = (
+    rf"\(\s*(?P<m1>{_ATOM})\s*\)(?:\s*\(\s*(?P<s1>{_ATOM})\s*\))?"
+    rf"|(?P<m4>[a-zA-Z])\.(?P<s4>{_ROMAN})(?![A-Za-z])|(?P<m6>{_ATOM})(?:\)|\.(?=\s))"
+)
+_INLINE_ITEM = re.compile(
+    rf"(?:(?<=\s)|(?<=^)|(?<=[;,|]))(?:\*\*)?(?:{_INLINE_LABEL})(?=\s|\*\*|$)", re.IGNORECASE
+)
 _SUMMARY = re.compile(
     r"^[ \t>#*_\-]*(?:\d+\.\s*)?(?:summary(?: of (?:the )?(?:final )?(?:answers|results))?|final answers?|"
     r"answers? summary|in summary|to summari[sz]e|tl;?dr|recap|putting it (?:all )?together|final results?|"
     r"(?:answers|results) at a glance|quick reference|answer key|all answers|short answers?)\b[^\n]{0,60}$",
+    re.IGNORECASE,
+)
+_SUMMARY_LINE = re.compile(
+    r"^[ \t>*_\-]*(?:the\s+)?(?:final\s+answers?|answers?|summary)(?:\s+(?:is|are))?\s*(?:\*\*|__)?\s*:",
     re.IGNORECASE,
 )
 _CLOSING = re.compile(
@@ -72,6 +95,9 @@ _CLOSING = re.compile(
     r"[ \t]*[:.!]?[ \t]*(?:\*\*|__)?[ \t]*$",
     re.IGNORECASE,
 )
+_VALUE_START = re.compile(
+    r"^[\s*_:.)\]—–-]*(?:\$|\\\(|\\\[|`|[\[(√‖|∥𝔼μσ\d-]|O\(|[A-Za-z_]\w*\s*[=∈(^_]|[A-Za-z]\b|\\[a-zA-Z])"
+)
 
 
 @dataclass(frozen=True)
@@ -79,23 +105,31 @@ class _Candidate:
     start: int  # where the section begins: the line start, or the item for a label in an inline list
     line_start: int
     line_end: int
+    body: int  # where the text after the label begins
     main: str | None  # as written, lower-cased: a letter, roman numeral or number
     sub: str | None
     family: str
     strength: int
     level: int  # Markdown heading level 1-6; 7 bold, 8 plain
     in_list: bool = False
+    qnum: int | None = None  # a question number written with the label: 4(f), Q4(a)
+    answer_line: bool = False  # the rest of the heading's line is the part's answer
     label: str | None = None  # the part label it names, once mapped
 
 
 @dataclass(frozen=True)
 class ReplyLayout:
-    """What a reply holds for each part: its section, and its summary restatement."""
+    """What a reply holds for each part: its section, and its summary restatement.
+
+    ``sections`` keep their heading line; ``bodies`` are the same text with the
+    label cut, and ``Answer:`` before an answer on the heading's line.
+    """
 
     sections: Mapping[str, str]
     summary: Mapping[str, str]
     lists: tuple[str, ...] = ()  # label runs that go past the parts (a code skeleton's blanks)
     starts: Mapping[str, int] = field(default_factory=dict)
+    bodies: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def headed(self) -> bool:
@@ -123,11 +157,11 @@ def _table_cells(line: str) -> list[str]:
     """
     guarded = _PROTECTED.sub(lambda m: "\0" * len(m.group(0)), line)
     if "|" in guarded and (guarded.strip().startswith("|") or guarded.count("|") >= 2):
-        bounds = [i for i, ch in enumerate(guarded) if ch == "|"]
         pieces, prev = [], 0
-        for i in bounds:
-            pieces.append(line[prev:i])
-            prev = i + 1
+        for i, ch in enumerate(guarded):
+            if ch == "|":
+                pieces.append(line[prev:i])
+                prev = i + 1
         pieces.append(line[prev:])
         if line.strip().startswith("|"):
             pieces = pieces[1:]
@@ -156,12 +190,21 @@ def table_rows(text: str) -> list[tuple[int, list[str]]]:
 
 def _groups(m: re.Match[str]) -> tuple[str | None, str | None, str]:
     """(main, sub, form) of a label match; form names the spelling for grouping into families."""
-    for i, form in ((1, "paren"), (2, "paren-dot"), (3, "bracket"), (4, "dot"), (5, "call"), (6, "suffix")):
+    forms = (
+        (1, "paren"),
+        (2, "paren-dot"),
+        (3, "bracket"),
+        (4, "dot"),
+        (5, "call"),
+        (6, "suffix"),
+        (10, "bare"),
+    )
+    for i, form in forms:
         main = m.groupdict().get(f"m{i}")
         if main:
             sub = m.groupdict().get(f"s{i}")
             if i == 6:
-                form += "-" + m.group(0).strip()[-1]
+                form += "-" + m.group(f"m{i}")[-1:] + m.group(0).strip()[-1]
             return main.lower(), sub.lower() if sub else None, form
     for i in (7, 8, 9):
         main = m.groupdict().get(f"m{i}")
@@ -170,8 +213,28 @@ def _groups(m: re.Match[str]) -> tuple[str | None, str | None, str]:
     return None, None, "none"
 
 
-def _after(line: str, end: int) -> str:
-    return line[end:].strip()
+def _expand(first: str, last: str) -> list[str]:
+    """The labels of a range ``(c)–(e)``: letters, numbers or roman numerals."""
+    if first.isdigit() and last.isdigit():
+        return [str(n) for n in range(int(first) + 1, int(last) + 1)][:10]
+    if first in _ROMAN_VALUES and last in _ROMAN_VALUES and len(first + last) > 2:
+        return _ROMAN_VALUES[_ROMAN_VALUES.index(first) + 1 : _ROMAN_VALUES.index(last) + 1]
+    if len(first) == 1 and len(last) == 1 and first < last:
+        return [chr(c) for c in range(ord(first) + 1, ord(last) + 1)][:10]
+    return []
+
+
+def _more_labels(line: str, at: int, first: str) -> tuple[list[str], int]:
+    """Further labels written after the first in one heading (``C, D, E``, ``(c)–(e)``, ``A and B``)."""
+    out: list[str] = []
+    prev = first
+    while True:
+        m = _MORE.match(line, at)
+        if not m:
+            return out, at
+        label = (m.group("p") or m.group("b")).lower()
+        out += _expand(prev, label) if m.group("range") else [label]
+        prev, at = label, m.end()
 
 
 def _candidates(text: str) -> list[_Candidate]:
@@ -181,54 +244,69 @@ def _candidates(text: str) -> list[_Candidate]:
         if not line.strip() or _table_cells(line):
             continue
         m = _HEAD.match(line)
+        made: list[_Candidate] = []
         if m:
             main, sub, form = _groups(m)
             kw = (m.group("kw") or "").lower()
             if main is not None and kw not in ("step", "case", "answer"):
-                out.append(_make(m, line, start, end, main, sub, form, kw))
+                made = _make(m, line, start, end, main, sub, form, kw)
+        out += made
         items = list(_INLINE_ITEM.finditer(line))
         # several labels on a line that starts with one, each followed by a short answer: 'a) dμ²  b) d'
-        if m and out and out[-1].line_start == start and len(items) >= 2 and items[0].start() <= m.end():
+        if m is not None and len(made) == 1 and len(items) >= 2 and items[0].start() <= m.end():
             gaps = [items[k + 1].start() - items[k].end() for k in range(len(items) - 1)]
             if max(gaps) <= 80:
                 head = out[-1]
-                out[-1] = _replace(head, in_list=True, family=f"inline:{head.family.split('|')[0]}")
-                for item in items[1:]:
+                family = f"inline:{head.family.split('|')[0]}"
+                out[-1] = replace(head, in_list=True, family=family, line_end=start + items[1].start())
+                for k, item in enumerate(items[1:], 1):
                     main, sub, form = _groups(item)
-                    if main is not None:
-                        out.append(
-                            _Candidate(
-                                start + item.start(), start, end, main, sub, f"inline:{form}", -1, 8, True
-                            )
+                    if main is None:
+                        continue
+                    stop = start + items[k + 1].start() if k + 1 < len(items) else end
+                    body = start + item.end()
+                    answer = bool(_VALUE_START.match(line[item.end() :]))
+                    out.append(
+                        _Candidate(
+                            start + item.start(), start, stop, body, main, sub, f"inline:{form}", -1, 8,
+                            in_list=True, answer_line=answer,
                         )
+                    )  # fmt: skip
     return out
-
-
-def _replace(c: _Candidate, **changes: object) -> _Candidate:
-    data = {**c.__dict__, **changes}
-    return _Candidate(**data)
 
 
 def _make(
     m: re.Match[str], line: str, start: int, end: int, main: str, sub: str | None, form: str, kw: str
-) -> _Candidate:
+) -> list[_Candidate]:
     hashes = m.group("hashes")
-    bold = bool(m.group("bold")) or line.lstrip(" >").startswith(("**", "__"))
-    level = len(hashes.strip()) if hashes else (7 if bold else 8)
-    rest = _after(line, m.end())
+    bold_open = bool(m.group("bold")) or line.lstrip(" >").startswith(("**", "__"))
+    level = len(hashes.strip()) if hashes else (7 if bold_open else 8)
+    if form == "bare" and level == 8 and not kw:
+        return []  # 'a - b = c' or 'A and B are ...' in prose: only a heading may name a part this way
+    more, after = _more_labels(line, m.end(), main) if sub is None else ([], m.end())
+    rest = line[after:]
     strength = 0
     if kw in ("part", "subpart", "sub-part", "question", "problem", "exercise", "q") or m.group("qnum"):
         strength += 3
     if hashes:
         strength += 2
-    elif bold:
+    elif bold_open:
         strength += 1
     if kw == "blank":
         strength -= 3
-    if re.match(r"^(?:\*\*)?\s*(?:=|:=|->|→|⟶|is\b)", rest):
+    if re.match(r"^(?:\*\*|__)?\s*(?:=|:=|->|→|⟶|is\b)", rest.strip()):
         strength -= 2  # '(a) = d_model': a value, not a heading
-    family = f"{form}|{kw or '-'}|{'q' if m.group('qnum') else '-'}|{level}"
-    return _Candidate(start, start, end, main, sub, family, strength, level)
+    delimiter = re.match(r"^\s*(?:\*\*|__)?\s*[:.)\]—–-]?\s*(?:\*\*|__)?\s*[:.]?\s*", rest)
+    body = start + after + (delimiter.end() if delimiter else 0)
+    tail = line[body - start :]
+    closed = bold_open and bool(re.match(r"^[^*_]{0,12}(?:\*\*|__)", line[m.end() : m.end() + 16].lstrip()))
+    answer = (level == 8 or closed) and bool(tail.strip()) and bool(_VALUE_START.match(tail))
+    qnum = int(m.group("qnum")) if m.group("qnum") else None
+    family = f"{form}|{kw or '-'}|{'q' if qnum else '-'}|{level}"
+    first = _Candidate(
+        start, start, end, body, main, sub, family, strength, level, qnum=qnum, answer_line=answer
+    )
+    return [first, *(replace(first, main=label, family=family + "|+") for label in more)]
 
 
 # -- mapping labels to parts --------------------------------------------------------------------------
@@ -263,72 +341,62 @@ class _Labels:
         return main in self.top or any(main in subs for subs in self.subs.values())
 
 
-def _map(candidates: list[_Candidate], labels: _Labels) -> list[_Candidate]:
-    """Give each candidate the label it names; drop families whose run goes past the parts."""
+def _families(candidates: list[_Candidate]) -> dict[str, list[_Candidate]]:
     families: dict[str, list[_Candidate]] = {}
     for c in candidates:
-        families.setdefault(c.family, []).append(c)
-    past = set()
-    for name, members in families.items():
-        mains = [c.main for c in members if c.sub is None and c.main is not None]
-        if (
-            any(not labels.known(m) and not m.isdigit() for m in mains if m is not None)
-            and len(set(mains)) >= 2
-        ):
-            past.add(name)
+        families.setdefault(c.family.removesuffix("|+"), []).append(c)
+    return families
+
+
+def _runs_past(members: list[_Candidate], labels: _Labels) -> bool:
+    mains = [c.main for c in members if c.sub is None and c.main]
+    return len(set(mains)) >= 2 and any(not labels.known(m) and not m.isdigit() for m in mains)
+
+
+def _map(candidates: list[_Candidate], labels: _Labels, question: int | None) -> list[_Candidate]:
+    """Give each candidate the label it names; drop families whose run goes past the parts."""
+    past = {name for name, members in _families(candidates).items() if _runs_past(members, labels)}
     out: list[_Candidate] = []
     parent: str | None = None
     for c in sorted(candidates, key=lambda c: c.start):
-        if c.family in past:
+        if c.family.removesuffix("|+") in past:
+            continue
+        if question is not None and c.qnum is not None and c.qnum != question:
             continue
         if c.main is not None and c.main.isdigit():
             out.append(c)
             continue
         label = labels.name(c.main, c.sub, parent)
-        if c.sub is None and c.main in labels.subs and not (c.main in _ROMAN_VALUES and parent):
-            parent = c.main
-        elif c.sub is not None and c.main in labels.subs:
+        if (c.sub is None and c.main in labels.subs and not (c.main in _ROMAN_VALUES and parent)) or (
+            c.sub is not None and c.main in labels.subs
+        ):
             parent = c.main
         if label is not None:
-            out.append(_replace(c, label=label))
+            out.append(replace(c, label=label))
         elif c.main in labels.subs and c.sub is None:
-            out.append(_replace(c, label=c.main))  # a parent heading such as '### Part (b)'
+            out.append(replace(c, label=c.main))  # a parent heading such as '### Part (b)'
     return out
 
 
 def _past_runs(text: str, candidates: list[_Candidate], labels: _Labels) -> list[str]:
-    families: dict[str, list[_Candidate]] = {}
-    for c in candidates:
-        families.setdefault(c.family, []).append(c)
-    runs = []
-    for members in families.values():
-        mains = [c.main for c in members if c.sub is None and c.main]
-        if len(set(mains)) >= 2 and any(not labels.known(m) and not m.isdigit() for m in mains):
-            runs.append(text[members[0].line_start : members[-1].line_end])
-    return runs
+    return [
+        text[members[0].line_start : max(c.line_end for c in members)]
+        for members in _families(candidates).values()
+        if _runs_past(members, labels)
+    ]
 
 
 def _numbered(candidates: list[_Candidate], labels: _Labels) -> list[_Candidate]:
     """Numbered headings (``1.`` ... ``n.``) mapped to the parts in order, when the parts are numbered."""
     numbers = [c for c in candidates if c.main is not None and c.main.isdigit() and c.sub is None]
-    if not numbers:
-        return []
-    families: dict[str, list[_Candidate]] = {}
-    for c in numbers:
-        families.setdefault(c.family, []).append(c)
-    for members in sorted(families.values(), key=lambda ms: -max(c.strength for c in ms)):
+    for members in sorted(_families(numbers).values(), key=lambda ms: -max(c.strength for c in ms)):
         values = [int(c.main or 0) for c in members]
-        if values[0] != 1 or values != sorted(values):
+        if values[0] != 1 or values != sorted(values) or len(set(values)) != len(values):
             continue
         for targets in (labels.labels, labels.top):
-            if max(values) == len(targets) and len(set(values)) == len(values):
+            if max(values) == len(targets):
                 return [
-                    _replace(
-                        c,
-                        label=labels.lookup.get(
-                            targets[int(c.main or 0) - 1].lower(), targets[int(c.main or 0) - 1]
-                        ),
-                    )
+                    replace(c, label=labels.lookup.get(targets[int(c.main or 1) - 1].lower()))
                     for c in members
                 ]
     return []
@@ -336,46 +404,67 @@ def _numbered(candidates: list[_Candidate], labels: _Labels) -> list[_Candidate]
 
 # -- summaries ---------------------------------------------------------------------------------------
 
+_CELL_LABEL = re.compile(
+    rf"^(?:(?:part|blank|question|problem|q)\s*)?(?P<q>\d{{1,2}}(?=\s*[(\[.]?\s*[a-zA-Z(]))?\s*\.?\s*(?:{_LABEL}|(?P<m7>{_ATOM}))$",
+    re.IGNORECASE,
+)
 
-def _label_of_cell(cell: str, labels: _Labels) -> str | None:
+
+def _label_of_cell(cell: str, labels: _Labels, question: int | None) -> str | None:
     cell = re.sub(r"[*_`$]", "", cell).strip()
-    cell = re.sub(r"^(?:part|blank|question|q)\s*\d*\s*", "", cell, flags=re.IGNORECASE).strip()
-    m = re.fullmatch(rf"(?:{_LABEL}|(?P<m7>{_ATOM}))", cell, re.IGNORECASE)
+    m = _CELL_LABEL.match(cell)
     if not m:
+        return None
+    if question is not None and m.group("q") and int(m.group("q")) != question:
         return None
     main, sub, _ = _groups(m)
     return labels.name(main, sub)
 
 
-def _summary_entries(text: str, start: int, end: int, labels: _Labels) -> dict[str, str]:
-    """The answers a summary block (``text[start:end]``) restates, per part label."""
-    entries: dict[str, str] = {}
-    region = text[start:end]
-    rows = table_rows(region)
-    for _, cells in rows:
-        label = _label_of_cell(cells[0], labels)
-        if label is not None and label not in entries:
-            entries[label] = " | ".join(c for c in cells[1:] if c)
-    for c in _map(_candidates(region), labels):
-        if c.label is None or c.label in entries or c.label not in labels.lookup.values():
-            continue
-        line = region[c.start - 0 : c.line_end]
-        entries[c.label] = _strip_label(line)
-    if not entries:  # numbered summary lines: '1. dμ²'
-        for c in _numbered(_candidates(region), labels):
-            if c.label:
-                entries.setdefault(c.label, _strip_label(region[c.start : c.line_end]))
-    return entries
-
-
 def _strip_label(line: str) -> str:
     m = _HEAD.match(line) or _INLINE_ITEM.match(line)
     rest = line[m.end() :] if m else line
-    rest = re.split(rf"\s{{2,}}(?=(?:\*\*)?(?:{_LABEL})\s)", rest, maxsplit=1, flags=re.IGNORECASE)[0]
-    return re.sub(r"^[\s*_:.\-–—=→]+", "", rest).strip()
+    return re.sub(r"^[\s*_:.\-–—=→)]+", "", rest).strip(" *_")
 
 
-def _summary_tables(text: str, labels: _Labels) -> list[tuple[int, int]]:
+def _summary_entries(
+    text: str, start: int, end: int, labels: _Labels, question: int | None
+) -> dict[str, str]:
+    """The answers a summary block (``text[start:end]``) restates, per part label."""
+    entries: dict[str, str] = {}
+    region = text[start:end]
+    for _, cells in table_rows(region):
+        label = _label_of_cell(cells[0], labels, question)
+        if label is not None and label not in entries:
+            entries[label] = " | ".join(c for c in cells[1:] if c)
+    raw = _candidates(region)
+    for c in [*_map(raw, labels, question), *_numbered(raw, labels)]:
+        if c.label is None or c.label in entries or c.label not in labels.labels:
+            continue
+        entries[c.label] = region[c.body : c.line_end].strip(" *_,;")
+    return entries
+
+
+def _inline_entries(text: str, labels: _Labels, question: int | None) -> dict[str, str]:
+    found = []
+    pattern = rf"(?:(?<=\s)|(?<=^)|(?<=[;,]))(?P<q>\d{{1,2}})?\s*(?:{_INLINE_LABEL})"
+    for m in re.finditer(pattern, text, re.IGNORECASE):
+        main, sub, _ = _groups(m)
+        if question is not None and m.group("q") and int(m.group("q")) != question:
+            continue
+        label = labels.name(main, sub)
+        if label:
+            found.append((m.start(), m.end(), label))
+    if len(found) < 2:
+        return {}
+    out: dict[str, str] = {}
+    for k, (_, end, label) in enumerate(found):
+        stop = found[k + 1][0] if k + 1 < len(found) else len(text)
+        out.setdefault(label, text[end:stop].strip(" ,;.*_"))
+    return out
+
+
+def _summary_tables(text: str, labels: _Labels, question: int | None) -> list[tuple[int, int]]:
     """Tables whose first column names at least two parts (and nothing past them): (start, end)."""
     out = []
     block: list[tuple[int, int, str]] = []
@@ -385,13 +474,14 @@ def _summary_tables(text: str, labels: _Labels) -> list[tuple[int, int]]:
             continue
         if block:
             firsts = [_table_cells(b[2])[0] for b in block]
-            named = [_label_of_cell(f, labels) for f in firsts]
+            named = [_label_of_cell(f, labels, None) for f in firsts]
             beyond = [
                 f
                 for f, n in zip(firsts, named, strict=True)
                 if n is None and re.fullmatch(r"[*_`\s]*\(?[a-zA-Z]\)?[*_`\s]*", f)
             ]
-            if len({n for n in named if n}) >= 2 and not beyond:
+            qualified = any(re.match(r"[*_`\s]*(?:q\s*)?\d", f, re.IGNORECASE) for f in firsts)
+            if (len({n for n in named if n}) >= 2 or qualified) and not beyond:
                 out.append((block[0][0], block[-1][1]))
             block = []
     return out
@@ -400,54 +490,70 @@ def _summary_tables(text: str, labels: _Labels) -> list[tuple[int, int]]:
 # -- the layout ----------------------------------------------------------------------------------------
 
 
-def read_reply(reply: str, labels: Sequence[str]) -> ReplyLayout:
+def read_reply(reply: str, labels: Sequence[str], *, question: int | None = None) -> ReplyLayout:
     """Find each part's section and summary restatement in ``reply`` (see the module docstring)."""
     text = reply[:MAX_SCAN]
     names = _Labels(labels)
     raw = _candidates(text)
-    mapped = _map(raw, names)
+    mapped = _map(raw, names, question)
     lettered = [c for c in mapped if c.label is not None and not (c.main or "").isdigit()]
     if not any(c.label in names.labels for c in lettered):
         lettered = _numbered(raw, names) or lettered
     summary_at = _summary_start(text, lettered)
-    tables = _summary_tables(text, names)
+    tables = _summary_tables(text, names, question)
     chosen: dict[str, _Candidate] = {}
     for c in lettered:
-        if (
-            c.label is None
-            or _inside(c.start, tables)
-            or (summary_at is not None and c.start >= summary_at[0] and c.start < summary_at[1])
-        ):
+        in_summary = summary_at is not None and summary_at[0] <= c.start < summary_at[1]
+        if c.label is None or _inside(c.start, tables) or in_summary:
             continue
         best = chosen.get(c.label)
         if best is None or c.strength > best.strength:
             chosen[c.label] = c
-    starts = sorted((c.start, label) for label, c in chosen.items())
     bounds = sorted(
-        {s for s, _ in starts}
+        {c.start for c in chosen.values()}
         | ({summary_at[0]} if summary_at else set())
         | {s for s, _ in tables}
         | _closings(text)
     )
     sections: dict[str, str] = {}
-    for start, label in starts:
-        end = next((b for b in bounds if b > start), len(text))
-        if label in names.labels:
-            sections[label] = text[start:end].strip()
+    bodies: dict[str, str] = {}
+    for label, c in sorted(chosen.items(), key=lambda kv: kv[1].start):
+        end = next((b for b in bounds if b > c.start), len(text))
+        if c.in_list:
+            end = min(end, c.line_end)
+        if label not in names.labels:
+            continue
+        sections[label] = text[c.start : end].strip()
+        body = text[c.body : end].strip()
+        if c.answer_line:
+            body = f"{ANSWER_LINE} {body}"
+        bodies[label] = body
     summary: dict[str, str] = {}
     if summary_at:
-        summary.update(_summary_entries(text, summary_at[0], summary_at[1], names))
+        summary.update(_summary_entries(text, summary_at[0], summary_at[1], names, question))
     for start, end in tables:
-        for label, entry in _summary_entries(text, start, end, names).items():
+        for label, entry in _summary_entries(text, start, end, names, question).items():
             summary.setdefault(label, entry)
+    _inline_summary(text, names, question, summary)
     unplaced = [label for label in names.labels if label not in sections and label not in summary]
     if unplaced:  # any table row whose first cell names a part with no heading: '| (a) | d_model |'
         for _, cells in table_rows(text):
-            named = _label_of_cell(cells[0], names)
+            named = _label_of_cell(cells[0], names, question)
             if named in unplaced:
                 summary.setdefault(named, " | ".join(c for c in cells[1:] if c))
     lists = tuple(_past_runs(text, raw, names))
-    return ReplyLayout(sections, summary, lists, {label: chosen[label].start for label in sections})
+    starts = {label: chosen[label].start for label in sections}
+    return ReplyLayout(sections, summary, lists, starts, bodies)
+
+
+def _inline_summary(text: str, names: _Labels, question: int | None, summary: dict[str, str]) -> None:
+    """Final-answer lines that list several parts: 'The final answer is: a. ..., b.i ..., c. ...'."""
+    hidden = mask(text, fence_ranges(text))
+    for start, end, line in _lines(hidden):
+        head = _SUMMARY_LINE.match(line)
+        if head:
+            for label, entry in _inline_entries(text[start + head.end() : end], names, question).items():
+                summary.setdefault(label, entry)
 
 
 def _inside(offset: int, ranges: list[tuple[int, int]]) -> bool:
@@ -458,11 +564,8 @@ def _summary_start(text: str, headings: list[_Candidate]) -> tuple[int, int] | N
     """Where a closing summary begins and ends (the next part heading after it, or the end)."""
     hidden = mask(text, fence_ranges(text))
     for start, _, line in reversed(_lines(hidden)):
-        if _SUMMARY.match(line) and (
-            line.lstrip().startswith(("#", "**", "__"))
-            or line.rstrip().endswith(":")
-            or len(line.split()) <= 4
-        ):
+        heading_like = line.lstrip().startswith(("#", "**", "__")) or line.rstrip().endswith(":")
+        if _SUMMARY.match(line) and (heading_like or len(line.split()) <= 4):
             after = [c.start for c in headings if c.start > start and c.strength >= 2]
             return start, (min(after) if after else len(text))
     return None
@@ -490,7 +593,7 @@ def split_parts(reply: str, labels: Sequence[str]) -> dict[str, str]:
 # -- questions -------------------------------------------------------------------------------------------
 
 _QUESTION_HEAD = re.compile(
-    r"^[ \t>]*(?:#{1,6}[ \t]+)?(?:\*\*|__)?[ \t]*(?:question|problem|exercise|q)[ \t]*#?[ \t]*(\d{1,2})\b",
+    r"^[ \t>]*(?:#{1,6}[ \t]+)?(?:\*\*|__)?[ \t]*(?:question|problem|exercise|q)[ \t]*#?[ \t]*(\d{1,2})\b(?![(\[]|[a-z]\))",
     re.IGNORECASE,
 )
 
@@ -498,7 +601,9 @@ _QUESTION_HEAD = re.compile(
 def split_questions(reply: str, numbers: Sequence[int]) -> dict[int, str]:
     """The part of ``reply`` under each question heading (``## Question 4``, ``**Q1.**``) among ``numbers``.
 
-    Returns {} when the reply has fewer than two such headings (it answers one question).
+    A closing summary after the last question (``### Final answers``) is given to
+    every question, whose rows then name their question (``4(f)``). Returns {}
+    when the reply has fewer than two such headings (it answers one question).
     """
     text = reply[:MAX_SCAN]
     hidden = mask(text, fence_ranges(text))
@@ -509,8 +614,15 @@ def split_questions(reply: str, numbers: Sequence[int]) -> dict[int, str]:
             heads.append((start, int(m.group(1))))
     if len({n for _, n in heads}) < 2:
         return {}
+    closing = _summary_start(text, [])
+    tail = ""
+    if closing and closing[0] > heads[-1][0]:
+        tail = text[closing[0] :]
+        text = text[: closing[0]]
     out: dict[int, str] = {}
     for i, (start, number) in enumerate(heads):
         end = heads[i + 1][0] if i + 1 < len(heads) else len(text)
         out[number] = (out.get(number, "") + "\n\n" + text[start:end]).strip()
+    if tail:
+        out = {n: f"{body}\n\n{tail}" for n, body in out.items()}
     return out

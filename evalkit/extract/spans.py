@@ -158,10 +158,19 @@ _CONNECTORS = {
 }
 
 
+_LABEL_TOKEN = re.compile(r"^\(?(?:[a-hA-H]|i{1,3}|iv|vi{0,3})\)[.,:]?$|^[a-hA-H]\.$")
+
+
 def _mathish(token: str) -> bool:
     core = token.strip('.,;:!?"“”')
     if not core:
         return False
+    if re.search(r"[A-Za-z]'[A-Za-z]", core):  # doesn't, it's
+        return False
+    inner = core.strip("()[]{}")
+    if re.fullmatch(r"[A-Za-z]{2,}", inner) and re.search(r"[aeiouyAEIOUY]", inner):
+        if inner.lower() not in _MATH_WORDS and not _FUNCS.match(core):
+            return False  # a word in brackets: '(If', 'vector)'
     if any(ch in _MATH_CHARS or ch in _GREEK or ch.isdigit() for ch in core) or _FUNCS.match(core):
         return True
     if core.lower() in _MATH_WORDS or (len(core) == 1 and core.isalpha()):
@@ -178,6 +187,15 @@ def plain_math(text: str) -> list[Span]:
     letter runs such as ``bnd``); prose words end it, and so does sentence
     punctuation outside brackets. A lone article (``a``, ``I``) before a word is not math.
     """
+    out: list[Span] = []
+    offset = 0
+    for line in text.splitlines(keepends=True):  # math in plain text does not run across lines
+        out += [Span(s.start + offset, s.end + offset, s.content, s.kind) for s in _plain_line(line)]
+        offset += len(line)
+    return out
+
+
+def _plain_line(text: str) -> list[Span]:
     out: list[Span] = []
     tokens = [(m.start(), m.end(), m.group(0)) for m in re.finditer(r"\S+", text)]
     run: list[tuple[int, int, str]] = []
@@ -207,8 +225,9 @@ def plain_math(text: str) -> list[Span]:
             ):
                 run.append((start, end, token))
             continue
-        if not _mathish(token):
-            close()
+        closes_bracket = token.endswith(")") and not _balanced(run)
+        if not _mathish(token) or (_LABEL_TOKEN.match(token) and not closes_bracket):
+            close()  # a word, or a part's label ('(a)', 'b)', 'c.'), not the ')' closing 'O(N^2 D)'
             continue
         if token in _ARTICLES and i + 1 < len(tokens) and _WORD.match(tokens[i + 1][2]):
             close()
