@@ -284,6 +284,10 @@ def grade_reply(
                 recorder.event("not_addressed", conv=conv, problem=lp.id, part=pid)
             continue
         grade = grade_reading(lp, state, reading, reply, sandbox)
+        if state.attempts and reading.source == "whole reply" and grade.reason == "no_answer":
+            # a reply without part headings in which nothing answers this part: it did not address it
+            recorder.event("not_addressed", conv=conv, problem=lp.id, part=pid)
+            continue
         if pid in asked or not state.attempts:
             record_attempt(lp, state, reading, grade, recorder, conv)
             changed.append(pid)

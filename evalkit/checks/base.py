@@ -109,7 +109,9 @@ class Answer:
     text: str
     reply: str = ""
     history: tuple[str, ...] = ()
-    shared: bool = False  # ``text`` is a reply several parts read: only an answer naming this part's quantity counts
+    shared: bool = (
+        False  # ``text`` is a reply several parts read: only an answer naming this part's quantity counts
+    )
 
 
 @dataclass(frozen=True)

@@ -472,7 +472,13 @@ def _check_shape(params: CodeParams, answer: Answer, ctx: CheckContext) -> Check
     wrong = next((r for r in results if r.status != "correct"), None)
     if wrong is not None and len(shapes) > 1:
         listed = "; ".join(f"[{', '.join(s)}]" for s in shapes)
-        return CheckResult(wrong.status, f"the reply states {len(shapes)} different shapes ({listed}): {wrong.explanation}", 0.0, wrong.reason, dict(wrong.details))
+        return CheckResult(
+            wrong.status,
+            f"the reply states {len(shapes)} different shapes ({listed}): {wrong.explanation}",
+            0.0,
+            wrong.reason,
+            dict(wrong.details),
+        )
     return wrong or results[-1]
 
 

@@ -132,7 +132,21 @@ _BINDING = re.compile(
     r"(?P<name>[A-Za-z_][A-Za-z0-9_]*(?:\\?_\{?[A-Za-z0-9]+\}?)?)\s*[`$*]*\s*(?:=|:|∈|\\in|is|has|→|->|of|with|as|shaped)"
     r"(?:\s*(?:of\s+)?(?:the\s+)?(?:an?\s+)?(?:shape|size|dimensions?)?\s*(?:of|is|=|:)?)?\s*[`$*\\(]*\s*$"
 )
-_NOT_NAMES = {"shape", "size", "tensor", "matrix", "it", "this", "that", "which", "so", "answer", "is", "has", "dimension"}
+_NOT_NAMES = {
+    "shape",
+    "size",
+    "tensor",
+    "matrix",
+    "it",
+    "this",
+    "that",
+    "which",
+    "so",
+    "answer",
+    "is",
+    "has",
+    "dimension",
+}
 
 
 def _dims(raw: str) -> list[str]:
@@ -174,13 +188,21 @@ def _shape_answers(text: str, blank: str | None, names: Sequence[str] = ()) -> l
     prose = re.sub(_FENCE, "", text)
     ours = {n.lower() for n in (blank, *names) if n}
     mentions = _shape_mentions(prose)
-    boxed = [(s, d, n) for s, d, n in mentions if re.search(r"\\boxed\{\s*[^{}]{0,40}$", prose[max(0, s - 40) : s])]
+    boxed = [
+        (s, d, n) for s, d, n in mentions if re.search(r"\\boxed\{\s*[^{}]{0,40}$", prose[max(0, s - 40) : s])
+    ]
     answer_line = [
         (s, d, n)
         for s, d, n in mentions
-        if re.search(r"(?:^|\n)[^\n]*(?:answer|final)[^\n]*:[^\n]*$", prose[max(0, s - 80) : s], re.IGNORECASE)
+        if re.search(
+            r"(?:^|\n)[^\n]*(?:answer|final)[^\n]*:[^\n]*$", prose[max(0, s - 80) : s], re.IGNORECASE
+        )
     ]
-    bound = [(s, d, n) for s, d, n in mentions if n and n.lower().replace("_", "") in {o.replace("_", "") for o in ours}]
+    bound = [
+        (s, d, n)
+        for s, d, n in mentions
+        if n and n.lower().replace("_", "") in {o.replace("_", "") for o in ours}
+    ]
     chosen = bound + [m for m in boxed + answer_line if m not in bound and (m[2] is None or m in bound)]
     if not chosen:
         free = [m for m in mentions if m[2] is None]

@@ -35,6 +35,7 @@ Example::
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -96,7 +97,7 @@ _CLOSING = re.compile(
     re.IGNORECASE,
 )
 _VALUE_START = re.compile(
-    r"^[\s*_:.)\]—–-]*(?:\$|\\\(|\\\[|`|[\[(√‖|∥𝔼μσ\d-]|O\(|[A-Za-z_]\w*\s*[=∈(^_]|[A-Za-z]\b|\\[a-zA-Z])"
+    r"^[\s*_:.)\]—–-]*(?:\$|\\\(|\\\[|`|[\[(√‖|∥𝔼μσ\d-]|O\(|[A-Za-z_]\w{0,5}\s*[=∈(^_]|[A-Za-z]\b(?!['’])|\\[a-zA-Z])"
 )
 
 
@@ -204,7 +205,7 @@ def _groups(m: re.Match[str]) -> tuple[str | None, str | None, str]:
         if main:
             sub = m.groupdict().get(f"s{i}")
             if i == 6:
-                form += "-" + m.group(f"m{i}")[-1:] + m.group(0).strip()[-1]
+                form += ("-n" if main.isdigit() else "-l") + m.group(0).strip()[-1]
             return main.lower(), sub.lower() if sub else None, form
     for i in (7, 8, 9):
         main = m.groupdict().get(f"m{i}")
@@ -253,7 +254,7 @@ def _candidates(text: str) -> list[_Candidate]:
         out += made
         items = list(_INLINE_ITEM.finditer(line))
         # several labels on a line that starts with one, each followed by a short answer: 'a) dμ²  b) d'
-        if m is not None and len(made) == 1 and len(items) >= 2 and items[0].start() <= m.end():
+        if m is not None and len(made) == 1 and _a_list(items) and items[0].start() <= m.end():
             gaps = [items[k + 1].start() - items[k].end() for k in range(len(items) - 1)]
             if max(gaps) <= 80:
                 head = out[-1]
@@ -273,6 +274,28 @@ def _candidates(text: str) -> list[_Candidate]:
                         )
                     )  # fmt: skip
     return out
+
+
+def _a_list(items: list[re.Match[str]]) -> bool:
+    """Whether labels on one line are a list (a, b, c ... in order, one spelling), not a label and a reference."""
+    if len(items) < 2:
+        return False
+    keys = []
+    for item in items:
+        main, sub, form = _groups(item)
+        if main is None:
+            return False
+        keys.append((form, main, sub))
+    if len({form for form, _, _ in keys}) != 1:
+        return False
+    mains = [main for _, main, _ in keys]
+    if all(m.isdigit() for m in mains):
+        return all(int(b) == int(a) + 1 for a, b in itertools.pairwise(mains))
+    if all(m in _ROMAN_VALUES for m in mains) and len(mains[0]) > 0 and mains[0] in ("i", "ii"):
+        return all(_ROMAN_VALUES.index(b) > _ROMAN_VALUES.index(a) for a, b in itertools.pairwise(mains))
+    return all(len(m) == 1 and m.isalpha() for m in mains) and all(
+        b > a for a, b in itertools.pairwise(mains)
+    )
 
 
 def _make(

@@ -225,7 +225,7 @@ def _plain_line(text: str) -> list[Span]:
             ):
                 run.append((start, end, token))
             continue
-        closes_bracket = token.endswith(")") and not _balanced(run)
+        closes_bracket = token.rstrip(".,;:!?").endswith(")") and not _balanced(run)
         if not _mathish(token) or (_LABEL_TOKEN.match(token) and not closes_bracket):
             close()  # a word, or a part's label ('(a)', 'b)', 'c.'), not the ')' closing 'O(N^2 D)'
             continue

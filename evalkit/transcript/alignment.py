@@ -78,9 +78,13 @@ _PART_HEADING = re.compile(r"(?:^|\n)\s*(?:\*\*)?(?:part\s*)?\([a-z]\)", re.IGNO
 _MIN_FIT = 0.2  # below this, a substantial reply is not about the problem (HW9's own replies fit 0.33-0.89)
 
 
-def _question_refs(text: str) -> list[int]:
-    """The question numbers a user turn names, in order: 'question 3', 'questions 1 and 4', 'Q2', 'Q1-Q3'."""
-    refs: list[int] = []
+_PART_REF = re.compile(r"\b[Qq]?(\d{1,2})\s*(?:\(\s*([a-z])\s*\)|([a-hA-H])\b(?![\w-]))")
+
+
+def _question_refs(text: str, parts: dict[int, set[str]] | None = None) -> list[int]:
+    """The question numbers a user turn names, in order: 'question 3', 'questions 1 and 4', 'Q2',
+    'Q1-Q3', and a question's part ('4(g)', '2a') when that question has such a part (``parts``)."""
+    found: list[tuple[int, int]] = []
     for m in _QUESTION_LIST.finditer(text):
         items = re.findall(r"(\d{1,2})[a-z]?|(-|–|to)", m.group(1))
         prev = None
@@ -91,12 +95,16 @@ def _question_refs(text: str) -> list[int]:
                 continue
             n = int(number)
             if span and prev is not None and prev < n <= prev + 10:
-                refs.extend(range(prev + 1, n + 1))
+                found += [(m.start(), k) for k in range(prev + 1, n + 1)]
             else:
-                refs.append(n)
+                found.append((m.start(), n))
             prev, span = n, False
+    for m in _PART_REF.finditer(text):
+        n, letter = int(m.group(1)), (m.group(2) or m.group(3)).lower()
+        if parts is not None and letter in parts.get(n, set()):
+            found.append((m.start(), n))
     seen: list[int] = []
-    for n in refs:
+    for _, n in sorted(found):
         if n not in seen:
             seen.append(n)
     return seen
@@ -145,8 +153,10 @@ class _Named:
     outside: tuple[int, ...]
 
 
-def _named(text: str, numbers: dict[int, str], topics: Topics, *, request: bool) -> _Named:
-    refs = _question_refs(text)
+def _named(
+    text: str, numbers: dict[int, str], topics: Topics, *, request: bool, parts: dict[int, set[str]]
+) -> _Named:
+    refs = _question_refs(text, parts)
     if refs:
         inside = tuple(dict.fromkeys(numbers[n] for n in refs if n in numbers))
         return _Named(inside, tuple(n for n in refs if n not in numbers))
@@ -169,6 +179,9 @@ def align(transcript: Transcript, suite: Suite) -> AlignedTranscript:
     exchanges, skipped = _exchanges(transcript.turns)
     numbers = _problem_numbers(suite)
     topics = Topics(suite)
+    letters = {
+        n: {p.id.split(".")[0].lower() for p in suite.get(pid).problem.parts} for n, pid in numbers.items()
+    }
     order = [lp.id for lp in suite.problems]
     placed: dict[str, list[Exchange]] = {}
     opening: Exchange | None = None
@@ -176,7 +189,7 @@ def align(transcript: Transcript, suite: Suite) -> AlignedTranscript:
     outside: tuple[int, ...] = ()  # a question outside the problem set, whose follow-ups are skipped too
     for i, ex in enumerate(exchanges):
         request = i == 0 or bool(_NEW_REQUEST.search(ex.user)) or not placed
-        named = _named(ex.user, numbers, topics, request=request)
+        named = _named(ex.user, numbers, topics, request=request, parts=letters)
         if named.outside and not named.problems:
             asked = ", ".join(map(str, named.outside))
             which = "question" if len(named.outside) == 1 else "questions"

@@ -183,6 +183,7 @@ def _label_patterns(label: str) -> list[str]:
         rf"\bparts?\s+\(?{m}\)?(?![\w(])",
         rf"\bparts?\s+(?:\(?[a-z]\)?\s*(?:,|and|&|or)\s*)+\(?{m}\)?(?![\w(])",
         rf"\b[Qq]?\d{{1,2}}\s*\(?{m}\)(?![\w(])",
+        rf"\b[Qq]?\d{{1,2}}{m}\b(?![\w-])",  # 2a, 4g
     ]
 
 
@@ -196,6 +197,10 @@ def named_parts(text: str, lp: LoadedProblem) -> list[str]:
         label = (part.label or part.id).strip("()").replace(")(", ".")
         flags = re.IGNORECASE if len(label) > 1 else 0
         if any(re.search(p, text, flags | re.IGNORECASE) for p in _label_patterns(label)):
+            found.append(part.id)
+        elif len(label) == 1 and re.search(
+            rf"\b(?:for|about|on|in|regarding|blank|answer to|your)\s+{label.upper()}(?![\w(])", text
+        ):  # 'for D, why ...': a capital letter after a preposition names a part or blank, 'a' does not
             found.append(part.id)
     display, inline = math_blocks(text)
     mentioned = {canonical(s.content) for s in [*display, *inline]}
