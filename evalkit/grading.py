@@ -205,6 +205,16 @@ def read_parts(reply: str, lp: LoadedProblem, whole: Sequence[str] = ()) -> dict
         else:
             out[pid] = PartReading("", "none")
     if layout.headed or any(r.addressed for r in out.values()):
+        first = min(layout.starts.values(), default=0)
+        preamble = reply[:first].strip()
+        order = list(labels)
+        before = []
+        for pid in order:  # parts answered in order before the first heading, without one of their own
+            if out[pid].addressed:
+                break
+            before.append(pid)
+        if preamble and len(before) == 1 and len(before) < len(order):
+            out[before[0]] = PartReading(preamble, "section")
         return _with_lists(out, layout.lists, lp)
     targets = [pid for pid in whole if pid in labels]
     for pid in targets:

@@ -362,7 +362,7 @@ def _check_blanks(params: CodeParams, answer: Answer, ctx: CheckContext) -> Chec
     names = params.blanks or list(find_blanks(skeleton))
     values: dict[str, str] = {}
     for text in _attempts(answer):
-        values.update(_blank_values(text, names))
+        values.update(_blank_values(text, names, skeleton))
     missing = [n for n in names if n not in values]
     if missing:
         return CheckResult.unscored(

@@ -66,22 +66,81 @@ def _clean_value(raw: str) -> str:
     return next((t for t in reversed(tokens) if _parses(t)), plain)
 
 
-def _blank_values(text: str, names: Sequence[str]) -> dict[str, str]:
-    """Each blank's answer in ``text``: the last line that states it (summaries come last)."""
-    found: dict[str, str] = {}
-    lines = [re.sub(r"^[\s>#|*-]+", "", line.replace("**", "")) for line in text.splitlines()]
-    for name in names:
-        n = re.escape(name)
-        pattern = re.compile(
-            rf"^(?:(?i:blank)\s*)?\(\s*{n}\s*\)\s*(?:=|:|\||\t|is\b|->|→)\s*(?P<v>.+)$"
-            rf"|^{n}\s*(?:=|:)\s*(?P<w>.+)$"
-        )
-        for line in lines:
-            match = pattern.match(line)
-            if match:
-                value = _clean_value(match.group("v") or match.group("w"))
+_SKELETON_BLANK = re.compile(r"_{2,}\s*\(\s*([A-Za-z0-9]+)\s*\)\s*_{2,}|_{3,}([A-Za-z0-9]+?)_{3,}")
+
+
+def _blank_lines(text: str, names: Sequence[str]) -> list[tuple[int, str, str]]:
+    """Blank answers stated in prose: '(a) = `d_model`', '**Blank (d):** Q', a table row, and inline lists
+    ('a) `d_model`  b) `d_model` ...'), as (offset, name, value)."""
+    found = []
+    alternation = "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
+    item = re.compile(
+        rf"(?:^|(?<=\s)|(?<=[;,|]))(?:(?i:blank)\s*)?(?:\(\s*(?P<p>{alternation})\s*\)|(?P<q>{alternation})\))"
+        rf"\s*(?:=|:|\||\t|is\b|->|→)?\s*"
+    )
+    offset = 0
+    for raw in text.splitlines(keepends=True):
+        line = re.sub(r"^[\s>#|*-]+", "", raw.replace("**", ""))
+        lead = len(raw) - len(raw.lstrip())
+        items = [m for m in item.finditer(line)]
+        if items and items[0].start() == 0:
+            for k, m in enumerate(items):
+                stop = items[k + 1].start() if k + 1 < len(items) else len(line)
+                value = _clean_value(line[m.end() : stop].strip(" ,;|\t"))
                 if value:
-                    found[name] = value
+                    found.append((offset + lead + m.start(), m.group("p") or m.group("q"), value))
+        else:
+            bare = re.match(rf"^(?P<n>{alternation})\s*(?:=|:)\s*(?P<w>.+)$", line)
+            if bare:
+                value = _clean_value(bare.group("w"))
+                if value:
+                    found.append((offset + lead, bare.group("n"), value))
+        offset += len(raw)
+    return found
+
+
+def _filled_skeleton(text: str, skeleton: str, names: Sequence[str]) -> list[tuple[int, str, str]]:
+    """Blank answers read from the whole filled-in code: each skeleton line with a blank, matched
+    against the reply's code lines (``self.W_k = nn.Linear(d_model, d_model)`` gives (a) = ``d_model``)."""
+    patterns = []
+    for line in skeleton.splitlines():
+        blanks = list(_SKELETON_BLANK.finditer(line))
+        if not blanks or len(blanks) > 1:
+            continue
+        name = blanks[0].group(1) or blanks[0].group(2)
+        if name not in names:
+            continue
+        before, after = line[: blanks[0].start()].strip(), line[blanks[0].end() :].strip()
+        loose = lambda part: r"\s*".join(re.escape(tok) for tok in re.findall(r"\w+|[^\w\s]", part))  # noqa: E731
+        patterns.append((name, re.compile(rf"^{loose(before)}\s*(?P<v>.+?)\s*{loose(after)}\s*(?:#.*)?$")))
+    found = []
+    for m in _FENCE.finditer(text):
+        if m.group(2).lower() not in _CODE_LANGS:
+            continue
+        base = m.start(3)
+        offset = 0
+        for code_line in m.group(3).splitlines(keepends=True):
+            stripped = code_line.strip()
+            for name, pattern in patterns:
+                hit = pattern.match(stripped)
+                if hit and len(hit.group("v")) <= 80:
+                    found.append((base + offset, name, hit.group("v").strip()))
+            offset += len(code_line)
+    return found
+
+
+def _blank_values(text: str, names: Sequence[str], skeleton: str | None = None) -> dict[str, str]:
+    """Each blank's answer in ``text``: the last place that states it (summaries come last).
+
+    Read from '(a) = `d_model`' lines, tables and inline lists, and, given the
+    ``skeleton``, from the whole class with its blanks filled in.
+    """
+    stated = _blank_lines(text, names)
+    if skeleton:
+        stated += _filled_skeleton(text, skeleton, names)
+    found: dict[str, str] = {}
+    for _, name, value in sorted(stated):
+        found[name] = value
     return found
 
 

@@ -169,9 +169,10 @@ def _code_mathlike(content: str) -> bool:
 class _Reader:
     """The candidates of one region of text, found once and shared by the priority groups."""
 
-    def __init__(self, region: str, prefer: str) -> None:
+    def __init__(self, region: str, prefer: str, asks: Sequence[str] = ()) -> None:
         self.region = region
         self.prefer = prefer
+        self.asks = tuple(asks)
         self.hidden = mask(region, fence_ranges(region))
         self.boxes = [b for b in boxes(self.hidden)]
         self.display, self.inline = math_blocks(region)
@@ -218,14 +219,19 @@ class _Reader:
                     if block:
                         end = max(end, block.end)
             spans = self.statement_spans(start, end)
+            if spans and canonical(spans[0].content) in self.asks:
+                continue  # '(a) E[q^T k]' names the quantity: a title, not an answer
             if spans:
                 where = "summary" if SUMMARY_MARKER[:20] in m.group(0) else "answer line"
-                out.append((where, _first_or_named(spans)))
+                out.append((where, self.first_or_named(spans)))
         return out
 
-
-def _first_or_named(spans: list[Span]) -> list[Span]:
-    return spans[:1] if len(spans) > 1 and spans[0].kind != "boxed" else spans
+    def first_or_named(self, spans: list[Span]) -> list[Span]:
+        """The answer among a statement's math: the one naming the quantity, else the first."""
+        if len(spans) == 1 or spans[0].kind == "boxed":
+            return spans
+        named = [s for s in spans if self.asks and _names_quantity(s.content, self.asks)]
+        return named[-1:] or spans[:1]
 
 
 def _box_group(reader: _Reader, chosen: Span) -> list[Span]:
@@ -410,6 +416,10 @@ def _inside_math(full: str, at: int) -> Span | None:
             cut = re.match(r"^[^{}]*\}\s*", rest)
             if cut:
                 rest = rest[cut.end() :]
+            rest = re.split(r"\\\\(?!\w)|\\text\s*\{[^{}]*:\s*\}", rest)[
+                0
+            ]  # the row of an align, up to the next label
+            rest = re.sub(r"^(?:\s|&|\\q?quad|\\[,;])+", "", rest).rstrip(" ,.;&")
             rest = rest.strip(" :")
             if rest:
                 return Span(block.end - len(rest) - 2, block.end, rest, block.kind)
@@ -432,9 +442,9 @@ def _read(
         held = _inside_math(full, at)
         if held is not None:
             return [(held.kind, held, base)]
-        reader = _Reader(full[at:], prefer)
+        reader = _Reader(full[at:], prefer, asks)
         return [(w, s, base + at) for w, s in _anchored(reader, want)]
-    reader = _Reader(full, prefer)
+    reader = _Reader(full, prefer, asks)
     if named_only:
         found = _named(reader, asks)
     else:
@@ -475,11 +485,32 @@ def final_answers(
     out: list[FoundAnswer] = []
     for piece, base in pieces:
         for where, span, offset in _read(piece, base, prefer, anchor, asks, named_only, wanted):
-            content = span.content.strip()
-            if content and content not in [f.text for f in out]:
-                start = offset + span.start
-                out.append(FoundAnswer(content, where, _line_of(full, start), start, offset + span.end))
+            for content in alternatives(strip_label(span.content)):
+                if content and content not in [f.text for f in out]:
+                    start = offset + span.start
+                    out.append(FoundAnswer(content, where, _line_of(full, start), start, offset + span.end))
     return out
+
+
+_TEXT_LABEL = re.compile(
+    r"^\s*\\(?:text|textbf|mathrm|textit)\s*\{[^{}]*[:=]\s*\}\s*(?:\\quad|\\qquad|&|\\,|\\;)*\s*"
+)
+_OR = re.compile(
+    r"\\(?:q?quad)?\s*\\text\s*\{\s*(?:or|either)(?:\s+equivalently)?\s*\}\s*(?:\\q?quad)?"
+    r"|\\q?quad\s+or\s+\\q?quad|\\text\s*\{\s*,?\s*or\s*,?\s*\}"
+)
+
+
+def strip_label(content: str) -> str:
+    """An answer without a leading ``\\text{Total time: }``-style label (display math that names its value)."""
+    return _TEXT_LABEL.sub("", content, count=1).strip()
+
+
+def alternatives(content: str) -> list[str]:
+    """The answers one math block offers joined by 'or' (``A \\quad \\text{or} \\quad B``): each is graded."""
+    if not _OR.search(content):
+        return [content.strip()]
+    return [piece.strip(" ,;") for piece in _OR.split(content) if piece.strip(" ,;")]
 
 
 def final_answer(

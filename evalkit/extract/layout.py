@@ -558,6 +558,7 @@ def read_reply(reply: str, labels: Sequence[str], *, question: int | None = None
         for label, entry in _summary_entries(text, start, end, names, question).items():
             summary.setdefault(label, entry)
     _inline_summary(text, names, question, summary)
+    _mentions(text, names, summary)
     unplaced = [label for label in names.labels if label not in sections and label not in summary]
     if unplaced:  # any table row whose first cell names a part with no heading: '| (a) | d_model |'
         for _, cells in table_rows(text):
@@ -567,6 +568,29 @@ def read_reply(reply: str, labels: Sequence[str], *, question: int | None = None
     lists = tuple(_past_runs(text, raw, names))
     starts = {label: chosen[label].start for label in sections}
     return ReplyLayout(sections, summary, lists, starts, bodies)
+
+
+_MENTION = re.compile(
+    r"(?:that'?s|this is|which is|which gives|this gives|giving|is)\s+(?:also\s+)?(?:the|our|my)\s+"
+    r"(?:final\s+)?answer\s+(?:to|for)\s+(?:part\s*)?(?:\*\*)?\(?(?P<l>[a-z](?:\.[ivx]+)?)\)?(?:\*\*)?"
+    r"|\b(?:answers|answering|settles|gives us)\s+(?:part\s*)?(?:\*\*)?\((?P<m>[a-z])\)(?:\*\*)?",
+    re.IGNORECASE,
+)
+_MATH_BEFORE = re.compile(
+    r"(\$\$[^$]+\$\$|\$[^$\n]+\$|\\\((?:(?!\\\)).)+\\\)|`[^`\n]+`)[^$`]{0,12}$", re.DOTALL
+)
+
+
+def _mentions(text: str, names: _Labels, summary: dict[str, str]) -> None:
+    """An answer given for a part inside another part's section: '$\\mathrm{Var}(q^\\top k) = d$ — that's the answer to (b)'."""
+    for m in _MENTION.finditer(text):
+        main, _, sub = (m.group("l") or m.group("m") or "").lower().partition(".")
+        label = names.name(main or None, sub or None)
+        if label is None or label in summary:
+            continue
+        before = _MATH_BEFORE.search(text[max(0, m.start() - 400) : m.start()])
+        if before:
+            summary[label] = before.group(1)
 
 
 def _inline_summary(text: str, names: _Labels, question: int | None, summary: dict[str, str]) -> None:
