@@ -102,15 +102,30 @@ def _normalize(text: str) -> str:
 
     Only emphasis markers go: a ``*`` between operands (``x ** 2``, ``x**2``, ``2 * d``) and
     everything inside code spans and fences stays as written, so patterns match what the author wrote.
+    Math written in Unicode or plain text is spelled in LaTeX (``φ``, ``phi(`` → ``\\phi``).
     """
     text = text[:_MAX_INPUT]
     pieces, last = [], 0
     for m in _PROTECT.finditer(text):
-        pieces.append(_EMPHASIS.sub("", text[last : m.start()]))
+        pieces.append(_latex_spelling(_EMPHASIS.sub("", text[last : m.start()])))
         pieces.append(m.group(0))
         last = m.end()
-    pieces.append(_EMPHASIS.sub("", text[last:]))
+    pieces.append(_latex_spelling(_EMPHASIS.sub("", text[last:])))
     return re.sub(r"\s+", " ", "".join(pieces))
+
+
+# math a reply writes in Unicode or plain text, spelled as the LaTeX rubric patterns are written
+_UNICODE_MATH = {"φ": "\\phi ", "ϕ": "\\phi ", "Σ": "\\sum ", "∑": "\\sum ", "√": "\\sqrt ", "ᵀ": "^T",
+                 "≠": "\\neq ", "≤": "\\le ", "≥": "\\ge ", "·": "\\cdot ", "∞": "\\infty ", "μ": "\\mu ",
+                 "σ": "\\sigma ", "∀": "\\forall ", "∈": "\\in "}  # fmt: skip
+_PLAIN_COMMANDS = re.compile(r"(?<![\\\w.])(phi|sqrt|sum|exp|sigma|mu)(?=[(_^{])")
+
+
+def _latex_spelling(text: str) -> str:
+    """``φ(Q_i)``, ``phi(Q_i)`` → ``\\phi (Q_i)``; ``Σ_j``, ``sum_j`` → ``\\sum _j`` (so one pattern reads all three)."""
+    if not text.isascii():
+        text = "".join(_UNICODE_MATH.get(ch, ch) for ch in text)
+    return _PLAIN_COMMANDS.sub(r"\\\1", text)
 
 
 # A claim stated only to be denied ("some say argmax is not differentiable, but that is a myth") is not made.

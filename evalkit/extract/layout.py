@@ -476,6 +476,9 @@ def _inline_entries(text: str, labels: _Labels, question: int | None) -> dict[st
         if question is not None and m.group("q") and int(m.group("q")) != question:
             continue
         label = labels.name(main, sub)
+        before = text[: m.start()]
+        if before.count("(") > before.count(")") or before.count("[") > before.count("]"):
+            continue  # 'O(N^2 D)' holds 'D)', which is no label
         if label:
             found.append((m.start(), m.end(), label))
     if len(found) < 2:
