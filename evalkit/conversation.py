@@ -209,7 +209,9 @@ def grade_reading(
 ) -> PartGrade:
     """Grade what a reply says about ``state``'s part, without recording it."""
     part = lp.problem.part(state.part_id)
-    answer = Answer(text=reading.text, reply=reply, history=tuple(state.sections), shared=reading.shared)
+    answer = Answer(
+        reading.text, reply, tuple(state.sections), shared=reading.shared, restated=reading.restated
+    )
     return grade_part(lp.problem, part, lp.part_rubric(state.part_id), answer, sandbox=sandbox)
 
 
@@ -218,9 +220,9 @@ def record_attempt(
 ) -> AttemptRecord:
     """Record ``grade`` as the next attempt at ``state``'s part, and journal the check."""
     number = len(state.attempts) + 1
-    record = AttemptRecord(number, grade.status, grade.score, grade.explanation, reading.text, grade)
+    record = AttemptRecord(number, grade.status, grade.score, grade.explanation, reading.full, grade)
     state.attempts.append(record)
-    state.sections.append(reading.text)
+    state.sections.append(reading.full)
     recorder.event(
         "check",
         conv=conv,

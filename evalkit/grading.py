@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import traceback
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from evalkit.checks.base import Answer, CheckContext, CheckResult, Status, get_checker
@@ -104,6 +104,43 @@ def _combine(outcomes: list[CheckOutcome]) -> Status:
     return "unscored"
 
 
+_FINAL_KINDS = {"formula", "complexity", "vector", "condition", "numeric", "exact", "normalized", "choice"}
+
+
+def _reads_a_final(spec: Any) -> bool:
+    """Whether a check grades one stated final answer (so a restatement of it is a second final)."""
+    mode = getattr(spec.params, "mode", None)
+    return spec.kind in _FINAL_KINDS or (spec.kind == "code" and mode in ("shape", "einsum"))
+
+
+def _shown(result: CheckResult) -> str:
+    details = result.details
+    return str(details.get("answer") or details.get("shape") or details.get("equation") or "?")
+
+
+def _two_finals(checker: Any, params: Any, answer: Answer, ctx: CheckContext) -> CheckResult:
+    """Grade the section's final answer and the summary's restatement; two different verdicts are a conflict.
+
+    A restatement that cannot be read (``sim > 0``, "as above") changes nothing; one that can
+    be read and disagrees makes the part incorrect, whichever of the two is right.
+    """
+    section = _run_check(checker, params, replace(answer, restated=""), ctx) if answer.text.strip() else None
+    restated = _run_check(checker, params, replace(answer, text=answer.restated, restated=""), ctx)
+    if section is None or section.status == "unscored":
+        if restated.status == "unscored" and section is not None:
+            return section
+        return replace(restated, explanation="read from the reply's summary: " + restated.explanation)
+    if restated.status == "unscored" or restated.status == section.status:
+        return section
+    wrong = section if section.status == "incorrect" else restated
+    where = "under the part" if wrong is section else "in the reply's summary"
+    return CheckResult.incorrect(
+        f"two different final answers: {_shown(section)} under the part and {_shown(restated)} in the summary; "
+        f"the one {where} is wrong ({wrong.explanation})",
+        **{**dict(wrong.details), "conflict": [_shown(section), _shown(restated)]},
+    )
+
+
 def grade_part(
     problem: Problem,
     part: Part,
@@ -122,10 +159,15 @@ def grade_part(
     rest = max(0.0, max_points - sum(p for p in declared if p is not None))
     for i, spec in enumerate(rubric.checks):
         checker = get_checker(spec.kind)
-        if answer.text.strip():
-            result = _run_check(checker, spec.params, answer, ctx)
-        else:
+        if not answer.text.strip() and not answer.restated.strip():
             result = CheckResult.unscored("no_answer", f"the reply has no answer for part {part.heading}")
+        elif answer.restated.strip() and _reads_a_final(spec):
+            result = _two_finals(checker, spec.params, answer, ctx)
+        elif answer.restated.strip():
+            whole = replace(answer, text=f"{answer.text}\n\n{SUMMARY_MARKER}\n{answer.restated}", restated="")
+            result = _run_check(checker, spec.params, whole, ctx)
+        else:
+            result = _run_check(checker, spec.params, answer, ctx)
         points = spec.points if spec.points is not None else (rest / undeclared if undeclared else 0.0)
         outcomes.append(CheckOutcome(i, spec.kind, spec.required, points, result))
     status = _combine(outcomes)
@@ -155,16 +197,23 @@ class PartReading:
     parts the turn was about), ``named`` (an unheaded reply whose equation names
     the part's quantity) or ``none`` (the reply does not address the part).
     ``shared`` marks a text that several parts read, so only an answer naming
-    the part's own quantity counts.
+    the part's own quantity counts. ``restated`` is the reply's summary
+    restatement of the part, graded beside the section.
     """
 
     text: str
     source: str
     shared: bool = False
+    restated: str = ""  # the reply's summary restatement, graded beside ``text``
 
     @property
     def addressed(self) -> bool:
         return self.source != "none"
+
+    @property
+    def full(self) -> str:
+        """The section with its restatement, as the report shows it."""
+        return f"{self.text}\n\n{SUMMARY_MARKER}\n{self.restated}" if self.restated else self.text
 
 
 def part_labels(lp: LoadedProblem) -> dict[str, str]:
@@ -197,7 +246,7 @@ def read_parts(reply: str, lp: LoadedProblem, whole: Sequence[str] = ()) -> dict
         section = layout.bodies.get(label)
         summary = layout.summary.get(label)
         if section and summary:
-            out[pid] = PartReading(f"{section}\n\n{SUMMARY_MARKER}\n{summary}", "section")
+            out[pid] = PartReading(section, "section", restated=summary)
         elif section:
             out[pid] = PartReading(section, "section")
         elif summary:

@@ -109,9 +109,8 @@ class Answer:
     text: str
     reply: str = ""
     history: tuple[str, ...] = ()
-    shared: bool = (
-        False  # ``text`` is a reply several parts read: only an answer naming this part's quantity counts
-    )
+    shared: bool = False  # a reply several parts read: only an answer naming this part's quantity counts
+    restated: str = ""  # the reply's summary restatement of the part, graded beside ``text``
 
 
 @dataclass(frozen=True)

@@ -122,9 +122,7 @@ def _unwrap(content: str) -> str:
 
 _MARKER = re.compile(
     r"^[ \t>#*_\-•]*(?:\d+\.\s*)?(?:[✅✔→➡]\s*)?(?:\*\*|__)?[ \t]*"
-    r"(?P<word>final\s+answer|answer|final|result|solution|conclusion|total|overall|"
-    + re.escape(SUMMARY_MARKER[:-1])
-    + r")(?:\s*\([^)\n]{0,30}\))?\s*(?:\*\*|__)?\s*[:：]\s*(?:\*\*|__)?"
+    r"(?P<word>final\s+answer|answer|final|result|solution|conclusion|total|overall)(?:\s*\([^)\n]{0,30}\))?\s*(?:\*\*|__)?\s*[:：]\s*(?:\*\*|__)?"
     r"|(?:^|(?<=[.!]\s))(?:so\s+|thus\s+|hence\s+)?the\s+(?:final\s+|correct\s+)?answer\s+(?:is|would be|should be)\s*:?",
     re.IGNORECASE | re.MULTILINE,
 )
@@ -222,8 +220,7 @@ class _Reader:
             if spans and canonical(spans[0].content) in self.asks:
                 continue  # '(a) E[q^T k]' names the quantity: a title, not an answer
             if spans:
-                where = "summary" if SUMMARY_MARKER[:20] in m.group(0) else "answer line"
-                out.append((where, self.first_or_named(spans)))
+                out.append(("answer line", self.first_or_named(spans)))
         return out
 
     def first_or_named(self, spans: list[Span]) -> list[Span]:
@@ -283,9 +280,6 @@ def _stated(reader: _Reader) -> list[tuple[str, Span]]:
     normal = [s for s in statements if s[0] == "answer line"]
     if normal:
         found += [("answer line", s) for s in normal[-1][1]]
-    for where, spans in statements:
-        if where == "summary":
-            found += [("summary", s) for s in spans]
     return _dedupe(found)
 
 
@@ -479,9 +473,6 @@ def final_answers(
     full = text[:_MAX_SCAN]
     wanted = re.compile(want) if want else None
     pieces = [(full, 0)]
-    if anchor and SUMMARY_MARKER in full:
-        cut = full.index(SUMMARY_MARKER)
-        pieces = [(full[:cut], 0), (full[cut:], cut)]
     out: list[FoundAnswer] = []
     for piece, base in pieces:
         for where, span, offset in _read(piece, base, prefer, anchor, asks, named_only, wanted):
