@@ -17,7 +17,7 @@ from typing import Any
 
 from evalkit.checks.base import Answer, CheckContext, CheckResult, Status, get_checker
 from evalkit.errors import SpecError
-from evalkit.extract import SUMMARY_MARKER, asked_quantities, final_answers, read_reply
+from evalkit.extract import HEADING_MARKER, SUMMARY_MARKER, asked_quantities, final_answers, read_reply
 from evalkit.spec.models import Part, PartRubric, Problem
 from evalkit.spec.suite import LoadedProblem
 
@@ -244,6 +244,8 @@ def read_parts(reply: str, lp: LoadedProblem, whole: Sequence[str] = ()) -> dict
     out: dict[str, PartReading] = {}
     for pid, label in labels.items():
         section = layout.bodies.get(label)
+        if section and label in layout.answer_lines:
+            section = f"{section}\n\n{HEADING_MARKER} {layout.answer_lines[label]}"
         summary = layout.summary.get(label)
         if section and summary:
             out[pid] = PartReading(section, "section", restated=summary)

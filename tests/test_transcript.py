@@ -323,7 +323,7 @@ def _part(result, problem: str, part: str):
 
 
 def test_grade_transcript_with_a_judge(tmp_path: Path) -> None:
-    verdict = {"claims": [{"index": i, "met": i != 3} for i in range(1, 5)]}
+    verdict = {"claims": [{"index": i, "met": i not in (3, 5)} for i in range(1, 6)]}  # claim 5: the misconception
     judge = FakeJudge(json.dumps(verdict))
     result = grade_transcript(WRITEUP, problems=Q2, rubrics=RUBRICS, runs_dir=tmp_path, judge=judge)
     b = _part(result, "q2", "b")

@@ -87,6 +87,7 @@ from evalkit.checks.code_answers import (
     _einsum_answer,
     _shape_answers,
     blank_names,
+    bound_shapes,
 )
 from evalkit.errors import SandboxError, SpecError
 from evalkit.extract import split_parts
@@ -468,6 +469,8 @@ def _check_shape(params: CodeParams, answer: Answer, ctx: CheckContext) -> Check
             break
     if not shapes:
         return CheckResult.unscored("answer_parse_error", "no shape such as [h, d, k] found in the reply")
+    # the reply may state the variable's shape again elsewhere ('So W_k is [h, d, k]'): each statement counts
+    shapes += [s for s in bound_shapes(answer.reply, params.blank, names) if s not in shapes]
     results = [_grade_shape(shape, params, ctx) for shape in shapes]
     wrong = next((r for r in results if r.status != "correct"), None)
     if wrong is not None and len(shapes) > 1:

@@ -273,6 +273,29 @@ def _shape_answers(text: str, blank: str | None, names: Sequence[str] = ()) -> l
     return out
 
 
+_ASIDE = re.compile(
+    r"\b(?:MHA|multi-?head|standard attention|instead of|rather than|compared?|vs\.?|versus|would (?:be|have)|"
+    r"not|isn'?t|wasn'?t|if|unlike|before|originally)\b",
+    re.IGNORECASE,
+)
+
+
+def bound_shapes(reply: str, blank: str | None, names: Sequence[str]) -> list[list[str]]:
+    """Shapes the whole reply gives the blank's variable by name (``So W_k is [h, d, k]``), outside asides
+    about other models or hypotheticals ("in MHA, W_k is [h, d, k]")."""
+    prose = re.sub(_FENCE, "", reply)
+    ours = {n.lower().replace("_", "") for n in (blank, *names) if n and len(n) > 1}
+    out: list[list[str]] = []
+    for start, dims, name in _shape_mentions(prose):
+        if not name or name.lower().replace("_", "") not in ours:
+            continue
+        sentence_start = max(prose.rfind(".", 0, start), prose.rfind("\n", 0, start)) + 1
+        if _ASIDE.search(prose[sentence_start:start]) or dims in out:
+            continue
+        out.append(dims)
+    return out
+
+
 def _shape_answer(text: str, blank: str | None, names: Sequence[str] = ()) -> list[str] | None:
     """The last of :func:`_shape_answers`, or None."""
     found = _shape_answers(text, blank, names)

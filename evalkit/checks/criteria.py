@@ -19,6 +19,9 @@ Rubric example::
         - claim: the selected value still receives a gradient
           patterns: ['gradients?[^.]*(flow|reach)[^.]*value']
           points: 1
+      misconceptions:                     # an answer that claims one of these is incorrect
+        - claim: the keys still learn through argmax
+          patterns: ['\\bkeys?\\b[^.]*\\b(can|still)\\s+(be trained|learn)\\b']
 
 Patterns are matched case-insensitively against the answer with Markdown
 emphasis (``**word**``, ``*word*``) removed and whitespace collapsed, so a
@@ -69,6 +72,15 @@ _MAX_JUDGE_REPLY = 50_000
 T = TypeVar("T")
 
 
+def _compiled(patterns: list[str]) -> list[str]:
+    for pattern in patterns:
+        try:
+            re.compile(pattern)
+        except re.error as err:
+            raise ValueError(f"invalid regular expression {pattern!r}: {err}") from None
+    return patterns
+
+
 class Criterion(CheckParams):
     """One key claim: accepted phrasings, points, and whether the answer must make it."""
 
@@ -77,20 +89,22 @@ class Criterion(CheckParams):
     points: float = Field(default=1.0, ge=0)
     required: bool = False
 
-    @field_validator("patterns")
-    @classmethod
-    def _compiles(cls, patterns: list[str]) -> list[str]:
-        for pattern in patterns:
-            try:
-                re.compile(pattern)
-            except re.error as err:
-                raise ValueError(f"invalid regular expression {pattern!r}: {err}") from None
-        return patterns
+    _patterns = field_validator("patterns")(classmethod(lambda cls, v: _compiled(v)))
+
+
+class Misconception(CheckParams):
+    """A wrong claim: an answer that makes it (and does not deny it) is incorrect, whatever else it says."""
+
+    claim: str = Field(min_length=1)
+    patterns: list[str] = Field(min_length=1)
+
+    _patterns = field_validator("patterns")(classmethod(lambda cls, v: _compiled(v)))
 
 
 class CriteriaParams(CheckParams):
     criteria: list[Criterion] = Field(min_length=1)
     pass_threshold: float = Field(default=1.0, ge=0, le=1)
+    misconceptions: list[Misconception] = Field(default_factory=list)
 
 
 _PROTECT = re.compile(r"```.*?```|~~~.*?~~~|`[^`\n]*`", re.DOTALL)
@@ -171,12 +185,15 @@ def _denied(body: str, sentences: list[tuple[int, int]], match: re.Match[str]) -
     return any(_DENIAL_AFTER.match(piece) for piece in tail[1:]) or bool(_DENIAL_AFTER.match(following))
 
 
-def claim_matches(params: CriteriaParams, text: str) -> list[tuple[bool, bool]]:
-    """For each criterion: (stated, denied) — a pattern occurs as a claim; a pattern occurs only to be denied."""
+def claim_matches(
+    params: CriteriaParams, text: str, claims: list[Any] | None = None
+) -> list[tuple[bool, bool]]:
+    """For each criterion (or each of ``claims``): (stated, denied) — a pattern occurs as a claim;
+    a pattern occurs only to be denied."""
     body = _normalize(text)
     sentences = _sentences(body)
     out = []
-    for c in params.criteria:
+    for c in params.criteria if claims is None else claims:
         affirmed = denied = False
         for pattern in c.patterns:
             regex = re.compile(pattern, re.IGNORECASE)
@@ -200,7 +217,9 @@ def keyword_claims(params: CriteriaParams, text: str) -> list[bool]:
     return [stated for stated, _ in claim_matches(params, text)]
 
 
-def _verdict(params: CriteriaParams, met: list[bool], source: str, **details: Any) -> CheckResult:
+def _verdict(
+    params: CriteriaParams, met: list[bool], source: str, wrong: list[str] | None = None, **details: Any
+) -> CheckResult:
     total = sum(c.points for c in params.criteria)
     earned = sum(c.points for c, ok in zip(params.criteria, met, strict=True) if ok)
     score = earned / total if total else float(all(met))
@@ -220,6 +239,10 @@ def _verdict(params: CriteriaParams, met: list[bool], source: str, **details: An
     }
     if denied:
         summary += " — stated only to be denied: " + ", ".join(denied)
+    if wrong:
+        details["misconceptions"] = list(wrong)
+        summary += " — but it also claims what is wrong: " + "; ".join(wrong)
+        return CheckResult("incorrect", summary, 0.0, None, details)
     if not missed_required and score >= params.pass_threshold - 1e-9:
         return CheckResult("correct", summary, round(score, 6), None, details)
     if missed_required:
@@ -232,7 +255,9 @@ def _verdict(params: CriteriaParams, met: list[bool], source: str, **details: An
 def _keyword_verdict(params: CriteriaParams, text: str) -> CheckResult:
     found = claim_matches(params, text)
     denied = [c.claim for c, (_, d) in zip(params.criteria, found, strict=True) if d]
-    return _verdict(params, [stated for stated, _ in found], "keywords", denied=denied)
+    stated_wrong = claim_matches(params, text, list(params.misconceptions))
+    wrong = [m.claim for m, (stated, _) in zip(params.misconceptions, stated_wrong, strict=True) if stated]
+    return _verdict(params, [stated for stated, _ in found], "keywords", wrong, denied=denied)
 
 
 # --- the judge --------------------------------------------------------------------------------------
@@ -355,6 +380,11 @@ def judge_prompt(params: CriteriaParams, text: str, ctx: CheckContext) -> str:
         f"{i}. {c.claim} ({c.points:g} point{'s' if c.points != 1 else ''}{', required' if c.required else ''})"
         for i, c in enumerate(params.criteria, 1)
     )
+    start = len(params.criteria) + 1
+    claims += "".join(
+        f"\n{i}. (a misconception: met means the answer asserts it) {m.claim}"
+        for i, m in enumerate(params.misconceptions, start)
+    )
     expected = f"\nExpected answer (for reference): {ctx.part.expected}\n" if ctx.part.expected else "\n"
     return (
         f"Problem: {ctx.problem.title}\nPart {ctx.part.heading}: {ctx.part.prompt}\n{expected}\n"
@@ -407,12 +437,14 @@ def judge_claims(
         )
     except EvalkitError as err:
         return CheckResult.unscored("judge_error", f"judge {session.name} failed: {err}")
-    parsed = _parse_judge(response.text, len(params.criteria))
+    parsed = _parse_judge(response.text, len(params.criteria) + len(params.misconceptions))
     if isinstance(parsed, str):
         return CheckResult.unscored(
             "judge_parse_error", f"judge {session.name}: {parsed}", judge_reply=response.text[:2000]
         )
-    return _verdict(params, parsed, f"judge {session.name}", judge_reply=response.text[:2000])
+    n = len(params.criteria)
+    wrong = [m.claim for m, met in zip(params.misconceptions, parsed[n:], strict=True) if met]
+    return _verdict(params, parsed[:n], f"judge {session.name}", wrong, judge_reply=response.text[:2000])
 
 
 @register_checker

@@ -19,10 +19,18 @@ Example::
     found.text, found.where, found.line     # 'd\\mu^2', 'boxed', 14
 """
 
-from evalkit.extract.finals import SUMMARY_MARKER, FoundAnswer, asked_quantities, final_answer, final_answers
+from evalkit.extract.finals import (
+    HEADING_MARKER,
+    SUMMARY_MARKER,
+    FoundAnswer,
+    asked_quantities,
+    final_answer,
+    final_answers,
+)
 from evalkit.extract.layout import ReplyLayout, read_reply, split_parts, split_questions, table_rows
 
 __all__ = [
+    "HEADING_MARKER",
     "SUMMARY_MARKER",
     "FoundAnswer",
     "ReplyLayout",

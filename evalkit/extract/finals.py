@@ -44,10 +44,18 @@ from evalkit.extract.spans import (
     plain_math,
 )
 
-__all__ = ["SUMMARY_MARKER", "FoundAnswer", "asked_quantities", "final_answer", "final_answers"]
+__all__ = [
+    "HEADING_MARKER",
+    "SUMMARY_MARKER",
+    "FoundAnswer",
+    "asked_quantities",
+    "final_answer",
+    "final_answers",
+]
 
 _MAX_SCAN = 200_000
 SUMMARY_MARKER = "Final answer (restated in the reply's summary):"
+HEADING_MARKER = "Stated on the part's heading line:"  # before an answer written beside its label ('a) dμ²')
 
 
 @dataclass(frozen=True)
@@ -272,6 +280,33 @@ def _dedupe(spans: list[tuple[str, Span]]) -> list[tuple[str, Span]]:
     return out
 
 
+_HEDGE = re.compile(
+    r"\beither\b|\b(?:is|are|would be)\s+(?:also\s+|equally\s+)?(?:acceptable|fine|valid|correct|ok(?:ay)?|right)\b"
+    r"|\balso\s+(?:acceptable|correct|valid|works|fine)\b|\bboth\s+(?:forms|answers|versions|are)\b",
+    re.IGNORECASE,
+)
+
+
+def _hedges(reader: _Reader) -> list[Span]:
+    """Answers offered side by side in one sentence ("either $A$ or $B$ is acceptable"): each must be right."""
+    out: list[Span] = []
+    items = sorted([*reader.inline, *reader.display, *reader.plain], key=lambda s: s.start)
+    for m in re.finditer(r"[^.!?\n]*(?:[.!?](?!\d)|\n|$)", reader.hidden):
+        sentence = m.group(0)
+        if not _HEDGE.search(sentence) or " or " not in f" {sentence} ":
+            continue
+        inside = [s for s in items if m.start() <= s.start < m.end()]
+        joined = [
+            s
+            for k, s in enumerate(inside)
+            if (k + 1 < len(inside) and re.search(r"\bor\b", reader.hidden[s.end : inside[k + 1].start]))
+            or (k > 0 and re.search(r"\bor\b", reader.hidden[inside[k - 1].end : s.start]))
+        ]
+        if len(joined) >= 2:
+            out += joined
+    return out
+
+
 def _stated(reader: _Reader) -> list[tuple[str, Span]]:
     found: list[tuple[str, Span]] = []
     if reader.boxes:
@@ -281,6 +316,19 @@ def _stated(reader: _Reader) -> list[tuple[str, Span]]:
     if normal:
         found += [("answer line", s) for s in normal[-1][1]]
     return _dedupe(found)
+
+
+def _on_heading_line(reader: _Reader) -> list[tuple[str, Span]]:
+    """The answer written beside the part's label (``a) dμ²``), marked by :data:`HEADING_MARKER`."""
+    at = reader.region.rfind(HEADING_MARKER)
+    if at < 0:
+        return []
+    start = at + len(HEADING_MARKER)
+    end = reader.region.find("\n", start)
+    spans = reader.statement_spans(start, len(reader.region) if end < 0 else end)
+    if not spans or canonical(spans[0].content) in reader.asks:
+        return []
+    return [("answer line", s) for s in reader.first_or_named(spans)]
 
 
 def _named(reader: _Reader, asks: Sequence[str]) -> list[tuple[str, Span]]:
@@ -445,10 +493,13 @@ def _read(
         found = (
             _stated(reader)
             or _named(reader, asks)
+            or _on_heading_line(reader)
             or _concluding(reader)
             or _by_kind(reader, want)
             or _last_line(reader)
         )
+        if found:  # a hedge anywhere in the section is graded beside the answer it hedges
+            found = _dedupe(found + [("hedge", s) for s in _hedges(reader)])
     return [(w, s, base) for w, s in found]
 
 

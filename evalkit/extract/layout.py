@@ -42,10 +42,9 @@ from dataclasses import dataclass, field, replace
 
 from evalkit.extract.spans import fence_ranges, mask
 
-__all__ = ["ANSWER_LINE", "ReplyLayout", "read_reply", "split_parts", "split_questions", "table_rows"]
+__all__ = ["ReplyLayout", "read_reply", "split_parts", "split_questions", "table_rows"]
 
 MAX_SCAN = 200_000
-ANSWER_LINE = "Answer:"  # put before an answer found on its part's heading line
 
 _ROMAN = r"(?:viii|vii|vi|iv|ix|iii|ii|i|v|x)"
 _ROMAN_VALUES = ["i", "ii", "iii", "iv", "v", "vi", "vii", "viii", "ix", "x"]
@@ -58,7 +57,7 @@ _LABEL = (
     rf"|(?P<m4>[a-zA-Z])\s*[.\-]\s*(?P<s4>{_ROMAN})(?![A-Za-z])\)?"  # b.ii, b-ii
     rf"|(?P<m5>[a-zA-Z])\s*\(\s*(?P<s5>{_ROMAN}|\d)\s*\)"  # b(ii)
     rf"|(?P<m6>{_ATOM})(?:\)|\.(?=[\s*_:)]|$)|:(?=\s|$|\*))"  # a)  a.  a:  1.  ii)
-    rf"|(?P<m10>{_ATOM})(?=\s*(?:\*\*|__)?\s*(?:[—–]|-\s|,\s*{_ATOM}\b|\s(?:and|&)\s+{_ATOM}\b|/{_ATOM}\b|$))"  # A — ...; C, D; A and B
+    rf"|(?P<m10>{_ATOM})(?=\s*(?:\*\*|__)?\s*(?:[—–]|-\s|,\s*{_ATOM}\b|\s(?:and|&)\s+{_ATOM}\b|/{_ATOM}\b|$)|(?:\*\*|__)\s|\s*\((?:corrected|revised|updated|fixed|again|new|cont(?:inued|'d)?)\))"  # A — ...; C, D; A and B
 )
 _KEYWORD = r"(?P<kw>part|sub-?part|question|problem|exercise|q|blank|step|case|answer)"
 _HEAD = re.compile(
@@ -76,6 +75,7 @@ _MORE = re.compile(
 _INLINE_LABEL = (
     rf"\(\s*(?P<m1>{_ATOM})\s*\)(?:\s*\(\s*(?P<s1>{_ATOM})\s*\))?"
     rf"|(?P<m4>[a-zA-Z])\.(?P<s4>{_ROMAN})(?![A-Za-z])|(?P<m6>{_ATOM})(?:\)|\.(?=\s))"
+    r"|(?<=\*\*)(?P<m10>[A-Za-z])(?=\*\*)"  # **B** inside a line
 )
 _INLINE_ITEM = re.compile(
     rf"(?:(?<=\s)|(?<=^)|(?<=[;,|]))(?:\*\*)?(?:{_INLINE_LABEL})(?=\s|\*\*|$)", re.IGNORECASE
@@ -123,7 +123,7 @@ class ReplyLayout:
     """What a reply holds for each part: its section, and its summary restatement.
 
     ``sections`` keep their heading line; ``bodies`` are the same text with the
-    label cut, and ``Answer:`` before an answer on the heading's line.
+    label cut; ``answer_lines`` hold an answer written on the heading's own line.
     """
 
     sections: Mapping[str, str]
@@ -131,6 +131,7 @@ class ReplyLayout:
     lists: tuple[str, ...] = ()  # label runs that go past the parts (a code skeleton's blanks)
     starts: Mapping[str, int] = field(default_factory=dict)
     bodies: Mapping[str, str] = field(default_factory=dict)
+    answer_lines: Mapping[str, str] = field(default_factory=dict)  # an answer on the part's heading line
 
     @property
     def headed(self) -> bool:
@@ -265,7 +266,8 @@ def _candidates(text: str) -> list[_Candidate]:
                     if main is None:
                         continue
                     stop = start + items[k + 1].start() if k + 1 < len(items) else end
-                    body = start + item.end()
+                    after_item = re.match(r"(?:\*\*|__)?\s*[:.)—–-]?\s*", line[item.end() :])
+                    body = start + item.end() + (after_item.end() if after_item else 0)
                     answer = bool(_VALUE_START.match(line[item.end() :]))
                     out.append(
                         _Candidate(
@@ -323,7 +325,10 @@ def _make(
     body = start + after + (delimiter.end() if delimiter else 0)
     tail = line[body - start :]
     closed = bold_open and bool(re.match(r"^[^*_]{0,12}(?:\*\*|__)", line[m.end() : m.end() + 16].lstrip()))
-    answer = (level == 8 or closed) and bool(tail.strip()) and bool(_VALUE_START.match(tail))
+    goes_on = bool(
+        re.search(r"(?:[:,=]|\b(?:so|then|thus|hence|gives|giving|get|and|where|since|because))\s*$", tail)
+    )
+    answer = (level == 8 or closed) and bool(tail.strip()) and bool(_VALUE_START.match(tail)) and not goes_on
     qnum = int(m.group("qnum")) if m.group("qnum") else None
     family = f"{form}|{kw or '-'}|{'q' if qnum else '-'}|{level}"
     first = _Candidate(
@@ -414,8 +419,8 @@ def _numbered(candidates: list[_Candidate], labels: _Labels) -> list[_Candidate]
     numbers = [c for c in candidates if c.main is not None and c.main.isdigit() and c.sub is None]
     for members in sorted(_families(numbers).values(), key=lambda ms: -max(c.strength for c in ms)):
         values = [int(c.main or 0) for c in members]
-        if values[0] != 1 or values != sorted(values) or len(set(values)) != len(values):
-            continue
+        if values != list(range(1, len(values) + 1)):
+            continue  # 1, 2, 3 ... with no gap: 'Q1 ... Q6' of a summary are questions, not parts
         for targets in (labels.labels, labels.top):
             if max(values) == len(targets):
                 return [
@@ -465,14 +470,38 @@ def _summary_entries(
         if c.label is None or c.label in entries or c.label not in labels.labels:
             continue
         entries[c.label] = region[c.body : c.line_end].strip(" *_,;")
-    return entries
+    for _, _, line in _lines(region):
+        prefix = _QUESTION_PREFIX.match(line)
+        if prefix is None:
+            continue
+        number = int(prefix.group(1))
+        if question is not None and number != question:
+            continue
+        for label, entry in _inline_entries("; " + line[prefix.end() :], labels, None, bare=True).items():
+            entries.setdefault(label, entry)
+    return {label: entry for label, entry in entries.items() if not _UNSTATED.match(entry)}
 
 
-def _inline_entries(text: str, labels: _Labels, question: int | None) -> dict[str, str]:
+_QUESTION_PREFIX = re.compile(
+    r"^[\s>*_\-•]*(?:q|question|problem)\s*(\d{1,2})\s*(?:\*\*|__)?\s*[:.)—–-]\s*(?:\*\*|__)?", re.IGNORECASE
+)
+_UNSTATED = re.compile(
+    r"^[\s*_]*(?:/[A-H])*\s*(?:as (?:above|before|shown|derived)|see above|same as (?:above|before)|unchanged|—|-|n/?a)?[\s*_.]*$",
+    re.IGNORECASE,
+)
+
+
+def _inline_entries(
+    text: str, labels: _Labels, question: int | None, *, bare: bool = False
+) -> dict[str, str]:
     found = []
     pattern = rf"(?:(?<=\s)|(?<=^)|(?<=[;,]))(?P<q>\d{{1,2}})?\s*(?:{_INLINE_LABEL})"
-    for m in re.finditer(pattern, text, re.IGNORECASE):
+    if bare:  # '... ; B `[d, k]`' in a summary line: a capital letter after ';' or ':' names a part
+        pattern = rf"(?:{pattern}|(?<=[;:,]\s)(?P<cap>[A-H])(?=[\s/]))"
+    for m in re.finditer(pattern, text, re.IGNORECASE if not bare else 0):
         main, sub, _ = _groups(m)
+        if bare and m.groupdict().get("cap"):
+            main, sub = m.group("cap").lower(), None
         if question is not None and m.group("q") and int(m.group("q")) != question:
             continue
         label = labels.name(main, sub)
@@ -543,6 +572,7 @@ def read_reply(reply: str, labels: Sequence[str], *, question: int | None = None
     )
     sections: dict[str, str] = {}
     bodies: dict[str, str] = {}
+    answer_lines: dict[str, str] = {}
     for label, c in sorted(chosen.items(), key=lambda kv: kv[1].start):
         end = next((b for b in bounds if b > c.start), len(text))
         if c.in_list:
@@ -550,10 +580,9 @@ def read_reply(reply: str, labels: Sequence[str], *, question: int | None = None
         if label not in names.labels:
             continue
         sections[label] = text[c.start : end].strip()
-        body = text[c.body : end].strip()
+        bodies[label] = text[c.body : end].strip()
         if c.answer_line:
-            body = f"{ANSWER_LINE} {body}"
-        bodies[label] = body
+            answer_lines[label] = text[c.body : min(end, c.line_end)].strip()
     summary: dict[str, str] = {}
     if summary_at:
         summary.update(_summary_entries(text, summary_at[0], summary_at[1], names, question))
@@ -570,7 +599,7 @@ def read_reply(reply: str, labels: Sequence[str], *, question: int | None = None
                 summary.setdefault(named, " | ".join(c for c in cells[1:] if c))
     lists = tuple(_past_runs(text, raw, names))
     starts = {label: chosen[label].start for label in sections}
-    return ReplyLayout(sections, summary, lists, starts, bodies)
+    return ReplyLayout(sections, summary, lists, starts, bodies, answer_lines)
 
 
 _MENTION = re.compile(

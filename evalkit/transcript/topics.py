@@ -158,7 +158,9 @@ _AGREEING = re.compile(
     r"\b(?:you'?re (?:absolutely |completely |totally )?(?:right|correct)|you are (?:absolutely |completely )?"
     r"(?:right|correct)|good catch|great catch|nice catch|i stand corrected|my (?:mistake|apologies|bad)|"
     r"i apologi[sz]e|i was wrong|i made (?:a|an) (?:mistake|error)|let me correct|thanks for (?:catching|"
-    r"the correction|pointing)|that'?s a (?:good|great|fair) point)\b",
+    r"the correction|pointing|pushing back)|that'?s a (?:good|great|fair|valid) point|(?:a|you make a|you raise a) "
+    r"(?:good|great|fair|valid) point|i (?:overstated|misspoke|was too (?:strong|quick|hasty))|let me revise|"
+    r"you'?ve caught (?:a|an|my)|on second thought|you'?re onto something)\b",
     re.IGNORECASE,
 )
 
