@@ -367,7 +367,7 @@ def _check_blanks(params: CodeParams, answer: Answer, ctx: CheckContext) -> Chec
     missing = [n for n in names if n not in values]
     if missing:
         return CheckResult.unscored(
-            "answer_parse_error",
+            "answer_parse_error" if values else "no_answer",  # nothing stated at all: not answered
             f"no answer found for blank(s) {', '.join(f'({n})' for n in missing)}; "
             f"state each as a line such as '({missing[0]}) = `...`'",
             blanks=values,
@@ -421,7 +421,7 @@ def _check_einsum(params: CodeParams, answer: Answer, ctx: CheckContext) -> Chec
         if found:
             break
     if found is None:
-        return CheckResult.unscored("answer_parse_error", "no einsum call or equation found in the reply")
+        return CheckResult.unscored("no_answer", "no einsum call or equation found in the reply")
     equation, args = found
     if len(equation) > 200 or not re.fullmatch(r"[A-Za-z.,\s\->]+", equation):
         return CheckResult.incorrect(f"{equation[:80]!r} is not an einsum equation")
@@ -468,7 +468,7 @@ def _check_shape(params: CodeParams, answer: Answer, ctx: CheckContext) -> Check
         if shapes:
             break
     if not shapes:
-        return CheckResult.unscored("answer_parse_error", "no shape such as [h, d, k] found in the reply")
+        return CheckResult.unscored("no_answer", "no shape such as [h, d, k] found in the reply")
     # the reply may state the variable's shape again elsewhere ('So W_k is [h, d, k]'): each statement counts
     shapes += [s for s in bound_shapes(answer.reply, params.blank, names) if s not in shapes]
     results = [_grade_shape(shape, params, ctx) for shape in shapes]

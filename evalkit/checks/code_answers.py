@@ -189,7 +189,7 @@ _SHAPE_FORMS = re.compile(
 )
 _BINDING = re.compile(
     r"(?P<name>[A-Za-z_][A-Za-z0-9_]*(?:\\?_\{?[A-Za-z0-9]+\}?)?)\s*[`$*]*\s*(?:=|:|∈|\\in|is|has|→|->|of|with|as|shaped)"
-    r"(?:\s*(?:of\s+)?(?:the\s+)?(?:an?\s+)?(?:shape|size|dimensions?)?\s*(?:of|is|=|:)?)?\s*[`$*\\(]*\s*$"
+    r"(?:\s*(?:of\s+)?(?:the\s+)?(?:an?\s+)?(?:shape|size|dimensions?)?\s*(?:of|is|=|:)?)?[\s`$*\\(]*$"
 )
 _NOT_NAMES = {
     "shape",

@@ -183,9 +183,25 @@ class _Reader:
         self.boxes = [b for b in boxes(self.hidden)]
         self.display, self.inline = math_blocks(region)
         self.code = [c for c in code_spans(region)]
+        self._join_dangling()
         delimited = [*self.display, *self.inline, *self.code]
         bare = _EMPHASIS.sub(lambda m: " " * len(m.group(0)), mask(self.hidden, delimited))
         self.plain = [p for p in plain_math(bare) if not _is_prose(p.content)]
+
+    def _join_dangling(self) -> None:
+        """Join inline math that ends in '=' with the code span right after it (``$x =$ `d` ``)."""
+        joined = []
+        for k, span in enumerate(self.inline):
+            if not re.search(r"(?:=|\\approx|\\sim)\s*$", span.content):
+                continue
+            after = next(
+                (c for c in self.code if c.start >= span.end and not self.region[span.end : c.start].strip()),
+                None,
+            )
+            if after is not None:
+                self.inline[k] = Span(span.start, after.end, f"{span.content} {after.content}", span.kind)
+                joined.append(after)
+        self.code = [c for c in self.code if c not in joined]
 
     def math(self) -> list[Span]:
         return sorted([*self.display, *self.inline], key=lambda s: s.start)
@@ -418,7 +434,26 @@ def _anchor_at(full: str, anchor: str) -> int | None:
     )
 
 
-def _anchored(reader: _Reader, want: re.Pattern[str] | None) -> list[tuple[str, Span]]:
+def _value_before(
+    full: str, at: int, anchor: str, prefer: str, asks: Sequence[str]
+) -> tuple[str, Span] | None:
+    """The answer written just before its label on one line: ``$O(ND^2 M)$ time, $O(ND)$ space``."""
+    m = next((m for m in re.finditer(anchor, full, re.IGNORECASE) if m.end() == at), None)
+    if m is None:
+        return None
+    line_start = full.rfind("\n", 0, m.start()) + 1
+    reader = _Reader(full[line_start : m.start()], prefer, asks)
+    items = sorted([*reader.boxes, *reader.display, *reader.inline, *reader.plain], key=lambda s: s.end)
+    items = [s for s in items if s.content.strip()]
+    if not items or reader.region[items[-1].end :].strip(" $\\)*_`") != "":
+        return None
+    last = items[-1]
+    return last.kind, Span(line_start + last.start, line_start + last.end, last.content, last.kind)
+
+
+def _anchored(
+    reader: _Reader, want: re.Pattern[str] | None, same_line: bool = False
+) -> list[tuple[str, Span]]:
     """The answer right after an anchor: in the rest of its line, else the next line or block."""
     region = reader.region
     line_end = region.find("\n")
@@ -429,6 +464,8 @@ def _anchored(reader: _Reader, want: re.Pattern[str] | None) -> list[tuple[str, 
     if not items:
         return _last_line(reader)
     statement = [s for s in items if s.start < line_end]
+    if not statement and same_line:
+        return []
     if not statement:
         nxt = items[0]
         stop = region.find("\n", nxt.end)
@@ -485,7 +522,13 @@ def _read(
         if held is not None:
             return [(held.kind, held, base)]
         reader = _Reader(full[at:], prefer, asks)
-        return [(w, s, base + at) for w, s in _anchored(reader, want)]
+        found = _anchored(reader, want, same_line=True)
+        if not found:
+            found_before = _value_before(full, at, anchor, prefer, asks)
+            if found_before:
+                return [(found_before[0], found_before[1], base)]
+            found = _anchored(reader, want)
+        return [(w, s, base + at) for w, s in found]
     reader = _Reader(full, prefer, asks)
     if named_only:
         found = _named(reader, asks)

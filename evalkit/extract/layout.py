@@ -252,6 +252,8 @@ def _candidates(text: str) -> list[_Candidate]:
             kw = (m.group("kw") or "").lower()
             if main is not None and kw not in ("step", "case", "answer"):
                 made = _make(m, line, start, end, main, sub, form, kw)
+        if not made:
+            made = _mentioning_heading(line, start, end)
         out += made
         items = list(_INLINE_ITEM.finditer(line))
         # several labels on a line that starts with one, each followed by a short answer: 'a) dμ²  b) d'
@@ -276,6 +278,24 @@ def _candidates(text: str) -> list[_Candidate]:
                         )
                     )  # fmt: skip
     return out
+
+
+_MENTIONING = re.compile(
+    rf"^[ \t>]*(?:#{{1,6}}[ \t]+|\*\*)[^\n]*?\b(?:for|of|in|to|answer(?:ing)?)\s+(?:\*\*)?part\s*(?:{_INLINE_LABEL}|\(?(?P<m7>{_ATOM})\)?)(?![\w(])",
+    re.IGNORECASE,
+)
+
+
+def _mentioning_heading(line: str, start: int, end: int) -> list[_Candidate]:
+    """A Markdown heading that says which part it is about: '## Step 4: the gradients for part (b)'."""
+    m = _MENTIONING.match(line)
+    if not m:
+        return []
+    main, sub, _ = _groups(m)
+    if main is None:
+        return []
+    level = len(re.match(r"^[ \t>]*(#*)", line).group(1) or "") or 7  # type: ignore[union-attr]
+    return [_Candidate(start, start, end, end, main, sub, f"mention|{level}", -1, level)]
 
 
 def _a_list(items: list[re.Match[str]]) -> bool:
