@@ -209,7 +209,7 @@ def _plain_line(text: str) -> list[Span]:
             start, end = run[0][0], run[-1][1]
             content = _trim_unbalanced(text[start:end].rstrip(".,;:!?"))
             offset = text.find(content, start) if content else -1
-            if content and offset >= 0:
+            if content and offset >= 0 and re.search(r"[\w∞√‖]", content):  # '**' or '->' alone is no math
                 out.append(Span(offset, offset + len(content), content, "plain math"))
         run.clear()
 
