@@ -56,6 +56,7 @@ _LABEL = (
     rf"|\[\s*(?P<m3>{_ATOM})\s*\]"  # [a]
     rf"|(?P<m4>[a-zA-Z])\s*[.\-]\s*(?P<s4>{_ROMAN})(?![A-Za-z])\)?"  # b.ii, b-ii
     rf"|(?P<m5>[a-zA-Z])\s*\(\s*(?P<s5>{_ROMAN}|\d)\s*\)"  # b(ii)
+    rf"|(?P<m11>[a-zA-Z])\)\s*\(?\s*(?P<s11>{_ROMAN})\s*\)"  # b)(ii), b) ii)
     rf"|(?P<m6>{_ATOM})(?:\)|\.(?=[\s*_:)]|$)|:(?=\s|$|\*))"  # a)  a.  a:  1.  ii)
     rf"|(?P<m10>{_ATOM})(?=\s*(?:\*\*|__)?\s*(?:[—–]|-\s|,\s*{_ATOM}\b|\s(?:and|&)\s+{_ATOM}\b|/{_ATOM}\b|$)|(?:\*\*|__)\s|\s*\((?:corrected|revised|updated|fixed|again|new|cont(?:inued|'d)?)\))"  # A — ...; C, D; A and B
 )
@@ -198,6 +199,7 @@ def _groups(m: re.Match[str]) -> tuple[str | None, str | None, str]:
         (3, "bracket"),
         (4, "dot"),
         (5, "call"),
+        (11, "suffix-sub"),
         (6, "suffix"),
         (10, "bare"),
     )
@@ -255,7 +257,7 @@ def _candidates(text: str) -> list[_Candidate]:
         if not made:
             made = _mentioning_heading(line, start, end)
         out += made
-        items = list(_INLINE_ITEM.finditer(line))
+        items = [i for i in _INLINE_ITEM.finditer(line) if _outside_brackets(line, i.start())]
         # several labels on a line that starts with one, each followed by a short answer: 'a) dμ²  b) d'
         if m is not None and len(made) == 1 and _a_list(items) and items[0].start() <= m.end():
             gaps = [items[k + 1].start() - items[k].end() for k in range(len(items) - 1)]
@@ -299,7 +301,8 @@ def _mentioning_heading(line: str, start: int, end: int) -> list[_Candidate]:
 
 
 def _a_list(items: list[re.Match[str]]) -> bool:
-    """Whether labels on one line are a list (a, b, c ... in order, one spelling), not a label and a reference."""
+    """Whether labels on one line are a list (a, b, c ... one after another, one spelling), not a label and
+    a reference."""
     if len(items) < 2:
         return False
     keys = []
@@ -313,11 +316,17 @@ def _a_list(items: list[re.Match[str]]) -> bool:
     mains = [main for _, main, _ in keys]
     if all(m.isdigit() for m in mains):
         return all(int(b) == int(a) + 1 for a, b in itertools.pairwise(mains))
-    if all(m in _ROMAN_VALUES for m in mains) and len(mains[0]) > 0 and mains[0] in ("i", "ii"):
-        return all(_ROMAN_VALUES.index(b) > _ROMAN_VALUES.index(a) for a, b in itertools.pairwise(mains))
+    if all(m in _ROMAN_VALUES for m in mains) and mains[0] in ("i", "ii"):
+        return all(_ROMAN_VALUES.index(b) == _ROMAN_VALUES.index(a) + 1 for a, b in itertools.pairwise(mains))
     return all(len(m) == 1 and m.isalpha() for m in mains) and all(
-        b > a for a, b in itertools.pairwise(mains)
+        ord(b) == ord(a) + 1 for a, b in itertools.pairwise(mains)
     )
+
+
+def _outside_brackets(line: str, at: int) -> bool:
+    """Whether ``line[at]`` is outside brackets: the ``k)`` of ``Var(q^T k)`` is no label."""
+    before = line[:at]
+    return before.count("(") <= before.count(")") and before.count("[") <= before.count("]")
 
 
 def _make(
