@@ -17,7 +17,14 @@ from typing import Any
 
 from evalkit.checks.base import Answer, CheckContext, CheckResult, Status, get_checker
 from evalkit.errors import SpecError
-from evalkit.extract import HEADING_MARKER, SUMMARY_MARKER, asked_quantities, final_answers, read_reply
+from evalkit.extract import (
+    HEADING_MARKER,
+    SUMMARY_MARKER,
+    asked_quantities,
+    concedes,
+    final_answers,
+    read_reply,
+)
 from evalkit.spec.models import Part, PartRubric, Problem
 from evalkit.spec.suite import LoadedProblem
 
@@ -270,6 +277,8 @@ def read_parts(reply: str, lp: LoadedProblem, whole: Sequence[str] = ()) -> dict
     targets = [pid for pid in whole if pid in labels]
     for pid in targets:
         out[pid] = PartReading(reply, "whole reply", shared=len(targets) > 1)
+    if not concedes(reply) and targets:
+        return out  # only a reply that changes its mind is read for parts the turn was not about
     for part in lp.problem.parts:
         if part.id in targets:
             continue

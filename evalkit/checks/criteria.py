@@ -97,8 +97,11 @@ class Misconception(CheckParams):
 
     claim: str = Field(min_length=1)
     patterns: list[str] = Field(min_length=1)
+    unless: list[str] = Field(
+        default_factory=list, description="patterns that, earlier in the same sentence, make it about something else"
+    )
 
-    _patterns = field_validator("patterns")(classmethod(lambda cls, v: _compiled(v)))
+    _patterns = field_validator("patterns", "unless")(classmethod(lambda cls, v: _compiled(v)))
 
 
 class CriteriaParams(CheckParams):
@@ -185,6 +188,15 @@ def _denied(body: str, sentences: list[tuple[int, int]], match: re.Match[str]) -
     return any(_DENIAL_AFTER.match(piece) for piece in tail[1:]) or bool(_DENIAL_AFTER.match(following))
 
 
+def _about_something_else(body: str, sentences: list[tuple[int, int]], match: re.Match[str], unless: Any) -> bool:
+    """Whether the sentence holding ``match`` has one of ``unless`` before it ('Softmax ... so the keys can be trained')."""
+    if not unless:
+        return False
+    start = next((a for a, b in sentences if a <= match.start() < b + 1), 0)
+    before = body[start : match.start()]
+    return any(re.search(p, before, re.IGNORECASE) for p in unless)
+
+
 def claim_matches(
     params: CriteriaParams, text: str, claims: list[Any] | None = None
 ) -> list[tuple[bool, bool]]:
@@ -204,6 +216,8 @@ def claim_matches(
                 if m and m.start() <= end:
                     found.setdefault(m.start(), m)
             for m in found.values():
+                if _about_something_else(body, sentences, m, getattr(c, "unless", ())):
+                    continue
                 if _denied(body, sentences, m):
                     denied = True
                 else:

@@ -24,6 +24,7 @@ from evalkit.extract.finals import (
     SUMMARY_MARKER,
     FoundAnswer,
     asked_quantities,
+    concedes,
     final_answer,
     final_answers,
 )
@@ -35,6 +36,7 @@ __all__ = [
     "FoundAnswer",
     "ReplyLayout",
     "asked_quantities",
+    "concedes",
     "final_answer",
     "final_answers",
     "read_reply",

@@ -152,6 +152,9 @@ _EMPHASIS = re.compile(
 )
 
 
+_BOLD_LINE = re.compile(r"^[ \t>*\-•✅✔→]*\*\*[^*\n]{1,200}\*\*[^\n]*$", re.MULTILINE)
+
+
 def _line_of(text: str, offset: int) -> int:
     return text.count("\n", 0, offset) + 1
 
@@ -244,7 +247,31 @@ class _Reader:
             if spans and canonical(spans[0].content) in self.asks:
                 continue  # '(a) E[q^T k]' names the quantity: a title, not an answer
             if spans:
-                out.append(("answer line", self.first_or_named(spans)))
+                out.append((m.start(), "answer line", self.first_or_named(spans)))
+        out += self.bold_statements()
+        return [(where, spans) for _, where, spans in sorted(out, key=lambda item: item[0])]
+
+    def bold_statements(self) -> list[tuple[int, str, list[Span]]]:
+        """Lines that open with math in bold: '**O(b·d² + b·n·d)**', '✅ **s = √d**', '**Memory access: O(d²)**',
+        with the bold answers an 'or equivalently' joins to it."""
+        out = []
+        for m in _BOLD_LINE.finditer(self.hidden):
+            spans: list[Span] = []
+            for bold in re.finditer(r"\*\*([^*\n]{1,200})\*\*", m.group(0)):
+                start = m.start() + bold.start(1)
+                body = bold.group(1)
+                label = re.match(r"^\s*[A-Za-z][A-Za-z \-]{0,30}:\s*", body)
+                if label:
+                    start, body = start + label.end(), body[label.end() :]
+                if spans and not re.search(r"\bor\b|\bi\.e\.", self.hidden[spans[-1].end : start]):
+                    break
+                inner = self.statement_spans(start, start + len(body))
+                whole = "".join(s.content for s in inner).replace(" ", "")
+                if not inner or len(whole) < 0.6 * len(body.replace(" ", "").strip("$`.")):
+                    break  # bold words with some math in them, not a bold answer
+                spans += inner[:1]
+            if spans:
+                out.append((m.start(), "answer line", spans))
         return out
 
     def first_or_named(self, spans: list[Span]) -> list[Span]:
@@ -334,6 +361,22 @@ def _stated(reader: _Reader) -> list[tuple[str, Span]]:
     return _dedupe(found)
 
 
+_AGREEING = re.compile(
+    r"\b(?:you'?re (?:absolutely |completely |totally )?(?:right|correct)|you are (?:absolutely |completely )?"
+    r"(?:right|correct)|good catch|great catch|nice catch|i stand corrected|my (?:mistake|apologies|bad)|"
+    r"i apologi[sz]e|i was wrong|i made (?:a|an) (?:mistake|error)|let me correct|thanks for (?:catching|"
+    r"the correction|pointing|pushing back)|that'?s a (?:good|great|fair|valid) point|(?:a|you make a|you raise a) "
+    r"(?:good|great|fair|valid) point|i (?:overstated|misspoke|was too (?:strong|quick|hasty))|let me revise|"
+    r"you'?ve caught (?:a|an|my)|on second thought|you'?re onto something)\b",
+    re.IGNORECASE,
+)
+
+
+def concedes(reply: str) -> bool:
+    """Whether a reply concedes a point to the student ("You're right", "Good catch", "I was wrong")."""
+    return bool(_AGREEING.search(reply[:3000]))
+
+
 def _on_heading_line(reader: _Reader) -> list[tuple[str, Span]]:
     """The answer written beside the part's label (``a) dμ²``), marked by :data:`HEADING_MARKER`."""
     at = reader.region.rfind(HEADING_MARKER)
@@ -355,7 +398,15 @@ def _named(reader: _Reader, asks: Sequence[str]) -> list[tuple[str, Span]]:
     if not named:
         return []
     group = _with_alternatives(reader, named, named[-1])
-    return [("named equation", s) for s in group]
+    return [("named equation", _conclusion(s)) for s in group]
+
+
+def _conclusion(span: Span) -> Span:
+    """The last step of ``s^2 = d \\implies s = \\sqrt{d}`` (the span itself when there is no implication)."""
+    last = last_segment(span.content)
+    if last == span.content.strip():
+        return span
+    return Span(span.start, span.end, last, span.kind)
 
 
 def _concluding(reader: _Reader) -> list[tuple[str, Span]]:

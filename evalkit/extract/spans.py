@@ -262,7 +262,7 @@ def _trim_unbalanced(content: str) -> str:
 # -- sides and names -------------------------------------------------------------------------------
 
 _IMPLIES = re.compile(
-    r"\\(?:implies|Rightarrow|Longrightarrow|therefore)|⟹|⇒|=>|\\quad\\text\{(?:so|hence|thus)\}"
+    r"\\(?:implies|Rightarrow|Longrightarrow|therefore|to)(?![a-zA-Z])|⟹|⇒|=>|→|⟶|\\quad\\text\{(?:so|hence|thus)\}"
 )
 
 

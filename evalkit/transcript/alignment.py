@@ -174,6 +174,17 @@ def _split_reply(reply: str, pids: tuple[str, ...], numbers: dict[int, str], sui
     return {pid: reply for pid in pids}
 
 
+def _best_fitting(current: tuple[str, ...], ex: Exchange, topics: Topics) -> tuple[str, ...]:
+    """Of the questions a follow-up may be about, the one its words clearly fit, else all of them."""
+    if len(current) < 2:
+        return current
+    text = f"{ex.user}\n{ex.assistant}"
+    fits = sorted(((topics.fit(pid, text), pid) for pid in current), reverse=True)
+    if fits[0][0] > 0 and fits[0][0] >= 1.5 * fits[1][0]:
+        return (fits[0][1],)
+    return current
+
+
 def align(transcript: Transcript, suite: Suite) -> AlignedTranscript:
     """Place each exchange: the opening, or the problem(s) it is about (see the module docstring)."""
     exchanges, skipped = _exchanges(transcript.turns)
@@ -217,7 +228,7 @@ def align(transcript: Transcript, suite: Suite) -> AlignedTranscript:
                 continue
             targets = (nxt,)
         if not targets:
-            targets = current
+            targets = _best_fitting(current, ex, topics)
         portions = (
             _split_reply(ex.assistant, targets, numbers, suite)
             if len(targets) > 1

@@ -22,6 +22,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
+from evalkit.extract import concedes
 from evalkit.spec.suite import LoadedProblem, Suite
 
 __all__ = ["Topics", "agrees", "named_parts", "topic_part", "words"]
@@ -154,20 +155,10 @@ class Topics:
 
 # -- which parts a user turn is about ----------------------------------------------------------------
 
-_AGREEING = re.compile(
-    r"\b(?:you'?re (?:absolutely |completely |totally )?(?:right|correct)|you are (?:absolutely |completely )?"
-    r"(?:right|correct)|good catch|great catch|nice catch|i stand corrected|my (?:mistake|apologies|bad)|"
-    r"i apologi[sz]e|i was wrong|i made (?:a|an) (?:mistake|error)|let me correct|thanks for (?:catching|"
-    r"the correction|pointing|pushing back)|that'?s a (?:good|great|fair|valid) point|(?:a|you make a|you raise a) "
-    r"(?:good|great|fair|valid) point|i (?:overstated|misspoke|was too (?:strong|quick|hasty))|let me revise|"
-    r"you'?ve caught (?:a|an|my)|on second thought|you'?re onto something)\b",
-    re.IGNORECASE,
-)
-
 
 def agrees(reply: str) -> bool:
     """Whether a reply concedes a point to the student ("You're right", "Good catch", "I was wrong")."""
-    return bool(_AGREEING.search(reply[:3000]))
+    return concedes(reply)
 
 
 def _label_patterns(label: str) -> list[str]:
