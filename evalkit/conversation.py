@@ -266,6 +266,7 @@ def grade_reply(
     conv: str,
     *,
     also: Sequence[str] = (),
+    whole: Sequence[str] | None = None,
 ) -> list[str]:
     """Grade what one reply says about every part; returns the parts whose record changed.
 
@@ -275,9 +276,10 @@ def grade_reply(
     naming its quantity, or ``also``: parts the turn was about) gets a new
     attempt only when the verdict is decided and differs from the part's
     current one: a model that caves to pushback ends ``incorrect``, and a reply
-    that does not address a part leaves its verdict as it was.
+    that does not address a part leaves its verdict as it was. ``whole`` names the
+    parts a reply without part headings answers (default: ``asked`` and ``also``).
     """
-    readings = read_parts(reply, lp, whole=[*asked, *also])
+    readings = read_parts(reply, lp, whole=[*asked, *also] if whole is None else whole)
     changed = []
     for pid, state in states.items():
         reading = readings[pid]

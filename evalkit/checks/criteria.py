@@ -98,7 +98,8 @@ class Misconception(CheckParams):
     claim: str = Field(min_length=1)
     patterns: list[str] = Field(min_length=1)
     unless: list[str] = Field(
-        default_factory=list, description="patterns that, earlier in the same sentence, make it about something else"
+        default_factory=list,
+        description="patterns that, earlier in the same sentence, make it about something else",
     )
 
     _patterns = field_validator("patterns", "unless")(classmethod(lambda cls, v: _compiled(v)))
@@ -188,7 +189,9 @@ def _denied(body: str, sentences: list[tuple[int, int]], match: re.Match[str]) -
     return any(_DENIAL_AFTER.match(piece) for piece in tail[1:]) or bool(_DENIAL_AFTER.match(following))
 
 
-def _about_something_else(body: str, sentences: list[tuple[int, int]], match: re.Match[str], unless: Any) -> bool:
+def _about_something_else(
+    body: str, sentences: list[tuple[int, int]], match: re.Match[str], unless: Any
+) -> bool:
     """Whether the sentence holding ``match`` has one of ``unless`` before it ('Softmax ... so the keys can be trained')."""
     if not unless:
         return False

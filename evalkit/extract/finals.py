@@ -80,8 +80,8 @@ class FoundAnswer:
 # -- what the part asks for -----------------------------------------------------------------------
 
 _ASKING = re.compile(
-    r"\b(?:what\s+(?:should|would|will|is|are|must|does)|find|compute|calculate|derive|define|determine|"
-    r"give|express|evaluate|state|write\s+down|obtain|show\s+that)\b[^$.?]{0,30}?(?:\$([^$]+)\$|\\\((.+?)\\\))",
+    r"\b(?:what\s+(?:should|would|will|is|are|must|does)|find|compute|calculate|derive|define|determine|identify|"
+    r"give|express|evaluate|state|write\s+down|obtain|show\s+that)\b[^$.?]{0,60}?(?:\$([^$]+)\$|\\\((.+?)\\\))",
     re.IGNORECASE,
 )
 
@@ -103,16 +103,24 @@ def asked_quantities(prompt: str) -> tuple[str, ...]:
     return tuple(out)
 
 
+_RELATION = re.compile(r"\\(?:neq|ne|geq|ge|leq|le|gt|lt)(?![a-zA-Z])|[<>≤≥≠]|!=")
+
+
 def _names_quantity(content: str, asks: Sequence[str]) -> bool:
-    """Whether ``content`` is an equation whose left side is one of ``asks``."""
-    sides = equation_sides(last_segment(_unwrap(content)))
-    if len(sides) < 2 or not sides[-1]:
+    """Whether ``content`` is an equation (or relation) whose left side is one of ``asks``."""
+    step = last_segment(_unwrap(content))
+    sides = equation_sides(step)
+    if len(sides) < 2:
+        sides = _RELATION.split(step, maxsplit=1)
+    if len(sides) < 2 or not sides[-1].strip():
         return False
     left = canonical(sides[0])
     for ask in asks:
         if left == ask:
             return True
-        if "(*)" in ask or "(cdot)" in ask:  # \phi(\cdot): any argument
+        if (
+            "(*)" in ask or "(cdot)" in ask or "(" not in ask
+        ):  # \phi(\cdot) or a bare function name: any argument
             head = ask.split("(")[0]
             if left.startswith(head + "(") and left.endswith(")"):
                 return True
@@ -546,10 +554,12 @@ def _inside_math(full: str, at: int) -> Span | None:
             cut = re.match(r"^[^{}]*\}\s*", rest)
             if cut:
                 rest = rest[cut.end() :]
-            rest = re.split(r"\\\\(?!\w)|\\text\s*\{[^{}]*:\s*\}", rest)[
-                0
-            ]  # the row of an align, up to the next label
-            rest = re.sub(r"^(?:\s|&|\\q?quad|\\[,;])+", "", rest).rstrip(" ,.;&")
+            # the row of an align, up to the next label
+            rest = re.split(r"\\\\(?!\w)|\\text\s*\{[^{}]*:\s*\}", rest)[0]
+            rest = re.sub(r"^(?:\s|&|\\q?quad|\\[,;])+", "", rest).rstrip(" \t\n,.;&")
+            while rest.endswith("}") and rest.count("}") > rest.count("{"):  # the box around 'Space: O(...)'
+                rest = rest[:-1].rstrip(" \t\n,;&")
+            rest = re.sub(r"(?:\\q?quad|\\[,;!])+\s*$", "", rest).rstrip(" \t\n,;&")
             rest = rest.strip(" :")
             if rest:
                 return Span(block.end - len(rest) - 2, block.end, rest, block.kind)

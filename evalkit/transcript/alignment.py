@@ -273,6 +273,11 @@ def _message(recorder: Any, conv: str, index: int, role: Role, content: str, tur
     recorder.event("message", conv=conv, index=index, role=role, content=content, turn=turn)
 
 
+def _unanswered(state: PartState) -> bool:
+    """Whether no reply has answered the part yet (every attempt found no answer)."""
+    return bool(state.attempts) and all(a.grade.reason == "no_answer" for a in state.attempts)
+
+
 def grade_problem(
     lp: LoadedProblem,
     exchanges: tuple[Exchange, ...],
@@ -293,16 +298,23 @@ def grade_problem(
     hint_number = 0
     for index, ex in enumerate(exchanges):
         also: list[str] = []
+        whole: list[str] | None = None
         if index == 0:
             kind: Literal["question", "hint", "followup"] = "question"
             graded = part_ids
+            # 'give me the blanks (a)-(h)' asks part (a) only: an answer without headings is (a)'s
+            whole = [pid for pid in named_parts(ex.user, lp) if pid in part_ids] or None
             turn = {"kind": "question", "problem": lp.id, "hint": 0}
         else:
             # a later turn is a hint for the failing parts it names (all failing parts if it names none);
             # the other parts it names, or the one its words are about when the reply concedes a point,
             # are re-graded too, and change only if the reply changed their verdict
             named = named_parts(ex.user, lp)
-            failing = [pid for pid in part_ids if needs_help(states[pid].latest.grade)]
+            # a part the replies have not answered yet is asked now when the turn names it: its question
+            fresh = [pid for pid in named if _unanswered(states[pid])]
+            for pid in fresh:
+                states[pid] = PartState(pid)
+            failing = [pid for pid in part_ids if pid not in fresh and needs_help(states[pid].latest.grade)]
             graded = [pid for pid in failing if pid in named] if named else failing
             also = [pid for pid in named if pid not in graded]
             if not named and agrees(ex.assistant):
@@ -329,7 +341,15 @@ def grade_problem(
         _message(recorder, conv, len(messages) - 1, "user", ex.user, turn)
         messages.append(Message("assistant", ex.assistant))
         _message(recorder, conv, len(messages) - 1, "assistant", ex.assistant, turn)
-        changed = grade_reply(lp, states, ex.assistant, graded, sandbox, recorder, conv, also=also)
+        if index > 0 and fresh:
+            also = [pid for pid in also if pid not in fresh]
+            changed = grade_reply(
+                lp, states, ex.assistant, [*graded, *fresh], sandbox, recorder, conv, also=also
+            )
+        else:
+            changed = grade_reply(
+                lp, states, ex.assistant, graded, sandbox, recorder, conv, also=also, whole=whole
+            )
         verdicts.append(TurnVerdict(lp.id, index, kind, tuple(graded), tuple(changed)))
     parts = tuple(part_result(lp, states[pid]) for pid in part_ids)
     for part in parts:
