@@ -143,7 +143,7 @@ _MARKER = re.compile(
     re.IGNORECASE | re.MULTILINE,
 )
 _CONCLUDING = re.compile(
-    r"(?:^|[.!:]\s+|\n)[*_\s]*(?:so|thus|therefore|hence|this gives|which gives|giving|we get|we obtain|"
+    r"(?:^|[.!:]\s+|\n|\$\$\s*|\\\]\s*)[*_\s]*(?:so|thus|therefore|hence|this gives|which gives|giving|we get|we obtain|"
     r"in total|overall|altogether|that is|i\.e\.|finally|the result is|the answer is|it equals)\b[^.\n]*$",
     re.IGNORECASE,
 )
@@ -173,6 +173,13 @@ def _is_prose(line: str) -> bool:
         return False
     words = [w for w in re.findall(r"[A-Za-z]{3,}", line) if re.search(r"[aeiouAEIOU]", w)]
     return len(words) >= 3
+
+
+def _all_math(line: str) -> bool:
+    """Whether every word of a line looks like math (``O(N^2 D)``, ``d_model``), not 'See part (c).'"""
+    spans = plain_math(line)
+    covered = sum(len(s.content) for s in spans)
+    return bool(spans) and covered >= 0.8 * len(line.strip(" .,;:"))
 
 
 def _code_mathlike(content: str) -> bool:
@@ -452,7 +459,7 @@ def _last_line(reader: _Reader) -> list[tuple[str, Span]]:
         return []
     m = lines[-1]
     content = re.sub(r"^(?:[\s>#*_]|[-+]\s)+|[*_\s]+$", "", reader.region[m.start() : m.end()])
-    if not content or _is_prose(content):
+    if not content or _is_prose(content) or not _all_math(content):
         return []
     return [("line", Span(m.start(), m.end(), content, "line"))]
 

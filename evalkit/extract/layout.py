@@ -356,7 +356,10 @@ def _make(
     closed = bold_open and bool(re.match(r"^[^*_]{0,12}(?:\*\*|__)", line[m.end() : m.end() + 16].lstrip()))
     goes_on = bool(
         re.search(r"(?:[:,=]|\b(?:so|then|thus|hence|gives|giving|get|and|where|since|because))\s*$", tail)
-    )
+        or re.search(
+            r"\b(?:therefore|thus|hence|which gives|this gives|we get|setting)\b", tail, re.IGNORECASE
+        )
+    )  # the line goes on to a derivation: its first math is a step, not the answer
     answer = (level == 8 or closed) and bool(tail.strip()) and bool(_VALUE_START.match(tail)) and not goes_on
     qnum = int(m.group("qnum")) if m.group("qnum") else None
     family = f"{form}|{kw or '-'}|{'q' if qnum else '-'}|{level}"
@@ -548,9 +551,10 @@ def _inline_entries(
     return out
 
 
-def _summary_tables(text: str, labels: _Labels, question: int | None) -> list[tuple[int, int]]:
-    """Tables whose first column names at least two parts (and nothing past them): (start, end)."""
-    out = []
+def _tables(text: str, labels: _Labels) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    """Summary tables (the first column names at least two parts, nothing past them) and tables whose
+    first column runs past the parts (a skeleton's blanks), as (start, end) each."""
+    out, past = [], []
     block: list[tuple[int, int, str]] = []
     for start, end, line in [*_lines(text), (len(text), len(text), "")]:
         if _table_cells(line):
@@ -567,8 +571,10 @@ def _summary_tables(text: str, labels: _Labels, question: int | None) -> list[tu
             qualified = any(re.match(r"[*_`\s]*(?:q\s*)?\d", f, re.IGNORECASE) for f in firsts)
             if (len({n for n in named if n}) >= 2 or qualified) and not beyond:
                 out.append((block[0][0], block[-1][1]))
+            elif beyond and len(firsts) >= 2:
+                past.append((block[0][0], block[-1][1]))
             block = []
-    return out
+    return out, past
 
 
 # -- the layout ----------------------------------------------------------------------------------------
@@ -584,7 +590,7 @@ def read_reply(reply: str, labels: Sequence[str], *, question: int | None = None
     if not any(c.label in names.labels for c in lettered):
         lettered = _numbered(raw, names) or lettered
     summary_at = _summary_start(text, lettered)
-    tables = _summary_tables(text, names, question)
+    tables, past_tables = _tables(text, names)
     chosen: dict[str, _Candidate] = {}
     for c in lettered:
         in_summary = summary_at is not None and summary_at[0] <= c.start < summary_at[1]
@@ -622,11 +628,13 @@ def read_reply(reply: str, labels: Sequence[str], *, question: int | None = None
     _mentions(text, names, summary)
     unplaced = [label for label in names.labels if label not in sections and label not in summary]
     if unplaced:  # any table row whose first cell names a part with no heading: '| (a) | d_model |'
-        for _, cells in table_rows(text):
+        for offset, cells in table_rows(text):
+            if _inside(offset, past_tables):
+                continue
             named = _label_of_cell(cells[0], names, question)
             if named in unplaced:
                 summary.setdefault(named, " | ".join(c for c in cells[1:] if c))
-    lists = tuple(_past_runs(text, raw, names))
+    lists = tuple(_past_runs(text, raw, names)) + tuple(text[a:b] for a, b in past_tables)
     starts = {label: chosen[label].start for label in sections}
     return ReplyLayout(sections, summary, lists, starts, bodies, answer_lines)
 

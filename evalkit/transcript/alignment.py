@@ -74,6 +74,11 @@ _NEW_REQUEST = re.compile(
     r"walk me through|on to|onto|start with|begin with|turn to)\b",
     re.IGNORECASE,
 )
+_OFF_TOPIC = re.compile(
+    r"\b(?:unrelated|off[- ]topic|side question|different topic|general question|random question|"
+    r"not (?:part of|about|related to|for) (?:the|my|this) (?:homework|assignment|problem set|questions?))\b",
+    re.IGNORECASE,
+)
 _PART_HEADING = re.compile(r"(?:^|\n)\s*(?:\*\*)?(?:part\s*)?\([a-z]\)", re.IGNORECASE)
 _MIN_FIT = 0.2  # below this, a substantial reply is not about the problem (HW9's own replies fit 0.33-0.89)
 
@@ -216,6 +221,9 @@ def align(transcript: Transcript, suite: Suite) -> AlignedTranscript:
             skipped.append((ex, f"follows up on question {outside[0]}, which is not in the problem set"))
             continue
         outside = ()
+        if not named.problems and current and _OFF_TOPIC.search(ex.user):
+            skipped.append((ex, "a question the student calls unrelated to the homework"))
+            continue
         if not named.problems and i == 0 and len(exchanges) > 1 and not _looks_like_question(ex.user, suite):
             opening = ex
             continue
