@@ -129,7 +129,12 @@ class RunResult:
 
     def to_json(self) -> dict[str, Any]:
         return results_json(
-            self.run_dir, self.model, self.suite, self.conversations, batch=self.batch, truncated=self.truncated
+            self.run_dir,
+            self.model,
+            self.suite,
+            self.conversations,
+            batch=self.batch,
+            truncated=self.truncated,
         )
 
 
@@ -266,7 +271,10 @@ def _execute_judged(
             mr.store.write_results(result.to_json())
             # calls: the replies this process asked a provider for (not served from the journal or cache)
             mr.store.event(
-                "run_end", status="complete", spent_usd=round(limits.spend.cost_usd, 6), calls=limits.spend.calls
+                "run_end",
+                status="complete",
+                spent_usd=round(limits.spend.cost_usd, 6),
+                calls=limits.spend.calls,
             )
             out.append(result)
         return out
@@ -407,7 +415,9 @@ def resume(
     )
     # the options the run was started with (a local model's defaults filled in), not worked out anew
     recorded = existing.config.get("options")
-    options = GenerationOptions(**recorded) if isinstance(recorded, dict) else options_for(model, config.options)
+    options = (
+        GenerationOptions(**recorded) if isinstance(recorded, dict) else options_for(model, config.options)
+    )
     run = ModelRun(model, store, events, options=options)
     return replace(_execute(config, [run], suite, prompts, listener)[0], skipped=skipped)
 

@@ -156,7 +156,8 @@ def run(
         int | None, typer.Option(min=1, help="Local model: CPU threads [default: half the CPUs].")
     ] = None,
     ctx: Annotated[
-        int | None, typer.Option(min=256, help="Local model: context tokens per conversation [default: 8192].")
+        int | None,
+        typer.Option(min=256, help="Local model: context tokens per conversation [default: 8192]."),
     ] = None,
     resume_run: Annotated[
         str | None, typer.Option("--resume", metavar="RUN", help="Continue a stopped run.")
@@ -454,11 +455,15 @@ def grade_transcript(
     ] = None,
     transcript_format: Annotated[
         str,
-        typer.Option("--format", help="auto, writeup, markdown, json, chatgpt, claude (data exports) or pdf."),
+        typer.Option(
+            "--format", help="auto, writeup, markdown, json, chatgpt, claude (data exports) or pdf."
+        ),
     ] = "auto",
     conversation: Annotated[
         str | None,
-        typer.Option("--conversation", help="In a ChatGPT or Claude.ai export: the conversation's id or title."),
+        typer.Option(
+            "--conversation", help="In a ChatGPT or Claude.ai export: the conversation's id or title."
+        ),
     ] = None,
     suite: Annotated[
         str | None, typer.Option("--suite", help="Only the problems of this homework (e.g. hw9).")
@@ -500,7 +505,9 @@ def new_problem(
     name: Annotated[str, typer.Argument(help="Problem id and file name, e.g. hw10_q1.")],
     code: Annotated[
         bool,
-        typer.Option("--code", help="Make part (a) a code part, with problems/NAME/reference.py and skeleton.py."),
+        typer.Option(
+            "--code", help="Make part (a) a code part, with problems/NAME/reference.py and skeleton.py."
+        ),
     ] = False,
 ) -> None:
     """Create problems/NAME.yaml and rubrics/NAME.yaml that validate and self-test as written."""

@@ -12,12 +12,13 @@ spent. Provider and checker details live elsewhere: this module sees a
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from evalkit.checks.base import Answer, Status
 from evalkit.errors import ReplayExhausted
-from evalkit.grading import PartGrade, grade_part, needs_help, sections_for
+from evalkit.grading import PartGrade, PartReading, grade_part, needs_help, read_parts
 from evalkit.models.base import GenerationOptions, Message, Model, ModelRequest, ModelResponse, Turn, Usage
 from evalkit.spec.prompts import HintItem, PromptSet
 from evalkit.spec.suite import LoadedProblem
@@ -29,7 +30,10 @@ __all__ = [
     "PartState",
     "Recorder",
     "grade_attempt",
+    "grade_reading",
+    "grade_reply",
     "part_result",
+    "record_attempt",
     "run_conversation",
     "run_opening",
 ]
@@ -200,17 +204,25 @@ async def run_opening(
     return Opening(system, tuple(messages), asker.usage)
 
 
-def grade_attempt(
-    lp: LoadedProblem, state: PartState, text: str, reply: str, sandbox: Any, recorder: Recorder, conv: str
-) -> AttemptRecord:
-    """Grade ``text`` as the next attempt at ``state``'s part, record it, and journal the check."""
+def grade_reading(
+    lp: LoadedProblem, state: PartState, reading: PartReading, reply: str, sandbox: Any
+) -> PartGrade:
+    """Grade what a reply says about ``state``'s part, without recording it."""
     part = lp.problem.part(state.part_id)
-    answer = Answer(text=text, reply=reply, history=tuple(state.sections))
-    grade = grade_part(lp.problem, part, lp.part_rubric(state.part_id), answer, sandbox=sandbox)
+    answer = Answer(
+        reading.text, reply, tuple(state.sections), shared=reading.shared, restated=reading.restated
+    )
+    return grade_part(lp.problem, part, lp.part_rubric(state.part_id), answer, sandbox=sandbox)
+
+
+def record_attempt(
+    lp: LoadedProblem, state: PartState, reading: PartReading, grade: PartGrade, recorder: Recorder, conv: str
+) -> AttemptRecord:
+    """Record ``grade`` as the next attempt at ``state``'s part, and journal the check."""
     number = len(state.attempts) + 1
-    record = AttemptRecord(number, grade.status, grade.score, grade.explanation, text, grade)
+    record = AttemptRecord(number, grade.status, grade.score, grade.explanation, reading.full, grade)
     state.attempts.append(record)
-    state.sections.append(text)
+    state.sections.append(reading.full)
     recorder.event(
         "check",
         conv=conv,
@@ -219,24 +231,100 @@ def grade_attempt(
         attempt=number,
         status=grade.status,
         score=grade.score,
+        source=reading.source,
         checks=[c.to_json() for c in grade.checks],
     )
     return record
 
 
-async def _grade(
-    lp: LoadedProblem, state: PartState, text: str, reply: str, sandbox: Any, recorder: Recorder, conv: str
+def grade_attempt(
+    lp: LoadedProblem,
+    state: PartState,
+    text: str | PartReading,
+    reply: str,
+    sandbox: Any,
+    recorder: Recorder,
+    conv: str,
 ) -> AttemptRecord:
+    """Grade ``text`` as the next attempt at ``state``'s part, record it, and journal the check."""
+    reading = text if isinstance(text, PartReading) else PartReading(text, "section" if text else "none")
+    return record_attempt(
+        lp, state, reading, grade_reading(lp, state, reading, reply, sandbox), recorder, conv
+    )
+
+
+_DECISIVE = ("correct", "incorrect")
+
+
+def grade_reply(
+    lp: LoadedProblem,
+    states: dict[str, PartState],
+    reply: str,
+    asked: Sequence[str],
+    sandbox: Any,
+    recorder: Recorder,
+    conv: str,
+    *,
+    also: Sequence[str] = (),
+    whole: Sequence[str] | None = None,
+) -> list[str]:
+    """Grade what one reply says about every part; returns the parts whose record changed.
+
+    The parts in ``asked`` (all of them for the question, the hinted ones for a
+    hint) get a new attempt whenever the reply addresses them, whatever its
+    verdict. Any other part the reply answers anew (its heading, an equation
+    naming its quantity, or ``also``: parts the turn was about) gets a new
+    attempt only when the verdict is decided and differs from the part's
+    current one: a model that caves to pushback ends ``incorrect``, and a reply
+    that does not address a part leaves its verdict as it was. ``whole`` names the
+    parts a reply without part headings answers (default: ``asked`` and ``also``).
+    """
+    readings = read_parts(reply, lp, whole=[*asked, *also] if whole is None else whole)
+    changed = []
+    for pid, state in states.items():
+        reading = readings[pid]
+        if not reading.addressed and not (pid in asked and not state.attempts):
+            if pid in asked:
+                recorder.event("not_addressed", conv=conv, problem=lp.id, part=pid)
+            continue
+        grade = grade_reading(lp, state, reading, reply, sandbox)
+        if state.attempts and reading.source == "whole reply" and grade.reason == "no_answer":
+            # a reply without part headings in which nothing answers this part: it did not address it
+            recorder.event("not_addressed", conv=conv, problem=lp.id, part=pid)
+            continue
+        if pid in asked or not state.attempts:
+            record_attempt(lp, state, reading, grade, recorder, conv)
+            changed.append(pid)
+        elif grade.status in _DECISIVE and grade.status != state.latest.status:
+            record_attempt(lp, state, reading, grade, recorder, conv)
+            changed.append(pid)
+    return changed
+
+
+async def _grade_reply(
+    lp: LoadedProblem,
+    states: dict[str, PartState],
+    reply: str,
+    asked: Sequence[str],
+    sandbox: Any,
+    recorder: Recorder,
+    conv: str,
+) -> list[str]:
     # checks may run for seconds (sympy, the sandbox): off the event loop, so other conversations go on
-    return await asyncio.to_thread(grade_attempt, lp, state, text, reply, sandbox, recorder, conv)
+    return await asyncio.to_thread(grade_reply, lp, states, reply, asked, sandbox, recorder, conv)
 
 
 def part_result(lp: LoadedProblem, state: PartState, sample: int = 0) -> PartResult:
-    """The final record of a part from its attempts."""
+    """The final record of a part from its attempts: the verdict of the last answer given for it."""
     attempts = state.attempts
-    became = next((a.number for a in attempts if a.status == "correct"), None)
     final = attempts[-1]
-    # once correct, a part stays correct: later replies are not re-graded for it
+    became = None
+    if final.status == "correct":  # the attempt from which the part stayed correct
+        became = final.number
+        for a in reversed(attempts):
+            if a.status != "correct":
+                break
+            became = a.number
     return PartResult(
         problem=lp.id,
         part=state.part_id,
@@ -277,9 +365,7 @@ async def run_conversation(
     recorder.event("conversation_start", conv=conv, problem=lp.id, sample=sample, prefix=len(messages))
 
     reply = await asker.ask(messages, prompts.question(lp.problem, number), Turn("question", lp.id))
-    sections = sections_for(reply.text, lp, part_ids)
-    for pid in part_ids:
-        await _grade(lp, states[pid], sections[pid], reply.text, sandbox, recorder, conv)
+    await _grade_reply(lp, states, reply.text, part_ids, sandbox, recorder, conv)
 
     stopped: str | None = None
     round_number = 0
@@ -310,10 +396,7 @@ async def run_conversation(
             stopped = str(err)
             recorder.event("replay_exhausted", conv=conv, problem=lp.id, message=stopped)
             break
-        hinted = [h.part.id for h in hints]
-        sections = sections_for(reply.text, lp, hinted)
-        for pid in hinted:
-            await _grade(lp, states[pid], sections[pid], reply.text, sandbox, recorder, conv)
+        await _grade_reply(lp, states, reply.text, [h.part.id for h in hints], sandbox, recorder, conv)
 
     parts = tuple(part_result(lp, states[pid], sample) for pid in part_ids)
     for result in parts:

@@ -9,17 +9,35 @@ Combining: a part is ``correct`` when every required check is correct;
 
 from __future__ import annotations
 
+import re
 import traceback
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from evalkit.checks.base import Answer, CheckContext, CheckResult, Status, get_checker
 from evalkit.errors import SpecError
-from evalkit.extract import split_parts
+from evalkit.extract import (
+    HEADING_MARKER,
+    SUMMARY_MARKER,
+    asked_quantities,
+    concedes,
+    final_answers,
+    read_reply,
+)
 from evalkit.spec.models import Part, PartRubric, Problem
 from evalkit.spec.suite import LoadedProblem
 
-__all__ = ["CheckOutcome", "PartGrade", "grade_part", "needs_help", "sections_for"]
+__all__ = [
+    "CheckOutcome",
+    "PartGrade",
+    "PartReading",
+    "grade_part",
+    "needs_help",
+    "part_labels",
+    "read_parts",
+    "sections_for",
+]
 
 
 @dataclass(frozen=True)
@@ -93,6 +111,43 @@ def _combine(outcomes: list[CheckOutcome]) -> Status:
     return "unscored"
 
 
+_FINAL_KINDS = {"formula", "complexity", "vector", "condition", "numeric", "exact", "normalized", "choice"}
+
+
+def _reads_a_final(spec: Any) -> bool:
+    """Whether a check grades one stated final answer (so a restatement of it is a second final)."""
+    mode = getattr(spec.params, "mode", None)
+    return spec.kind in _FINAL_KINDS or (spec.kind == "code" and mode in ("shape", "einsum"))
+
+
+def _shown(result: CheckResult) -> str:
+    details = result.details
+    return str(details.get("answer") or details.get("shape") or details.get("equation") or "?")
+
+
+def _two_finals(checker: Any, params: Any, answer: Answer, ctx: CheckContext) -> CheckResult:
+    """Grade the section's final answer and the summary's restatement; two different verdicts are a conflict.
+
+    A restatement that cannot be read (``sim > 0``, "as above") changes nothing; one that can
+    be read and disagrees makes the part incorrect, whichever of the two is right.
+    """
+    section = _run_check(checker, params, replace(answer, restated=""), ctx) if answer.text.strip() else None
+    restated = _run_check(checker, params, replace(answer, text=answer.restated, restated=""), ctx)
+    if section is None or section.status == "unscored":
+        if restated.status == "unscored" and section is not None:
+            return section
+        return replace(restated, explanation="read from the reply's summary: " + restated.explanation)
+    if restated.status == "unscored" or restated.status == section.status:
+        return section
+    wrong = section if section.status == "incorrect" else restated
+    where = "under the part" if wrong is section else "in the reply's summary"
+    return CheckResult.incorrect(
+        f"two different final answers: {_shown(section)} under the part and {_shown(restated)} in the summary; "
+        f"the one {where} is wrong ({wrong.explanation})",
+        **{**dict(wrong.details), "conflict": [_shown(section), _shown(restated)]},
+    )
+
+
 def grade_part(
     problem: Problem,
     part: Part,
@@ -111,10 +166,15 @@ def grade_part(
     rest = max(0.0, max_points - sum(p for p in declared if p is not None))
     for i, spec in enumerate(rubric.checks):
         checker = get_checker(spec.kind)
-        if answer.text.strip():
-            result = _run_check(checker, spec.params, answer, ctx)
-        else:
+        if not answer.text.strip() and not answer.restated.strip():
             result = CheckResult.unscored("no_answer", f"the reply has no answer for part {part.heading}")
+        elif answer.restated.strip() and _reads_a_final(spec):
+            result = _two_finals(checker, spec.params, answer, ctx)
+        elif answer.restated.strip():
+            whole = replace(answer, text=f"{answer.text}\n\n{SUMMARY_MARKER}\n{answer.restated}", restated="")
+            result = _run_check(checker, spec.params, whole, ctx)
+        else:
+            result = _run_check(checker, spec.params, answer, ctx)
         points = spec.points if spec.points is not None else (rest / undeclared if undeclared else 0.0)
         outcomes.append(CheckOutcome(i, spec.kind, spec.required, points, result))
     status = _combine(outcomes)
@@ -126,20 +186,129 @@ def grade_part(
     return PartGrade(status, round(score, 6), max_points, tuple(outcomes))
 
 
+# reasons an answer could not be graded that another turn can fix: the model should be asked again
+_ASK_AGAIN = {"no_answer", "answer_parse_error", "undecided", "truncated"}
+
+
 def needs_help(grade: PartGrade) -> bool:
-    """Whether a hint should be sent: wrong, or not answered at all (not a grader failure)."""
-    return grade.status == "incorrect" or (grade.status == "unscored" and grade.reason == "no_answer")
+    """Whether the part should be asked again: wrong, unanswered or unreadable (not a grader failure)."""
+    return grade.status == "incorrect" or (grade.status == "unscored" and grade.reason in _ASK_AGAIN)
+
+
+@dataclass(frozen=True)
+class PartReading:
+    """What one reply says about one part: the text its checks read, and how it was found.
+
+    ``source`` is ``section`` (a heading for the part), ``summary`` (only a
+    summary row), ``whole reply`` (a reply without part headings, given to the
+    parts the turn was about), ``named`` (an unheaded reply whose equation names
+    the part's quantity) or ``none`` (the reply does not address the part).
+    ``shared`` marks a text that several parts read, so only an answer naming
+    the part's own quantity counts. ``restated`` is the reply's summary
+    restatement of the part, graded beside the section.
+    """
+
+    text: str
+    source: str
+    shared: bool = False
+    restated: str = ""  # the reply's summary restatement, graded beside ``text``
+
+    @property
+    def addressed(self) -> bool:
+        return self.source != "none"
+
+    @property
+    def full(self) -> str:
+        """The section with its restatement, as the report shows it."""
+        return f"{self.text}\n\n{SUMMARY_MARKER}\n{self.restated}" if self.restated else self.text
+
+
+def part_labels(lp: LoadedProblem) -> dict[str, str]:
+    """Part id → the label replies use for it (``b.ii`` for ``(b)(ii)``)."""
+    return {p.id: (p.label or p.id).strip("()").replace(")(", ".") for p in lp.problem.parts}
+
+
+def question_number(lp: LoadedProblem) -> int | None:
+    """The question number a problem id carries (``q6`` → 6, ``hw10_q2`` → 2), if any."""
+    m = re.search(r"(\d+)\D*$", lp.id)
+    return int(m.group(1)) if m else None
+
+
+def read_parts(reply: str, lp: LoadedProblem, whole: Sequence[str] = ()) -> dict[str, PartReading]:
+    """What ``reply`` says about every part of ``lp``.
+
+    The reply is cut by the headings of *all* parts, so a section never runs
+    on into the next part's answer. A part with a heading gets its section,
+    followed by its summary restatement when the reply ends with one (so two
+    different final answers are both graded); a part with only a summary row
+    gets that row. In a reply without part headings, the parts in ``whole``
+    (those the turn asked about) get the whole reply, shared when there are
+    several; other math parts are addressed only by an equation that names
+    their quantity (``s = d``).
+    """
+    labels = part_labels(lp)
+    layout = read_reply(reply, list(labels.values()), question=question_number(lp))
+    out: dict[str, PartReading] = {}
+    for pid, label in labels.items():
+        section = layout.bodies.get(label)
+        if section and label in layout.answer_lines:
+            section = f"{section}\n\n{HEADING_MARKER} {layout.answer_lines[label]}"
+        summary = layout.summary.get(label)
+        if section and summary:
+            out[pid] = PartReading(section, "section", restated=summary)
+        elif section:
+            out[pid] = PartReading(section, "section")
+        elif summary:
+            out[pid] = PartReading(summary, "summary")
+        else:
+            out[pid] = PartReading("", "none")
+    if layout.headed or any(r.addressed for r in out.values()):
+        first = min(layout.starts.values(), default=0)
+        preamble = reply[:first].strip()
+        order = list(labels)
+        before = []
+        for pid in order:  # parts answered in order before the first heading, without one of their own
+            if out[pid].addressed:
+                break
+            before.append(pid)
+        # only for a part the turn asks: in a later reply, text before the first heading is a preamble
+        if preamble and len(before) == 1 and len(before) < len(order) and before[0] in whole:
+            out[before[0]] = PartReading(preamble, "section")
+        return _with_lists(out, layout.lists, lp)
+    targets = [pid for pid in whole if pid in labels]
+    for pid in targets:
+        out[pid] = PartReading(reply, "whole reply", shared=len(targets) > 1)
+    if not concedes(reply) and targets:
+        return out  # only a reply that changes its mind is read for parts the turn was not about
+    for part in lp.problem.parts:
+        if part.id in targets:
+            continue
+        asks = asked_quantities(part.prompt)
+        if asks and any(
+            f.where == "named equation" for f in final_answers(reply, asks=asks, named_only=True)
+        ):
+            out[part.id] = PartReading(reply, "named", shared=True)
+    return out
+
+
+def _with_lists(
+    out: dict[str, PartReading], lists: tuple[str, ...], lp: LoadedProblem
+) -> dict[str, PartReading]:
+    """Give label runs past the parts (a skeleton's blanks listed outside any section) to the blanks part."""
+    if not lists:
+        return out
+    for part in lp.problem.parts:
+        rubric = lp.part_rubric(part.id)
+        if any(getattr(c.params, "mode", None) == "blanks" for c in rubric.checks):
+            reading = out[part.id]
+            missing = [run for run in lists if run not in reading.text]
+            if missing:
+                text = "\n\n".join([reading.text, *missing]).strip()
+                out[part.id] = PartReading(text, reading.source if reading.addressed else "section")
+    return out
 
 
 def sections_for(reply: str, lp: LoadedProblem, part_ids: list[str]) -> dict[str, str]:
-    """The section of ``reply`` answering each of ``part_ids``.
-
-    With no per-part headings at all, every part is given the whole reply (a
-    reply to a one-part question, or a hint reply about the hinted parts).
-    A part missing from a reply that does have headings gets ``""``.
-    """
-    labels = {pid: (lp.problem.part(pid).label or pid).strip("()").replace(")(", ".") for pid in part_ids}
-    found = split_parts(reply, list(labels.values()))
-    if not found:
-        return {pid: reply for pid in part_ids}
-    return {pid: found.get(label, "") for pid, label in labels.items()}
+    """The text of ``reply`` answering each of ``part_ids`` (``""`` where it does not address one)."""
+    readings = read_parts(reply, lp, whole=part_ids)
+    return {pid: readings[pid].text for pid in part_ids}

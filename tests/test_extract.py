@@ -76,16 +76,21 @@ def test_earlier_boxes_in_other_equations_are_not_siblings():
         ("First \\[x\\] then \\[y^2\\]", "y^2", "display math"),
         ("\\begin{equation*}O(N^2)\\end{equation*}", "O(N^2)", "display math"),
         ("The shape is $[h, d, q]$ here.", "[h, d, q]", "inline math"),
-        ("Only code: `d_model` then `self.num_heads`", "self.num_heads", "inline code"),
-        ("O(N^2 D)", "O(N^2 D)", "line"),
-        ("- (1, 4, 3)^T", "(1, 4, 3)^T", "line"),
-        ("-\\text{sim}(q,k) < 0", "-\\text{sim}(q,k) < 0", "line"),
+        ("Only code: `d_model` then `d * mu**2`", "d * mu^{2}", "inline code"),  # Python's power, as math
+        ("O(N^2 D)", "O(N^2 D)", "plain math"),
+        ("- (1, 4, 3)^T", "(1, 4, 3)^T", "plain math"),
+        ("-\\text{sim}(q,k) < 0", "-\\text{sim}(q,k) < 0", "plain math"),
     ],
 )
 def test_final_answer_places(text, answer, where):
     found = final_answer(text)
     assert found is not None
     assert (found.text, found.where) == (answer, where)
+
+
+def test_an_identifier_in_a_code_span_is_not_a_formula():
+    assert final_answers("Only code: `d_model` then `self.num_heads`") == []
+    assert final_answer("Only code: `d_model` then `self.num_heads`", prefer="code").text == "self.num_heads"
 
 
 def test_code_preference_and_fenced_code():

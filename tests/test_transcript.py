@@ -324,14 +324,16 @@ def _part(result, problem: str, part: str):
 
 
 def test_grade_transcript_with_a_judge(tmp_path: Path) -> None:
-    verdict = {"claims": [{"index": i, "met": i != 3} for i in range(1, 5)]}
+    verdict = {"claims": [{"index": i, "met": i not in (3, 5)} for i in range(1, 6)]}  # claim 5: the misconception
     judge = FakeJudge(json.dumps(verdict))
     result = grade_transcript(WRITEUP, problems=Q2, rubrics=RUBRICS, runs_dir=tmp_path, judge=judge)
     b = _part(result, "q2", "b")
     assert b.status == "correct" and b.first_attempt_status == "correct"
     check = b.history[0].grade.checks[0]
     assert check.kind == "criteria" and check.result.details["graded_by"] == "judge fake:judge"
-    assert len(judge.prompts) == 1
+    # the question's reply, then the last follow-up, whose reply concedes the point about gradients
+    assert len(judge.prompts) == 2
+    assert "we cannot learn which keys to attend to" in judge.prompts[1]
     assert "Rubric claims:" in judge.prompts[0] and "**argmax is not differentiable**" in judge.prompts[0]
     assert _part(result, "q2", "a").status == "correct"  # other kinds are not judged
     run = json.loads((result.run_dir / "run.json").read_text())

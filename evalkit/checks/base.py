@@ -101,12 +101,16 @@ class Answer:
     ``text`` is the section of the latest reply attributed to the part (the
     whole reply when it has no per-part headings); ``reply`` is that whole
     reply; ``history`` holds the sections from earlier attempts at the same
-    part, oldest first (code patches accumulate over them).
+    part, oldest first (code patches accumulate over them). ``shared`` is set
+    when ``text`` is a whole reply without part headings that several parts
+    read (see :func:`evalkit.grading.read_parts`).
     """
 
     text: str
     reply: str = ""
     history: tuple[str, ...] = ()
+    shared: bool = False  # a reply several parts read: only an answer naming this part's quantity counts
+    restated: str = ""  # the reply's summary restatement of the part, graded beside ``text``
 
 
 @dataclass(frozen=True)

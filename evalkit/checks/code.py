@@ -97,7 +97,15 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationInfo, 
 from torch import Tensor
 
 from evalkit.checks.base import Answer, CheckContext, CheckParams, CheckResult, Status, register_checker
-from evalkit.checks.code_answers import _attempts, _blank_values, _code_blocks, _einsum_answer, _shape_answer
+from evalkit.checks.code_answers import (
+    _attempts,
+    _blank_values,
+    _code_blocks,
+    _einsum_answer,
+    _shape_answers,
+    blank_names,
+    bound_shapes,
+)
 from evalkit.errors import SandboxError, SpecError
 from evalkit.extract import split_parts
 from evalkit.reference.cases import InputSpec, Trial, einsum_trials, reference_trials
@@ -139,7 +147,9 @@ class CodeInput(BaseModel):
         if "value" in self.model_fields_set:
             raise ValueError("an input has either 'shape' or 'value', not both")
         if self.dtype.startswith("int") and (self.high is None or self.high <= self.low):
-            raise ValueError(f"{self.dtype} inputs need 'high' above 'low' (values are drawn from [low, high))")
+            raise ValueError(
+                f"{self.dtype} inputs need 'high' above 'low' (values are drawn from [low, high))"
+            )
         return self
 
     def spec(self) -> InputSpec:
@@ -156,7 +166,9 @@ class CodeCase(BaseModel):
     inputs: dict[str, list[int] | CodeInput] = Field(min_length=1)
 
     def specs(self) -> dict[str, InputSpec]:
-        return {k: v.spec() if isinstance(v, CodeInput) else InputSpec(tuple(v)) for k, v in self.inputs.items()}
+        return {
+            k: v.spec() if isinstance(v, CodeInput) else InputSpec(tuple(v)) for k, v in self.inputs.items()
+        }
 
 
 class CodeParams(CheckParams):
@@ -200,7 +212,9 @@ class CodeParams(CheckParams):
             self._check_cases()
         if self.mode == "einsum":
             if not self.operands or (isinstance(self.expected, str) == (self.reference is not None)):
-                raise ValueError("mode einsum needs 'operands' and either an 'expected' equation or a 'reference'")
+                raise ValueError(
+                    "mode einsum needs 'operands' and either an 'expected' equation or a 'reference'"
+                )
             if isinstance(self.expected, str) or self._reference is not None:
                 try:
                     einsum_trials(self._expected_einsum(), self.operands, self.dim_sets(), [0])
@@ -229,7 +243,9 @@ class CodeParams(CheckParams):
             if unknown:
                 raise ValueError(f"grad_of names {sorted(unknown)}, which are not inputs of every case")
             specs = case.specs()
-            not_float = [n for n in self.grad_of if specs[n].literal or not specs[n].dtype.startswith("float")]
+            not_float = [
+                n for n in self.grad_of if specs[n].literal or not specs[n].dtype.startswith("float")
+            ]
             if not_float:
                 raise ValueError(f"grad_of names {not_float}, which are not float tensors")
         if reference is not None and reference.origin:  # an author's reference: run it once, here
@@ -260,7 +276,9 @@ class CodeParams(CheckParams):
         """Shape mode with a reference: the shape of its output ``output`` on operands of these sizes."""
         assert self.operands is not None
         generator = torch.Generator().manual_seed(0)
-        inputs = [torch.randn(*[sizes[d] for d in shape], generator=generator) for shape in self.operands.values()]
+        inputs = [
+            torch.randn(*[sizes[d] for d in shape], generator=generator) for shape in self.operands.values()
+        ]
         outputs = outputs_of_reference(self.resolved_reference(), inputs)
         if self.output >= len(outputs):
             raise ValueError(f"output {self.output} asked for, but the reference returns {len(outputs)}")
@@ -480,11 +498,11 @@ def _check_blanks(params: CodeParams, answer: Answer, ctx: CheckContext) -> Chec
     names = params.blanks or list(find_blanks(skeleton))
     values: dict[str, str] = {}
     for text in _attempts(answer):
-        values.update(_blank_values(text, names))
+        values.update(_blank_values(text, names, skeleton))
     missing = [n for n in names if n not in values]
     if missing:
         return CheckResult.unscored(
-            "answer_parse_error",
+            "answer_parse_error" if values else "no_answer",  # nothing stated at all: not answered
             f"no answer found for blank(s) {', '.join(f'({n})' for n in missing)}; "
             f"state each as a line such as '({missing[0]}) = `...`'",
             blanks=values,
@@ -538,7 +556,7 @@ def _check_einsum(params: CodeParams, answer: Answer, ctx: CheckContext) -> Chec
         if found:
             break
     if found is None:
-        return CheckResult.unscored("answer_parse_error", "no einsum call or equation found in the reply")
+        return CheckResult.unscored("no_answer", "no einsum call or equation found in the reply")
     equation, args = found
     if len(equation) > 200 or not re.fullmatch(r"[A-Za-z.,\s\->]+", equation):
         return CheckResult.incorrect(f"{equation[:80]!r} is not an einsum equation")
@@ -577,13 +595,31 @@ def _evaluate(entry: str, sizes: Mapping[str, int]) -> float:
 
 
 def _check_shape(params: CodeParams, answer: Answer, ctx: CheckContext) -> CheckResult:
-    shape = None
+    names = [n for g in ctx.problem.givens for n in blank_names(g.content or "", params.blank or "")]
+    shapes: list[list[str]] = []
     for text in reversed(_attempts(answer)):
-        shape = _shape_answer(text, params.blank)
-        if shape:
+        shapes = _shape_answers(text, params.blank, names)
+        if shapes:
             break
-    if not shape:
-        return CheckResult.unscored("answer_parse_error", "no shape such as [h, d, k] found in the reply")
+    if not shapes:
+        return CheckResult.unscored("no_answer", "no shape such as [h, d, k] found in the reply")
+    # the reply may state the variable's shape again elsewhere ('So W_k is [h, d, k]'): each statement counts
+    shapes += [s for s in bound_shapes(answer.reply, params.blank, names) if s not in shapes]
+    results = [_grade_shape(shape, params, ctx) for shape in shapes]
+    wrong = next((r for r in results if r.status != "correct"), None)
+    if wrong is not None and len(shapes) > 1:
+        listed = "; ".join(f"[{', '.join(s)}]" for s in shapes)
+        return CheckResult(
+            wrong.status,
+            f"the reply states {len(shapes)} different shapes ({listed}): {wrong.explanation}",
+            0.0,
+            wrong.reason,
+            dict(wrong.details),
+        )
+    return wrong or results[-1]
+
+
+def _grade_shape(shape: list[str], params: CodeParams, ctx: CheckContext) -> CheckResult:
     shown = f"[{', '.join(shape)}]"
     declared = params.expected if isinstance(params.expected, list) else None
     expected = f"[{', '.join(declared)}]" if declared is not None else "the reference's output shape"

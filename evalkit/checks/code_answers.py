@@ -66,22 +66,81 @@ def _clean_value(raw: str) -> str:
     return next((t for t in reversed(tokens) if _parses(t)), plain)
 
 
-def _blank_values(text: str, names: Sequence[str]) -> dict[str, str]:
-    """Each blank's answer in ``text``: the last line that states it (summaries come last)."""
-    found: dict[str, str] = {}
-    lines = [re.sub(r"^[\s>#|*-]+", "", line.replace("**", "")) for line in text.splitlines()]
-    for name in names:
-        n = re.escape(name)
-        pattern = re.compile(
-            rf"^(?:(?i:blank)\s*)?\(\s*{n}\s*\)\s*(?:=|:|\||\t|is\b|->|→)\s*(?P<v>.+)$"
-            rf"|^{n}\s*(?:=|:)\s*(?P<w>.+)$"
-        )
-        for line in lines:
-            match = pattern.match(line)
-            if match:
-                value = _clean_value(match.group("v") or match.group("w"))
+_SKELETON_BLANK = re.compile(r"_{2,}\s*\(\s*([A-Za-z0-9]+)\s*\)\s*_{2,}|_{3,}([A-Za-z0-9]+?)_{3,}")
+
+
+def _blank_lines(text: str, names: Sequence[str]) -> list[tuple[int, str, str]]:
+    """Blank answers stated in prose: '(a) = `d_model`', '**Blank (d):** Q', a table row, and inline lists
+    ('a) `d_model`  b) `d_model` ...'), as (offset, name, value)."""
+    found = []
+    alternation = "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
+    item = re.compile(
+        rf"(?:^|(?<=\s)|(?<=[;,|]))(?:(?i:blank)\s*)?(?:\(\s*(?P<p>{alternation})\s*\)|(?P<q>{alternation})\))"
+        rf"\s*(?:=|:|\||\t|is\b|->|→)?\s*"
+    )
+    offset = 0
+    for raw in text.splitlines(keepends=True):
+        line = re.sub(r"^[\s>#|*-]+", "", raw.replace("**", ""))
+        lead = len(raw) - len(raw.lstrip())
+        items = [m for m in item.finditer(line)]
+        if items and items[0].start() == 0:
+            for k, m in enumerate(items):
+                stop = items[k + 1].start() if k + 1 < len(items) else len(line)
+                value = _clean_value(line[m.end() : stop].strip(" ,;|\t"))
                 if value:
-                    found[name] = value
+                    found.append((offset + lead + m.start(), m.group("p") or m.group("q"), value))
+        else:
+            bare = re.match(rf"^(?P<n>{alternation})\s*(?:=|:)\s*(?P<w>.+)$", line)
+            if bare:
+                value = _clean_value(bare.group("w"))
+                if value:
+                    found.append((offset + lead, bare.group("n"), value))
+        offset += len(raw)
+    return found
+
+
+def _filled_skeleton(text: str, skeleton: str, names: Sequence[str]) -> list[tuple[int, str, str]]:
+    """Blank answers read from the whole filled-in code: each skeleton line with a blank, matched
+    against the reply's code lines (``self.W_k = nn.Linear(d_model, d_model)`` gives (a) = ``d_model``)."""
+    patterns = []
+    for line in skeleton.splitlines():
+        blanks = list(_SKELETON_BLANK.finditer(line))
+        if not blanks or len(blanks) > 1:
+            continue
+        name = blanks[0].group(1) or blanks[0].group(2)
+        if name not in names:
+            continue
+        before, after = line[: blanks[0].start()].strip(), line[blanks[0].end() :].strip()
+        loose = lambda part: r"\s*".join(re.escape(tok) for tok in re.findall(r"\w+|[^\w\s]", part))  # noqa: E731
+        patterns.append((name, re.compile(rf"^{loose(before)}\s*(?P<v>.+?)\s*{loose(after)}\s*(?:#.*)?$")))
+    found = []
+    for m in _FENCE.finditer(text):
+        if m.group(2).lower() not in _CODE_LANGS:
+            continue
+        base = m.start(3)
+        offset = 0
+        for code_line in m.group(3).splitlines(keepends=True):
+            stripped = code_line.strip()
+            for name, pattern in patterns:
+                hit = pattern.match(stripped)
+                if hit and len(hit.group("v")) <= 80:
+                    found.append((base + offset, name, hit.group("v").strip()))
+            offset += len(code_line)
+    return found
+
+
+def _blank_values(text: str, names: Sequence[str], skeleton: str | None = None) -> dict[str, str]:
+    """Each blank's answer in ``text``: the last place that states it (summaries come last).
+
+    Read from '(a) = `d_model`' lines, tables and inline lists, and, given the
+    ``skeleton``, from the whole class with its blanks filled in.
+    """
+    stated = _blank_lines(text, names)
+    if skeleton:
+        stated += _filled_skeleton(text, skeleton, names)
+    found: dict[str, str] = {}
+    for _, name, value in sorted(stated):
+        found[name] = value
     return found
 
 
@@ -119,24 +178,131 @@ def _einsum_answer(text: str, operands: Sequence[str]) -> tuple[str, list[str] |
     return (bare.group(1), None) if bare else None
 
 
-_SHAPE = r"\[\s*([^\[\]\n]+?)\s*\]"
-_RN = r"\\mathbb\{R\}\^\{([^{}]+)\}"
+# -- shapes ---------------------------------------------------------------------------------------
+
+_DIM = r"(?:\d+\s*\*\s*)?[A-Za-z_][A-Za-z0-9_]*(?:\s*[/+-]\s*[A-Za-z0-9_]+)?|\d+"
+_TIMES = r"(?:×|\\times|\\cdot|\*|(?<=\s)x(?=\s))"
+_SHAPE_FORMS = re.compile(
+    rf"(?P<reals>(?:ℝ|\\mathbb\s*\{{\s*R\s*\}}|\\R\b|\bR)\s*\^\s*(?:\{{(?P<rin>[^{{}}\n]+)\}}|\((?P<rpar>[^()\n]+)\)|(?P<rbare>{_DIM}(?:\s*{_TIMES}\s*(?:{_DIM}))+)))"
+    rf"|(?<![\w\\])(?P<list>[\[(]\s*(?:{_DIM})(?:\s*,\s*(?:{_DIM}))+\s*[\])])"
+    rf"|(?<![\w\\/])(?P<times>(?:{_DIM})(?:\s*{_TIMES}\s*(?:{_DIM}))+)(?=\s*(?:tensor|matrix|array|weight|shape|$|[,.;:)`$*]))",
+)
+_BINDING = re.compile(
+    r"(?P<name>[A-Za-z_][A-Za-z0-9_]*(?:\\?_\{?[A-Za-z0-9]+\}?)?)\s*[`$*]*\s*(?:=|:|∈|\\in|is|has|→|->|of|with|as|shaped)"
+    r"(?:\s*(?:of\s+)?(?:the\s+)?(?:an?\s+)?(?:shape|size|dimensions?)?\s*(?:of|is|=|:)?)?[\s`$*\\(]*$"
+)
+_NOT_NAMES = {
+    "shape",
+    "size",
+    "tensor",
+    "matrix",
+    "it",
+    "this",
+    "that",
+    "which",
+    "so",
+    "answer",
+    "is",
+    "has",
+    "dimension",
+}
 
 
-def _shape_answer(text: str, blank: str | None) -> list[str] | None:
-    """The shape the reply gives: ``BLANK = [...]``, ``\\boxed{[...]}`` or a line holding only a shape."""
+def _dims(raw: str) -> list[str]:
+    raw = raw.strip().strip("[]()")
+    parts = re.split(r"\s*,\s*" if "," in raw else rf"\s*{_TIMES}\s*", raw)
+    return [_delatex(p) for p in parts if p.strip()]
+
+
+def _shape_mentions(text: str) -> list[tuple[int, list[str], str | None]]:
+    """Every shape written in ``text`` (``[h, d, q]``, ``(h, d, q)``, ``ℝ^{h×d×q}``, 'an h × d × q tensor'),
+    with its offset and the name it is given (``W_q ∈ ...``, ``A = ...``), if any."""
+    out = []
+    for m in _SHAPE_FORMS.finditer(text):
+        if m.group("reals"):
+            inner = m.group("rin") or m.group("rpar") or m.group("rbare") or ""
+            dims = _dims(inner)
+        else:
+            dims = _dims(m.group("list") or m.group("times") or "")
+        if len(dims) < 2 or any(len(d) > 20 for d in dims):
+            continue
+        line_start = text.rfind("\n", 0, m.start()) + 1
+        before = text[max(line_start, m.start() - 60) : m.start()]
+        before = re.sub(r"\b(?:an?|the)\s*$", "", before.rstrip()).rstrip()
+        before = re.sub(r"\b(?:an?|the)\s+$", "", before + " ").rstrip()
+        bound = _BINDING.search(before + " ")
+        name = bound.group("name").replace("\\", "").replace("{", "").replace("}", "") if bound else None
+        if name and name.lower() in _NOT_NAMES:
+            name = None
+        out.append((m.start(), dims, name))
+    return out
+
+
+def _shape_answers(text: str, blank: str | None, names: Sequence[str] = ()) -> list[list[str]]:
+    """The shape(s) the reply states for a blank: those given its name (``A = [...]``,
+    ``W_q ∈ ℝ^{h×d×q}``), boxed or on an answer line; else the last shape given no other name.
+
+    Several different shapes stated for the blank are all returned (each is graded).
+    """
     prose = re.sub(_FENCE, "", text)
-    patterns = []
-    if blank:
-        patterns.append(
-            rf"(?<![A-Za-z_]){re.escape(blank)}\s*(?:=|:|is|\\in|∈)\s*[$`*]*\s*(?:{_SHAPE}|{_RN})"
+    ours = {n.lower() for n in (blank, *names) if n}
+    mentions = _shape_mentions(prose)
+    boxed = [
+        (s, d, n) for s, d, n in mentions if re.search(r"\\boxed\{\s*[^{}]{0,40}$", prose[max(0, s - 40) : s])
+    ]
+    answer_line = [
+        (s, d, n)
+        for s, d, n in mentions
+        if re.search(
+            r"(?:^|\n)[^\n]*(?:answer|final)[^\n]*:[^\n]*$", prose[max(0, s - 80) : s], re.IGNORECASE
         )
-    patterns.append(rf"\\boxed\{{\s*(?:{_SHAPE}|{_RN})\s*\}}")
-    patterns.append(rf"^[\s$`*>]*(?:{_SHAPE}|{_RN})[\s$`*.]*$")
-    for pattern in patterns:
-        match = re.search(pattern, prose, re.M)
-        if match:
-            inner = match.group(1) or match.group(2)
-            sep = "," if match.group(1) else "\\times"
-            return [_delatex(part) for part in inner.split(sep)]
-    return None
+    ]
+    bound = [
+        (s, d, n)
+        for s, d, n in mentions
+        if n and n.lower().replace("_", "") in {o.replace("_", "") for o in ours}
+    ]
+    chosen = bound + [m for m in boxed + answer_line if m not in bound and (m[2] is None or m in bound)]
+    if not chosen:
+        free = [m for m in mentions if m[2] is None]
+        chosen = free[-1:]
+    out: list[list[str]] = []
+    for _, dims, _ in sorted(chosen):
+        if dims not in out:
+            out.append(dims)
+    return out
+
+
+_ASIDE = re.compile(
+    r"\b(?:MHA|multi-?head|standard attention|instead of|rather than|compared?|vs\.?|versus|would (?:be|have)|"
+    r"not|isn'?t|wasn'?t|if|unlike|before|originally)\b",
+    re.IGNORECASE,
+)
+
+
+def bound_shapes(reply: str, blank: str | None, names: Sequence[str]) -> list[list[str]]:
+    """Shapes the whole reply gives the blank's variable by name (``So W_k is [h, d, k]``), outside asides
+    about other models or hypotheticals ("in MHA, W_k is [h, d, k]")."""
+    prose = re.sub(_FENCE, "", reply)
+    ours = {n.lower().replace("_", "") for n in (blank, *names) if n and len(n) > 1}
+    out: list[list[str]] = []
+    for start, dims, name in _shape_mentions(prose):
+        if not name or name.lower().replace("_", "") not in ours:
+            continue
+        sentence_start = max(prose.rfind(".", 0, start), prose.rfind("\n", 0, start)) + 1
+        if _ASIDE.search(prose[sentence_start:start]) or dims in out:
+            continue
+        out.append(dims)
+    return out
+
+
+def _shape_answer(text: str, blank: str | None, names: Sequence[str] = ()) -> list[str] | None:
+    """The last of :func:`_shape_answers`, or None."""
+    found = _shape_answers(text, blank, names)
+    return found[-1] if found else None
+
+
+def blank_names(given_code: str, blank: str) -> list[str]:
+    """The variable a blank of a given stands for: ``W_q`` for ``W_q: _____A_____`` in a docstring."""
+    pattern = rf"([A-Za-z_][A-Za-z0-9_]*)\s*[:=]\s*_{{3,}}\s*{re.escape(blank)}\s*_{{3,}}"
+    return list(dict.fromkeys(re.findall(pattern, given_code)))

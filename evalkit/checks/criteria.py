@@ -19,10 +19,17 @@ Rubric example::
         - claim: the selected value still receives a gradient
           patterns: ['gradients?[^.]*(flow|reach)[^.]*value']
           points: 1
+      misconceptions:                     # an answer that claims one of these is incorrect
+        - claim: the keys still learn through argmax
+          patterns: ['\\bkeys?\\b[^.]*\\b(can|still)\\s+(be trained|learn)\\b']
 
-Patterns are matched case-insensitively against the answer with emphasis
-markers (``*``, ``**``) removed and whitespace collapsed, so a pattern may
-span a line break but should stay within a sentence (``[^.]*``).
+Patterns are matched case-insensitively against the answer with Markdown
+emphasis (``**word**``, ``*word*``) removed and whitespace collapsed, so a
+pattern may span a line break but should stay within a sentence (``[^.]*``).
+A ``*`` between operands (``(xc ** 2).mean(-1)``) and code spans stay as
+written. A phrasing that occurs only to be denied ("some say argmax is not
+differentiable, but that is a myth", "it is a misconception that ...") does
+not make the claim; the explanation names it.
 
 **Judge.** Inside ``with use_judge(model):`` the claims are graded by a judge
 :class:`~evalkit.models.base.Model` instead of the patterns: it gets the part,
@@ -52,6 +59,7 @@ __all__ = [
     "CriteriaParams",
     "Criterion",
     "JudgeSession",
+    "claim_matches",
     "current_judge",
     "judge_claims",
     "judging",
@@ -64,6 +72,15 @@ _MAX_JUDGE_REPLY = 50_000
 T = TypeVar("T")
 
 
+def _compiled(patterns: list[str]) -> list[str]:
+    for pattern in patterns:
+        try:
+            re.compile(pattern)
+        except re.error as err:
+            raise ValueError(f"invalid regular expression {pattern!r}: {err}") from None
+    return patterns
+
+
 class Criterion(CheckParams):
     """One key claim: accepted phrasings, points, and whether the answer must make it."""
 
@@ -72,35 +89,154 @@ class Criterion(CheckParams):
     points: float = Field(default=1.0, ge=0)
     required: bool = False
 
-    @field_validator("patterns")
-    @classmethod
-    def _compiles(cls, patterns: list[str]) -> list[str]:
-        for pattern in patterns:
-            try:
-                re.compile(pattern)
-            except re.error as err:
-                raise ValueError(f"invalid regular expression {pattern!r}: {err}") from None
-        return patterns
+    _patterns = field_validator("patterns")(classmethod(lambda cls, v: _compiled(v)))
+
+
+class Misconception(CheckParams):
+    """A wrong claim: an answer that makes it (and does not deny it) is incorrect, whatever else it says."""
+
+    claim: str = Field(min_length=1)
+    patterns: list[str] = Field(min_length=1)
+    unless: list[str] = Field(
+        default_factory=list,
+        description="patterns that, earlier in the same sentence, make it about something else",
+    )
+
+    _patterns = field_validator("patterns", "unless")(classmethod(lambda cls, v: _compiled(v)))
 
 
 class CriteriaParams(CheckParams):
     criteria: list[Criterion] = Field(min_length=1)
     pass_threshold: float = Field(default=1.0, ge=0, le=1)
+    misconceptions: list[Misconception] = Field(default_factory=list)
+
+
+_PROTECT = re.compile(r"```.*?```|~~~.*?~~~|`[^`\n]*`", re.DOTALL)
+_EMPHASIS = re.compile(r"(?<![\w*\\])(?:\*{1,3}|_{2,3})(?=[^\s*_])|(?<=[^\s*_\\])(?:\*{1,3}|_{2,3})(?![\w*])")
 
 
 def _normalize(text: str) -> str:
-    """Drop emphasis markers and collapse whitespace, so phrasings match across markup and lines."""
-    text = re.sub(r"\*+", "", text[:_MAX_INPUT])
-    return re.sub(r"\s+", " ", text)
+    """Drop Markdown emphasis (``**word**``, ``*word*``, ``__word__``) and collapse whitespace.
+
+    Only emphasis markers go: a ``*`` between operands (``x ** 2``, ``x**2``, ``2 * d``) and
+    everything inside code spans and fences stays as written, so patterns match what the author wrote.
+    Math written in Unicode or plain text is spelled in LaTeX (``φ``, ``phi(`` → ``\\phi``).
+    """
+    text = text[:_MAX_INPUT]
+    pieces, last = [], 0
+    for m in _PROTECT.finditer(text):
+        pieces.append(_latex_spelling(_EMPHASIS.sub("", text[last : m.start()])))
+        pieces.append(m.group(0))
+        last = m.end()
+    pieces.append(_latex_spelling(_EMPHASIS.sub("", text[last:])))
+    return re.sub(r"\s+", " ", "".join(pieces))
+
+
+# math a reply writes in Unicode or plain text, spelled as the LaTeX rubric patterns are written
+_UNICODE_MATH = {"φ": "\\phi ", "ϕ": "\\phi ", "Σ": "\\sum ", "∑": "\\sum ", "√": "\\sqrt ", "ᵀ": "^T",
+                 "≠": "\\neq ", "≤": "\\le ", "≥": "\\ge ", "·": "\\cdot ", "∞": "\\infty ", "μ": "\\mu ",
+                 "σ": "\\sigma ", "∀": "\\forall ", "∈": "\\in "}  # fmt: skip
+_PLAIN_COMMANDS = re.compile(r"(?<![\\\w.])(phi|sqrt|sum|exp|sigma|mu)(?=[(_^{])")
+
+
+def _latex_spelling(text: str) -> str:
+    """``φ(Q_i)``, ``phi(Q_i)`` → ``\\phi (Q_i)``; ``Σ_j``, ``sum_j`` → ``\\sum _j`` (so one pattern reads all three)."""
+    if not text.isascii():
+        text = "".join(_UNICODE_MATH.get(ch, ch) for ch in text)
+    return _PLAIN_COMMANDS.sub(r"\\\1", text)
+
+
+# A claim stated only to be denied ("some say argmax is not differentiable, but that is a myth") is not made.
+_DENIAL_BEFORE = re.compile(
+    r"\b(?:(?:it is|it's|that is|that's|this is)\s+(?:a\s+)?(?:common\s+)?(?:myth|misconception|false|not true|"
+    r"untrue|wrong|incorrect|a mistake)\s+(?:to say\s+)?that|contrary to|some (?:people|say|claim|think|argue|"
+    r"believe|sources)|(?:it is|it's) (?:often|commonly|sometimes|widely) (?:said|claimed|believed|thought|stated)|"
+    r"(?:a|one) (?:common )?(?:misconception|myth|mistake) (?:is|would be)|one might (?:think|say|argue)|"
+    r"you (?:might|may) (?:think|expect|hear|read)|people (?:often )?(?:say|think|claim)|"
+    r"(?:is|are|isn't|aren't) not (?:really )?(?:true|the case|correct) that|it is not the case that|"
+    r"(?:don't|do not|never) (?:believe|accept) (?:that|the claim))\b",
+    re.IGNORECASE,
+)
+_DENIAL_AFTER = re.compile(
+    r"^\W*(?:but\s+|however,?\s+|yet\s+|and\s+)?(?:that|this|which|it|such a claim|this claim|the claim)(?:'s|\s+is|\s+was|\s+would be)?\s+"
+    r"(?:just\s+|simply\s+|actually\s+|really\s+)?(?:a\s+)?(?:common\s+)?(?:myth|misconception|false|not true|untrue|wrong|incorrect|"
+    r"not the case|not correct|a mistake|mistaken|nonsense)\b|^\W*(?:—|-|–)\s*(?:a\s+)?(?:myth|misconception)\b"
+    r"|^\W*(?:that|this) (?:is|'s) not (?:how|why|what)\b",
+    re.IGNORECASE,
+)
+_SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+|\n+")
+
+
+def _sentences(body: str) -> list[tuple[int, int]]:
+    out, start = [], 0
+    for m in _SENTENCE_END.finditer(body):
+        out.append((start, m.start()))
+        start = m.end()
+    out.append((start, len(body)))
+    return out
+
+
+def _denied(body: str, sentences: list[tuple[int, int]], match: re.Match[str]) -> bool:
+    """Whether the sentence holding ``match`` states it only to deny it."""
+    k = next((i for i, (a, b) in enumerate(sentences) if a <= match.start() < b + 1), len(sentences) - 1)
+    a, b = sentences[k]
+    before = body[a : match.start()]
+    after_in = body[match.end() : b]
+    following = body[sentences[k + 1][0] : sentences[k + 1][1]] if k + 1 < len(sentences) else ""
+    if _DENIAL_BEFORE.search(before):
+        return True
+    tail = re.split(r"[,;]\s*|\s+but\s+", after_in)
+    return any(_DENIAL_AFTER.match(piece) for piece in tail[1:]) or bool(_DENIAL_AFTER.match(following))
+
+
+def _about_something_else(
+    body: str, sentences: list[tuple[int, int]], match: re.Match[str], unless: Any
+) -> bool:
+    """Whether the sentence holding ``match`` has one of ``unless`` before it ('Softmax ... so the keys can be trained')."""
+    if not unless:
+        return False
+    start = next((a for a, b in sentences if a <= match.start() < b + 1), 0)
+    before = body[start : match.start()]
+    return any(re.search(p, before, re.IGNORECASE) for p in unless)
+
+
+def claim_matches(
+    params: CriteriaParams, text: str, claims: list[Any] | None = None
+) -> list[tuple[bool, bool]]:
+    """For each criterion (or each of ``claims``): (stated, denied) — a pattern occurs as a claim;
+    a pattern occurs only to be denied."""
+    body = _normalize(text)
+    sentences = _sentences(body)
+    out = []
+    for c in params.criteria if claims is None else claims:
+        affirmed = denied = False
+        for pattern in c.patterns:
+            regex = re.compile(pattern, re.IGNORECASE)
+            # a match may start in any sentence: search from each sentence's start, not only after the last match
+            found = {m.start(): m for m in regex.finditer(body)}
+            for start, end in sentences:
+                m = regex.search(body, start)
+                if m and m.start() <= end:
+                    found.setdefault(m.start(), m)
+            for m in found.values():
+                if _about_something_else(body, sentences, m, getattr(c, "unless", ())):
+                    continue
+                if _denied(body, sentences, m):
+                    denied = True
+                else:
+                    affirmed = True
+        out.append((affirmed, denied and not affirmed))
+    return out
 
 
 def keyword_claims(params: CriteriaParams, text: str) -> list[bool]:
-    """For each criterion, whether one of its patterns occurs in ``text``."""
-    body = _normalize(text)
-    return [any(re.search(p, body, re.IGNORECASE) for p in c.patterns) for c in params.criteria]
+    """For each criterion, whether one of its patterns occurs in ``text`` as a claim (not denied)."""
+    return [stated for stated, _ in claim_matches(params, text)]
 
 
-def _verdict(params: CriteriaParams, met: list[bool], source: str, **details: Any) -> CheckResult:
+def _verdict(
+    params: CriteriaParams, met: list[bool], source: str, wrong: list[str] | None = None, **details: Any
+) -> CheckResult:
     total = sum(c.points for c in params.criteria)
     earned = sum(c.points for c, ok in zip(params.criteria, met, strict=True) if ok)
     score = earned / total if total else float(all(met))
@@ -110,12 +246,20 @@ def _verdict(params: CriteriaParams, met: list[bool], source: str, **details: An
         for c, ok in zip(params.criteria, met, strict=True)
     ]
     summary = f"{source}: {sum(met)}/{len(met)} claims, {earned:g}/{total:g} points — " + "; ".join(lines)
+    denied = list(details.pop("denied", []))
     details = {
         "met": [c.claim for c, ok in zip(params.criteria, met, strict=True) if ok],
         "missed": [c.claim for c, ok in zip(params.criteria, met, strict=True) if not ok],
         "graded_by": source,
+        **({"denied": denied} if denied else {}),
         **details,
     }
+    if denied:
+        summary += " — stated only to be denied: " + ", ".join(denied)
+    if wrong:
+        details["misconceptions"] = list(wrong)
+        summary += " — but it also claims what is wrong: " + "; ".join(wrong)
+        return CheckResult("incorrect", summary, 0.0, None, details)
     if not missed_required and score >= params.pass_threshold - 1e-9:
         return CheckResult("correct", summary, round(score, 6), None, details)
     if missed_required:
@@ -123,6 +267,14 @@ def _verdict(params: CriteriaParams, met: list[bool], source: str, **details: An
     else:
         summary += f" — below the pass threshold {params.pass_threshold:g}"
     return CheckResult("incorrect", summary, round(score, 6), None, details)
+
+
+def _keyword_verdict(params: CriteriaParams, text: str) -> CheckResult:
+    found = claim_matches(params, text)
+    denied = [c.claim for c, (_, d) in zip(params.criteria, found, strict=True) if d]
+    stated_wrong = claim_matches(params, text, list(params.misconceptions))
+    wrong = [m.claim for m, (stated, _) in zip(params.misconceptions, stated_wrong, strict=True) if stated]
+    return _verdict(params, [stated for stated, _ in found], "keywords", wrong, denied=denied)
 
 
 # --- the judge --------------------------------------------------------------------------------------
@@ -245,6 +397,11 @@ def judge_prompt(params: CriteriaParams, text: str, ctx: CheckContext) -> str:
         f"{i}. {c.claim} ({c.points:g} point{'s' if c.points != 1 else ''}{', required' if c.required else ''})"
         for i, c in enumerate(params.criteria, 1)
     )
+    start = len(params.criteria) + 1
+    claims += "".join(
+        f"\n{i}. (a misconception: met means the answer asserts it) {m.claim}"
+        for i, m in enumerate(params.misconceptions, start)
+    )
     expected = f"\nExpected answer (for reference): {ctx.part.expected}\n" if ctx.part.expected else "\n"
     return (
         f"Problem: {ctx.problem.title}\nPart {ctx.part.heading}: {ctx.part.prompt}\n{expected}\n"
@@ -297,12 +454,14 @@ def judge_claims(
         )
     except EvalkitError as err:
         return CheckResult.unscored("judge_error", f"judge {session.name} failed: {err}")
-    parsed = _parse_judge(response.text, len(params.criteria))
+    parsed = _parse_judge(response.text, len(params.criteria) + len(params.misconceptions))
     if isinstance(parsed, str):
         return CheckResult.unscored(
             "judge_parse_error", f"judge {session.name}: {parsed}", judge_reply=response.text[:2000]
         )
-    return _verdict(params, parsed, f"judge {session.name}", judge_reply=response.text[:2000])
+    n = len(params.criteria)
+    wrong = [m.claim for m, met in zip(params.misconceptions, parsed[n:], strict=True) if met]
+    return _verdict(params, parsed[:n], f"judge {session.name}", wrong, judge_reply=response.text[:2000])
 
 
 @register_checker
@@ -318,4 +477,4 @@ class CriteriaChecker:
         session = current_judge()
         if session is not None:
             return judge_claims(session, params, answer, ctx)
-        return _verdict(params, keyword_claims(params, answer.text), "keywords")
+        return _keyword_verdict(params, answer.text)

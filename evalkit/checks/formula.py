@@ -44,7 +44,7 @@ from sympy.core.function import AppliedUndef
 from evalkit.bounded import BoundedTimeout, WorkerCrashed, run_bounded
 from evalkit.checks.base import Answer, CheckContext, CheckParams, CheckResult, register_checker
 from evalkit.errors import SpecError
-from evalkit.extract import final_answers
+from evalkit.extract import asked_quantities, final_answers
 from evalkit.latex import LatexSyntaxError, ParsedMath, ParsedSide, SymbolSpec, SymbolTable, parse_math, show
 from evalkit.latex.assumptions import Assumptions, parse_assumptions
 from evalkit.latex.equivalence import compare_values, explain_difference, opaque_atoms
@@ -62,6 +62,7 @@ __all__ = [
 
 SymbolKindName = Literal["dimension", "integer", "scalar", "vector", "matrix", "function"]
 _EQUAL_RELATIONS = ("=", "~")
+_BIG_O = r"\\mathcal\s*\{?\s*O|\bO\s*\\?(?:left)?\s*\(|\\Theta|Θ|\\Omega|Ω"  # what a big-O answer looks like
 
 
 class MathParams(CheckParams):
@@ -145,7 +146,9 @@ def run_math_check(
     expected = params.expected if params.expected is not None else ctx.part.expected
     if expected is None:
         return CheckResult.unscored("no_expected", "the part has no expected answer")
-    found = final_answers(answer.text, anchor=params.anchor)
+    asks = asked_quantities(ctx.part.prompt)
+    want = _BIG_O if kind == "complexity" else None
+    found = final_answers(answer.text, anchor=params.anchor, asks=asks, named_only=answer.shared, want=want)
     if not found:
         where = f" after /{params.anchor}/" if params.anchor else ""
         return CheckResult.unscored("no_answer", f"no answer found in this part{where}")

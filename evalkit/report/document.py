@@ -315,7 +315,9 @@ def _turns(
                 input_tokens=usage.get("input_tokens"),
                 output_tokens=usage.get("output_tokens"),
                 stop_reason=response.get("stop_reason"),
-                truncated=bool(response.get("truncated") or response.get("stop_reason") in TRUNCATED_STOP_REASONS),
+                truncated=bool(
+                    response.get("truncated") or response.get("stop_reason") in TRUNCATED_STOP_REASONS
+                ),
             )
         )
     return turns

@@ -82,7 +82,9 @@ class Given(_Strict):
     name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
     kind: Literal["code", "matrix", "vector", "text", "table"] = "text"
     content: str | None = None
-    file: str | None = Field(default=None, description="a file in the problem's folder that holds the content")
+    file: str | None = Field(
+        default=None, description="a file in the problem's folder that holds the content"
+    )
     value: Any = None
     language: str | None = None
 
@@ -188,7 +190,9 @@ class CheckSpec(BaseModel):
         except ValidationError as err:
             errors = _param_errors(self.kind, err)
             summary = "; ".join(f"{'.'.join(map(str, loc)) or self.kind}: {msg}" for loc, msg, _, _ in errors)
-            raise PydanticCustomError(NESTED_ERRORS, "{summary}", {"summary": summary, "errors": errors}) from None
+            raise PydanticCustomError(
+                NESTED_ERRORS, "{summary}", {"summary": summary, "errors": errors}
+            ) from None
         return self
 
     @property
@@ -206,9 +210,11 @@ def _param_errors(kind: str, err: ValidationError) -> list[tuple[tuple[str | int
         if item["type"] == "extra_forbidden" and len(loc) == 1:
             name = str(loc[0])
             guess = nearest(name, known)
-            message = f"unknown parameter {name!r} for kind {kind!r}" + (
-                f"; did you mean {guess!r}?" if guess else ""
-            ) + f" (known: {', '.join(known) or 'none'})"
+            message = (
+                f"unknown parameter {name!r} for kind {kind!r}"
+                + (f"; did you mean {guess!r}?" if guess else "")
+                + f" (known: {', '.join(known) or 'none'})"
+            )
         elif item["type"] == "missing":
             message = "required parameter is missing"
         out.append((loc, message, "value_error", known))

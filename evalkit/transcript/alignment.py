@@ -20,14 +20,16 @@ from pathlib import Path
 from typing import Any, Literal
 
 from evalkit.api import RunResult
-from evalkit.conversation import ConversationResult, NullRecorder, PartState, grade_attempt, part_result
+from evalkit.conversation import ConversationResult, NullRecorder, PartState, grade_reply, part_result
 from evalkit.errors import TranscriptError
-from evalkit.grading import needs_help, sections_for
+from evalkit.extract import split_questions
+from evalkit.grading import needs_help
 from evalkit.models.base import Message, Usage
 from evalkit.paths import default_dir
 from evalkit.spec.suite import LoadedProblem, Suite, load_suite
 from evalkit.store import RunStore, package_versions
 from evalkit.transcript.formats import Format, Role, Transcript, TranscriptTurn, read_transcript
+from evalkit.transcript.topics import Topics, agrees, named_parts, topic_part
 
 __all__ = [
     "AlignedTranscript",
@@ -61,9 +63,56 @@ class AlignedTranscript:
     skipped: tuple[tuple[Exchange, str], ...] = ()
 
 
-_QUESTION_REF = re.compile(r"\b(?:question|problem|exercise)\s*#?\s*(\d+)\b|\bQ(\d+)\b", re.IGNORECASE)
+_QUESTION_LIST = re.compile(
+    r"\b(?:questions?|problems?|exercises?|q)\s*#?\s*(\d{1,2}[a-z]?(?:\s*(?:,|and|&|/|\+|-|–|to|then)\s*(?:q\s*)?\d{1,2}[a-z]?)*)\b",
+    re.IGNORECASE,
+)
 _NEXT_QUESTION = re.compile(r"\bnext (?:question|problem|one)\b|\bmove on(?:to)?\b", re.IGNORECASE)
+_NEW_REQUEST = re.compile(
+    r"\b(?:let'?s (?:do|start|try|move|go|look|tackle|work)|move on|next|now (?:the|let'?s|on to|for)|"
+    r"what about|how about|can you (?:do|solve|answer|help|walk)|could you (?:do|solve|answer|help|walk)|"
+    r"walk me through|on to|onto|start with|begin with|turn to)\b",
+    re.IGNORECASE,
+)
+_OFF_TOPIC = re.compile(
+    r"\b(?:unrelated|off[- ]topic|side question|different topic|general question|random question|"
+    r"not (?:part of|about|related to|for) (?:the|my|this) (?:homework|assignment|problem set|questions?))\b",
+    re.IGNORECASE,
+)
 _PART_HEADING = re.compile(r"(?:^|\n)\s*(?:\*\*)?(?:part\s*)?\([a-z]\)", re.IGNORECASE)
+_MIN_FIT = 0.2  # below this, a substantial reply is not about the problem (HW9's own replies fit 0.33-0.89)
+
+
+_PART_REF = re.compile(r"\b[Qq]?(\d{1,2})\s*(?:\(\s*([a-z])\s*\)|([a-hA-H])\b(?![\w-]))")
+
+
+def _question_refs(text: str, parts: dict[int, set[str]] | None = None) -> list[int]:
+    """The question numbers a user turn names, in order: 'question 3', 'questions 1 and 4', 'Q2',
+    'Q1-Q3', and a question's part ('4(g)', '2a') when that question has such a part (``parts``)."""
+    found: list[tuple[int, int]] = []
+    for m in _QUESTION_LIST.finditer(text):
+        items = re.findall(r"(\d{1,2})[a-z]?|(-|–|to)", m.group(1))
+        prev = None
+        span = False
+        for number, dash in items:
+            if dash:
+                span = True
+                continue
+            n = int(number)
+            if span and prev is not None and prev < n <= prev + 10:
+                found += [(m.start(), k) for k in range(prev + 1, n + 1)]
+            else:
+                found.append((m.start(), n))
+            prev, span = n, False
+    for m in _PART_REF.finditer(text):
+        n, letter = int(m.group(1)), (m.group(2) or m.group(3)).lower()
+        if parts is not None and letter in parts.get(n, set()):
+            found.append((m.start(), n))
+    seen: list[int] = []
+    for _, n in sorted(found):
+        if n not in seen:
+            seen.append(n)
+    return seen
 
 
 def _exchanges(turns: tuple[TranscriptTurn, ...]) -> tuple[list[Exchange], list[tuple[Exchange, str]]]:
@@ -95,56 +144,120 @@ def _problem_numbers(suite: Suite) -> dict[int, str]:
     return numbers
 
 
-def _named_problem(text: str, suite: Suite, numbers: dict[int, str]) -> tuple[str | None, int | None]:
-    """The problem a user turn names (by number, else by title), and a named number not in the suite."""
-    refs = [int(a or b) for a, b in _QUESTION_REF.findall(text)]
-    if refs:
-        return numbers.get(refs[-1]), (None if refs[-1] in numbers else refs[-1])
-    lowered = text.lower()
-    for lp in suite.problems:
-        if len(lp.problem.title) >= 8 and lp.problem.title.lower() in lowered:
-            return lp.id, None
-    return None, None
-
-
 def _looks_like_question(text: str, suite: Suite) -> bool:
     if _PART_HEADING.search(text):
         return True
     return any(p.prompt[:40].lower() in text.lower() for lp in suite.problems for p in lp.problem.parts[:1])
 
 
+@dataclass(frozen=True)
+class _Named:
+    """What a user turn names: problems of the suite (in order), and question numbers outside it."""
+
+    problems: tuple[str, ...]
+    outside: tuple[int, ...]
+
+
+def _named(
+    text: str, numbers: dict[int, str], topics: Topics, *, request: bool, parts: dict[int, set[str]]
+) -> _Named:
+    refs = _question_refs(text, parts)
+    if refs:
+        inside = tuple(dict.fromkeys(numbers[n] for n in refs if n in numbers))
+        return _Named(inside, tuple(n for n in refs if n not in numbers))
+    if request:  # by title or topic, only where the turn asks for a new question
+        return _Named(tuple(topics.named(text)), ())
+    return _Named((), ())
+
+
+def _split_reply(reply: str, pids: tuple[str, ...], numbers: dict[int, str], suite: Suite) -> dict[str, str]:
+    """The portion of a reply that answers each of several problems asked in one turn."""
+    by_number = {pid: n for n, pid in numbers.items()}
+    parts = split_questions(reply, [by_number[pid] for pid in pids])
+    if parts:
+        return {pid: parts.get(by_number[pid], "") for pid in pids}
+    return {pid: reply for pid in pids}
+
+
+def _best_fitting(current: tuple[str, ...], ex: Exchange, topics: Topics) -> tuple[str, ...]:
+    """Of the questions a follow-up may be about, the one its words clearly fit, else all of them."""
+    if len(current) < 2:
+        return current
+    text = f"{ex.user}\n{ex.assistant}"
+    fits = sorted(((topics.fit(pid, text), pid) for pid in current), reverse=True)
+    if fits[0][0] > 0 and fits[0][0] >= 1.5 * fits[1][0]:
+        return (fits[0][1],)
+    return current
+
+
 def align(transcript: Transcript, suite: Suite) -> AlignedTranscript:
-    """Place each exchange: the opening, or the problem it is about (see the module docstring)."""
+    """Place each exchange: the opening, or the problem(s) it is about (see the module docstring)."""
     exchanges, skipped = _exchanges(transcript.turns)
     numbers = _problem_numbers(suite)
+    topics = Topics(suite)
+    letters = {
+        n: {p.id.split(".")[0].lower() for p in suite.get(pid).problem.parts} for n, pid in numbers.items()
+    }
     order = [lp.id for lp in suite.problems]
     placed: dict[str, list[Exchange]] = {}
     opening: Exchange | None = None
-    current: str | None = None
-    outside: int | None = None  # a question outside the problem set, whose follow-ups are skipped too
+    current: tuple[str, ...] = ()
+    outside: tuple[int, ...] = ()  # a question outside the problem set, whose follow-ups are skipped too
     for i, ex in enumerate(exchanges):
-        named, unknown = _named_problem(ex.user, suite, numbers)
-        if unknown is not None:
-            skipped.append((ex, f"asks about question {unknown}, which is not in the problem set"))
-            outside = unknown
+        request = i == 0 or bool(_NEW_REQUEST.search(ex.user)) or not placed
+        named = _named(ex.user, numbers, topics, request=request, parts=letters)
+        if named.outside and not named.problems:
+            asked = ", ".join(map(str, named.outside))
+            which = "question" if len(named.outside) == 1 else "questions"
+            skipped.append(
+                (
+                    ex,
+                    f"asks about {which} {asked}, which {'is' if len(named.outside) == 1 else 'are'} not in the problem set",
+                )
+            )
+            outside = named.outside
             continue
-        if named is None and outside is not None and not _NEXT_QUESTION.search(ex.user):
-            skipped.append((ex, f"follows up on question {outside}, which is not in the problem set"))
+        if not named.problems and outside and not _NEXT_QUESTION.search(ex.user):
+            skipped.append((ex, f"follows up on question {outside[0]}, which is not in the problem set"))
             continue
-        outside = None
-        if named is None and i == 0 and len(exchanges) > 1 and not _looks_like_question(ex.user, suite):
+        outside = ()
+        if not named.problems and current and _OFF_TOPIC.search(ex.user):
+            skipped.append((ex, "a question the student calls unrelated to the homework"))
+            continue
+        if not named.problems and i == 0 and len(exchanges) > 1 and not _looks_like_question(ex.user, suite):
             opening = ex
             continue
-        if named is None and (current is None or _NEXT_QUESTION.search(ex.user)):
-            after = order.index(current) + 1 if current is not None else 0
-            named = next((pid for pid in order[after:] if pid not in placed), None)
-            if named is None:
+        targets = named.problems
+        if not targets and (not current or _NEXT_QUESTION.search(ex.user)):
+            after = max(order.index(p) for p in current) + 1 if current else 0
+            nxt = next((pid for pid in order[after:] if pid not in placed), None)
+            if nxt is None:
                 skipped.append((ex, "no question of the problem set is left to assign it to"))
                 continue
-        if named is not None:
-            current = named
-        assert current is not None
-        placed.setdefault(current, []).append(ex)
+            targets = (nxt,)
+        if not targets:
+            targets = _best_fitting(current, ex, topics)
+        portions = (
+            _split_reply(ex.assistant, targets, numbers, suite)
+            if len(targets) > 1
+            else {targets[0]: ex.assistant}
+        )
+        kept = []
+        for pid in targets:
+            portion = portions[pid]
+            if pid not in placed and Topics.substantial(portion) and topics.fit(pid, portion) < _MIN_FIT:
+                title = suite.get(pid).problem.title
+                skipped.append(
+                    (
+                        ex,
+                        f"the reply does not fit {pid} ({title}): it is about something else, so it is not graded against it",
+                    )
+                )
+                continue
+            placed.setdefault(pid, []).append(Exchange(ex.user, portion, ex.line))
+            kept.append(pid)
+        if kept:
+            current = tuple(kept)
     return AlignedTranscript(
         transcript, opening, {pid: tuple(exs) for pid, exs in placed.items()}, tuple(skipped)
     )
@@ -161,10 +274,16 @@ class TurnVerdict:
     index: int  # 0 = the question; n = the n-th later user turn about the problem
     kind: Literal["question", "hint", "followup"]
     parts: tuple[str, ...]  # graded on the reply: all for the question, the failing ones for a hint
+    changed: tuple[str, ...] = ()  # parts that got a new attempt from the reply
 
 
 def _message(recorder: Any, conv: str, index: int, role: Role, content: str, turn: dict[str, Any]) -> None:
     recorder.event("message", conv=conv, index=index, role=role, content=content, turn=turn)
+
+
+def _unanswered(state: PartState) -> bool:
+    """Whether no reply has answered the part yet (every attempt found no answer)."""
+    return bool(state.attempts) and all(a.grade.reason == "no_answer" for a in state.attempts)
 
 
 def grade_problem(
@@ -186,12 +305,30 @@ def grade_problem(
     recorder.event("conversation_start", conv=conv, problem=lp.id, sample=0, prefix=len(messages))
     hint_number = 0
     for index, ex in enumerate(exchanges):
+        also: list[str] = []
+        whole: list[str] | None = None
         if index == 0:
             kind: Literal["question", "hint", "followup"] = "question"
             graded = part_ids
+            # 'give me the blanks (a)-(h)' asks part (a) only: an answer without headings is (a)'s
+            whole = [pid for pid in named_parts(ex.user, lp) if pid in part_ids] or None
             turn = {"kind": "question", "problem": lp.id, "hint": 0}
         else:
-            graded = [pid for pid in part_ids if needs_help(states[pid].attempts[-1].grade)]
+            # a later turn is a hint for the failing parts it names (all failing parts if it names none);
+            # the other parts it names, or the one its words are about when the reply concedes a point,
+            # are re-graded too, and change only if the reply changed their verdict
+            named = named_parts(ex.user, lp)
+            # a part the replies have not answered yet is asked now when the turn names it: its question
+            fresh = [pid for pid in named if _unanswered(states[pid])]
+            for pid in fresh:
+                states[pid] = PartState(pid)
+            failing = [pid for pid in part_ids if pid not in fresh and needs_help(states[pid].latest.grade)]
+            graded = [pid for pid in failing if pid in named] if named else failing
+            also = [pid for pid in named if pid not in graded]
+            if not named and agrees(ex.assistant):
+                about = topic_part(ex.user, lp)
+                if about is not None and about not in graded:
+                    also.append(about)
             kind = "hint" if graded else "followup"
             if graded:
                 hint_number += 1
@@ -206,17 +343,22 @@ def grade_problem(
                     texts=[ex.user] * len(graded),
                 )
             else:
-                recorder.event("followup", conv=conv, problem=lp.id, number=index)
+                recorder.event("followup", conv=conv, problem=lp.id, number=index, parts=also)
             turn = {"kind": kind, "problem": lp.id, "hint": hint_number if graded else 0}
         messages.append(Message("user", ex.user))
         _message(recorder, conv, len(messages) - 1, "user", ex.user, turn)
         messages.append(Message("assistant", ex.assistant))
         _message(recorder, conv, len(messages) - 1, "assistant", ex.assistant, turn)
-        if graded:
-            sections = sections_for(ex.assistant, lp, list(graded))
-            for pid in graded:
-                grade_attempt(lp, states[pid], sections[pid], ex.assistant, sandbox, recorder, conv)
-        verdicts.append(TurnVerdict(lp.id, index, kind, tuple(graded)))
+        if index > 0 and fresh:
+            also = [pid for pid in also if pid not in fresh]
+            changed = grade_reply(
+                lp, states, ex.assistant, [*graded, *fresh], sandbox, recorder, conv, also=also
+            )
+        else:
+            changed = grade_reply(
+                lp, states, ex.assistant, graded, sandbox, recorder, conv, also=also, whole=whole
+            )
+        verdicts.append(TurnVerdict(lp.id, index, kind, tuple(graded), tuple(changed)))
     parts = tuple(part_result(lp, states[pid]) for pid in part_ids)
     for part in parts:
         recorder.event("part_result", conv=conv, **part.to_json())

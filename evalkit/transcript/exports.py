@@ -205,7 +205,9 @@ def _claude_messages(conv: dict[str, Any], source: str) -> list[Message]:
             raise TranscriptError(f"{source}: chat message {i} is not an object")
         sender = message.get("sender")
         if sender not in ("human", "assistant"):
-            raise TranscriptError(f"{source}: chat message {i} has sender {sender!r}; expected human or assistant")
+            raise TranscriptError(
+                f"{source}: chat message {i} has sender {sender!r}; expected human or assistant"
+            )
         text = _claude_text(message)
         if sender == "human":
             text = "\n\n".join([text, *_attachments(message)]).strip()
@@ -257,5 +259,7 @@ def pdf_text(path: Path) -> str:
         raise TranscriptError(f"{path}: pdftotext did not finish within {PDF_TIMEOUT_S} s") from None
     if done.returncode != 0:
         why = done.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise TranscriptError(f"{path}: pdftotext cannot read it ({why[-1] if why else f'exit {done.returncode}'})")
+        raise TranscriptError(
+            f"{path}: pdftotext cannot read it ({why[-1] if why else f'exit {done.returncode}'})"
+        )
     return done.stdout.decode("utf-8", "replace").replace("\f", "\n\n")

@@ -184,7 +184,9 @@ def parse_transcript(
     """
     fmt = _detect_format(text, source) if format == "auto" else format
     if conversation is not None and fmt not in ("chatgpt", "claude"):
-        raise TranscriptError(f"{source}: --conversation picks from a ChatGPT or Claude.ai export; this is {fmt}")
+        raise TranscriptError(
+            f"{source}: --conversation picks from a ChatGPT or Claude.ai export; this is {fmt}"
+        )
     if fmt == "json":
         turns = _from_json(text, source)
     elif fmt in ("chatgpt", "claude"):
@@ -203,7 +205,9 @@ def parse_transcript(
     return Transcript(tuple(turns), fmt, source)
 
 
-def read_transcript(path: str | Path, *, format: Format = "auto", conversation: str | None = None) -> Transcript:
+def read_transcript(
+    path: str | Path, *, format: Format = "auto", conversation: str | None = None
+) -> Transcript:
     """Read the transcript file at ``path`` (a ``.pdf`` is a write-up read through ``pdftotext``)."""
     path = Path(path)
     try:
@@ -211,7 +215,9 @@ def read_transcript(path: str | Path, *, format: Format = "auto", conversation: 
             raise TranscriptError(f"{path}: larger than {_MAX_BYTES // 1_000_000} MB")
         if format == "pdf" or (format == "auto" and path.suffix.lower() == ".pdf"):
             if conversation is not None:
-                raise TranscriptError(f"{path}: --conversation picks from a ChatGPT or Claude.ai export, not a PDF")
+                raise TranscriptError(
+                    f"{path}: --conversation picks from a ChatGPT or Claude.ai export, not a PDF"
+                )
             transcript = parse_transcript(pdf_text(path), format="writeup", source=str(path))
             return Transcript(transcript.turns, "pdf", transcript.source)
         text = path.read_text(encoding="utf-8")

@@ -12,7 +12,8 @@ from pydantic import ValidationError
 
 from evalkit.checks import get_checker
 from evalkit.checks.base import Answer, CheckContext
-from evalkit.checks.code import CodeParams, _blank_values, _einsum_answer, _shape_answer, grade_code_answer
+from evalkit.checks.code import CodeParams, grade_code_answer
+from evalkit.checks.code_answers import _blank_values, _einsum_answer, _shape_answer
 from evalkit.errors import SpecError
 from evalkit.sandbox import SandboxPool
 from evalkit.spec.models import CheckSpec, Problem

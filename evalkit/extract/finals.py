@@ -1,0 +1,683 @@
+"""The final answer a section *states*, not a line of its derivation.
+
+Candidates are grouped by priority and the best group wins (Math-Verify's
+idea, with the homework's habits)::
+
+    1. stated finals   the last \\boxed{...} (and the boxes of the same equation),
+                       the last 'Answer:' / 'Final answer:' / 'The answer is' statement,
+                       and the reply's summary restatement of the part
+    2. named equation  an equation whose left side is the quantity the part asks
+                       for (``s = ...`` when the prompt asks "what should $s$ be")
+    3. conclusion      inline math after the last display, in a sentence that
+                       concludes ("So", "Therefore", "which gives")
+    4. display math, then inline math, then math-looking code spans, then
+       math in plain text (``s = sqrt(d)``), then a last line that is not prose
+
+Within a group the last candidate is taken, together with the candidates it
+is offered beside ("either $d$ or $\\sqrt{d}$", "\\boxed{A} or equivalently
+\\boxed{B}"): every one is graded, so a hedge between two different answers
+cannot pass. With ``anchor`` (a regular expression), only the text after its
+last match is read and the *first* candidate there is taken.
+
+Example::
+
+    found = final_answers("Thus $$s^2 = d$$ and so $s = \\sqrt{d}$.", asks=["s"])
+    [(f.text, f.where) for f in found]      # [('s = \\sqrt{d}', 'named equation')]
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from evalkit.extract.spans import (
+    Span,
+    boxes,
+    canonical,
+    code_spans,
+    equation_sides,
+    fence_ranges,
+    last_segment,
+    mask,
+    math_blocks,
+    plain_math,
+)
+
+__all__ = [
+    "HEADING_MARKER",
+    "SUMMARY_MARKER",
+    "FoundAnswer",
+    "asked_quantities",
+    "final_answer",
+    "final_answers",
+]
+
+_MAX_SCAN = 200_000
+SUMMARY_MARKER = "Final answer (restated in the reply's summary):"
+HEADING_MARKER = "Stated on the part's heading line:"  # before an answer written beside its label ('a) dμ²')
+
+
+@dataclass(frozen=True)
+class FoundAnswer:
+    """An answer found in a section: its text, what kind of place it came from, and where.
+
+    ``where`` is one of ``boxed``, ``answer line``, ``summary``, ``named equation``,
+    ``display math``, ``inline math``, ``inline code``, ``plain math`` or ``line``;
+    ``line`` is 1-based within the searched text; ``start``/``end`` are offsets into it.
+    """
+
+    text: str
+    where: str
+    line: int
+    start: int
+    end: int
+
+    def describe(self) -> str:
+        return f"{self.where} on line {self.line}"
+
+
+# -- what the part asks for -----------------------------------------------------------------------
+
+_ASKING = re.compile(
+    r"\b(?:what\s+(?:should|would|will|is|are|must|does)|find|compute|calculate|derive|define|determine|identify|"
+    r"give|express|evaluate|state|write\s+down|obtain|show\s+that)\b[^$.?]{0,60}?(?:\$([^$]+)\$|\\\((.+?)\\\))",
+    re.IGNORECASE,
+)
+
+
+def asked_quantities(prompt: str) -> tuple[str, ...]:
+    """The quantities a part's prompt asks for, as canonical names (``What should $s$ be`` → ``s``).
+
+    Only math right after an asking word counts ("Define $\\mathbb{E}[q^\\top k]$");
+    equations in the prompt (``$\\mu = 0$``) are givens, not quantities.
+    """
+    out = []
+    for m in _ASKING.finditer(prompt or ""):
+        content = m.group(1) or m.group(2) or ""
+        if "=" in content or len(content) > 80:
+            continue
+        key = canonical(content)
+        if key and key not in out:
+            out.append(key)
+    return tuple(out)
+
+
+_RELATION = re.compile(r"\\(?:neq|ne|geq|ge|leq|le|gt|lt)(?![a-zA-Z])|[<>≤≥≠]|!=")
+
+
+def _names_quantity(content: str, asks: Sequence[str]) -> bool:
+    """Whether ``content`` is an equation (or relation) whose left side is one of ``asks``."""
+    step = last_segment(_unwrap(content))
+    sides = equation_sides(step)
+    if len(sides) < 2:
+        sides = _RELATION.split(step, maxsplit=1)
+    if len(sides) < 2 or not sides[-1].strip():
+        return False
+    left = canonical(sides[0])
+    for ask in asks:
+        if left == ask:
+            return True
+        if (
+            "(*)" in ask or "(cdot)" in ask or "(" not in ask
+        ):  # \phi(\cdot) or a bare function name: any argument
+            head = ask.split("(")[0]
+            if left.startswith(head + "(") and left.endswith(")"):
+                return True
+    return False
+
+
+def _unwrap(content: str) -> str:
+    inner = boxes(content)
+    if len(inner) == 1 and inner[0].start == 0 and inner[0].end >= len(content.rstrip()):
+        return inner[0].content
+    return content
+
+
+# -- stated answers ----------------------------------------------------------------------------------
+
+_MARKER = re.compile(
+    r"^[ \t>#*_\-•]*(?:\d+\.\s*)?(?:[✅✔→➡]\s*)?(?:\*\*|__)?[ \t]*"
+    r"(?P<word>final\s+answer|answer|final|result|solution|conclusion|total|overall)(?:\s*\([^)\n]{0,30}\))?\s*(?:\*\*|__)?\s*[:：]\s*(?:\*\*|__)?"
+    r"|(?:^|(?<=[.!]\s))(?:so\s+|thus\s+|hence\s+)?the\s+(?:final\s+|correct\s+)?answer\s+(?:is|would be|should be)\s*:?",
+    re.IGNORECASE | re.MULTILINE,
+)
+_CONCLUDING = re.compile(
+    r"(?:^|[.!:]\s+|\n|\$\$\s*|\\\]\s*)[*_\s]*(?:so|thus|therefore|hence|this gives|which gives|giving|we get|we obtain|"
+    r"in total|overall|altogether|that is|i\.e\.|finally|the result is|the answer is|it equals)\b[^.\n]*$",
+    re.IGNORECASE,
+)
+_ALTERNATIVE = re.compile(
+    r"^[\s,;*_]*(?:either\s+)?(?:or|or\s+(?:possibly|perhaps|maybe|alternatively|equivalently|else)|"
+    r"alternatively|/|and/or|or,\s*equivalently,?)[\s,;*_:]*$",
+    re.IGNORECASE,
+)
+
+
+# Markdown emphasis and check marks around plain-text math ('✅ **s = √d**')
+_EMPHASIS = re.compile(
+    r"(?<![\w*\\])(?:\*{1,3}|_{2,3})(?=[^\s*_])|(?<=[^\s*_\\])(?:\*{1,3}|_{2,3})(?![\w*])|[✅✔☑✓✗❌➡️]"
+)
+
+
+_BOLD_LINE = re.compile(r"^[ \t>*\-•✅✔→]*\*\*[^*\n]{1,200}\*\*[^\n]*$", re.MULTILINE)
+
+
+def _line_of(text: str, offset: int) -> int:
+    return text.count("\n", 0, offset) + 1
+
+
+def _is_prose(line: str) -> bool:
+    """A line of words (three or more words with vowels, no LaTeX commands) rather than an expression."""
+    if "\\" in line:
+        return False
+    words = [w for w in re.findall(r"[A-Za-z]{3,}", line) if re.search(r"[aeiouAEIOU]", w)]
+    return len(words) >= 3
+
+
+def _all_math(line: str) -> bool:
+    """Whether every word of a line looks like math (``O(N^2 D)``, ``d_model``), not 'See part (c).'"""
+    spans = plain_math(line)
+    covered = sum(len(s.content) for s in spans)
+    return bool(spans) and covered >= 0.8 * len(line.strip(" .,;:"))
+
+
+def _code_mathlike(content: str) -> bool:
+    """A code span that holds an expression (``d * mu**2``, ``O(N^2 D)``), not a bare identifier."""
+    body = content.strip()
+    if re.fullmatch(r"[A-Za-z_][\w.]*", body):
+        return False
+    return bool(re.search(r"[=+*/^()√²·]|\d", body))
+
+
+class _Reader:
+    """The candidates of one region of text, found once and shared by the priority groups."""
+
+    def __init__(self, region: str, prefer: str, asks: Sequence[str] = ()) -> None:
+        self.region = region
+        self.prefer = prefer
+        self.asks = tuple(asks)
+        self.hidden = mask(region, fence_ranges(region))
+        self.boxes = [b for b in boxes(self.hidden)]
+        self.display, self.inline = math_blocks(region)
+        self.code = [c for c in code_spans(region)]
+        self._join_dangling()
+        delimited = [*self.display, *self.inline, *self.code]
+        bare = _EMPHASIS.sub(lambda m: " " * len(m.group(0)), mask(self.hidden, delimited))
+        self.plain = [p for p in plain_math(bare) if not _is_prose(p.content)]
+
+    def _join_dangling(self) -> None:
+        """Join inline math that ends in '=' with the code span right after it (``$x =$ `d` ``)."""
+        joined = []
+        for k, span in enumerate(self.inline):
+            if not re.search(r"(?:=|\\approx|\\sim)\s*$", span.content):
+                continue
+            after = next(
+                (c for c in self.code if c.start >= span.end and not self.region[span.end : c.start].strip()),
+                None,
+            )
+            if after is not None:
+                self.inline[k] = Span(span.start, after.end, f"{span.content} {after.content}", span.kind)
+                joined.append(after)
+        self.code = [c for c in self.code if c not in joined]
+
+    def math(self) -> list[Span]:
+        return sorted([*self.display, *self.inline], key=lambda s: s.start)
+
+    def statement_spans(self, start: int, end: int) -> list[Span]:
+        """The answer inside an 'Answer: ...' statement at ``region[start:end]``."""
+        inside = [s for s in self.math() if start <= s.start < end]
+        inside_boxes = [b for b in self.boxes if start <= b.start < end]
+        if inside_boxes:
+            return inside_boxes
+        if inside:
+            return inside
+        code = [c for c in self.code if start <= c.start < end]
+        if code and (self.prefer == "code" or _code_mathlike(code[0].content)):
+            return code[:1]
+        plain = [p for p in self.plain if start <= p.start < end]
+        if plain:
+            return plain
+        rest = self.region[start:end].strip(" *_`.\t")
+        if rest and not _is_prose(rest) and len(rest) <= 200:
+            offset = self.region.index(rest, start)
+            return [Span(offset, offset + len(rest), rest, "line")]
+        return []
+
+    def statements(self) -> list[tuple[str, list[Span]]]:
+        """Each 'Answer:' statement's answer: (where, spans), in order."""
+        out = []
+        for m in _MARKER.finditer(self.hidden):
+            line_end = self.region.find("\n", m.end())
+            line_end = len(self.region) if line_end < 0 else line_end
+            start, end = m.end(), line_end
+            if not self.region[start:end].strip(" *_:"):  # the answer is on the next line(s)
+                nxt = re.search(r"\S[^\n]*", self.region[end:])
+                if nxt:
+                    start, end = end + nxt.start(), end + nxt.end()
+                    block = next((d for d in self.display if d.start <= start < d.end), None)
+                    if block:
+                        end = max(end, block.end)
+            spans = self.statement_spans(start, end)
+            if spans and canonical(spans[0].content) in self.asks:
+                continue  # '(a) E[q^T k]' names the quantity: a title, not an answer
+            if spans:
+                out.append((m.start(), "answer line", self.first_or_named(spans)))
+        out += self.bold_statements()
+        return [(where, spans) for _, where, spans in sorted(out, key=lambda item: item[0])]
+
+    def bold_statements(self) -> list[tuple[int, str, list[Span]]]:
+        """Lines that open with math in bold: '**O(b·d² + b·n·d)**', '✅ **s = √d**', '**Memory access: O(d²)**',
+        with the bold answers an 'or equivalently' joins to it."""
+        out = []
+        for m in _BOLD_LINE.finditer(self.hidden):
+            spans: list[Span] = []
+            for bold in re.finditer(r"\*\*([^*\n]{1,200})\*\*", m.group(0)):
+                start = m.start() + bold.start(1)
+                body = bold.group(1)
+                label = re.match(r"^\s*[A-Za-z][A-Za-z \-]{0,30}:\s*", body)
+                if label:
+                    start, body = start + label.end(), body[label.end() :]
+                if spans and not re.search(r"\bor\b|\bi\.e\.", self.hidden[spans[-1].end : start]):
+                    break
+                inner = self.statement_spans(start, start + len(body))
+                whole = "".join(s.content for s in inner).replace(" ", "")
+                if not inner or len(whole) < 0.6 * len(body.replace(" ", "").strip("$`.")):
+                    break  # bold words with some math in them, not a bold answer
+                spans += inner[:1]
+            if spans:
+                out.append((m.start(), "answer line", spans))
+        return out
+
+    def first_or_named(self, spans: list[Span]) -> list[Span]:
+        """The answer among a statement's math: the one naming the quantity, else the first."""
+        if len(spans) == 1 or spans[0].kind == "boxed":
+            return spans
+        named = [s for s in spans if self.asks and _names_quantity(s.content, self.asks)]
+        return named[-1:] or spans[:1]
+
+
+def _box_group(reader: _Reader, chosen: Span) -> list[Span]:
+    """The boxes of the same equation or line as ``chosen`` (``\\boxed{A} \\text{ or } \\boxed{B}``)."""
+    region = reader.region
+    blocks = [b for b in reader.display + reader.inline if b.start <= chosen.start < b.end]
+    if blocks:
+        lo, hi = blocks[0].start, blocks[0].end
+    else:
+        lo = region.rfind("\n", 0, chosen.start) + 1
+        nl = region.find("\n", chosen.end)
+        hi = len(region) if nl < 0 else nl
+    return [b for b in reader.boxes if lo <= b.start and b.end <= hi]
+
+
+def _with_alternatives(reader: _Reader, items: list[Span], chosen: Span) -> list[Span]:
+    """``chosen`` and the candidates it is offered beside: 'either A or B', 'A or equivalently B'."""
+    group = [chosen]
+    index = items.index(chosen)
+    for k in range(index - 1, -1, -1):
+        between = reader.hidden[items[k].end : group[0].start]
+        if _ALTERNATIVE.match(re.sub(r"\$", "", between)):
+            group.insert(0, items[k])
+        else:
+            break
+    for k in range(index + 1, len(items)):
+        between = reader.hidden[group[-1].end : items[k].start]
+        if _ALTERNATIVE.match(re.sub(r"\$", "", between)):
+            group.append(items[k])
+        else:
+            break
+    return group
+
+
+def _dedupe(spans: list[tuple[str, Span]]) -> list[tuple[str, Span]]:
+    out: list[tuple[str, Span]] = []
+    for where, span in spans:
+        if any(o.start <= span.start < o.end or span.start <= o.start < span.end for _, o in out):
+            continue
+        out.append((where, span))
+    return out
+
+
+_HEDGE = re.compile(
+    r"\beither\b|\b(?:is|are|would be)\s+(?:also\s+|equally\s+)?(?:acceptable|fine|valid|correct|ok(?:ay)?|right)\b"
+    r"|\balso\s+(?:acceptable|correct|valid|works|fine)\b|\bboth\s+(?:forms|answers|versions|are)\b",
+    re.IGNORECASE,
+)
+
+
+def _hedges(reader: _Reader) -> list[Span]:
+    """Answers offered side by side in one sentence ("either $A$ or $B$ is acceptable"): each must be right."""
+    out: list[Span] = []
+    items = sorted([*reader.inline, *reader.display, *reader.plain], key=lambda s: s.start)
+    for m in re.finditer(r"[^.!?\n]*(?:[.!?](?!\d)|\n|$)", reader.hidden):
+        sentence = m.group(0)
+        if not _HEDGE.search(sentence) or " or " not in f" {sentence} ":
+            continue
+        inside = [s for s in items if m.start() <= s.start < m.end()]
+        joined = [
+            s
+            for k, s in enumerate(inside)
+            if (k + 1 < len(inside) and re.search(r"\bor\b", reader.hidden[s.end : inside[k + 1].start]))
+            or (k > 0 and re.search(r"\bor\b", reader.hidden[inside[k - 1].end : s.start]))
+        ]
+        if len(joined) >= 2:
+            out += joined
+    return out
+
+
+def _stated(reader: _Reader) -> list[tuple[str, Span]]:
+    found: list[tuple[str, Span]] = []
+    if reader.boxes:
+        found += [("boxed", b) for b in _box_group(reader, reader.boxes[-1])]
+    statements = reader.statements()
+    normal = [s for s in statements if s[0] == "answer line"]
+    if normal:
+        found += [("answer line", s) for s in normal[-1][1]]
+    return _dedupe(found)
+
+
+_AGREEING = re.compile(
+    r"\b(?:you'?re (?:absolutely |completely |totally )?(?:right|correct)|you are (?:absolutely |completely )?"
+    r"(?:right|correct)|good catch|great catch|nice catch|i stand corrected|my (?:mistake|apologies|bad)|"
+    r"i apologi[sz]e|i was wrong|i made (?:a|an) (?:mistake|error)|let me correct|thanks for (?:catching|"
+    r"the correction|pointing|pushing back)|that'?s a (?:good|great|fair|valid) point|(?:a|you make a|you raise a) "
+    r"(?:good|great|fair|valid) point|i (?:overstated|misspoke|was too (?:strong|quick|hasty))|let me revise|"
+    r"you'?ve caught (?:a|an|my)|on second thought|you'?re onto something)\b",
+    re.IGNORECASE,
+)
+
+
+def concedes(reply: str) -> bool:
+    """Whether a reply concedes a point to the student ("You're right", "Good catch", "I was wrong")."""
+    return bool(_AGREEING.search(reply[:3000]))
+
+
+def _on_heading_line(reader: _Reader) -> list[tuple[str, Span]]:
+    """The answer written beside the part's label (``a) dμ²``), marked by :data:`HEADING_MARKER`."""
+    at = reader.region.rfind(HEADING_MARKER)
+    if at < 0:
+        return []
+    start = at + len(HEADING_MARKER)
+    end = reader.region.find("\n", start)
+    spans = reader.statement_spans(start, len(reader.region) if end < 0 else end)
+    if not spans or canonical(spans[0].content) in reader.asks:
+        return []
+    return [("answer line", s) for s in reader.first_or_named(spans)]
+
+
+def _named(reader: _Reader, asks: Sequence[str]) -> list[tuple[str, Span]]:
+    if not asks:
+        return []
+    items = sorted([*reader.display, *reader.inline, *reader.plain], key=lambda s: s.start)
+    named = [s for s in items if _names_quantity(s.content, asks)]
+    if not named:
+        return []
+    group = _with_alternatives(reader, named, named[-1])
+    return [("named equation", _conclusion(s)) for s in group]
+
+
+def _conclusion(span: Span) -> Span:
+    """The last step of ``s^2 = d \\implies s = \\sqrt{d}`` (the span itself when there is no implication)."""
+    last = last_segment(span.content)
+    if last == span.content.strip():
+        return span
+    return Span(span.start, span.end, last, span.kind)
+
+
+def _concluding(reader: _Reader) -> list[tuple[str, Span]]:
+    last_display = reader.display[-1].end if reader.display else -1
+    later = [s for s in reader.inline if s.start > last_display]
+    for span in reversed(later):
+        sentence = reader.hidden[max(0, span.start - 200) : span.start]
+        if _CONCLUDING.search(sentence):
+            return [("inline math", s) for s in _with_alternatives(reader, later, span)]
+    return []
+
+
+def _by_kind(reader: _Reader, want: re.Pattern[str] | None = None) -> list[tuple[str, Span]]:
+    code = [c for c in reader.code if reader.prefer == "code" or _code_mathlike(c.content)]
+    order: list[tuple[str, list[Span]]] = [
+        ("display math", reader.display),
+        ("inline math", reader.inline),
+        ("inline code", code),
+        ("plain math", reader.plain),
+    ]
+    if reader.prefer == "code":
+        order = [order[2], order[0], order[1], order[3]]
+    for where, items in order:
+        items = [s for s in items if s.content.strip()]
+        if want is not None and any(_looks_wanted(s.content, want) for s in items):
+            items = [s for s in items if _looks_wanted(s.content, want)]
+        if items:
+            return [(where, s) for s in _with_alternatives(reader, items, items[-1])]
+    return []
+
+
+def _last_line(reader: _Reader) -> list[tuple[str, Span]]:
+    lines = [m for m in re.finditer(r"[^\n]*\S[^\n]*", reader.hidden)]
+    if not lines:
+        return []
+    m = lines[-1]
+    content = re.sub(r"^(?:[\s>#*_]|[-+]\s)+|[*_\s]+$", "", reader.region[m.start() : m.end()])
+    if not content or _is_prose(content) or not _all_math(content):
+        return []
+    return [("line", Span(m.start(), m.end(), content, "line"))]
+
+
+_LABEL_AFTER = re.compile(
+    r"\s*(?:\*\*|__)?\s*(?:\([^)\n]{0,30}\))?\s*(?:\*\*|__)?\s*(?::|=|\bis\b|\$|\\\(|\})"
+)
+_CUE_NEAR = re.compile(
+    r"\b(?:overall|total|in total|altogether|so|thus|hence|therefore)\b|[→⟹]|=>|\\implies", re.IGNORECASE
+)
+
+
+_DEFINITION = re.compile(r"^\s*\\?[A-Za-z]{1,6}(?:_\{?\w+\}?)?\s*(?:=|\\approx|≈|\\sim)")
+
+
+def _looks_wanted(content: str, want: re.Pattern[str] | None) -> bool:
+    """Whether a candidate looks like the answer sought, and is not a definition such as ``M = \\Theta(D)``."""
+    if want is None:
+        return True
+    return bool(want.search(content)) and not _DEFINITION.match(content)
+
+
+def _anchor_at(full: str, anchor: str) -> int | None:
+    """Where the answer an anchor introduces begins: after its last match written as a label
+    (``Time:``, ``**Total space complexity:**``, ``\\text{Total time: }``), else after its last match."""
+    matches = list(re.finditer(anchor, full, re.IGNORECASE))
+    if not matches:
+        return None
+
+    def labelled(m: re.Match[str]) -> bool:
+        before = full[full.rfind("\n", 0, m.start()) + 1 : m.start()]
+        return bool(_LABEL_AFTER.match(full, m.end())) or not before.strip(" \t>*_#-•")
+
+    return (
+        [m for m in matches if labelled(m)][-1:][0].end()
+        if any(labelled(m) for m in matches)
+        else matches[-1].end()
+    )
+
+
+def _value_before(
+    full: str, at: int, anchor: str, prefer: str, asks: Sequence[str]
+) -> tuple[str, Span] | None:
+    """The answer written just before its label on one line: ``$O(ND^2 M)$ time, $O(ND)$ space``."""
+    m = next((m for m in re.finditer(anchor, full, re.IGNORECASE) if m.end() == at), None)
+    if m is None:
+        return None
+    line_start = full.rfind("\n", 0, m.start()) + 1
+    reader = _Reader(full[line_start : m.start()], prefer, asks)
+    items = sorted([*reader.boxes, *reader.display, *reader.inline, *reader.plain], key=lambda s: s.end)
+    items = [s for s in items if s.content.strip()]
+    if not items or reader.region[items[-1].end :].strip(" $\\)*_`") != "":
+        return None
+    last = items[-1]
+    return last.kind, Span(line_start + last.start, line_start + last.end, last.content, last.kind)
+
+
+def _anchored(
+    reader: _Reader, want: re.Pattern[str] | None, same_line: bool = False
+) -> list[tuple[str, Span]]:
+    """The answer right after an anchor: in the rest of its line, else the next line or block."""
+    region = reader.region
+    line_end = region.find("\n")
+    line_end = len(region) if line_end < 0 else line_end
+    code = [c for c in reader.code if reader.prefer == "code" or _code_mathlike(c.content)]
+    items = sorted([*reader.display, *reader.inline, *code, *reader.plain], key=lambda s: s.start)
+    items = [s for s in items if s.content.strip()]
+    if not items:
+        return _last_line(reader)
+    statement = [s for s in items if s.start < line_end]
+    if not statement and same_line:
+        return []
+    if not statement:
+        nxt = items[0]
+        stop = region.find("\n", nxt.end)
+        statement = [s for s in items if s.start < (len(region) if stop < 0 else stop)]
+    wanted = [s for s in statement if _looks_wanted(s.content, want)]
+    pool = wanted or statement
+
+    def cued_at(span: Span) -> bool:
+        line_start = region.rfind("\n", 0, span.start) + 1
+        return bool(_CUE_NEAR.search(region[max(line_start, span.start - 14) : span.start]))
+
+    cued = [s for s in pool if cued_at(s)]
+    chosen = cued[-1] if cued and len(pool) > 1 else pool[0]
+    inner = [b for b in reader.boxes if chosen.start <= b.start < chosen.end]
+    if inner:
+        return [("boxed", b) for b in inner]
+    return [(chosen.kind, s) for s in _with_alternatives(reader, pool, chosen)]
+
+
+def _inside_math(full: str, at: int) -> Span | None:
+    """The math block holding offset ``at``, with its content after ``at`` (an anchor inside ``\\text{}``)."""
+    display, inline = math_blocks(full)
+    for block in [*display, *inline]:
+        if block.start < at < block.end:
+            offset = full.find(block.content, block.start)
+            rest = block.content[max(0, at - offset) :]
+            cut = re.match(r"^[^{}]*\}\s*", rest)
+            if cut:
+                rest = rest[cut.end() :]
+            # the row of an align, up to the next label
+            rest = re.split(r"\\\\(?!\w)|\\text\s*\{[^{}]*:\s*\}", rest)[0]
+            rest = re.sub(r"^(?:\s|&|\\q?quad|\\[,;])+", "", rest).rstrip(" \t\n,.;&")
+            while rest.endswith("}") and rest.count("}") > rest.count("{"):  # the box around 'Space: O(...)'
+                rest = rest[:-1].rstrip(" \t\n,;&")
+            rest = re.sub(r"(?:\\q?quad|\\[,;!])+\s*$", "", rest).rstrip(" \t\n,;&")
+            rest = rest.strip(" :")
+            if rest:
+                return Span(block.end - len(rest) - 2, block.end, rest, block.kind)
+    return None
+
+
+def _read(
+    full: str,
+    base: int,
+    prefer: str,
+    anchor: str | None,
+    asks: Sequence[str],
+    named_only: bool,
+    want: re.Pattern[str] | None,
+) -> list[tuple[str, Span, int]]:
+    if anchor:
+        at = _anchor_at(full, anchor)
+        if at is None:
+            return []
+        held = _inside_math(full, at)
+        if held is not None:
+            return [(held.kind, held, base)]
+        reader = _Reader(full[at:], prefer, asks)
+        found = _anchored(reader, want, same_line=True)
+        if not found:
+            found_before = _value_before(full, at, anchor, prefer, asks)
+            if found_before:
+                return [(found_before[0], found_before[1], base)]
+            found = _anchored(reader, want)
+        return [(w, s, base + at) for w, s in found]
+    reader = _Reader(full, prefer, asks)
+    if named_only:
+        found = _named(reader, asks)
+    else:
+        found = (
+            _stated(reader)
+            or _named(reader, asks)
+            or _on_heading_line(reader)
+            or _concluding(reader)
+            or _by_kind(reader, want)
+            or _last_line(reader)
+        )
+        if found:  # a hedge anywhere in the section is graded beside the answer it hedges
+            found = _dedupe(found + [("hedge", s) for s in _hedges(reader)])
+    return [(w, s, base) for w, s in found]
+
+
+def final_answers(
+    text: str,
+    *,
+    prefer: str = "math",
+    anchor: str | None = None,
+    asks: Sequence[str] = (),
+    named_only: bool = False,
+    want: str | None = None,
+) -> list[FoundAnswer]:
+    """The final answer(s) of a section (see the module docstring); ``[]`` when it states none.
+
+    ``asks`` are the canonical names of the quantities the part asks for
+    (:func:`asked_quantities`); ``prefer="code"`` puts code spans first (blanks in code);
+    ``named_only`` reads only equations naming one of ``asks`` (a text several parts share);
+    ``want`` (a regular expression) is what an answer looks like (``O\\(`` for big-O), so where
+    several candidates compete, one that matches it is taken. With ``anchor``, the section and
+    its summary restatement are each read after their last match.
+    """
+    full = text[:_MAX_SCAN]
+    wanted = re.compile(want) if want else None
+    pieces = [(full, 0)]
+    out: list[FoundAnswer] = []
+    for piece, base in pieces:
+        for where, span, offset in _read(piece, base, prefer, anchor, asks, named_only, wanted):
+            text_of = (
+                _from_code(span.content) if span.kind == "inline code" and prefer != "code" else span.content
+            )
+            for content in alternatives(strip_label(text_of)):
+                if content and content not in [f.text for f in out]:
+                    start = offset + span.start
+                    out.append(FoundAnswer(content, where, _line_of(full, start), start, offset + span.end))
+    return out
+
+
+_TEXT_LABEL = re.compile(
+    r"^\s*\\(?:text|textbf|mathrm|textit)\s*\{[^{}]*[:=]\s*\}\s*(?:\\quad|\\qquad|&|\\,|\\;)*\s*"
+)
+_OR = re.compile(
+    r"\\(?:q?quad)?\s*\\text\s*\{\s*(?:or|either)(?:\s+equivalently)?\s*\}\s*(?:\\q?quad)?"
+    r"|\\q?quad\s+or\s+\\q?quad|\\text\s*\{\s*,?\s*or\s*,?\s*\}"
+)
+
+
+def _from_code(content: str) -> str:
+    """Math written as Python in a code span (``d ** 0.5``, ``math.sqrt(d)``), in math notation."""
+    content = re.sub(r"\b(?:math|np|numpy|torch)\.(sqrt|exp|log|pi|e)\b", r"\1", content)
+    return re.sub(r"\*\*\s*(\([^()]*\)|[\w.]+)", lambda m: "^{" + m.group(1).strip("()") + "}", content)
+
+
+def strip_label(content: str) -> str:
+    """An answer without a leading ``\\text{Total time: }``-style label (display math that names its value)."""
+    return _TEXT_LABEL.sub("", content, count=1).strip()
+
+
+def alternatives(content: str) -> list[str]:
+    """The answers one math block offers joined by 'or' (``A \\quad \\text{or} \\quad B``): each is graded."""
+    if not _OR.search(content):
+        return [content.strip()]
+    return [piece.strip(" ,;") for piece in _OR.split(content) if piece.strip(" ,;")]
+
+
+def final_answer(
+    text: str, *, prefer: str = "math", anchor: str | None = None, asks: Sequence[str] = ()
+) -> FoundAnswer | None:
+    """The last of :func:`final_answers`, or None when nothing was found."""
+    found = final_answers(text, prefer=prefer, anchor=anchor, asks=asks)
+    return found[-1] if found else None

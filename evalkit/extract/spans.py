@@ -1,0 +1,332 @@
+"""Where math and code sit in a reply: delimiters, boxes, code spans and fences, and math in plain text.
+
+Every finder returns :class:`Span` objects with offsets into the text it was
+given, so callers can mask what they have already read (``mask``) and report
+lines. ``canonical`` gives a spelling-insensitive key for the name of a
+quantity, so ``\\mathbb{E}[q^\\top k]``, ``E[qᵀk]`` and ``\\text{E}(q^T k)``
+compare equal.
+
+Example::
+
+    display, inline = math_blocks("So $$s = \\sqrt{d}$$ as $d$ grows.")
+    [s.content for s in display], [s.content for s in inline]      # (['s = \\sqrt{d}'], ['d'])
+    [s.content for s in plain_math("Answer: s = sqrt(d), so Var = 1")]   # ['s = sqrt(d)', 'Var = 1']
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+__all__ = [
+    "Span",
+    "boxes",
+    "canonical",
+    "code_spans",
+    "equation_sides",
+    "fence_ranges",
+    "last_segment",
+    "mask",
+    "math_blocks",
+    "plain_math",
+]
+
+
+@dataclass(frozen=True)
+class Span:
+    """A piece of a text: ``text[start:end]`` holds it; ``content`` is what is inside its delimiters."""
+
+    start: int
+    end: int
+    content: str
+    kind: str  # boxed | display math | inline math | inline code | plain math | line
+
+
+def mask(text: str, spans: list[Span] | list[tuple[int, int]]) -> str:
+    """``text`` with each span blanked out (offsets kept; newlines kept so lines still count)."""
+    chars = list(text)
+    for span in spans:
+        start, end = (span.start, span.end) if isinstance(span, Span) else span
+        for i in range(start, end):
+            if chars[i] != "\n":
+                chars[i] = " "
+    return "".join(chars)
+
+
+_FENCE = re.compile(r"^[ \t]*(```|~~~)[^\n]*\n.*?(?:^[ \t]*\1[ \t]*$|\Z)", re.MULTILINE | re.DOTALL)
+
+
+def fence_ranges(text: str) -> list[tuple[int, int]]:
+    """The fenced code blocks of ``text`` as (start, end) offsets."""
+    return [(m.start(), m.end()) for m in _FENCE.finditer(text)]
+
+
+def balanced_end(text: str, open_at: int) -> int:
+    """Index just after the brace group opening at ``text[open_at]``, or -1 if unbalanced."""
+    depth = 0
+    i = open_at
+    while i < len(text):
+        ch = text[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if ch == "{":
+            depth += 1
+        elif ch == "}":
+            depth -= 1
+            if depth == 0:
+                return i + 1
+        i += 1
+    return -1
+
+
+def boxes(text: str) -> list[Span]:
+    """Every ``\\boxed{...}`` (or ``\\fbox``) as a span whose content is inside the braces."""
+    out = []
+    for match in re.finditer(r"\\(?:boxed|fbox)\s*\{", text):
+        end = balanced_end(text, match.end() - 1)
+        if end > 0:
+            out.append(Span(match.start(), end, text[match.end() : end - 1], "boxed"))
+    return out
+
+
+_DISPLAY = re.compile(
+    r"\$\$(?P<a>.+?)\$\$|\\\[(?P<b>.+?)\\\]"
+    r"|\\begin\{(?P<env>equation|align|aligned|gather|multline|displaymath|eqnarray)(?P<star>\*?)\}"
+    r"(?P<c>.+?)\\end\{(?P=env)(?P=star)\}",
+    re.DOTALL,
+)
+_INLINE = re.compile(r"(?<![\\$])\$(?!\$)(?P<a>[^$\n]+?)(?<!\\)\$(?!\d)|\\\((?P<b>.+?)\\\)", re.DOTALL)
+
+
+def math_blocks(text: str) -> tuple[list[Span], list[Span]]:
+    """Display (``$$``, ``\\[``, environments) and inline (``$``, ``\\(``) math, outside code fences."""
+    hidden = mask(text, fence_ranges(text))
+    display = []
+    for m in _DISPLAY.finditer(hidden):
+        group = next(g for g in ("a", "b", "c") if m.group(g) is not None)
+        display.append(Span(m.start(), m.end(), text[m.start(group) : m.end(group)], "display math"))
+    inline = []
+    for m in _INLINE.finditer(mask(hidden, display)):
+        group = "a" if m.group("a") is not None else "b"
+        inline.append(Span(m.start(), m.end(), text[m.start(group) : m.end(group)], "inline math"))
+    return display, inline
+
+
+_CODE = re.compile(r"(?<!`)`(?!`)([^`\n]+)`(?!`)|<code>(.+?)</code>")
+
+
+def code_spans(text: str) -> list[Span]:
+    """Inline code spans (`` `x` `` and ``<code>x</code>``), outside code fences."""
+    hidden = mask(text, fence_ranges(text))
+    return [
+        Span(m.start(), m.end(), m.group(1) if m.group(1) is not None else m.group(2), "inline code")
+        for m in _CODE.finditer(hidden)
+    ]
+
+
+# -- math in plain text ----------------------------------------------------------------------------
+
+_MATH_CHARS = set("=+*/^_()[]|<>≤≥≠≈√‖·×²³⁴ᵀ⊤∈ℝ∑∏∞−±∝→⇒{}\\'&")
+_GREEK = set("αβγδεζηθικλμνξπρστυφχψωΘΛΣΦΨΩϕ")
+_FUNCS = re.compile(r"^(?:sqrt|log|ln|exp|max|min|softmax|sim|phi|Var|var|Cov|E|O|Theta|Omega|tr|det|sum)\(")
+_MATH_WORDS = {"mu", "sigma", "pi", "alpha", "beta", "lambda", "theta", "phi", "sqrt", "eta", "tau", "inf"}
+_WORD = re.compile(r"^[A-Za-z]{2,}[.,;:!?]?$")
+_ARTICLES = {"a", "A", "I"}
+_CONNECTORS = {
+    "=",
+    "+",
+    "-",
+    "*",
+    "/",
+    "^",
+    "·",
+    "×",
+    "≤",
+    "≥",
+    "<",
+    ">",
+    "≈",
+    "→",
+    "&",
+    "≠",
+    "±",
+    "−",
+    "=>",
+    "<=",
+    ">=",
+}
+
+
+_LABEL_TOKEN = re.compile(r"^\(?(?:[a-hA-H]|i{1,3}|iv|vi{0,3})\)[.,:]?$|^[a-hA-H]\.$")
+
+
+def _mathish(token: str) -> bool:
+    core = token.strip('.,;:!?"“”')
+    if not core:
+        return False
+    if re.search(r"[A-Za-z]'[A-Za-z]", core):  # doesn't, it's
+        return False
+    inner = core.strip("()[]{}")
+    if re.fullmatch(r"[A-Za-z]{2,}", inner) and re.search(r"[aeiouyAEIOUY]", inner):
+        if inner.lower() not in _MATH_WORDS and not _FUNCS.match(core):
+            return False  # a word in brackets: '(If', 'vector)'
+    if any(ch in _MATH_CHARS or ch in _GREEK or ch.isdigit() for ch in core) or _FUNCS.match(core):
+        return True
+    if core.lower() in _MATH_WORDS or (len(core) == 1 and core.isalpha()):
+        return True
+    # a run of letters without a vowel is a product of symbols (bnd, nd), not an English word
+    return core.isalpha() and len(core) <= 5 and not re.search(r"[aeiouyAEIOUY]", core)
+
+
+def plain_math(text: str) -> list[Span]:
+    """Runs of math written without delimiters (``s = sqrt(d)``, ``O(N^2 D)``, ``dμ²``) in ``text``.
+
+    A run is a sequence of math-looking tokens (operators, digits, Greek and
+    math symbols, LaTeX commands, function calls, single letters, vowel-less
+    letter runs such as ``bnd``); prose words end it, and so does sentence
+    punctuation outside brackets. A lone article (``a``, ``I``) before a word is not math.
+    """
+    out: list[Span] = []
+    offset = 0
+    for line in text.splitlines(keepends=True):  # math in plain text does not run across lines
+        out += [Span(s.start + offset, s.end + offset, s.content, s.kind) for s in _plain_line(line)]
+        offset += len(line)
+    return out
+
+
+def _plain_line(text: str) -> list[Span]:
+    out: list[Span] = []
+    tokens = [(m.start(), m.end(), m.group(0)) for m in re.finditer(r"\S+", text)]
+    run: list[tuple[int, int, str]] = []
+
+    def close() -> None:
+        while run and (run[-1][2] in _ARTICLES or run[-1][2] in _CONNECTORS):
+            run.pop()
+        while run and (run[0][2] in _ARTICLES or run[0][2] in _CONNECTORS - {"-", "−"}):
+            run.pop(0)
+        if run:
+            start, end = run[0][0], run[-1][1]
+            content = _trim_unbalanced(text[start:end].rstrip(".,;:!?"))
+            offset = text.find(content, start) if content else -1
+            if content and offset >= 0 and re.search(r"[\w∞√‖]", content):  # '**' or '->' alone is no math
+                out.append(Span(offset, offset + len(content), content, "plain math"))
+        run.clear()
+
+    for i, (start, end, token) in enumerate(tokens):
+        if token in _CONNECTORS:
+            if run:
+                run.append((start, end, token))
+            elif (
+                token in ("-", "−")
+                and i + 1 < len(tokens)
+                and _mathish(tokens[i + 1][2])
+                and text[text.rfind("\n", 0, start) + 1 : start].strip()  # a '- ' opening a line is a bullet
+            ):
+                run.append((start, end, token))
+            continue
+        closes_bracket = token.rstrip(".,;:!?").endswith(")") and not _balanced(run)
+        if not _mathish(token) or (_LABEL_TOKEN.match(token) and not closes_bracket):
+            close()  # a word, or a part's label ('(a)', 'b)', 'c.'), not the ')' closing 'O(N^2 D)'
+            continue
+        if token in _ARTICLES and i + 1 < len(tokens) and _WORD.match(tokens[i + 1][2]):
+            close()
+            continue
+        run.append((start, end, token))
+        if (
+            token[-1] in ".,;:!?"
+            and not token.endswith("...")
+            and _balanced(run)
+            and not (token[-1] == "," and any("\\" in t for _, _, t in run))
+        ):
+            close()
+    close()
+    return out
+
+
+def _balanced(run: list[tuple[int, int, str]]) -> bool:
+    joined = "".join(t for _, _, t in run)
+    return joined.count("(") <= joined.count(")") and joined.count("[") <= joined.count("]")
+
+
+def _trim_unbalanced(content: str) -> str:
+    """Drop an unmatched closing bracket at the end (``(which is sqrt(d))`` read from inside)."""
+    for opening, closing in ("()", "[]"):
+        while content.endswith(closing) and content.count(closing) > content.count(opening):
+            content = content[:-1].rstrip()
+        while content.startswith(opening) and content.count(opening) > content.count(closing):
+            content = content[1:].lstrip()
+    return content
+
+
+# -- sides and names -------------------------------------------------------------------------------
+
+_IMPLIES = re.compile(
+    r"\\(?:implies|Rightarrow|Longrightarrow|therefore|to)(?![a-zA-Z])|⟹|⇒|=>|→|⟶|\\quad\\text\{(?:so|hence|thus)\}"
+)
+
+
+def last_segment(content: str) -> str:
+    """The last step of ``a = b \\implies c = d`` (the whole text when there is no implication)."""
+    parts = [p for p in _IMPLIES.split(content) if p.strip()]
+    return parts[-1].strip() if parts else content.strip()
+
+
+def equation_sides(content: str) -> list[str]:
+    """The sides of ``A = B = C`` split at top-level ``=`` (not inside braces or brackets)."""
+    sides, depth, start = [], 0, 0
+    i = 0
+    while i < len(content):
+        ch = content[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if ch in "{([":
+            depth += 1
+        elif ch in "})]":
+            depth -= 1
+        elif (
+            ch == "="
+            and depth == 0
+            and content[i - 1 : i] not in ("<", ">", "!", ":")
+            and content[i + 1 : i + 2] != "="
+        ):
+            sides.append(content[start:i])
+            start = i + 1
+        i += 1
+    sides.append(content[start:])
+    return [s.strip() for s in sides]
+
+
+_CANON_REPLACE = [
+    (r"\\(?:left|right|big|Big|bigg|Bigg)(?![a-zA-Z])", ""),
+    (r"\\[,;:!> ]|\\quad|\\qquad|~", ""),
+    (
+        r"\\(?:mathbb|mathbf|mathrm|mathit|mathsf|text|textrm|textit|operatorname|boldsymbol|bm)\s*\{([^{}]*)\}",
+        r"\1",
+    ),
+    (r"\^\s*\{?\s*(?:\\top|T|\\intercal|⊤|ᵀ)\s*\}?|ᵀ|⊤|\\top", "^T"),
+    (r"\\cdot|·|⋅|\\times|×", "*"),
+    (r"[{}\s]", ""),
+    (r"[\[]", "("),
+    (r"[\]]", ")"),
+]
+_GREEK_NAMES = {
+    "α": "alpha", "β": "beta", "γ": "gamma", "δ": "delta", "ε": "epsilon", "η": "eta", "θ": "theta",
+    "λ": "lambda", "μ": "mu", "ν": "nu", "π": "pi", "ρ": "rho", "σ": "sigma", "τ": "tau", "φ": "phi",
+    "ϕ": "phi", "ψ": "psi", "ω": "omega", "𝔼": "E", "²": "^2", "³": "^3", "′": "'",
+}  # fmt: skip
+
+
+def canonical(name: str) -> str:
+    """A spelling-insensitive key for a quantity's name (``\\mathbb{E}[q^\\top k]`` → ``E(q^Tk)``)."""
+    text = "".join(_GREEK_NAMES.get(ch, ch) for ch in name)
+    text = re.sub(
+        r"\\(alpha|beta|gamma|delta|epsilon|varepsilon|eta|theta|lambda|mu|nu|pi|rho|sigma|tau|phi|varphi|psi|omega)(?![a-zA-Z])",
+        lambda m: m.group(1).replace("var", ""),
+        text,
+    )
+    for pattern, repl in _CANON_REPLACE:
+        text = re.sub(pattern, repl, text)
+    text = re.sub(r"^(?:Var|var|VAR)\(", "Var(", text)
+    return text.replace("\\", "")
