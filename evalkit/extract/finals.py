@@ -280,10 +280,10 @@ class _Reader:
                     start, body = start + label.end(), body[label.end() :]
                 if spans and not re.search(r"\bor\b|\bi\.e\.", self.hidden[spans[-1].end : start]):
                     break
-                inner = self.statement_spans(start, start + len(body))
-                whole = "".join(s.content for s in inner).replace(" ", "")
-                if not inner or len(whole) < 0.6 * len(body.replace(" ", "").strip("$`.")):
-                    break  # bold words with some math in them, not a bold answer
+                inner = [s for s in self.statement_spans(start, start + len(body)) if s.kind != "line"]
+                words = re.findall(r"[A-Za-z]{3,}", re.sub(r"\$[^$]*\$|`[^`]*`|\\\(.*?\\\)", " ", body))
+                if not inner or sum(1 for w in words if re.search(r"[aeiou]", w)) >= 2:
+                    break  # bold words with some math in them ('**Part (c): Find $s$ ...**'), not a bold answer
                 spans += inner[:1]
             if spans:
                 out.append((m.start(), "answer line", spans))
