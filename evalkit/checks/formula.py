@@ -61,7 +61,7 @@ __all__ = [
 ]
 
 SymbolKindName = Literal["dimension", "integer", "scalar", "vector", "matrix", "function"]
-_EQUAL_RELATIONS = ("=", "~")
+_EQUAL_RELATIONS = ("=", "~", "≈")
 
 
 class MathParams(CheckParams):

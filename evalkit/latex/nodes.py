@@ -24,6 +24,8 @@ __all__ = [
     "Expectation",
     "LittleO",
     "Norm",
+    "Ratio",
+    "RealSpace",
     "Variance",
     "show",
 ]
@@ -109,6 +111,14 @@ class LittleO(sympy.Function):
     nargs = 1
 
 
+class RealSpace(sympy.Function):
+    """``ℝ^{h×d×q}``: the space of real arrays of that shape (dimensions in order); opaque."""
+
+
+class Ratio(sympy.Function):
+    """``a : b : c``: a ratio; equal to another when the parts are proportional."""
+
+
 ASYMPTOTIC_CLASSES = (BigO, BigTheta, BigOmega, LittleO)
 OPAQUE_OPERATORS = (Expectation, Variance, Covariance)
 
@@ -146,6 +156,12 @@ class _HomeworkPrinter(StrPrinter):
 
     def _print_LittleO(self, expr: LittleO) -> str:
         return f"o({self._print(expr.args[0])})"
+
+    def _print_RealSpace(self, expr: RealSpace) -> str:
+        return "ℝ^{" + "×".join(self._print(a) for a in expr.args) + "}"
+
+    def _print_Ratio(self, expr: Ratio) -> str:
+        return ":".join(self._print(a) for a in expr.args)
 
     def _print_ImmutableDenseMatrix(self, expr: sympy.ImmutableMatrix) -> str:
         if expr.cols == 1:
