@@ -46,9 +46,12 @@ from evalkit.checks.base import Answer, CheckContext, CheckParams, CheckResult, 
 from evalkit.errors import SpecError
 from evalkit.extract import final_answers
 from evalkit.latex import LatexSyntaxError, ParsedMath, ParsedSide, SymbolSpec, SymbolTable, parse_math, show
+from evalkit.latex.answers import Reading, read_answer
 from evalkit.latex.assumptions import Assumptions, parse_assumptions
+from evalkit.latex.compare import Policy, Verdict, compare_shapes, compare_sides
 from evalkit.latex.equivalence import compare_values, explain_difference, opaque_atoms
 from evalkit.latex.nodes import ASYMPTOTIC_CLASSES, OPAQUE_OPERATORS
+from evalkit.latex.shapes import Shape, shape_of, value_kind
 
 __all__ = [
     "FormulaChecker",
@@ -87,6 +90,8 @@ class MathParams(CheckParams):
 
 class FormulaParams(MathParams):
     tolerance: float = Field(default=1e-6, ge=0)
+    percent: Literal["ratio", "points", "either"] = "ratio"
+    units: Literal["auto", "require", "ignore"] = "auto"
 
 
 @dataclass(frozen=True)
@@ -102,13 +107,24 @@ class MathRequest:
 
 
 def problem_symbols(problem: Any, params: MathParams) -> tuple[SymbolSpec, ...]:
-    """The problem's declared symbols plus the check's own, as plain specs."""
+    """The problem's declared symbols plus the check's own, as plain specs.
+
+    A check that re-declares a problem's symbol changes its kind but keeps the
+    problem's spelling and sign (``positive: true`` is not lost).
+    """
     specs = {}
     for name, sym in (getattr(problem, "symbols", None) or {}).items():
         specs[name] = SymbolSpec(name, sym.kind, sym.latex, sym.positive)
     for name, kind in params.symbols.items():
-        specs[name] = SymbolSpec(name, kind)
+        known = specs.get(name)
+        specs[name] = SymbolSpec(name, kind, known.latex if known else None, known.positive if known else None)
     return tuple(specs.values())
+
+
+def given_values(part: Any) -> tuple[str, ...]:
+    """The part's declared givens (``values: {mu: 0, sigma: 1}``) as substitutions ``mu = 0``."""
+    values = getattr(part, "values", None) or {}
+    return tuple(f"{name} = {value}" for name, value in values.items())
 
 
 def grade_request(
@@ -154,7 +170,7 @@ def run_math_check(
         tuple(f.text for f in found),
         (expected, *params.accept),
         problem_symbols(ctx.problem, params),
-        (*ctx.problem.assumptions, *params.assumptions),
+        (*ctx.problem.assumptions, *params.assumptions, *given_values(ctx.part)),
         params,
     )
     result = grade_request(grade, request, params.time_limit_s or ctx.time_limit_s)
@@ -273,60 +289,123 @@ def chain_conflict(
 # -- the formula kind ------------------------------------------------------------------------------
 
 
+def _expected_shapes(request: MathRequest, table: SymbolTable) -> list[Shape]:
+    """The expected answer and its alternatives by shape; a SpecError names one that does not parse."""
+    out = []
+    for text in request.expected:
+        try:
+            reading = read_answer(text, table)
+        except LatexSyntaxError as err:
+            raise SpecError(f"{request.kind}: expected answer {text!r} does not parse: {err}") from None
+        bad = [side for chain in reading.chains for side in chain.sides if not side.ok]
+        if bad:
+            raise SpecError(f"{request.kind}: expected answer {text!r} does not parse: {bad[0].error}")
+        out.append(shape_of(reading))
+    return out
+
+
+def _set_like(shape: Shape) -> bool:
+    """Whether the expected answer is several values, so that sibling boxes are graded as one set."""
+    if shape.kind in ("several", "equation", "constraint"):
+        return True
+    return shape.kind in ("value", "assignment") and value_kind(shape.value, shape.side) in ("set", "list")
+
+
+def _answer_readings(request: MathRequest, table: SymbolTable, targets: list[Shape]) -> list[Reading | str]:
+    """Each answer read (or its parse error); sibling boxes become one reading when a set is expected."""
+    words = any(t.kind == "word" for t in targets)
+    readings: list[Reading | str] = []
+    for text in request.answers:
+        try:
+            readings.append(read_answer(text, table, words=words))
+        except LatexSyntaxError as err:
+            readings.append(f"could not read the answer: {err}")
+    read = [r for r in readings if isinstance(r, Reading)]
+    if len(readings) > 1 and len(read) == len(readings) and any(_set_like(t) for t in targets):
+        if all(r.word is None for r in read):
+            chains = tuple(c for r in read for c in r.chains)
+            return [Reading(" | ".join(r.source for r in read), chains)]
+    return readings
+
+
 def _grade_formula(request: MathRequest) -> CheckResult:
     table, assumptions = read_spec(request)
-    expected = read_expected(request, table)
-    return combine_results(
-        [_formula_one(text, table, assumptions, expected, request) for text in request.answers]
+    targets = _expected_shapes(request, table)
+    results = []
+    for reading in _answer_readings(request, table, targets):
+        if isinstance(reading, str):
+            results.append(CheckResult.unscored("answer_parse_error", reading))
+        else:
+            results.append(_formula_one(shape_of(reading), targets, assumptions, request))
+    return combine_results(results)
+
+
+def _formula_one(answer: Shape, targets: list[Shape], assumptions: Assumptions, request: MathRequest) -> CheckResult:
+    params = request.params
+    chains = [t.chain for t in targets if t.chain is not None]
+
+    def scalar(got: Shape, want: Shape) -> Verdict:
+        return _scalar_verdict(got, want, chains, assumptions, policy)
+
+    policy = Policy(
+        tolerance=getattr(params, "tolerance", 1e-6),
+        percent=getattr(params, "percent", "ratio"),
+        units=getattr(params, "units", "auto"),
+        substitute=assumptions.substitute,
+        scalar=scalar,
     )
+    verdicts = [compare_shapes(answer, target, policy) for target in targets]
+    details = {"parsed": answer.source}
+    for k, (target, verdict) in enumerate(zip(targets, verdicts, strict=True)):
+        if verdict.equal:
+            which = "the expected answer" if k == 0 else f"the accepted alternative {target.source!r}"
+            return CheckResult.correct(f"{verdict.note} ({which})" if verdict.note else f"equal to {which}", **details)
+    for verdict in verdicts:
+        if verdict.equal is None:
+            prefix = "" if verdict.reason == "answer_parse_error" else "could not decide equivalence: "
+            return CheckResult.unscored(verdict.reason, f"{prefix}{verdict.note}", **details)
+    return CheckResult.incorrect(verdicts[0].note, 0.0, **details)
 
 
-def _formula_one(
-    text: str, table: SymbolTable, assumptions: Assumptions, expected: list[ParsedMath], request: MathRequest
-) -> CheckResult:
-    try:
-        parsed = parse_math(text, table)
-    except LatexSyntaxError as err:
-        return CheckResult.unscored("answer_parse_error", f"could not read the answer: {err}")
-    sides, relations = value_chain(parsed, expected)
+def _exact_sides(sides: list[ParsedSide], relations: list[str]) -> tuple[list[ParsedSide], list[str]]:
+    """Grade the exact side of an approximation: ``22/7 \\approx 3.14`` is 22/7, ``\\approx 3.14`` is 3.14."""
+    if len(sides) > 1 and relations[0] == "≈" and not sides[0].source:
+        sides, relations = sides[1:], relations[1:]
+    while len(sides) > 1 and relations[-1] == "≈" and sides[-1].has_decimal and not sides[-2].has_decimal:
+        sides, relations = sides[:-1], relations[:-1]
+    while len(sides) > 1 and relations[0] == "≈" and sides[0].has_decimal and not sides[1].has_decimal:
+        sides, relations = sides[1:], relations[1:]
+    return sides, relations
+
+
+def _scalar_verdict(
+    answer: Shape, target: Shape, chains: list[ParsedMath], assumptions: Assumptions, policy: Policy
+) -> Verdict:
+    """An answer chain against an expected scalar: the homework's chain rules, then the value."""
+    assert answer.chain is not None and target.side is not None
+    sides, relations = _exact_sides(*value_chain(answer.chain, chains))
     last = sides[-1]
     if not last.ok:
-        return CheckResult.unscored("answer_parse_error", f"could not read '{last.source}': {last.error}")
-    if relations and relations[-1] not in _EQUAL_RELATIONS:
-        return CheckResult.incorrect(
-            f"the answer states a relation ({relations[-1]}), not a value: {parsed.source}",
-            parsed=show(last.value),
-        )
-    if isinstance(last.value, sympy.MatrixBase):
-        return CheckResult.incorrect(
-            "the answer is a vector or matrix; expected a formula", parsed=show(last.value)
-        )
-    params = request.params
-    tolerance = getattr(params, "tolerance", 1e-6)
-    value = assumptions.substitute(last.value)
-    details = {"parsed": show(value)}
-    first_comparison = None
-    undecided = None
-    for k, exp in enumerate(expected):
-        target = assumptions.substitute(exp.last.value)
-        decimal = last.has_decimal or exp.last.has_decimal
-        comparison = compare_values(value, target, tolerance=tolerance if decimal else None)
-        first_comparison = first_comparison or comparison
-        if comparison.equal:
-            conflict = chain_conflict(sides, relations, lambda a, b: _same(a, b, assumptions))
-            if conflict:
-                return CheckResult.incorrect(conflict, 0.0, **details)
-            used = value != last.value or target != exp.last.value
-            note = f" (using {assumptions.describe()})" if used else ""
-            which = "the expected answer" if k == 0 else f"the accepted alternative {exp.source!r}"
-            return CheckResult.correct(f"{show(last.value)} is equivalent to {which}{note}", **details)
-        if comparison.equal is None and undecided is None:
-            undecided = comparison
-    if undecided is not None:
-        return CheckResult.unscored("undecided", f"could not decide equivalence: {undecided.note}", **details)
-    primary = assumptions.substitute(expected[0].last.value)
-    why = explain_difference(value, primary, first_comparison)
-    return CheckResult.incorrect(f"{why} (expected {show(primary)}, got {show(value)})", 0.0, **details)
+        return Verdict(None, f"could not read '{last.source}': {last.error}", reason="answer_parse_error")
+    if isinstance(last.value, sympy.MatrixBase | sympy.Set):
+        return Verdict(False, "the answer is a vector, matrix or set; expected a formula")
+    verdict = compare_sides(last, target.side, policy)
+    value, want = assumptions.substitute(last.value), assumptions.substitute(target.value)
+    if verdict.equal:
+        conflict = chain_conflict(sides, relations, lambda a, b: _same(a, b, assumptions))
+        if conflict:
+            return Verdict(False, conflict)
+        used = value != last.value or want != target.value
+        note = f" (using {assumptions.describe()})" if used else ""
+        return Verdict(True, f"{show(last.value)} is equivalent{note}")
+    if verdict.equal is None:
+        return verdict
+    if last.unit or target.side.unit:
+        return verdict
+    if verdict.comparison is None or not isinstance(value, sympy.Expr) or not isinstance(want, sympy.Expr):
+        return Verdict(False, f"{verdict.note} (expected {show(want)}, got {show(value)})")
+    why = explain_difference(value, want, verdict.comparison)
+    return Verdict(False, f"{why} (expected {show(want)}, got {show(value)})")
 
 
 def _same(a: Any, b: Any, assumptions: Assumptions) -> bool | None:

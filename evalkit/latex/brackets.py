@@ -43,6 +43,7 @@ class BracketAtoms(Cursor):
     """Reads bracketed atoms at the cursor."""
 
     def parse_group(self) -> Any:
+        start = self.i
         open_tok = self.next()
         expected_close = _CLOSERS[open_tok.text]
         if self.peek().is_char(")", "]"):
@@ -63,7 +64,10 @@ class BracketAtoms(Cursor):
                     raise self.error(str(err), open_tok) from None
         if close_tok.text != expected_close:
             raise self.error(f"'{open_tok.text}' is closed by '{close_tok.text}'", close_tok)
-        return items[0] if len(items) == 1 else CommaList(tuple(items), brackets)
+        if len(items) == 1:
+            return items[0]
+        self.last_list = (start, self.i, brackets)
+        return CommaList(tuple(items), brackets)
 
     def set_literal(self) -> Any:
         """``\\{a, b\\}`` after its opener: a sympy FiniteSet."""

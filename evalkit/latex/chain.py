@@ -263,6 +263,8 @@ def _parse_side(group: list[Token], source: str, end: int, table: SymbolTable, l
         return ParsedSide("", error=str(err))
     except (ValueError, TypeError, ArithmeticError, RecursionError) as err:
         return ParsedSide("", error=f"cannot evaluate: {err}")
+    if written.get("percent") and isinstance(side.value, sympy.Expr):
+        side = replace(side, value=side.value / 100)
     return replace(
         side,
         percent=side.percent or written.get("percent", False),

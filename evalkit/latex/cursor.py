@@ -58,6 +58,8 @@ class Cursor:
         self.percent = False
         self.degrees = False
         self.brackets: str | None = None
+        # the token span and brackets of the last bracketed list read: (start, end, "()")
+        self.last_list: tuple[int, int, str] | None = None
         # Names bound by an enclosing \sum or \prod (the index), and their symbols.
         self.bound: dict[str, sympy.Symbol] = {}
 

@@ -48,6 +48,8 @@ _UNICODE = {
     "⌈": r"\lceil ",
     "⌉": r"\rceil ",
     "…": r"\ldots ",
+    "⟨": r"\langle ",
+    "⟩": r"\rangle ",
     "°": r"^{\circ}",
     "½": r"\tfrac{1}{2}",
     "⅓": r"\tfrac{1}{3}",
@@ -329,6 +331,9 @@ def _lex_command(text: str, i: int, emit, envs: list[str]) -> int:
     name = text[i + 1 : j]
     if name == "operatorname" and j < n and text[j] == "*":
         j += 1
+    if name in ("langle", "rangle"):
+        emit("CHAR", "(" if name == "langle" else ")", i)  # ⟨1, 2⟩ is a tuple
+        return j
     if name in _IGNORED:
         if name in ("left", "right", "middle") or name.startswith(("big", "Big")):
             k = _skip_space(text, j)

@@ -67,10 +67,9 @@ class ExpressionParser(AtomParser):
         if len(items) > 1:
             self.brackets = ""
             return self.finish(CommaList(tuple(items), ""))
-        value = items[0]
-        if isinstance(value, CommaList):
-            self.brackets = value.brackets
-        return self.finish(value)
+        if self.last_list is not None and self.last_list[:2] == (0, len(self.toks) - 1):
+            self.brackets = self.last_list[2]  # the whole side is one bracketed list
+        return self.finish(items[0])
 
     def parse_set_expression(self) -> Any:
         value = self.parse_sum()

@@ -43,6 +43,10 @@ _SYNONYMS = {
     "nan": "undefined",
 }
 NON_FINITE_WORDS = frozenset({"does not exist", "undefined"})
+# Word answers that mean the empty set.
+EMPTY_WORDS = frozenset(
+    {"no solution", "no solutions", "no real solution", "no real solutions", "none", "empty set", "the empty set"}
+)
 # Spellings sympy.physics.units does not know, mapped to names it does.
 _UNIT_ALIASES = {
     "metre": "meter",
