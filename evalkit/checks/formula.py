@@ -59,6 +59,7 @@ __all__ = [
     "MathParams",
     "MathRequest",
     "combine_results",
+    "grade_formula",
     "grade_request",
     "run_math_check",
 ]
@@ -328,7 +329,8 @@ def _answer_readings(request: MathRequest, table: SymbolTable, targets: list[Sha
     return readings
 
 
-def _grade_formula(request: MathRequest) -> CheckResult:
+def grade_formula(request: MathRequest) -> CheckResult:
+    """Grade a formula request in this process (run it through :func:`grade_request` for a bound)."""
     table, assumptions = read_spec(request)
     targets = _expected_shapes(request, table)
     results = []
@@ -359,6 +361,8 @@ def _formula_one(answer: Shape, targets: list[Shape], assumptions: Assumptions, 
     for k, (target, verdict) in enumerate(zip(targets, verdicts, strict=True)):
         if verdict.equal:
             which = "the expected answer" if k == 0 else f"the accepted alternative {target.source!r}"
+            if "{which}" in verdict.note:
+                return CheckResult.correct(verdict.note.replace("{which}", which), **details)
             return CheckResult.correct(f"{verdict.note} ({which})" if verdict.note else f"equal to {which}", **details)
     for verdict in verdicts:
         if verdict.equal is None:
@@ -397,7 +401,7 @@ def _scalar_verdict(
             return Verdict(False, conflict)
         used = value != last.value or want != target.value
         note = f" (using {assumptions.describe()})" if used else ""
-        return Verdict(True, f"{show(last.value)} is equivalent{note}")
+        return Verdict(True, f"{show(last.value)} is equivalent to {{which}}{note}")
     if verdict.equal is None:
         return verdict
     if last.unit or target.side.unit:
@@ -422,4 +426,4 @@ class FormulaChecker:
     params_model = FormulaParams
 
     def check(self, params: FormulaParams, answer: Answer, ctx: CheckContext) -> CheckResult:
-        return run_math_check(self.kind, _grade_formula, params, answer, ctx)
+        return run_math_check(self.kind, grade_formula, params, answer, ctx)

@@ -157,6 +157,18 @@ class _HomeworkPrinter(StrPrinter):
     def _print_LittleO(self, expr: LittleO) -> str:
         return f"o({self._print(expr.args[0])})"
 
+    def _print_Infinity(self, expr: sympy.Basic) -> str:
+        return "∞"
+
+    def _print_NegativeInfinity(self, expr: sympy.Basic) -> str:
+        return "-∞"
+
+    def _print_ComplexInfinity(self, expr: sympy.Basic) -> str:
+        return "∞ (a division by zero)"
+
+    def _print_NaN(self, expr: sympy.Basic) -> str:
+        return "undefined (0/0)"
+
     def _print_RealSpace(self, expr: RealSpace) -> str:
         return "ℝ^{" + "×".join(self._print(a) for a in expr.args) + "}"
 
