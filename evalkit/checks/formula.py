@@ -404,12 +404,17 @@ def _scalar_verdict(
         return Verdict(True, f"{show(last.value)} is equivalent to {{which}}{note}")
     if verdict.equal is None:
         return verdict
-    if last.unit or target.side.unit:
-        return verdict
+    if last.unit and target.side.unit:
+        return verdict  # says what the answer is in the expected unit
+    if verdict.compared is not None:
+        value, want = verdict.compared
+    reading = "" if (last.percent, last.degrees) == (target.side.percent, target.side.degrees) else " (read "
+    if reading:
+        reading += "in percent)" if last.percent != target.side.percent else "in radians)"
     if verdict.comparison is None or not isinstance(value, sympy.Expr) or not isinstance(want, sympy.Expr):
         return Verdict(False, f"{verdict.note} (expected {show(want)}, got {show(value)})")
     why = explain_difference(value, want, verdict.comparison)
-    return Verdict(False, f"{why} (expected {show(want)}, got {show(value)})")
+    return Verdict(False, f"{why} (expected {show(want)}, got {show(value)}){reading}")
 
 
 def _same(a: Any, b: Any, assumptions: Assumptions) -> bool | None:

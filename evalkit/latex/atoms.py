@@ -24,7 +24,7 @@ import sympy
 from evalkit.latex.brackets import BracketAtoms
 from evalkit.latex.cursor import MAX_DIGITS, PendingName
 from evalkit.latex.functions import FUNCTIONS, FunctionAtoms
-from evalkit.latex.lexer import Token
+from evalkit.latex.lexer import LatexSyntaxError, Token, raw_text
 from evalkit.latex.nodes import (
     BigO,
     BigOmega,
@@ -199,6 +199,8 @@ class AtomParser(FunctionAtoms, BracketAtoms):
         if name in ("sum", "prod"):
             return self.big_operator(name)
         if name in ("frac", "dfrac", "tfrac", "cfrac"):
+            if self.at_derivative():
+                raise self.error("derivatives (d/dx) are not supported in a graded answer; write the result", tok)
             num = self.finish(self.script_argument())
             den = self.finish(self.script_argument())
             return self.combine(num, den, "/")
@@ -245,6 +247,28 @@ class AtomParser(FunctionAtoms, BracketAtoms):
         if name in _UNSUPPORTED:
             raise self.error(f"'\\{name}' is not supported in a graded answer; write the closed form", tok)
         raise self.error(f"unknown or misplaced command '\\{name}'", tok)
+
+    def at_derivative(self) -> bool:
+        """Whether the ``\\frac`` at the cursor is Leibniz notation: ``\\frac{d}{dx}``, ``\\frac{dy}{dt}``."""
+        if not self.peek().is_char("{"):
+            return False
+        start = self.i
+        try:
+            top = raw_text(self.raw_group())
+            bottom = raw_text(self.raw_group()) if self.peek().is_char("{") else ""
+        except LatexSyntaxError:
+            return False
+        finally:
+            self.i = start
+        bottom_var = bottom[1:]
+        return (
+            top.startswith("d")
+            and len(top) <= 2
+            and bottom.startswith("d")
+            and bottom_var.isalpha()
+            and (bottom_var in GREEK or len(bottom_var) == 1)
+            and not self.table.is_declared(bottom)
+        )
 
     def number_set(self, numbers: sympy.Set) -> Any:
         """``\\mathbb{R}``, or a space of arrays ``\\mathbb{R}^{h \\times d}`` (dimensions kept in order)."""

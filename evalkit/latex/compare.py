@@ -25,6 +25,7 @@ from typing import Any
 
 import sympy
 
+from evalkit.latex.brackets import tuple_of
 from evalkit.latex.chain import ParsedSide
 from evalkit.latex.equivalence import Comparison, compare_values
 from evalkit.latex.nodes import Ratio, show
@@ -41,13 +42,16 @@ _NON_FINITE = (sympy.oo, -sympy.oo, sympy.zoo, sympy.nan)
 class Verdict:
     """``equal`` is True, False or None (undecided); ``note`` says why, for a person.
 
-    ``reason`` tags an undecided verdict: ``undecided`` or ``answer_parse_error``.
+    ``reason`` tags an undecided verdict: ``undecided`` or ``answer_parse_error``;
+    ``compared`` holds the two scalar values a comparison was made on (after
+    substitutions, unit conversion and the percent or degree reading).
     """
 
     equal: bool | None
     note: str = ""
     comparison: Comparison | None = None
     reason: str = "undecided"
+    compared: tuple[Any, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -82,9 +86,12 @@ def _readings(a: ParsedSide, e: ParsedSide, av: Any, ev: Any, policy: Policy) ->
         points = (av * 100 if a.percent else av, ev * 100 if e.percent else ev, " (read in percent)")
         pairs = {"ratio": pairs, "points": [points], "either": [*pairs, points]}[policy.percent]
     if a.degrees != e.degrees:
-        radians = [(x * sympy.pi / 180 if a.degrees else x, y * sympy.pi / 180 if e.degrees else y, " (in radians)")
-                   for x, y, _ in pairs]
-        pairs = pairs + radians
+        # a degree sign on one side only: the same angle in radians, or the same number of degrees
+        radians = [
+            (x * sympy.pi / 180 if a.degrees else x, y * sympy.pi / 180 if e.degrees else y, " (in radians)")
+            for x, y, _ in pairs
+        ]
+        pairs = radians + pairs
     return pairs
 
 
@@ -116,7 +123,7 @@ def compare_sides(a: ParsedSide, e: ParsedSide, policy: Policy) -> Verdict:
         note = comparison.note + (how if comparison.equal else "")
         if converted:
             note = f"{converted}, {'which is' if comparison.equal else 'not'} the expected {show(ev)} {e.unit}"
-        verdict = Verdict(comparison.equal, note, comparison if not converted else None)
+        verdict = Verdict(comparison.equal, note, comparison if not converted else None, compared=(x, y))
         if comparison.equal:
             return verdict
         first = first or verdict
@@ -164,7 +171,7 @@ def _named_values(shape: Shape) -> dict[Any, list[Any]] | None:
         if isinstance(name, sympy.MatrixBase):
             return None
         spread = kind == "list" or isinstance(value, sympy.FiniteSet)
-        out.setdefault(name, []).extend(_values(value) if spread else [value])
+        out.setdefault(name, []).extend(_values(value) if spread else [tuple_of(value)])
     return out
 
 
@@ -483,7 +490,10 @@ def _vs_scalar(answer: Shape, expected: Shape, policy: Policy) -> Verdict:
     if kind == "ratio" and len(answer.value.args) == 2:
         a, b = answer.value.args
         assert answer.side is not None
-        return compare_sides(_side(a / b, answer.side), expected.side or _side(expected.value), policy)
+        v = compare_sides(_side(a / b, answer.side), expected.side or _side(expected.value), policy)
+        if v.equal is False:
+            return Verdict(False, f"the ratio {answer.source} is {show(a / b)}; expected {show(expected.value)}")
+        return v
     if kind == "set":
         if answer.side is not None and answer.side.plus_minus:
             return Verdict(False, f"the answer gives two values ({answer.side.source}); expected one")

@@ -169,6 +169,32 @@ class _HomeworkPrinter(StrPrinter):
     def _print_NaN(self, expr: sympy.Basic) -> str:
         return "undefined (0/0)"
 
+    def _print_Interval(self, expr: sympy.Interval) -> str:
+        left = "(" if expr.left_open or expr.start == -sympy.oo else "["
+        right = ")" if expr.right_open or expr.end == sympy.oo else "]"
+        return f"{left}{self._print(expr.start)}, {self._print(expr.end)}{right}"
+
+    def _print_Union(self, expr: sympy.Union) -> str:
+        return " ∪ ".join(self._print(a) for a in expr.args)
+
+    def _print_Complement(self, expr: sympy.Complement) -> str:
+        return f"{self._print(expr.args[0])} \\ {self._print(expr.args[1])}"
+
+    def _print_EmptySet(self, expr: sympy.Basic) -> str:
+        return "∅"
+
+    def _print_Reals(self, expr: sympy.Basic) -> str:
+        return "ℝ"
+
+    def _print_ImaginaryUnit(self, expr: sympy.Basic) -> str:
+        return "i"
+
+    def _print_Exp1(self, expr: sympy.Basic) -> str:
+        return "e"
+
+    def _print_Tuple(self, expr: sympy.Tuple) -> str:
+        return "(" + ", ".join(self._print(a) for a in expr.args) + ")"
+
     def _print_RealSpace(self, expr: RealSpace) -> str:
         return "ℝ^{" + "×".join(self._print(a) for a in expr.args) + "}"
 
