@@ -12,8 +12,18 @@ answer. A first side that names the quantity (a lone symbol such as ``s``,
 is skipped, and so is such a side written last (``d\\mu^2 = E[q^T k]``).
 Every other side joined to the answer by ``=`` that can be read must agree
 with it, or the answer is incorrect ("the chain contradicts itself"); sides
-that cannot be read (``\\sum``) are skipped. Several boxes in one equation
-(``\\boxed{A} \\text{ or } \\boxed{B}``) are all graded and must all be right.
+that cannot be read (``\\sum_i``) are skipped; of ``A \\approx 3.14`` the exact side is graded.
+
+Beyond a value, the expected answer's *shape* decides the comparison
+(:mod:`evalkit.latex.compare`): a relation (``0 < \\eta < 2/L``) is compared
+as the set it allows, with direction and strictness; an equation
+(``2x + 4y - 3 = 0``) by its solutions, never by one side; ``name = value`` by
+the value (a different name is incorrect); intervals, sets and lists of points
+order-free, tuples in order; several answers (``k = 45, n = 2``) name by name;
+``\\pm`` as both values; ratios up to a factor; words by spelling. Sibling
+answers (several boxes) are graded as one set when the expected answer is
+several values, otherwise each must be right. The part's givens
+(``values: {mu: 0, sigma: 1}``) are substituted like assumptions.
 
 ``expected`` and each ``accept`` alternative may be a chain too; their last
 side is the value. ``tolerance`` is relative (absolute below 1) and applies
@@ -27,6 +37,9 @@ Rubric example (``formula``)::
       assumptions: ['k = d/h']          # added to the problem's assumptions
       symbols: {mu: scalar}             # added to the problem's symbols
       tolerance: 1e-6                   # only for answers written with decimals
+      percent: ratio                    # 28% = 0.28 (points: 28 = 28%; either: both)
+      units: auto                       # units on both sides must agree (require: the answer
+                                        # must carry the expected unit; ignore)
       anchor: 'variance'                # optional: grade the first answer after this regex
 """
 
@@ -48,10 +61,11 @@ from evalkit.extract import final_answers
 from evalkit.latex import LatexSyntaxError, ParsedMath, ParsedSide, SymbolSpec, SymbolTable, parse_math, show
 from evalkit.latex.answers import Reading, read_answer
 from evalkit.latex.assumptions import Assumptions, parse_assumptions
-from evalkit.latex.compare import Policy, Verdict, compare_shapes, compare_sides
+from evalkit.latex.compare import compare_shapes
 from evalkit.latex.equivalence import compare_values, explain_difference, opaque_atoms
 from evalkit.latex.nodes import ASYMPTOTIC_CLASSES, OPAQUE_OPERATORS
 from evalkit.latex.shapes import Shape, shape_of, value_kind
+from evalkit.latex.values import Policy, Verdict, compare_sides
 
 __all__ = [
     "FormulaChecker",
