@@ -22,7 +22,7 @@ from typing import Any
 import sympy
 
 from evalkit.latex.brackets import BracketAtoms
-from evalkit.latex.cursor import MAX_DIGITS, PendingName
+from evalkit.latex.cursor import MAX_DIGITS, MAX_EXPONENT, PendingName
 from evalkit.latex.functions import FUNCTIONS, FunctionAtoms
 from evalkit.latex.lexer import LatexSyntaxError, Token, raw_text
 from evalkit.latex.nodes import (
@@ -83,9 +83,12 @@ class AtomParser(FunctionAtoms, BracketAtoms):
         tok = self.peek()
         if tok.kind == "NUM":
             self.next()
-            if len(tok.text) > MAX_DIGITS:
+            digits, _, exponent = tok.text.partition("e")
+            if len(digits) > MAX_DIGITS:
                 raise self.error(f"number has more than {MAX_DIGITS} digits", tok)
-            self.has_decimal |= "." in tok.text
+            if exponent and abs(int(exponent)) > MAX_EXPONENT:
+                raise self.error(f"exponent {exponent} is larger than {MAX_EXPONENT}", tok)
+            self.has_decimal |= "." in tok.text or bool(exponent)
             return sympy.Rational(tok.text)
         if tok.kind == "IDENT":
             return self.ident()

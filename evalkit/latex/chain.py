@@ -18,7 +18,9 @@ error without losing the others. Before splitting, the text is trimmed:
 Each side notes what it was written with: decimals, a percent sign, degrees,
 a trailing unit word (``5\\,\\text{m}``), its brackets (a bare list, or one
 pair that may be an interval), and ``\\pm`` (a side with ``\\pm`` or ``\\mp`` is
-the set of both values: ``1 \\pm \\sqrt 2`` is ``{1 + sqrt 2, 1 - sqrt 2}``).
+the set of both values: ``1 \\pm \\sqrt 2`` is ``{1 + sqrt 2, 1 - sqrt 2}``). A side with
+an integral or a limit, which the grammar does not cover, is read by
+:mod:`~evalkit.latex.library`.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from typing import Any
 import sympy
 
 from evalkit.latex.lexer import LatexSyntaxError, Token, normalize_unicode, tokenize
+from evalkit.latex.library import TRIGGERS, read_with_library
 from evalkit.latex.parser import ExpressionParser
 from evalkit.latex.symbols import SymbolTable
 from evalkit.latex.units import DEGREE_WORDS, PERCENT_WORDS, normalize_unit
@@ -260,7 +263,12 @@ def _parse_side(group: list[Token], source: str, end: int, table: SymbolTable, l
         else:
             side = _parse_group(group, source, end, table, little_o)
     except LatexSyntaxError as err:
-        return ParsedSide("", error=str(err))
+        if not any(t.is_cmd(*TRIGGERS) for t in group):
+            return ParsedSide("", error=str(err))
+        try:  # an integral or a limit: the general-purpose parser reads it
+            side = ParsedSide("", read_with_library(group, source, table))
+        except LatexSyntaxError as library_err:
+            return ParsedSide("", error=f"{err} ({library_err})")
     except (ValueError, TypeError, ArithmeticError, RecursionError) as err:
         return ParsedSide("", error=f"cannot evaluate: {err}")
     if written.get("percent") and isinstance(side.value, sympy.Expr):

@@ -62,8 +62,10 @@ _INVERSES: dict[str, Any] = {
     "tanh": sympy.atanh,
     "coth": sympy.acoth,
 }
-# A big operator over more terms than this is not expanded term by term.
+# A sum over more terms than this is only evaluated in closed form (a polynomial body);
+# a numeric product over more factors than this is not evaluated at all.
 _MAX_TERMS = 10_000
+_MAX_FACTORS = 1_000
 
 
 class FunctionAtoms(Cursor):
@@ -158,8 +160,9 @@ class FunctionAtoms(Cursor):
                 "which have no value here; write its closed form"
             )
         span = upper - lower
-        if span.is_number and span.is_finite and span > _MAX_TERMS and not body.is_polynomial(index):
-            raise self.error(f"a {what} over more than {_MAX_TERMS} terms is not expanded here")
+        limit = _MAX_TERMS if what == "sum" else _MAX_FACTORS
+        if span.is_number and span.is_finite and span > limit and (what == "product" or not body.is_polynomial(index)):
+            raise self.error(f"a {what} over more than {limit} terms is not expanded here")
         op = sympy.summation if what == "sum" else sympy.product
         return op(body, (index, lower, upper))
 
