@@ -158,17 +158,17 @@ def _is_membership(tokens: list[Token], k: int) -> bool:
 
 
 def _strip_label(tokens: list[Token], table: SymbolTable) -> list[Token]:
-    """Drop a leading ``\\text{Total: }``, ``\\textbf{Answer:}`` or ``Answer:`` label."""
+    """Drop a leading ``\\text{Total: }``, ``\\textbf{Answer:}`` or ``Total time:`` label."""
     if len(tokens) < 2:
         return tokens
-    head, after = tokens[0], tokens[1]
-    if head.kind == "WORD" and head.text.endswith(":"):
+    if tokens[0].kind == "WORD" and tokens[0].text.endswith(":"):
         return tokens[1:]
-    if after.is_char(":") and len(tokens) > 2:
-        word = head.kind == "WORD" and head.text.replace(" ", "").isalpha()
-        ident = head.kind == "IDENT" and len(head.text) >= 3 and not table.is_declared(head.text)
-        if word or ident:
-            return tokens[2:]
+    for k, tok in enumerate(tokens[:4]):
+        if tok.is_char(":"):
+            head = tokens[:k]
+            words = all(t.kind in ("WORD", "IDENT") and t.text.replace(" ", "").isalpha() for t in head)
+            named = any(len(t.text) >= 3 and not table.is_declared(t.text) for t in head)
+            return tokens[k + 1 :] if head and words and named and k + 1 < len(tokens) else tokens
     return tokens
 
 
