@@ -33,11 +33,17 @@ _NOT_WORDS = frozenset({"infinity", "infinite", "inf", "infty"})
 
 @dataclass(frozen=True)
 class Reading:
-    """An answer as written: one or more chains (several answers), or a word."""
+    """An answer as written: one or more chains (several answers), or a word.
+
+    ``joiner`` says how several answers were joined: ``or``, ``and`` (also commas and
+    ``;``), or ``mixed``; it matters for relations (``x < 1 or x > 2`` is a union,
+    ``x \\ge 0 and x < 1`` an intersection), not for listed values.
+    """
 
     source: str
     chains: tuple[ParsedMath, ...] = ()
     word: str | None = None
+    joiner: str = "and"
 
     @property
     def several(self) -> bool:
@@ -54,10 +60,18 @@ def _split(tokens: list[Token], at) -> list[list[Token]]:
     return [p for p in pieces if p]
 
 
-def _is_joiner(tok: Token) -> bool:
+def _joiner(tok: Token) -> str | None:
+    """``and`` or ``or`` for a token that joins answers, else None."""
     if tok.kind == "WORD":
-        return " ".join(tok.text.lower().split()) in _JOINERS
-    return (tok.kind == "IDENT" and tok.text in ("and", "or")) or tok.is_char(";")
+        words = " ".join(tok.text.lower().split())
+        return words.split()[0] if words in _JOINERS else None
+    if tok.kind == "IDENT" and tok.text in ("and", "or"):
+        return tok.text
+    return "and" if tok.is_char(";") else None
+
+
+def _is_joiner(tok: Token) -> bool:
+    return _joiner(tok) is not None
 
 
 def _word_of(tokens: list[Token], table: SymbolTable, words: bool) -> str | None:
@@ -121,6 +135,13 @@ def _comma_pieces(tokens: list[Token], source: str, table: SymbolTable) -> list[
     chains = [parse_tokens(p, source, table) for p in pieces]
     if all(c.relations for c in chains):
         return chains
+    if len(chains) == 2 and not chains[0].relations and chains[1].relations and "=" not in chains[1].relations:
+        return chains  # d^{1/2}, d > 0: a value and a qualifier
+    return _values_of_one_name(chains)
+
+
+def _values_of_one_name(chains: list[ParsedMath]) -> list[ParsedMath] | None:
+    """``x = 1, 2`` or ``x = 1 or 2``: each bare value after the first is a value of ``x``."""
     first = chains[0]
     lone = first.sides[0]
     if (
@@ -129,7 +150,6 @@ def _comma_pieces(tokens: list[Token], source: str, table: SymbolTable) -> list[
         and isinstance(lone.value, sympy.Symbol)
         and not any(c.relations for c in chains[1:])
     ):
-        # x = 1, 2: each value is a value of x
         return [first] + [ParsedMath(c.source, (lone, c.last), ("=",)) for c in chains[1:]]
     return None
 
@@ -159,7 +179,11 @@ def read_answer(text: str, table: SymbolTable, *, words: bool = False) -> Readin
         return Reading(source, word=word)
     pieces = _split(tokens, _is_joiner)
     if len(pieces) > 1:
-        return Reading(source, tuple(_chain(p, source, table) for p in pieces))
+        depths = top_level(tokens)
+        joiners = {_joiner(t) for t, d in zip(tokens, depths, strict=True) if d == 0 and _is_joiner(t)}
+        joiner = joiners.pop() if len(joiners) == 1 else "mixed"
+        chains = [_chain(p, source, table) for p in pieces]
+        return Reading(source, tuple(_values_of_one_name(chains) or chains), joiner=joiner)
     tokens = _decimal_comma(tokens)
     several = _comma_pieces(tokens, source, table)
     if several is not None:

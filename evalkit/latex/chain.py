@@ -154,6 +154,9 @@ def _is_membership(tokens: list[Token], k: int) -> bool:
         return False
     if after.kind == "CHAR" and after.text in _SET_STARTS:
         return True
+    if after.is_cmd("mathbb") and k == 1:  # the whole answer: x \\in \\mathbb{R} (not a shape R^{n})
+        rest = tokens[k + 2 :]
+        return not rest or not any(t.is_char("^") for t in rest[:4])
     return after.is_cmd("emptyset", "varnothing")
 
 

@@ -65,6 +65,10 @@ def _vs_several(answer: Shape, expected: Shape, policy: Policy) -> Verdict:
 def _vs_assignment(answer: Shape, expected: Shape, policy: Policy) -> Verdict:
     name = expected.name
     if answer.kind == "assignment" and answer.name != name:
+        if _scalar_sides(answer) and _scalar_sides(expected):
+            fa, fe = (policy.substitute(s.equation) for s in (answer, expected))
+            if same_equation(fa, fe):  # a = b for b = a
+                return Verdict(True, "the equations have the same solutions")
         return Verdict(False, f"the answer gives {show(answer.name)}; the question asks for {show(name)}")
     if answer.kind == "several" or isinstance(expected.value, sympy.FiniteSet):
         return _vs_several(answer, expected, policy)
@@ -81,6 +85,12 @@ def _vs_assignment(answer: Shape, expected: Shape, policy: Policy) -> Verdict:
         return _vs_constraint(answer, expected, policy)
     as_value = Shape("value", expected.source, expected.chain, expected.side)
     return compare_shapes(answer, as_value, policy)
+
+
+def _scalar_sides(shape: Shape) -> bool:
+    """Whether the last two sides of a shape's chain are readable scalars (an equation)."""
+    sides = shape.chain.sides[-2:] if shape.chain is not None else ()
+    return len(sides) == 2 and all(s.ok and value_kind(s.value, s) == "scalar" for s in sides)
 
 
 def _vs_equation(answer: Shape, expected: Shape, policy: Policy) -> Verdict:
@@ -195,6 +205,8 @@ def _vs_set(answer: Shape, expected: Shape, policy: Policy) -> Verdict:
     want = policy.substitute(expected.value)
     if answer.kind == "constraint":
         return _set_vs_constraint(answer, want, policy)
+    if answer.kind == "several" and answer.joiner == "mixed" and any(i.kind == "constraint" for i in answer.items):
+        return Verdict(None, f"{answer.source} joins relations with both 'and' and 'or'; cannot tell how they group")
     got = as_set(answer, None, policy, intervals=not isinstance(want, sympy.FiniteSet))
     if got is None and answer.kind == "value" and isinstance(answer.value, sympy.MatrixBase) and isinstance(want, sympy.FiniteSet):
         got = sympy.FiniteSet(sympy.Tuple(*answer.value))
@@ -222,6 +234,8 @@ def _vs_tuple(answer: Shape, expected: Shape, policy: Policy) -> Verdict:
         closed = expected.side is not None and expected.side.brackets == "[]"
         interval = sympy.Interval(*want, left_open=not closed, right_open=not closed)
         return _vs_set(answer, Shape("value", expected.source, side=ParsedSide(expected.source, interval)), policy)
+    if answer.kind == "several" and all(item.kind == "assignment" for item in answer.items):
+        return Verdict(None, "the answer names its values; the expected tuple does not say which entry is which")
     got = policy.substitute(answer.value) if answer.kind in ("value", "assignment") else None
     if not isinstance(got, sympy.MatrixBase):
         return Verdict(False, f"the expected answer is the tuple {show(want)}; the answer is not a tuple")
@@ -265,10 +279,15 @@ def _vs_scalar(answer: Shape, expected: Shape, policy: Policy) -> Verdict:
             return Verdict(False, f"the answer '{answer.word}' is not a finite value")
         return Verdict(None, f"the answer is the word '{answer.word}', not a formula")
     if answer.kind == "several":
+        items = list(answer.items)
+        while len(items) > 1 and items[-1].kind == "constraint" and items[0].kind != "constraint":
+            items.pop()  # d^{1/2}, d > 0: a qualifier after the value
+        if len(items) == 1:
+            return _vs_scalar(items[0], expected, policy)
         verdicts = []
-        for k, item in enumerate(answer.items, 1):
+        for k, item in enumerate(items, 1):
             v = _vs_scalar(item, expected, policy)
-            verdicts.append(Verdict(v.equal, f"answer {k} of {len(answer.items)} ({item.source}): {v.note}", v.comparison))
+            verdicts.append(Verdict(v.equal, f"answer {k} of {len(items)} ({item.source}): {v.note}", v.comparison))
         result = all_hold(verdicts)
         return Verdict(True, "every answer given is the expected value") if result.equal else result
     if answer.kind in ("constraint", "relation"):

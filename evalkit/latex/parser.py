@@ -72,21 +72,27 @@ class ExpressionParser(AtomParser):
         return self.finish(items[0])
 
     def parse_set_expression(self) -> Any:
+        start = self.i
         value = self.parse_sum()
+        if not self.peek().is_cmd(*_SET_OPERATORS):
+            return value
+        value = self.as_set(value, start)
         while self.peek().is_cmd(*_SET_OPERATORS):
             op = self.next().text
-            left, right = self.as_set(value), self.as_set(self.parse_sum())
-            value = left.union(right) if op == "cup" else left.intersect(right) if op == "cap" else left - right
+            start = self.i
+            right = self.as_set(self.parse_sum(), start)
+            value = value.union(right) if op == "cup" else value.intersect(right) if op == "cap" else value - right
         return value
 
-    def as_set(self, value: Any) -> sympy.Set:
-        """An operand of ``\\cup``: a set, or a bracketed pair read as an interval."""
-        if isinstance(value, CommaList) and len(value.items) == 2 and value.brackets in ("()", "[]"):
+    def as_set(self, value: Any, start: int) -> sympy.Set:
+        """An operand of ``\\cup`` read from token ``start``: a set, or a bracketed pair as an interval."""
+        value = self.finish(value)
+        span = self.last_list
+        if isinstance(value, sympy.MatrixBase) and len(value) == 2 and span and span[:2] == (start, self.i):
             try:
-                return interval_of((self.finish(value.items[0]), self.finish(value.items[1])), value.brackets)
+                return interval_of((value[0], value[1]), span[2])  # (2, 5) in (-oo, 1) \cup (2, 5)
             except ValueError as err:
                 raise self.error(str(err)) from None
-        value = self.finish(value)
         if not isinstance(value, sympy.Set):
             raise self.error("only sets and intervals can be joined with \\cup, \\cap or \\setminus")
         return value

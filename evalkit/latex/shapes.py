@@ -31,7 +31,7 @@ from evalkit.latex.answers import Reading
 from evalkit.latex.brackets import tuple_of
 from evalkit.latex.chain import ParsedMath, ParsedSide
 from evalkit.latex.nodes import ASYMPTOTIC_CLASSES, OPAQUE_OPERATORS, Ratio
-from evalkit.latex.sets import Undecidable, constraint_set
+from evalkit.latex.sets import Undecidable, constraint_set, intersect
 from evalkit.latex.values import Policy
 
 __all__ = [
@@ -61,6 +61,7 @@ class Shape:
     name: Any = None
     items: tuple[Shape, ...] = field(default=())
     word: str | None = None
+    joiner: str = "and"
 
     @property
     def value(self) -> Any:
@@ -131,7 +132,7 @@ def shape_of(reading: Reading) -> Shape:
         return Shape("word", reading.source, word=reading.word)
     if reading.several:
         items = tuple(_chain_shape(c) for c in reading.chains)
-        return Shape("several", reading.source, items=items)
+        return Shape("several", reading.source, items=items, joiner=reading.joiner)
     return _chain_shape(reading.chains[0])
 
 
@@ -173,10 +174,15 @@ def as_set(
     if shape.kind == "constraint":
         return constraint_of(shape, policy, var)[1]
     if shape.kind == "several" and all(item.kind == "constraint" for item in shape.items):
-        parts = [constraint_of(item, policy, var) for item in shape.items]  # x < 1 or x > 2
-        if any(p[1] is None for p in parts) or len({p[0] for p in parts}) != 1:
+        parts = [constraint_of(item, policy, var) for item in shape.items]
+        if any(p[1] is None for p in parts) or len({p[0] for p in parts}) != 1 or shape.joiner == "mixed":
             return None
-        return sympy.Union(*[p[1] for p in parts])
+        if shape.joiner == "or":
+            return sympy.Union(*[p[1] for p in parts])  # x < 1 or x > 2
+        allowed = parts[0][1]
+        for _, part in parts[1:]:
+            allowed = intersect(allowed, part)  # x >= 0 and x < 1
+        return allowed
     if shape.kind == "value" and shape.side is not None and shape.side.ok:
         value = policy.substitute(shape.value)
         if isinstance(value, sympy.Set):
