@@ -180,7 +180,7 @@ def read_answer(text: str, table: SymbolTable, *, words: bool = False) -> Readin
     pieces = _split(tokens, _is_joiner)
     if len(pieces) > 1:
         depths = top_level(tokens)
-        joiners = {_joiner(t) for t, d in zip(tokens, depths, strict=True) if d == 0 and _is_joiner(t)}
+        joiners = {j for t, d in zip(tokens, depths, strict=True) if d == 0 and (j := _joiner(t)) is not None}
         joiner = joiners.pop() if len(joiners) == 1 else "mixed"
         chains = [_chain(p, source, table) for p in pieces]
         return Reading(source, tuple(_values_of_one_name(chains) or chains), joiner=joiner)
