@@ -12,8 +12,18 @@ answer. A first side that names the quantity (a lone symbol such as ``s``,
 is skipped, and so is such a side written last (``d\\mu^2 = E[q^T k]``).
 Every other side joined to the answer by ``=`` that can be read must agree
 with it, or the answer is incorrect ("the chain contradicts itself"); sides
-that cannot be read (``\\sum``) are skipped. Several boxes in one equation
-(``\\boxed{A} \\text{ or } \\boxed{B}``) are all graded and must all be right.
+that cannot be read (``\\sum_i``) are skipped; of ``A \\approx 3.14`` the exact side is graded.
+
+Beyond a value, the expected answer's *shape* decides the comparison
+(:mod:`evalkit.latex.compare`): a relation (``0 < \\eta < 2/L``) is compared
+as the set it allows, with direction and strictness; an equation
+(``2x + 4y - 3 = 0``) by its solutions, never by one side; ``name = value`` by
+the value (a different name is incorrect); intervals, sets and lists of points
+order-free, tuples in order; several answers (``k = 45, n = 2``) name by name;
+``\\pm`` as both values; ratios up to a factor; words by spelling. Sibling
+answers (several boxes) are graded as one set when the expected answer is
+several values, otherwise each must be right. The part's givens
+(``values: {mu: 0, sigma: 1}``) are substituted like assumptions.
 
 ``expected`` and each ``accept`` alternative may be a chain too; their last
 side is the value. ``tolerance`` is relative (absolute below 1) and applies
@@ -27,6 +37,9 @@ Rubric example (``formula``)::
       assumptions: ['k = d/h']          # added to the problem's assumptions
       symbols: {mu: scalar}             # added to the problem's symbols
       tolerance: 1e-6                   # only for answers written with decimals
+      percent: ratio                    # 28% = 0.28 (points: 28 = 28%; either: both)
+      units: auto                       # units on both sides must agree (require: the answer
+                                        # must carry the expected unit; ignore)
       anchor: 'variance'                # optional: grade the first answer after this regex
 """
 
@@ -46,9 +59,13 @@ from evalkit.checks.base import Answer, CheckContext, CheckParams, CheckResult, 
 from evalkit.errors import SpecError
 from evalkit.extract import asked_quantities, final_answers
 from evalkit.latex import LatexSyntaxError, ParsedMath, ParsedSide, SymbolSpec, SymbolTable, parse_math, show
+from evalkit.latex.answers import Reading, read_answer
 from evalkit.latex.assumptions import Assumptions, parse_assumptions
+from evalkit.latex.compare import compare_shapes
 from evalkit.latex.equivalence import compare_values, explain_difference, opaque_atoms
 from evalkit.latex.nodes import ASYMPTOTIC_CLASSES, OPAQUE_OPERATORS
+from evalkit.latex.shapes import Shape, shape_of, value_kind
+from evalkit.latex.values import Policy, Verdict, compare_sides
 
 __all__ = [
     "FormulaChecker",
@@ -56,12 +73,13 @@ __all__ = [
     "MathParams",
     "MathRequest",
     "combine_results",
+    "grade_formula",
     "grade_request",
     "run_math_check",
 ]
 
 SymbolKindName = Literal["dimension", "integer", "scalar", "vector", "matrix", "function"]
-_EQUAL_RELATIONS = ("=", "~")
+_EQUAL_RELATIONS = ("=", "~", "≈")
 _BIG_O = r"\\mathcal\s*\{?\s*O|\bO\s*\\?(?:left)?\s*\(|\\Theta|Θ|\\Omega|Ω"  # what a big-O answer looks like
 
 
@@ -88,6 +106,8 @@ class MathParams(CheckParams):
 
 class FormulaParams(MathParams):
     tolerance: float = Field(default=1e-6, ge=0)
+    percent: Literal["ratio", "points", "either"] = "ratio"
+    units: Literal["auto", "require", "ignore"] = "auto"
 
 
 @dataclass(frozen=True)
@@ -103,13 +123,26 @@ class MathRequest:
 
 
 def problem_symbols(problem: Any, params: MathParams) -> tuple[SymbolSpec, ...]:
-    """The problem's declared symbols plus the check's own, as plain specs."""
+    """The problem's declared symbols plus the check's own, as plain specs.
+
+    A check that re-declares a problem's symbol changes its kind but keeps the
+    problem's spelling and sign (``positive: true`` is not lost).
+    """
     specs = {}
     for name, sym in (getattr(problem, "symbols", None) or {}).items():
         specs[name] = SymbolSpec(name, sym.kind, sym.latex, sym.positive)
     for name, kind in params.symbols.items():
-        specs[name] = SymbolSpec(name, kind)
+        known = specs.get(name)
+        specs[name] = SymbolSpec(
+            name, kind, known.latex if known else None, known.positive if known else None
+        )
     return tuple(specs.values())
+
+
+def given_values(part: Any) -> tuple[str, ...]:
+    """The part's declared givens (``values: {mu: 0, sigma: 1}``) as substitutions ``mu = 0``."""
+    values = getattr(part, "values", None) or {}
+    return tuple(f"{name} = {value}" for name, value in values.items())
 
 
 def grade_request(
@@ -157,7 +190,7 @@ def run_math_check(
         tuple(f.text for f in found),
         (expected, *params.accept),
         problem_symbols(ctx.problem, params),
-        (*ctx.problem.assumptions, *params.assumptions),
+        (*ctx.problem.assumptions, *params.assumptions, *given_values(ctx.part)),
         params,
     )
     result = grade_request(grade, request, params.time_limit_s or ctx.time_limit_s)
@@ -257,6 +290,13 @@ def value_chain(parsed: ParsedMath, expected: Sequence[ParsedMath]) -> tuple[lis
     return sides, relations
 
 
+def _new_names(value: Any, last: Any) -> bool:
+    """Whether ``value`` uses a symbol the final side does not (a name the derivation introduced)."""
+    if not isinstance(value, sympy.Basic) or not isinstance(last, sympy.Basic):
+        return False
+    return bool({s.name for s in value.free_symbols} - {s.name for s in last.free_symbols})
+
+
 def chain_conflict(
     sides: list[ParsedSide], relations: list[str], same: Callable[[Any, Any], bool | None]
 ) -> str | None:
@@ -266,8 +306,8 @@ def chain_conflict(
         if relations[k] not in _EQUAL_RELATIONS:
             break
         side = sides[k]
-        if not side.ok or _foreign(side.value, [last]):
-            continue  # a derivation step such as E[q^T k] / s: nothing to compare it with
+        if not side.ok or _foreign(side.value, [last]) or _new_names(side.value, last):
+            continue  # a derivation step such as E[q^T k] / s, or O(NCM) with C defined on the way
         if same(side.value, last) is False:
             return f"the chain contradicts itself: {side.source} is not equal to {sides[-1].source}"
     return None
@@ -276,60 +316,135 @@ def chain_conflict(
 # -- the formula kind ------------------------------------------------------------------------------
 
 
-def _grade_formula(request: MathRequest) -> CheckResult:
+def _expected_shapes(request: MathRequest, table: SymbolTable) -> list[Shape]:
+    """The expected answer and its alternatives by shape; a SpecError names one that does not parse."""
+    out = []
+    for text in request.expected:
+        try:
+            reading = read_answer(text, table)
+        except LatexSyntaxError as err:
+            raise SpecError(f"{request.kind}: expected answer {text!r} does not parse: {err}") from None
+        bad = [side for chain in reading.chains for side in chain.sides if not side.ok]
+        if bad:
+            raise SpecError(f"{request.kind}: expected answer {text!r} does not parse: {bad[0].error}")
+        out.append(shape_of(reading))
+    return out
+
+
+def _set_like(shape: Shape) -> bool:
+    """Whether the expected answer is several values, so that sibling boxes are graded as one set."""
+    if shape.kind in ("several", "equation", "constraint"):
+        return True
+    return shape.kind in ("value", "assignment") and value_kind(shape.value, shape.side) in ("set", "list")
+
+
+def _answer_readings(request: MathRequest, table: SymbolTable, targets: list[Shape]) -> list[Reading | str]:
+    """Each answer read (or its parse error); sibling boxes become one reading when a set is expected."""
+    words = any(t.kind == "word" for t in targets)
+    readings: list[Reading | str] = []
+    for text in request.answers:
+        try:
+            readings.append(read_answer(text, table, words=words))
+        except LatexSyntaxError as err:
+            readings.append(f"could not read the answer: {err}")
+    read = [r for r in readings if isinstance(r, Reading)]
+    if len(readings) > 1 and len(read) == len(readings) and any(_set_like(t) for t in targets):
+        if all(r.word is None for r in read):
+            chains = tuple(c for r in read for c in r.chains)
+            return [Reading(" | ".join(r.source for r in read), chains)]
+    return readings
+
+
+def grade_formula(request: MathRequest) -> CheckResult:
+    """Grade a formula request in this process (run it through :func:`grade_request` for a bound)."""
     table, assumptions = read_spec(request)
-    expected = read_expected(request, table)
-    return combine_results(
-        [_formula_one(text, table, assumptions, expected, request) for text in request.answers]
-    )
+    targets = _expected_shapes(request, table)
+    results = []
+    for reading in _answer_readings(request, table, targets):
+        if isinstance(reading, str):
+            results.append(CheckResult.unscored("answer_parse_error", reading))
+        else:
+            results.append(_formula_one(shape_of(reading), targets, assumptions, request))
+    return combine_results(results)
 
 
 def _formula_one(
-    text: str, table: SymbolTable, assumptions: Assumptions, expected: list[ParsedMath], request: MathRequest
+    answer: Shape, targets: list[Shape], assumptions: Assumptions, request: MathRequest
 ) -> CheckResult:
-    try:
-        parsed = parse_math(text, table)
-    except LatexSyntaxError as err:
-        return CheckResult.unscored("answer_parse_error", f"could not read the answer: {err}")
-    sides, relations = value_chain(parsed, expected)
+    params = request.params
+    chains = [t.chain for t in targets if t.chain is not None]
+
+    def scalar(got: Shape, want: Shape) -> Verdict:
+        return _scalar_verdict(got, want, chains, assumptions, policy)
+
+    policy = Policy(
+        tolerance=getattr(params, "tolerance", 1e-6),
+        percent=getattr(params, "percent", "ratio"),
+        units=getattr(params, "units", "auto"),
+        substitute=assumptions.substitute,
+        scalar=scalar,
+    )
+    verdicts = [compare_shapes(answer, target, policy) for target in targets]
+    details = {"parsed": answer.source}
+    for k, (target, verdict) in enumerate(zip(targets, verdicts, strict=True)):
+        if verdict.equal:
+            which = "the expected answer" if k == 0 else f"the accepted alternative {target.source!r}"
+            if "{which}" in verdict.note:
+                return CheckResult.correct(verdict.note.replace("{which}", which), **details)
+            return CheckResult.correct(
+                f"{verdict.note} ({which})" if verdict.note else f"equal to {which}", **details
+            )
+    for verdict in verdicts:
+        if verdict.equal is None:
+            prefix = "" if verdict.reason == "answer_parse_error" else "could not decide equivalence: "
+            return CheckResult.unscored(verdict.reason, f"{prefix}{verdict.note}", **details)
+    return CheckResult.incorrect(verdicts[0].note, 0.0, **details)
+
+
+def _exact_sides(sides: list[ParsedSide], relations: list[str]) -> tuple[list[ParsedSide], list[str]]:
+    """Grade the exact side of an approximation: ``22/7 \\approx 3.14`` is 22/7, ``\\approx 3.14`` is 3.14."""
+    if len(sides) > 1 and relations[0] == "≈" and not sides[0].source:
+        sides, relations = sides[1:], relations[1:]
+    while len(sides) > 1 and relations[-1] == "≈" and sides[-1].has_decimal and not sides[-2].has_decimal:
+        sides, relations = sides[:-1], relations[:-1]
+    while len(sides) > 1 and relations[0] == "≈" and sides[0].has_decimal and not sides[1].has_decimal:
+        sides, relations = sides[1:], relations[1:]
+    return sides, relations
+
+
+def _scalar_verdict(
+    answer: Shape, target: Shape, chains: list[ParsedMath], assumptions: Assumptions, policy: Policy
+) -> Verdict:
+    """An answer chain against an expected scalar: the homework's chain rules, then the value."""
+    assert answer.chain is not None and target.side is not None
+    sides, relations = _exact_sides(*value_chain(answer.chain, chains))
     last = sides[-1]
     if not last.ok:
-        return CheckResult.unscored("answer_parse_error", f"could not read '{last.source}': {last.error}")
-    if relations and relations[-1] not in _EQUAL_RELATIONS:
-        return CheckResult.incorrect(
-            f"the answer states a relation ({relations[-1]}), not a value: {parsed.source}",
-            parsed=show(last.value),
-        )
-    if isinstance(last.value, sympy.MatrixBase):
-        return CheckResult.incorrect(
-            "the answer is a vector or matrix; expected a formula", parsed=show(last.value)
-        )
-    params = request.params
-    tolerance = getattr(params, "tolerance", 1e-6)
-    value = assumptions.substitute(last.value)
-    details = {"parsed": show(value)}
-    first_comparison = None
-    undecided = None
-    for k, exp in enumerate(expected):
-        target = assumptions.substitute(exp.last.value)
-        decimal = last.has_decimal or exp.last.has_decimal
-        comparison = compare_values(value, target, tolerance=tolerance if decimal else None)
-        first_comparison = first_comparison or comparison
-        if comparison.equal:
-            conflict = chain_conflict(sides, relations, lambda a, b: _same(a, b, assumptions))
-            if conflict:
-                return CheckResult.incorrect(conflict, 0.0, **details)
-            used = value != last.value or target != exp.last.value
-            note = f" (using {assumptions.describe()})" if used else ""
-            which = "the expected answer" if k == 0 else f"the accepted alternative {exp.source!r}"
-            return CheckResult.correct(f"{show(last.value)} is equivalent to {which}{note}", **details)
-        if comparison.equal is None and undecided is None:
-            undecided = comparison
-    if undecided is not None:
-        return CheckResult.unscored("undecided", f"could not decide equivalence: {undecided.note}", **details)
-    primary = assumptions.substitute(expected[0].last.value)
-    why = explain_difference(value, primary, first_comparison)
-    return CheckResult.incorrect(f"{why} (expected {show(primary)}, got {show(value)})", 0.0, **details)
+        return Verdict(None, f"could not read '{last.source}': {last.error}", reason="answer_parse_error")
+    if isinstance(last.value, sympy.MatrixBase | sympy.Set):
+        return Verdict(False, "the answer is a vector, matrix or set; expected a formula")
+    verdict = compare_sides(last, target.side, policy)
+    value, want = assumptions.substitute(last.value), assumptions.substitute(target.value)
+    if verdict.equal:
+        conflict = chain_conflict(sides, relations, lambda a, b: _same(a, b, assumptions))
+        if conflict:
+            return Verdict(False, conflict)
+        used = value != last.value or want != target.value
+        note = f" (using {assumptions.describe()})" if used else ""
+        return Verdict(True, f"{show(last.value)} is equivalent to {{which}}{note}")
+    if verdict.equal is None:
+        return verdict
+    if last.unit and target.side.unit:
+        return verdict  # says what the answer is in the expected unit
+    if verdict.compared is not None:
+        value, want = verdict.compared
+    reading = "" if (last.percent, last.degrees) == (target.side.percent, target.side.degrees) else " (read "
+    if reading:
+        reading += "in percent)" if last.percent != target.side.percent else "in radians)"
+    if verdict.comparison is None or not isinstance(value, sympy.Expr) or not isinstance(want, sympy.Expr):
+        return Verdict(False, f"{verdict.note} (expected {show(want)}, got {show(value)})")
+    why = explain_difference(value, want, verdict.comparison)
+    return Verdict(False, f"{why} (expected {show(want)}, got {show(value)}){reading}")
 
 
 def _same(a: Any, b: Any, assumptions: Assumptions) -> bool | None:
@@ -346,4 +461,4 @@ class FormulaChecker:
     params_model = FormulaParams
 
     def check(self, params: FormulaParams, answer: Answer, ctx: CheckContext) -> CheckResult:
-        return run_math_check(self.kind, _grade_formula, params, answer, ctx)
+        return run_math_check(self.kind, grade_formula, params, answer, ctx)

@@ -27,6 +27,7 @@ Example::
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -175,6 +176,21 @@ def _is_prose(line: str) -> bool:
     return len(words) >= 3
 
 
+_WORD_VALUES = {
+    "nan",
+    "inf",
+    "infinity",
+    "undefined",
+    "none",
+    "dne",
+    "does not exist",
+    "true",
+    "false",
+    "yes",
+    "no",
+}
+
+
 def _all_math(line: str) -> bool:
     """Whether every word of a line looks like math (``O(N^2 D)``, ``d_model``), not 'See part (c).'"""
     spans = plain_math(line)
@@ -307,7 +323,21 @@ def _box_group(reader: _Reader, chosen: Span) -> list[Span]:
         lo = region.rfind("\n", 0, chosen.start) + 1
         nl = region.find("\n", chosen.end)
         hi = len(region) if nl < 0 else nl
-    return [b for b in reader.boxes if lo <= b.start and b.end <= hi]
+    group = [b for b in reader.boxes if lo <= b.start and b.end <= hi]
+    if (
+        blocks and blocks[0].kind == "inline math"
+    ):  # '$\\boxed{6}$ and $\\boxed{8}$': boxes side by side on a line
+        line_start = region.rfind("\n", 0, chosen.start) + 1
+        line_end = region.find("\n", chosen.end)
+        line_end = len(region) if line_end < 0 else line_end
+        beside = [b for b in reader.boxes if line_start <= b.start and b.end <= line_end]
+        joined = all(
+            re.fullmatch(r"[\s$,;]*(?:and|or|&|,)?[\s$,;]*", reader.hidden[a.end : b.start])
+            for a, b in itertools.pairwise(beside)
+        )
+        if joined:
+            group = beside
+    return group
 
 
 def _with_alternatives(reader: _Reader, items: list[Span], chosen: Span) -> list[Span]:
@@ -459,7 +489,11 @@ def _last_line(reader: _Reader) -> list[tuple[str, Span]]:
         return []
     m = lines[-1]
     content = re.sub(r"^(?:[\s>#*_]|[-+]\s)+|[*_\s]+$", "", reader.region[m.start() : m.end()])
-    if not content or _is_prose(content) or not _all_math(content):
+    if not content or _is_prose(content):
+        return []
+    # a bare word answer such as 'odd' or 'not defined', when it is all the section says
+    whole_text = len(lines) == 1 and bool(re.fullmatch(r"[A-Za-z\-]+(?:\s+[A-Za-z\-]+)?\.?", content))
+    if not _all_math(content) and content.lower().strip(" .") not in _WORD_VALUES and not whole_text:
         return []
     return [("line", Span(m.start(), m.end(), content, "line"))]
 
@@ -668,11 +702,22 @@ def strip_label(content: str) -> str:
     return _TEXT_LABEL.sub("", content, count=1).strip()
 
 
+_STATES_A_RELATION = re.compile(r"=|<|>|\\(?:le|ge|leq|geq|neq|ne|lt|gt|in)(?![a-zA-Z])|[≤≥≠∈]")
+
+
 def alternatives(content: str) -> list[str]:
-    """The answers one math block offers joined by 'or' (``A \\quad \\text{or} \\quad B``): each is graded."""
+    """The answers one math block offers joined by 'or' (``A \\quad \\text{or} \\quad B``): each is graded.
+
+    Relations or equations joined by 'or' (``x < 1 \\text{ or } x > 2``, ``x = 1 \\text{ or } x = 2``) are one
+    answer, a union or a set of solutions, which the math checks read as such.
+    """
     if not _OR.search(content):
         return [content.strip()]
-    return [piece.strip(" ,;") for piece in _OR.split(content) if piece.strip(" ,;")]
+    pieces = [piece.strip(" ,;") for piece in _OR.split(content) if piece.strip(" ,;")]
+    equivalently = re.search(r"equivalently|i\.e\.", content)
+    if not equivalently and any(_STATES_A_RELATION.search(p) for p in pieces):
+        return [content.strip()]
+    return pieces
 
 
 def final_answer(

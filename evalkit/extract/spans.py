@@ -15,6 +15,7 @@ Example::
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 
@@ -130,7 +131,10 @@ def code_spans(text: str) -> list[Span]:
 _MATH_CHARS = set("=+*/^_()[]|<>≤≥≠≈√‖·×²³⁴ᵀ⊤∈ℝ∑∏∞−±∝→⇒{}\\'&")
 _GREEK = set("αβγδεζηθικλμνξπρστυφχψωΘΛΣΦΨΩϕ")
 _FUNCS = re.compile(r"^(?:sqrt|log|ln|exp|max|min|softmax|sim|phi|Var|var|Cov|E|O|Theta|Omega|tr|det|sum)\(")
-_MATH_WORDS = {"mu", "sigma", "pi", "alpha", "beta", "lambda", "theta", "phi", "sqrt", "eta", "tau", "inf"}
+_MATH_WORDS = {
+    "mu", "sigma", "pi", "alpha", "beta", "lambda", "theta", "phi", "sqrt", "eta", "tau", "inf",
+    "log", "ln", "exp", "sin", "cos", "tan", "max", "min", "lim", "det", "tr", "mod",
+}  # fmt: skip
 _WORD = re.compile(r"^[A-Za-z]{2,}[.,;:!?]?$")
 _ARTICLES = {"a", "A", "I"}
 _CONNECTORS = {
@@ -167,6 +171,9 @@ def _mathish(token: str) -> bool:
         return False
     if re.search(r"[A-Za-z]'[A-Za-z]", core):  # doesn't, it's
         return False
+    if re.fullmatch(r"[-+−][A-Za-z0-9]{1,3}", core) or re.fullmatch(r"[\w.]+(?::[\w.]+)+", core):
+        return True  # '-x', '-3z', '+a'; a ratio 'a:b'
+
     inner = core.strip("()[]{}")
     if re.fullmatch(r"[A-Za-z]{2,}", inner) and re.search(r"[aeiouyAEIOUY]", inner):
         if inner.lower() not in _MATH_WORDS and not _FUNCS.match(core):
@@ -190,26 +197,60 @@ def plain_math(text: str) -> list[Span]:
     out: list[Span] = []
     offset = 0
     for line in text.splitlines(keepends=True):  # math in plain text does not run across lines
-        out += [Span(s.start + offset, s.end + offset, s.content, s.kind) for s in _plain_line(line)]
+        spans = _joined(line, _plain_line(line))
+        out += [Span(s.start + offset, s.end + offset, s.content, s.kind) for s in spans]
         offset += len(line)
+    return out
+
+
+# what may stand between two pieces of one answer: '1, 2, 3', '2 : 3', 'x = 1 or x = 2', '28 percent'
+_JOINER = re.compile(
+    r"\s*(?:[,;:&]|\band\b|\bor\b|\bto\b|\\text\s*\{[^{}]{0,12}\}|\\(?:q?quad|,|;))\s*",
+    re.IGNORECASE,
+)
+_AFTER_NUMBER = re.compile(r"\s*(?:percent|per cent|%|degrees?|°)(?![A-Za-z])", re.IGNORECASE)
+
+
+def _joined(line: str, spans: list[Span]) -> list[Span]:
+    """Join the pieces of one answer that list punctuation or 'and'/'or' separate, when the whole
+    line is that answer (nothing but math and joiners on it)."""
+    if len(spans) < 2:
+        return _with_unit(line, spans)
+    gaps = [line[a.end : b.start] for a, b in itertools.pairwise(spans)]
+    lead, tail = line[: spans[0].start], line[spans[-1].end :]
+    if all(_JOINER.fullmatch(g) for g in gaps) and not lead.strip(" \t>*-•") and not tail.strip(" \t.,;\n"):
+        start, end = spans[0].start, spans[-1].end
+        return _with_unit(line, [Span(start, end, line[start:end], "plain math")])
+    return _with_unit(line, spans)
+
+
+def _with_unit(line: str, spans: list[Span]) -> list[Span]:
+    """A number's word unit is part of it: '28 percent', '90 degrees'."""
+    out = []
+    for span in spans:
+        unit = _AFTER_NUMBER.match(line, span.end)
+        if unit and re.search(r"\d\s*$", span.content):
+            span = Span(span.start, unit.end(), line[span.start : unit.end()], span.kind)
+        out.append(span)
     return out
 
 
 def _plain_line(text: str) -> list[Span]:
     out: list[Span] = []
-    tokens = [(m.start(), m.end(), m.group(0)) for m in re.finditer(r"\S+", text)]
+    # a '\\text{Total: }' group is one token, spaces and all
+    tokens = [(m.start(), m.end(), m.group(0)) for m in re.finditer(r"\\[A-Za-z]+\{[^{}\n]*\}\S*|\S+", text)]
     run: list[tuple[int, int, str]] = []
 
     def close() -> None:
-        while run and (run[-1][2] in _ARTICLES or run[-1][2] in _CONNECTORS):
+        while run and run[-1][2] in _CONNECTORS:
             run.pop()
-        while run and (run[0][2] in _ARTICLES or run[0][2] in _CONNECTORS - {"-", "−"}):
+        while run and run[0][2] in _CONNECTORS - {"-", "−"}:
             run.pop(0)
         if run:
             start, end = run[0][0], run[-1][1]
             content = _trim_unbalanced(text[start:end].rstrip(".,;:!?"))
             offset = text.find(content, start) if content else -1
-            if content and offset >= 0 and re.search(r"[\w∞√‖]", content):  # '**' or '->' alone is no math
+            if content and offset >= 0 and re.search(r"[\w∞√‖∅\\]", content):  # '**' or '->' alone is no math
                 out.append(Span(offset, offset + len(content), content, "plain math"))
         run.clear()
 
@@ -250,12 +291,21 @@ def _balanced(run: list[tuple[int, int, str]]) -> bool:
 
 
 def _trim_unbalanced(content: str) -> str:
-    """Drop an unmatched closing bracket at the end (``(which is sqrt(d))`` read from inside)."""
-    for opening, closing in ("()", "[]"):
-        while content.endswith(closing) and content.count(closing) > content.count(opening):
-            content = content[:-1].rstrip()
-        while content.startswith(opening) and content.count(opening) > content.count(closing):
-            content = content[1:].lstrip()
+    """Drop an unmatched closing bracket at the end (``(which is sqrt(d))`` read from inside).
+
+    Round and square brackets count together, so a half-open interval ``[0, 1)`` stays whole.
+    """
+
+    def opens(t: str) -> int:
+        return t.count("(") + t.count("[")
+
+    def closes(t: str) -> int:
+        return t.count(")") + t.count("]")
+
+    while content.endswith((")", "]")) and closes(content) > opens(content):
+        content = content[:-1].rstrip()
+    while content.startswith(("(", "[")) and opens(content) > closes(content):
+        content = content[1:].lstrip()
     return content
 
 

@@ -2,11 +2,17 @@
 
 The pieces, in the order data flows through them:
 
-* :mod:`~evalkit.latex.lexer` tokens, with Unicode and layout commands folded away;
+* :mod:`~evalkit.latex.lexer` tokens, with Unicode, digit groups and layout commands folded away;
 * :mod:`~evalkit.latex.symbols` declared symbols and what each name means;
-* :mod:`~evalkit.latex.atoms` and :mod:`~evalkit.latex.parser` one expression to sympy (transposes,
-  norms, ``E[.]``, ``O(.)``, matrices);
-* :mod:`~evalkit.latex.chain` a whole answer as a chain ``A = B = C``;
+* :mod:`~evalkit.latex.cursor`, :mod:`~evalkit.latex.atoms`, :mod:`~evalkit.latex.functions`,
+  :mod:`~evalkit.latex.brackets` and :mod:`~evalkit.latex.parser` one expression to sympy
+  (transposes, norms, ``E[.]``, ``O(.)``, matrices, intervals, sets, sums);
+* :mod:`~evalkit.latex.chain` one answer as a chain ``A = B = C`` (labels, units, ``\\pm``);
+* :mod:`~evalkit.latex.answers` a whole answer: several answers, words, ratios;
+* :mod:`~evalkit.latex.shapes` what an answer states (value, equation, relation, set ...);
+* :mod:`~evalkit.latex.compare` comparison dispatched on the expected answer's shape, with
+  :mod:`~evalkit.latex.values` (policies: tolerance, percent, units), :mod:`~evalkit.latex.sets`
+  (relations, equations and sets, exactly) and :mod:`~evalkit.latex.units`;
 * :mod:`~evalkit.latex.assumptions` a problem's substitutions (``k = d/h``) and regimes (``M = Theta(D)``);
 * :mod:`~evalkit.latex.equivalence` equality of two values, and why they differ;
 * :mod:`~evalkit.latex.growth` asymptotic classes for big-O answers.

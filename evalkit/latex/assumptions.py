@@ -145,8 +145,8 @@ def parse_assumptions(texts: Iterable[str], table: SymbolTable) -> Assumptions:
         lhs, rhs = (s.value for s in parsed.sides)
         rel = parsed.relations[0]
         sources.append(source)
-        if rel in ("<<", ">>", "~"):
-            kind = {"<<": "upper", ">>": "lower", "~": "theta"}[rel]
+        if rel in ("<<", ">>", "~", "≈"):
+            kind = {"<<": "upper", ">>": "lower", "~": "theta", "≈": "theta"}[rel]
             regimes.append(_checked(Regime(kind, lhs, rhs, source)))
             continue
         if rel != "=":

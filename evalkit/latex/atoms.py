@@ -2,55 +2,52 @@
 
 :class:`AtomParser` reads one atom at the cursor; :class:`~evalkit.latex.parser.ExpressionParser`
 builds sums, products, powers and transposes on top of it (and supplies the
-methods declared abstract here). Names are looked up in the problem's
-:class:`~evalkit.latex.symbols.SymbolTable`: a letter run such as ``bnd`` is
-one declared name, a function word (``sim``, ``Var``, ``O``), or its first
-letter; the rest of the run is read as the next atom.
+grammar hooks declared in :class:`~evalkit.latex.cursor.Cursor`). Functions and
+big operators live in :mod:`~evalkit.latex.functions`, brackets, intervals and
+sets in :mod:`~evalkit.latex.brackets`.
+
+Names are looked up in the problem's :class:`~evalkit.latex.symbols.SymbolTable`:
+a letter run such as ``bnd`` is one declared name, a function word (``sim``,
+``Var``, ``O``), a Greek letter spelled out (``mu``, ``sigma``: plain-text
+math), or its first letter; the rest of the run is read as the next atom.
+Unless declared as symbols, ``e`` is Euler's number, ``i`` the imaginary unit
+(except as the index of a sum) and ``\\pi``/``pi`` the constant, wherever
+they appear.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import sympy
 
+from evalkit.latex.brackets import BracketAtoms
+from evalkit.latex.cursor import MAX_DIGITS, MAX_EXPONENT, PendingName
+from evalkit.latex.functions import FUNCTIONS, FunctionAtoms
 from evalkit.latex.lexer import LatexSyntaxError, Token, raw_text
-from evalkit.latex.nodes import BigO, BigOmega, BigTheta, Covariance, Expectation, LittleO, Norm, Variance
-from evalkit.latex.symbols import SymbolTable
+from evalkit.latex.nodes import (
+    BigO,
+    BigOmega,
+    BigTheta,
+    Covariance,
+    Expectation,
+    LittleO,
+    Norm,
+    RealSpace,
+    Variance,
+)
 
-__all__ = [
-    "MAX_DEPTH",
-    "MAX_EXPONENT",
-    "NON_ATOM_COMMANDS",
-    "PRODUCT_COMMANDS",
-    "AtomParser",
-    "CommaList",
-    "PendingName",
-]
-
-MAX_DEPTH = 40
-MAX_DIGITS = 40
-MAX_EXPONENT = 1000
+__all__ = ["GREEK", "NON_ATOM_COMMANDS", "PRODUCT_COMMANDS", "AtomParser"]
 
 GREEK = frozenset(
     "alpha beta gamma delta epsilon varepsilon zeta eta theta vartheta iota kappa lambda mu nu xi pi "
     "rho varrho sigma tau upsilon phi varphi chi psi omega Gamma Delta Theta Lambda Xi Pi Sigma "
     "Upsilon Phi Psi Omega ell".split()
 )
-_FUNCTIONS: dict[str, Any] = {
-    "exp": sympy.exp,
-    "log": sympy.log,
-    "ln": sympy.log,
-    "lg": lambda x: sympy.log(x, 2),
-    "sqrt": sympy.sqrt,
-    "sin": sympy.sin,
-    "cos": sympy.cos,
-    "tan": sympy.tan,
-    "tanh": sympy.tanh,
-    "max": sympy.Max,
-    "min": sympy.Min,
-}
+# Greek letters spelled out in plain text ("mu^2", "sigma"), read as the letter.
+_GREEK_WORDS = GREEK - {"ell", "varepsilon", "vartheta", "varrho", "varphi"}
+_INFINITY_WORDS = frozenset({"inf", "infty", "infinity"})
+_NUMBER_SETS = {"R": sympy.Reals, "N": sympy.Naturals, "Z": sympy.Integers, "Q": sympy.Rationals}
 _NAMED_FUNCTIONS = frozenset("sim softmax argmax argmin relu ReLU sigmoid kernel".split())
 _OPERATORS: dict[str, Any] = {"var": Variance, "cov": Covariance, "e": Expectation}
 _ASYMPTOTIC: dict[str, Any] = {"O": BigO, "Theta": BigTheta, "Omega": BigOmega}
@@ -58,7 +55,7 @@ _FUNCTION_GREEK = frozenset({"phi", "varphi", "psi"})
 _DECORATIONS = frozenset("hat tilde bar overline widehat widetilde check breve".split())
 _BOLD = frozenset("mathbf boldsymbol bm vec mathbfit pmb".split())
 _UNSUPPORTED = frozenset(
-    "sum prod int oint lim limsup liminf cdots ldots dots vdots ddots pm mp partial nabla".split()
+    "int oint lim limsup liminf cdots ldots dots vdots ddots pm mp partial nabla".split()
 )
 _MATRIX_ENVS = frozenset("bmatrix pmatrix Bmatrix matrix smallmatrix array".split())
 PRODUCT_COMMANDS = frozenset("cdot times ast bullet".split())
@@ -66,7 +63,7 @@ NON_ATOM_COMMANDS = (
     PRODUCT_COMMANDS
     | frozenset(
         "div top intercal rVert rvert rfloor rceil neq ne le leq ge geq lt gt approx equiv sim ll gg "
-        "forall in implies iff to rightarrow Rightarrow pm mp".split()
+        "forall in notin implies iff to rightarrow Rightarrow pm mp cup cap setminus circ mid".split()
     )
     | {"\\"}
 )
@@ -74,86 +71,8 @@ NON_ATOM_COMMANDS = (
 _PROSE_RUN = 6
 
 
-@dataclass(frozen=True)
-class PendingName:
-    """A name whose subscripts and primes are still being read."""
-
-    name: str
-
-
-@dataclass(frozen=True)
-class CommaList:
-    """A parenthesised comma list: function arguments or a vector."""
-
-    items: tuple[Any, ...]
-
-
-class AtomParser:
-    """Reads atoms at a cursor over tokens; subclasses provide sums, powers and finishing."""
-
-    def __init__(self, tokens: list[Token], source: str, table: SymbolTable, *, little_o: bool = False):
-        self.toks = list(tokens)
-        self.src = source
-        self.table = table
-        self.little_o = little_o
-        self.i = 0
-        self.depth = 0
-        self.abs_depth = 0
-        self.norm_depth = 0
-        self.has_decimal = False
-
-    def peek(self, k: int = 0) -> Token:
-        return self.toks[min(self.i + k, len(self.toks) - 1)]
-
-    def next(self) -> Token:
-        tok = self.peek()
-        self.i += 1
-        return tok
-
-    def error(self, message: str, tok: Token | None = None) -> LatexSyntaxError:
-        return LatexSyntaxError(message, self.src, (tok or self.peek()).pos)
-
-    def expect_char(self, *chars: str) -> Token:
-        tok = self.peek()
-        if not tok.is_char(*chars):
-            found = "the end" if tok.kind == "EOF" else repr(tok.text)
-            raise self.error(f"expected {' or '.join(repr(c) for c in chars)}, found {found}")
-        return self.next()
-
-    def split_current(self, n: int) -> None:
-        """Keep the first ``n`` characters of the current NUM/IDENT token; the rest becomes a new token."""
-        tok = self.peek()
-        if len(tok.text) > n:
-            head = Token(tok.kind, tok.text[:n], tok.pos, tok.space_before)
-            tail = Token(tok.kind, tok.text[n:], tok.pos + n, False)
-            self.toks[self.i : self.i + 1] = [head, tail]
-
-    def enter(self) -> None:
-        self.depth += 1
-        if self.depth > MAX_DEPTH:
-            raise self.error(f"expression nests deeper than {MAX_DEPTH} levels")
-
-    def raw_group(self) -> list[Token]:
-        """The tokens inside the brace group at the cursor, consumed."""
-        self.expect_char("{")
-        depth, start = 1, self.i
-        while depth:
-            tok = self.next()
-            if tok.kind == "EOF":
-                raise self.error("unbalanced '{'")
-            depth += 1 if tok.is_char("{") else -1 if tok.is_char("}") else 0
-        return self.toks[start : self.i - 1]
-
-    def raw_argument(self) -> str:
-        """The raw text of a one-token or braced argument (for ``\\mathbb{E}``, ``\\hat x``)."""
-        tok = self.peek()
-        if tok.is_char("{"):
-            return raw_text(self.raw_group())
-        if tok.kind in ("IDENT", "NUM"):
-            self.split_current(1)
-        if tok.kind in ("IDENT", "NUM", "CMD", "WORD"):
-            return self.next().text
-        raise self.error("expected an argument")
+class AtomParser(FunctionAtoms, BracketAtoms):
+    """Reads atoms at a cursor over tokens; the parser subclass provides sums, powers and finishing."""
 
     def parse_atom(self) -> Any:
         self.enter()
@@ -166,9 +85,12 @@ class AtomParser:
         tok = self.peek()
         if tok.kind == "NUM":
             self.next()
-            if len(tok.text) > MAX_DIGITS:
+            digits, _, exponent = tok.text.partition("e")
+            if len(digits) > MAX_DIGITS:
                 raise self.error(f"number has more than {MAX_DIGITS} digits", tok)
-            self.has_decimal |= "." in tok.text
+            if exponent and abs(int(exponent)) > MAX_EXPONENT:
+                raise self.error(f"exponent {exponent} is larger than {MAX_EXPONENT}", tok)
+            self.has_decimal |= "." in tok.text or bool(exponent)
             return sympy.Rational(tok.text)
         if tok.kind == "IDENT":
             return self.ident()
@@ -180,6 +102,8 @@ class AtomParser:
             return self.matrix()
         if tok.is_char("(", "["):
             return self.parse_group()
+        if tok.is_char("\\{"):
+            return self.set_literal()
         if tok.is_char("{"):
             self.next()
             value = self.parse_sum()
@@ -193,23 +117,6 @@ class AtomParser:
             return self.norm()
         found = "the end of the expression" if tok.kind == "EOF" else repr(tok.text)
         raise self.error(f"expected a value, found {found}")
-
-    def parse_group(self) -> Any:
-        open_tok = self.next()
-        close = ")" if open_tok.text == "(" else "]"
-        if self.peek().is_char(close):
-            raise self.error("empty brackets")
-        items = [self.parse_sum()]
-        while self.peek().is_char(","):
-            self.next()
-            items.append(self.parse_sum())
-        self.expect_char(close)
-        return items[0] if len(items) == 1 else CommaList(tuple(items))
-
-    def arguments(self) -> list[Any]:
-        group = self.parse_group()
-        items = group.items if isinstance(group, CommaList) else (group,)
-        return [self.finish(v) for v in items]
 
     def ident(self) -> Any:
         tok = self.peek()
@@ -230,9 +137,11 @@ class AtomParser:
         if run in names:
             return run
         calls = after.is_char("(", "[")
-        if run in _FUNCTIONS or (calls and (run in _NAMED_FUNCTIONS or run.lower() in ("var", "cov"))):
+        if run in FUNCTIONS or (calls and (run in _NAMED_FUNCTIONS or run.lower() in ("var", "cov"))):
             return run
         if calls and run in _ASYMPTOTIC:
+            return run
+        if run in _GREEK_WORDS or run in _INFINITY_WORDS:
             return run
         for end in range(len(run) - 1, 1, -1):
             if run[:end] in names:
@@ -246,32 +155,35 @@ class AtomParser:
         declared = self.table.spec(name)
         if declared is not None:
             if declared.kind == "function" and calls:
-                return self.table.symbol(name)(*self.arguments())
+                return self.table.symbol(name)(*self.call_arguments())
             return PendingName(name)
         if calls and name in _ASYMPTOTIC:
             return self.asymptotic(_ASYMPTOTIC[name])
         if calls and name == "o" and self.little_o:
             return self.asymptotic(LittleO)
         if calls and name.lower() in _OPERATORS and name != "e":
-            return _OPERATORS[name.lower()](*self.arguments())
-        if name in _FUNCTIONS:
+            return _OPERATORS[name.lower()](*self.call_arguments())
+        if name in FUNCTIONS:
             return self.function(name)
         if calls and (name in _NAMED_FUNCTIONS or name in _FUNCTION_GREEK):
-            return sympy.Function(name)(*self.arguments())
-        if name == "e" and nxt.is_char("^"):
-            return sympy.E
+            return sympy.Function(name)(*self.call_arguments())
+        if name in _INFINITY_WORDS:
+            return sympy.oo
         return PendingName(name)
+
+    def is_greek(self, name: str) -> bool:
+        return name in GREEK
 
     def word(self) -> Any:
         tok = self.next()
         text = tok.text
-        if text in _ASYMPTOTIC or text.lower() in _OPERATORS or text in _FUNCTIONS:
+        if text in _ASYMPTOTIC or text.lower() in _OPERATORS or text in FUNCTIONS:
             if text in ("E", "e") and not self.peek().is_char("[", "("):
                 return PendingName(text)
-            return self.named(text if text in _ASYMPTOTIC or text in _FUNCTIONS else text.capitalize())
+            return self.named(text if text in _ASYMPTOTIC or text in FUNCTIONS else text.capitalize())
         if text.replace("_", "").replace("'", "").isalnum() and text[0].isalpha():
             if self.peek().is_char("(") and not self.table.is_declared(text):
-                return sympy.Function(text)(*self.arguments())
+                return sympy.Function(text)(*self.call_arguments())
             return self.named(text)
         raise self.error(f"text {text!r} is not math", tok)
 
@@ -287,7 +199,15 @@ class AtomParser:
             return self.named(name)
         if name == "infty":
             return sympy.oo
+        if name in ("emptyset", "varnothing"):
+            return sympy.EmptySet
+        if name in ("sum", "prod"):
+            return self.big_operator(name)
         if name in ("frac", "dfrac", "tfrac", "cfrac"):
+            if self.at_derivative():
+                raise self.error(
+                    "derivatives (d/dx) are not supported in a graded answer; write the result", tok
+                )
             num = self.finish(self.script_argument())
             den = self.finish(self.script_argument())
             return self.combine(num, den, "/")
@@ -304,15 +224,17 @@ class AtomParser:
             bottom = self.finish(self.script_argument())
             value = sympy.binomial(top, bottom)
             return sympy.expand_func(value) if bottom.is_Integer and 0 <= bottom <= 20 else value
-        if name in _FUNCTIONS:
+        if name in FUNCTIONS:
             return self.function(name)
         if name == "mathbb":
             letter = self.raw_argument()
             if letter == "E":
                 return self.expectation()
             if letter == "V":
-                return Variance(*self.arguments())
-            raise self.error(f"\\mathbb{{{letter}}} is a set, not a value", tok)
+                return Variance(*self.call_arguments())
+            if letter in _NUMBER_SETS:
+                return self.number_set(_NUMBER_SETS[letter])
+            raise self.error(f"\\mathbb{{{letter}}} is not supported here", tok)
         if name == "mathcal":
             letter = self.raw_argument()
             if letter == "O" and self.peek().is_char("(", "["):
@@ -333,23 +255,55 @@ class AtomParser:
             raise self.error(f"'\\{name}' is not supported in a graded answer; write the closed form", tok)
         raise self.error(f"unknown or misplaced command '\\{name}'", tok)
 
-    def function(self, name: str) -> Any:
-        func = _FUNCTIONS[name]
-        if name == "log" and self.peek().is_char("_"):
+    def at_derivative(self) -> bool:
+        """Whether the ``\\frac`` at the cursor is Leibniz notation: ``\\frac{d}{dx}``, ``\\frac{dy}{dt}``."""
+        if not self.peek().is_char("{"):
+            return False
+        start = self.i
+        try:
+            top = raw_text(self.raw_group())
+            bottom = raw_text(self.raw_group()) if self.peek().is_char("{") else ""
+        except LatexSyntaxError:
+            return False
+        finally:
+            self.i = start
+        bottom_var = bottom[1:]
+        return (
+            top.startswith("d")
+            and len(top) <= 2
+            and bottom.startswith("d")
+            and bottom_var.isalpha()
+            and (bottom_var in GREEK or len(bottom_var) == 1)
+            and not self.table.is_declared(bottom)
+        )
+
+    def number_set(self, numbers: sympy.Set) -> Any:
+        """``\\mathbb{R}``, or a space of arrays ``\\mathbb{R}^{h \\times d}`` (dimensions kept in order)."""
+        if not self.peek().is_char("^"):
+            return numbers
+        self.next()
+        if self.peek().is_char("{"):
             self.next()
-            base = self.finish(self.script_argument())
-            arg = self.finish(self.arguments()[0] if self.peek().is_char("(", "[") else self.parse_postfix())
-            return sympy.log(arg, base)
-        if self.peek().is_char("(", "["):
-            args = self.arguments()
+            dims = [self.finish(self.parse_postfix_power())]
+            while self.peek().is_char("*", ",") or self.peek().is_cmd("times", "cdot"):
+                self.next()
+                dims.append(self.finish(self.parse_postfix_power()))
+            self.expect_char("}")
         else:
-            args = [self.finish(self.parse_postfix())]
-        if name not in ("max", "min") and len(args) != 1:
-            raise self.error(f"{name} takes one argument")
-        return func(*args)
+            dims = [self.finish(self.script_argument())]
+        return RealSpace(*dims)
+
+    def parse_postfix_power(self) -> Any:
+        """One dimension of a shape: a sum without products (``d``, ``d/h``, ``n + 1``)."""
+        value = self.parse_postfix()
+        while self.peek().is_char("+", "-", "/"):
+            op = self.next().text
+            rhs = self.finish(self.parse_postfix())
+            value = self.combine(value, -rhs if op == "-" else rhs, "/" if op == "/" else "+")
+        return value
 
     def asymptotic(self, cls: Any) -> Any:
-        args = self.arguments()
+        args = self.call_arguments()
         if len(args) != 1 or isinstance(args[0], sympy.MatrixBase):
             raise self.error("O(...) takes one expression")
         return cls(args[0])
@@ -363,7 +317,7 @@ class AtomParser:
                 self.next()
         if not self.peek().is_char("[", "("):
             raise self.error("expected '[' after the expectation")
-        return Expectation(*self.arguments())
+        return Expectation(*self.call_arguments())
 
     def delimited(self, closer_chars: tuple[str, ...], func: Any, closers: tuple[str, ...] = ()) -> Any:
         """The inside of ``|x|`` or a floor/ceiling, after its opener was read."""
@@ -432,19 +386,3 @@ class AtomParser:
         if not rows or len({len(r) for r in rows}) != 1:
             raise self.error("matrix rows have different lengths", begin)
         return sympy.ImmutableMatrix(rows)
-
-    # Provided by ExpressionParser (the grammar above the atoms).
-    def parse_sum(self) -> Any:
-        raise NotImplementedError
-
-    def parse_postfix(self) -> Any:
-        raise NotImplementedError
-
-    def script_argument(self) -> Any:
-        raise NotImplementedError
-
-    def finish(self, value: Any) -> Any:
-        raise NotImplementedError
-
-    def combine(self, a: Any, b: Any, op: str) -> Any:
-        raise NotImplementedError

@@ -2,8 +2,9 @@
 
 :func:`compare_values` decides in two steps. First it evaluates both sides
 exactly at a few random points (positive values for dimensions, random
-values for opaque atoms such as ``q^T k`` or ``||mu||``): one point where
-they differ proves them different. If they agree everywhere it asks sympy for
+values for opaque atoms such as ``q^T k`` or ``||mu||``; only values a
+symbol's declared kind allows, so a counterexample is one a person accepts):
+one point where they differ proves them different. If they agree everywhere it asks sympy for
 a proof (``expand``, ``cancel``, then ``simplify``); only a proof makes them
 equal. Agreement without a proof is *undecided*, never equal, except when an
 answer is written with decimals and a tolerance is given, where agreement
@@ -52,10 +53,14 @@ def opaque_atoms(expr: sympy.Basic) -> set[sympy.Basic]:
 
 
 def _random_value(rng: random.Random, positive: bool, integer: bool = False) -> sympy.Rational:
+    """A value the symbol's declared kind allows: integers for integers, at least 1 for positive
+    quantities (a dimension is at least 1), either sign for other reals."""
     if integer:
         return sympy.Integer(rng.randint(2, 11))
+    if positive:
+        return sympy.Rational(rng.randint(89, 997), rng.randint(7, 89))
     value = sympy.Rational(rng.randint(13, 997), rng.randint(7, 89))
-    return value if positive or rng.random() < 0.5 else -value
+    return value if rng.random() < 0.5 else -value
 
 
 def _points(exprs: list[sympy.Basic], seed: int, count: int = _POINTS) -> list[dict[sympy.Basic, Any]]:

@@ -1,11 +1,17 @@
 """Tokens of LaTeX math as it appears in homework answers, plain text included.
 
 The lexer drops what never changes a value (``$``, ``\\left``, ``\\,``,
-``\\quad``, ``\\displaystyle``, alignment ``&`` inside ``aligned``), folds
-Unicode spellings (``·``, ``≠``, ``μ``, ``ᵀ``) into their LaTeX commands, and
-reads the argument of ``\\text{...}``-like commands as one ``WORD`` token.
-Letters come as runs (``IDENT "bnd"``); the parser decides how to split them
-because that depends on the declared symbols.
+``\\quad``, ``\\displaystyle``, alignment ``&`` inside ``aligned``, a code
+span's backticks, a currency ``\\$``), folds Unicode spellings (``·``, ``≠``,
+``μ``, ``ᵀ``, ``₂``, ``⁻¹``, ``ℝ``, ``°``) into their LaTeX commands, and reads
+the argument of ``\\text{...}``-like commands as one ``WORD`` token. Letters
+come as runs (``IDENT "bnd"``); the parser decides how to split them because
+that depends on the declared symbols.
+
+Numbers are read as people write them: digit groups (``1 000``, ``1\\,000``,
+``7,425,000``, ``1{,}000``) are one number, and so is ``1.5e-3``. A decimal
+comma (``1,22``) is only recognised for a whole answer, by the chain reader,
+because ``[0,1)`` and ``(1,2)`` are not numbers.
 """
 
 from __future__ import annotations
@@ -18,6 +24,43 @@ MAX_INPUT_CHARS = 4000
 
 _UNICODE = {
     "·": r"\cdot ",
+    "∙": r"\cdot ",
+    "∗": "*",
+    "÷": r"\div ",
+    "⁄": "/",
+    "±": r"\pm ",
+    "∓": r"\mp ",
+    "≡": r"\equiv ",
+    "∝": r"\propto ",
+    "∼": r"\sim ",
+    "∉": r"\notin ",
+    "∪": r"\cup ",
+    "∩": r"\cap ",
+    "∖": r"\setminus ",
+    "∅": r"\emptyset ",
+    "⊂": r"\subset ",
+    "⊆": r"\subseteq ",
+    "∏": r"\prod ",
+    "∫": r"\int ",
+    "∛": r"\sqrt[3]",
+    "⌊": r"\lfloor ",
+    "⌋": r"\rfloor ",
+    "⌈": r"\lceil ",
+    "⌉": r"\rceil ",
+    "…": r"\ldots ",
+    "⟨": r"\langle ",
+    "⟩": r"\rangle ",
+    "°": r"^{\circ}",
+    "½": r"\tfrac{1}{2}",
+    "⅓": r"\tfrac{1}{3}",
+    "¼": r"\tfrac{1}{4}",
+    "¾": r"\tfrac{3}{4}",
+    "ℕ": r"\mathbb{N}",
+    "ℤ": r"\mathbb{Z}",
+    "ℚ": r"\mathbb{Q}",
+    "ℂ": r"\mathbb{C}",
+    "‐": "-",
+    "—": "-",
     "⋅": r"\cdot ",
     "×": r"\times ",
     "−": "-",
@@ -29,21 +72,10 @@ _UNICODE = {
     "≪": r"\ll ",
     "≫": r"\gg ",
     "⊤": r"\top ",
-    "ᵀ": "^T",
-    "²": "^2",
-    "³": "^3",
     "√": r"\sqrt ",
     "∞": r"\infty ",
     "Θ": r"\Theta ",
     "Ω": r"\Omega ",
-    "μ": r"\mu ",
-    "σ": r"\sigma ",
-    "φ": r"\phi ",
-    "ϕ": r"\phi ",
-    "α": r"\alpha ",
-    "β": r"\beta ",
-    "λ": r"\lambda ",
-    "π": r"\pi ",
     "∑": r"\sum ",
     "‖": r"\| ",
     "∀": r"\forall ",
@@ -53,11 +85,29 @@ _UNICODE = {
     "→": r"\to ",
     "′": "'",
     "ℝ": r"\mathbb{R}",
+    "𝔼": r"\mathbb{E}",
     "✓": " ",
     "✔": " ",
     "\u00a0": " ",
     "\u2009": " ",
+    "\u202f": " ",
+    "`": " ",
 }
+_GREEK_LETTERS = dict(
+    zip(
+        "αβγδεϵζηθϑικλμνξπρϱστυφϕχψωΓΔΘΛΞΠΣΥΦΨΩ",
+        "alpha beta gamma delta epsilon epsilon zeta eta theta vartheta iota kappa lambda mu nu xi pi rho "
+        "varrho sigma tau upsilon phi phi chi psi omega Gamma Delta Theta Lambda Xi Pi Sigma Upsilon Phi "
+        "Psi Omega".split(),
+        strict=True,
+    )
+)
+_UNICODE.update({ch: f"\\{name} " for ch, name in _GREEK_LETTERS.items()})
+# Unicode super- and subscripts; a run of them becomes one group: x⁻¹ is x^{-1}, μ₂ is mu_{2}.
+_SUPERSCRIPTS = dict(
+    zip("⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁼⁽⁾ⁿⁱᵀᵗᵃᵇᶜᵈᵉᶠᵍʰʲᵏˡᵐᵒᵖʳˢᵘᵛʷˣʸᶻ", "0123456789+-=()niTtabcdefghjklmoprsuvwxyz", strict=True)
+)
+_SUBSCRIPTS = dict(zip("₀₁₂₃₄₅₆₇₈₉₊₋₌₍₎ₐₑₒₓₕₖₗₘₙₚₛₜᵢⱼᵣᵤᵥ", "0123456789+-=()aeoxhklmnpstijruv", strict=True))
 
 # Commands that only change typesetting.
 _IGNORED = frozenset(
@@ -76,8 +126,10 @@ _LAYOUT_ENVS = frozenset(
     "aligned align align* alignat alignat* split gather gather* gathered equation equation* eqnarray "
     "eqnarray* multline multline* cases".split()
 )
-_COMPOUND = ("<=", ">=", "!=", "<<", ">>", ":=")
-_SINGLE = set("+-*/^_()[]{},=<>!'&|:;.")
+_COMPOUND = ("<=", ">=", "!=", "<<", ">>", ":=", "||")
+_SINGLE = set("+-*/^_()[]{},=<>!'&|:;.%")
+# Separators inside a grouped number: 1 000, 1\,000, 1~000, 1{,}000, 7,425,000.
+_GROUP_SEPARATORS = (" ", "\\,", "\\ ", "\\;", "~", "{,}", ",")
 
 
 class LatexSyntaxError(ValueError):
@@ -109,10 +161,65 @@ class Token:
 
 
 def normalize_unicode(text: str) -> str:
-    """Replace Unicode math characters with their LaTeX spelling."""
+    """Replace Unicode math characters with their LaTeX spelling (``x⁻¹`` becomes ``x^{-1}``)."""
     if text.isascii():
-        return text
-    return "".join(_UNICODE.get(ch, ch) for ch in text)
+        return text.replace("`", " ")
+    out: list[str] = []
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        for table, mark in ((_SUPERSCRIPTS, "^"), (_SUBSCRIPTS, "_")):
+            if ch in table:
+                j = i
+                while j < len(text) and text[j] in table:
+                    j += 1
+                out.append(f"{mark}{{{''.join(table[c] for c in text[i:j])}}}")
+                i = j
+                break
+        else:
+            out.append(_UNICODE.get(ch, ch))
+            i += 1
+    return "".join(out)
+
+
+def _digits_end(text: str, i: int) -> int:
+    while i < len(text) and text[i].isdigit():
+        i += 1
+    return i
+
+
+def _number_end(text: str, i: int, in_brackets: bool) -> tuple[int, str]:
+    """The end of the number starting at ``text[i]`` and its digits without group separators.
+
+    Inside brackets a comma separates entries (``[100,200]``), so only spaces group digits there.
+    """
+    n = len(text)
+    j = _digits_end(text, i)
+    digits = text[i:j]
+    if 1 <= j - i <= 3 and (i == 0 or text[i - 1] != "."):
+        separator = None
+        allowed = _GROUP_SEPARATORS[:-1] if in_brackets else _GROUP_SEPARATORS
+        while True:
+            for sep in (separator,) if separator else allowed:
+                k = j + len(sep)
+                if text.startswith(sep, j) and _digits_end(text, k) == k + 3:
+                    break
+            else:
+                break
+            separator = sep
+            digits += text[k : k + 3]
+            j = k + 3
+    if j < n - 1 and text[j] == "." and text[j + 1].isdigit():
+        k = _digits_end(text, j + 1)
+        digits += text[j:k]
+        j = k
+    # 1.5e-3, 2E5: an exponent written straight after the digits
+    if j < n and text[j] in "eE":
+        k = j + 1 + (j + 1 < n and text[j + 1] in "+-")
+        end = _digits_end(text, k)
+        if end > k and not (end < n and text[end].isalpha()):
+            return end, digits + "e" + text[j + 1 : end]
+    return j, digits
 
 
 def _read_group(text: str, i: int) -> tuple[str, int]:
@@ -149,6 +256,7 @@ def tokenize(text: str) -> list[Token]:
     tokens: list[Token] = []
     envs: list[str] = []
     space = False
+    brackets = 0
     i, n = 0, len(text)
 
     def emit(kind: str, value: str, pos: int) -> None:
@@ -161,14 +269,8 @@ def tokenize(text: str) -> list[Token]:
         if ch.isspace() or ch == "$" or ch == "~":
             space, i = True, i + 1
         elif ch.isdigit() or (ch == "." and i + 1 < n and text[i + 1].isdigit()):
-            j = i
-            while j < n and text[j].isdigit():
-                j += 1
-            if j < n - 1 and text[j] == "." and text[j + 1].isdigit():
-                j += 1
-                while j < n and text[j].isdigit():
-                    j += 1
-            emit("NUM", text[i:j], i)
+            j, digits = _number_end(text, i, brackets > 0)
+            emit("NUM", digits, i)
             i = j
         elif ch.isascii() and ch.isalpha():
             j = i
@@ -186,9 +288,11 @@ def tokenize(text: str) -> list[Token]:
                 emit("CHAR", "&", i)
             i += 1
         elif text.startswith(_COMPOUND, i):
-            emit("CHAR", text[i : i + 2], i)
+            pair = text[i : i + 2]
+            emit("CHAR", "‖" if pair == "||" else pair, i)  # ||mu|| is a norm in plain text
             i += 2
         elif ch in _SINGLE:
+            brackets += (ch in "([") - (ch in ")]")
             emit("CHAR", ch, i)
             i += 1
         else:
@@ -214,7 +318,9 @@ def _lex_command(text: str, i: int, emit, envs: list[str]) -> int:
         if nxt == "|":
             emit("CHAR", "‖", i)
         elif nxt in "{}":
-            emit("CHAR", "(" if nxt == "{" else ")", i)
+            emit("CHAR", "\\" + nxt, i)  # set braces \{ \}
+        elif nxt == "$":
+            emit("SPACE", " ", i)  # a currency sign: \$5 is 5
         elif nxt in "_%#":
             emit("CHAR", nxt, i)
         else:
@@ -226,6 +332,9 @@ def _lex_command(text: str, i: int, emit, envs: list[str]) -> int:
     name = text[i + 1 : j]
     if name == "operatorname" and j < n and text[j] == "*":
         j += 1
+    if name in ("langle", "rangle"):
+        emit("CHAR", "(" if name == "langle" else ")", i)  # ⟨1, 2⟩ is a tuple
+        return j
     if name in _IGNORED:
         if name in ("left", "right", "middle") or name.startswith(("big", "Big")):
             k = _skip_space(text, j)

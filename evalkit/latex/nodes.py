@@ -24,6 +24,8 @@ __all__ = [
     "Expectation",
     "LittleO",
     "Norm",
+    "Ratio",
+    "RealSpace",
     "Variance",
     "show",
 ]
@@ -109,6 +111,14 @@ class LittleO(sympy.Function):
     nargs = 1
 
 
+class RealSpace(sympy.Function):
+    """``ℝ^{h×d×q}``: the space of real arrays of that shape (dimensions in order); opaque."""
+
+
+class Ratio(sympy.Function):
+    """``a : b : c``: a ratio; equal to another when the parts are proportional."""
+
+
 ASYMPTOTIC_CLASSES = (BigO, BigTheta, BigOmega, LittleO)
 OPAQUE_OPERATORS = (Expectation, Variance, Covariance)
 
@@ -146,6 +156,50 @@ class _HomeworkPrinter(StrPrinter):
 
     def _print_LittleO(self, expr: LittleO) -> str:
         return f"o({self._print(expr.args[0])})"
+
+    def _print_Infinity(self, expr: sympy.Basic) -> str:
+        return "∞"
+
+    def _print_NegativeInfinity(self, expr: sympy.Basic) -> str:
+        return "-∞"
+
+    def _print_ComplexInfinity(self, expr: sympy.Basic) -> str:
+        return "∞ (a division by zero)"
+
+    def _print_NaN(self, expr: sympy.Basic) -> str:
+        return "undefined (0/0)"
+
+    def _print_Interval(self, expr: sympy.Interval) -> str:
+        left = "(" if expr.left_open or expr.start == -sympy.oo else "["
+        right = ")" if expr.right_open or expr.end == sympy.oo else "]"
+        return f"{left}{self._print(expr.start)}, {self._print(expr.end)}{right}"
+
+    def _print_Union(self, expr: sympy.Union) -> str:
+        return " ∪ ".join(self._print(a) for a in expr.args)
+
+    def _print_Complement(self, expr: sympy.Complement) -> str:
+        return f"{self._print(expr.args[0])} \\ {self._print(expr.args[1])}"
+
+    def _print_EmptySet(self, expr: sympy.Basic) -> str:
+        return "∅"
+
+    def _print_Reals(self, expr: sympy.Basic) -> str:
+        return "ℝ"
+
+    def _print_ImaginaryUnit(self, expr: sympy.Basic) -> str:
+        return "i"
+
+    def _print_Exp1(self, expr: sympy.Basic) -> str:
+        return "e"
+
+    def _print_Tuple(self, expr: sympy.Tuple) -> str:
+        return "(" + ", ".join(self._print(a) for a in expr.args) + ")"
+
+    def _print_RealSpace(self, expr: RealSpace) -> str:
+        return "ℝ^{" + "×".join(self._print(a) for a in expr.args) + "}"
+
+    def _print_Ratio(self, expr: Ratio) -> str:
+        return ":".join(self._print(a) for a in expr.args)
 
     def _print_ImmutableDenseMatrix(self, expr: sympy.ImmutableMatrix) -> str:
         if expr.cols == 1:

@@ -2,19 +2,23 @@
 
 Grammar, loosest first (``side`` is one side of a relation chain)::
 
-    side     := sum (',' sum)*                  a comma list is a vector
+    side     := setexpr (',' setexpr)*          a comma list is a vector (of tuples: a set of points)
+    setexpr  := sum (('\\cup' | '\\cap' | '\\setminus') sum)*
     sum      := product (('+' | '-') product)*
     product  := ['-'] postfix ((op | juxtaposition) postfix)*      op: * \\cdot \\times / \\div
-    postfix  := atom ('^' script | '_' script | "'" | '!')*
-    atom     := number | name | \\frac | \\sqrt | \\binom | norm | abs | group | tuple
-              | matrix environment | function call | O(...) | E[...] | Var(...)
+    postfix  := atom ('^' script | '_' script | "'" | '!' | '%')*
+    atom     := number | name | \\frac | \\sqrt | \\binom | norm | abs | group | tuple | interval
+              | set | matrix environment | function call | \\sum | \\prod | O(...) | E[...] | Var(...)
 
 Juxtaposition multiplies (``bnd`` is ``b*n*d`` unless ``bnd`` or a prefix of it
-is declared), and a transposed factor followed by another is a dot product
-(``q^\\top k`` is ``Dot(q, k)``). ``d`` is always a symbol: never a
-differential, never a unit. Notation with no faithful meaning here
-(``\\sum``, ``\\cdots``, ``\\pm`` ...) is a :class:`LatexSyntaxError`, never a
-guess. Input length and nesting depth are capped.
+is declared), except that an integer before ``\\frac`` of two integers is a
+mixed number (``2\\frac{1}{3}`` is ``7/3``); a transposed factor followed by
+another is a dot product (``q^\\top k`` is ``Dot(q, k)``). ``d`` is always a
+symbol: never a differential, never a unit. ``x\\%`` is ``x/100`` and
+``x^\\circ`` is ``x`` in degrees (both noted on the parser for the comparison's
+policies). Notation with no faithful meaning here (``\\int``, ``\\cdots`` ...)
+is a :class:`LatexSyntaxError`, never a guess. Input length and nesting depth
+are capped.
 """
 
 from __future__ import annotations
@@ -24,18 +28,16 @@ from typing import Any
 
 import sympy
 
-from evalkit.latex.atoms import (
-    MAX_EXPONENT,
-    NON_ATOM_COMMANDS,
-    PRODUCT_COMMANDS,
-    AtomParser,
-    CommaList,
-    PendingName,
-)
+from evalkit.latex.atoms import NON_ATOM_COMMANDS, PRODUCT_COMMANDS, AtomParser
+from evalkit.latex.brackets import interval_of, tuple_of
+from evalkit.latex.cursor import MAX_EXPONENT, CommaList, PendingName
 from evalkit.latex.lexer import Token, raw_text
 from evalkit.latex.nodes import Dot
 
 __all__ = ["ExpressionParser"]
+
+_SET_OPERATORS = ("cup", "cap", "setminus")
+_FRACTIONS = ("frac", "dfrac", "tfrac")
 
 
 @dataclass(frozen=True)
@@ -49,17 +51,57 @@ class ExpressionParser(AtomParser):
     """Parses one side of a relation from tokens (see the module grammar)."""
 
     def parse_side(self) -> Any:
-        """Parse the whole token list as one side; a comma list becomes a column vector."""
-        items = [self.parse_sum()]
+        """Parse the whole token list as one side; a comma list becomes a column vector.
+
+        ``self.brackets`` records how a list was written: ``""`` for a bare comma
+        list, ``"()"``/``"[]"`` for one bracketed list (a pair may be an interval), else None.
+        """
+        items = [self.parse_set_expression()]
         while self.peek().is_char(","):
             self.next()
             if self.peek().kind == "EOF":
                 break
-            items.append(self.parse_sum())
+            items.append(self.parse_set_expression())
         if self.peek().kind != "EOF":
             raise self.error(f"unexpected {self.peek().text!r}")
-        value = items[0] if len(items) == 1 else CommaList(tuple(items))
-        return self.finish(value)
+        if len(items) > 1:
+            self.brackets = ""
+            return self.finish(CommaList(tuple(items), ""))
+        if self.last_list is not None and self.last_list[:2] == (0, len(self.toks) - 1):
+            self.brackets = self.last_list[2]  # the whole side is one bracketed list
+        return self.finish(items[0])
+
+    def parse_set_expression(self) -> Any:
+        start = self.i
+        value = self.parse_sum()
+        if not self.peek().is_cmd(*_SET_OPERATORS):
+            return value
+        value = self.as_set(value, start)
+        while self.peek().is_cmd(*_SET_OPERATORS):
+            op = self.next().text
+            start = self.i
+            right = self.as_set(self.parse_sum(), start)
+            value = (
+                value.union(right)
+                if op == "cup"
+                else value.intersect(right)
+                if op == "cap"
+                else value - right
+            )
+        return value
+
+    def as_set(self, value: Any, start: int) -> sympy.Set:
+        """An operand of ``\\cup`` read from token ``start``: a set, or a bracketed pair as an interval."""
+        value = self.finish(value)
+        span = self.last_list
+        if isinstance(value, sympy.MatrixBase) and len(value) == 2 and span and span[:2] == (start, self.i):
+            try:
+                return interval_of((value[0], value[1]), span[2])  # (2, 5) in (-oo, 1) \cup (2, 5)
+            except ValueError as err:
+                raise self.error(str(err)) from None
+        if not isinstance(value, sympy.Set):
+            raise self.error("only sets and intervals can be joined with \\cup, \\cap or \\setminus")
+        return value
 
     def finish(self, value: Any) -> Any:
         """Turn pending values (names, tuples, lone transposes) into sympy objects."""
@@ -67,7 +109,11 @@ class ExpressionParser(AtomParser):
             return self.resolve(value)
         if isinstance(value, CommaList):
             items = [self.finish(v) for v in value.items]
+            if any(isinstance(v, sympy.Set) for v in items):
+                raise self.error("a list may not contain sets or intervals")
             if any(isinstance(v, sympy.MatrixBase) for v in items):
+                if value.brackets == "" and all(isinstance(v, sympy.MatrixBase) for v in items):
+                    return sympy.FiniteSet(*[tuple_of(v) for v in items])  # (1, 2), (3, 4): points
                 raise self.error("a list may not contain vectors or matrices")
             return sympy.ImmutableMatrix(items)
         if isinstance(value, _Transposed):
@@ -82,7 +128,14 @@ class ExpressionParser(AtomParser):
     def resolve(self, value: Any) -> Any:
         if not isinstance(value, PendingName):
             return value
-        sym = self.table.symbol(value.name)
+        name = value.name
+        if name in self.bound:
+            return self.bound[name]
+        if not self.table.is_declared(name):
+            constant = {"e": sympy.E, "i": sympy.I, "pi": sympy.pi}.get(name)
+            if constant is not None:
+                return constant
+        sym = self.table.symbol(name)
         if isinstance(sym, sympy.FunctionClass):
             raise self.error(f"function {value.name!r} is used without an argument")
         return sym
@@ -115,7 +168,9 @@ class ExpressionParser(AtomParser):
         ops: list[str] = []
         while True:
             tok = self.peek()
-            if tok.is_char("*") or tok.is_cmd(*PRODUCT_COMMANDS):
+            if self.at_mixed_fraction(factors[-1]):
+                factors[-1] = factors[-1] + self.finish(self.parse_postfix())
+            elif tok.is_char("*") or tok.is_cmd(*PRODUCT_COMMANDS):
                 self.next()
                 ops.append("*")
                 factors.append(self.parse_signed_factor())
@@ -130,6 +185,28 @@ class ExpressionParser(AtomParser):
                 break
         value = self.fold(factors, ops)
         return self.negate(value) if sign < 0 else value
+
+    def at_mixed_fraction(self, previous: Any) -> bool:
+        """Whether an integer just read is followed by ``\\frac`` of two integer literals (``2\\frac13``)."""
+        before = self.toks[self.i - 1] if self.i else None
+        if (
+            before is None
+            or before.kind != "NUM"
+            or not before.text.isdigit()
+            or previous != int(before.text)
+        ):
+            return False
+        if not self.peek().is_cmd(*_FRACTIONS):
+            return False
+        k = self.i + 1
+        if self.toks[k].kind == "NUM" and len(self.toks[k].text) == 2 and self.toks[k].text.isdigit():
+            return True  # \frac12
+        shape = ["{", "NUM", "}", "{", "NUM", "}"]
+        found = self.toks[k : k + 6]
+        return len(found) == 6 and all(
+            (tok.kind == "NUM" and tok.text.isdigit()) if want == "NUM" else tok.is_char(want)
+            for tok, want in zip(found, shape, strict=True)
+        )
 
     def parse_signed_factor(self) -> Any:
         if self.peek().is_char("-"):
@@ -222,6 +299,10 @@ class ExpressionParser(AtomParser):
                 if value.is_Integer and value > MAX_EXPONENT:
                     raise self.error(f"{value}! is too large to evaluate", tok)
                 value = sympy.factorial(value)
+            elif tok.is_char("%"):
+                self.next()
+                self.percent = True
+                value = self.combine(value, sympy.Integer(100), "/")
             else:
                 return value
 
@@ -256,14 +337,18 @@ class ExpressionParser(AtomParser):
             if isinstance(value, PendingName):
                 return PendingName(value.name + "'")
             raise self.error("a prime must follow a name")
+        if self.peek().is_cmd("circ") or (self.peek().is_char("{") and self.peek(1).is_cmd("circ")):
+            self.i += 1 if self.peek().is_cmd("circ") else 3
+            self.degrees = True
+            return self.finish(value)
         base = self.finish(value)
         exponent = self.finish(self.script_argument())
         if isinstance(exponent, sympy.MatrixBase):
             raise self.error("an exponent cannot be a vector")
         if exponent.is_Integer and abs(exponent) > MAX_EXPONENT:
             raise self.error(f"exponent {exponent} is larger than {MAX_EXPONENT}")
-        if isinstance(base, sympy.MatrixBase):
-            raise self.error("powers of vectors and matrices are not supported")
+        if isinstance(base, sympy.MatrixBase | sympy.Set) or isinstance(exponent, sympy.Set):
+            raise self.error("powers of vectors, matrices and sets are not supported")
         return base**exponent
 
     def subscript(self, value: Any) -> Any:

@@ -118,6 +118,10 @@ class Part(_Strict):
     expected: str | None = None
     points: float = Field(default=1.0, ge=0)
     label: str | None = Field(default=None, description="How the part is named in replies, e.g. '(b)(ii)'")
+    values: dict[str, int | float | str] = Field(
+        default_factory=dict,
+        description="Givens of this part, substituted before comparing: {mu: 0, sigma: 1} or {s: '\\sqrt{d}'}",
+    )
 
     @property
     def heading(self) -> str:

@@ -50,3 +50,18 @@ def test_sums_and_multiples_of_bounds():
 def test_expected_that_is_not_a_bound_is_a_spec_error():
     with pytest.raises(SpecError, match="not a usable bound"):
         check_expression("complexity", "O(N)", "O(2^N)")
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "O(b·d² + b·n·d)",
+        "\\text{Total: } O(bd^2 + bnd)",
+        "Total time: O(bd^2 + bnd)",
+        "`O(b*d^2 + b*n*d)`",
+        "\\mathcal{O}\\left(bnd + bd^{2}\\right)",
+    ],
+)
+def test_bounds_as_models_write_them(answer):
+    result = check_expression("complexity", answer, "O(bd^2 + bnd)")
+    assert result.status == "correct", result.explanation

@@ -31,3 +31,10 @@ def test_scaled_condition_is_the_same_condition():
 def test_expected_needs_a_relation():
     with pytest.raises(SpecError, match="no relation"):
         check_expression("condition", "x > 0", "x")
+
+
+def test_conditions_as_models_write_them():
+    assert check_expression("condition", "sim(q, k) > 0", "\\text{sim}(q, k) > 0").status == "correct"
+    assert check_expression("condition", "\\text{sim}(q,k) ≠ 0", "\\text{sim}(q, k) \\neq 0").status == "correct"
+    result = check_expression("condition", "sim(q,k) ≥ 0", "\\text{sim}(q, k) > 0")
+    assert result.status == "incorrect" and "allows zero" in result.explanation

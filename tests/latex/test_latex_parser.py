@@ -100,7 +100,7 @@ def test_chain_keeps_every_side_and_records_bad_ones():
     assert [s.ok for s in parsed.sides] == [True, False, True]
     assert parsed.sides[1].source == "\\sum_i \\mu_i^2"
     relations = parse_math("a \\neq b \\le c \\geq d \\approx e \\ll f", SymbolTable()).relations
-    assert relations == ("!=", "<=", ">=", "~", "<<")
+    assert relations == ("!=", "<=", ">=", "≈", "<<")
 
 
 def test_dot_is_symmetric_and_prints_as_written():
