@@ -16,9 +16,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from evalkit.checks.base import Answer, Status
+from evalkit.checks.base import Answer, CheckResult, Status
 from evalkit.errors import ReplayExhausted
-from evalkit.grading import PartGrade, PartReading, grade_part, needs_help, read_parts
+from evalkit.grading import CheckOutcome, PartGrade, PartReading, grade_part, needs_help, read_parts
 from evalkit.models.base import GenerationOptions, Message, Model, ModelRequest, ModelResponse, Turn, Usage
 from evalkit.spec.prompts import HintItem, PromptSet
 from evalkit.spec.suite import LoadedProblem
@@ -85,6 +85,7 @@ class PartResult:
     history: tuple[AttemptRecord, ...] = field(repr=False)
 
     sample: int = 0
+    nudges: tuple[str, ...] = ()  # asked to restate a final answer plainly, or to finish a cut-off reply
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -97,6 +98,7 @@ class PartResult:
             "became_correct_at": self.became_correct_at,
             "hints": self.hints,
             "hint_texts": list(self.hint_texts),
+            "nudges": list(self.nudges),
             "points": self.points,
             "max_points": self.max_points,
             "explanation": self.explanation,
@@ -132,6 +134,9 @@ class PartState:
     attempts: list[AttemptRecord] = field(default_factory=list)
     sections: list[str] = field(default_factory=list)
     hints_sent: list[str] = field(default_factory=list)
+    nudges_sent: list[str] = field(
+        default_factory=list
+    )  # asked to restate or finish an answer: no content hint
 
     @property
     def latest(self) -> AttemptRecord:
@@ -267,6 +272,7 @@ def grade_reply(
     *,
     also: Sequence[str] = (),
     whole: Sequence[str] | None = None,
+    truncated: bool = False,
 ) -> list[str]:
     """Grade what one reply says about every part; returns the parts whose record changed.
 
@@ -281,8 +287,14 @@ def grade_reply(
     """
     readings = read_parts(reply, lp, whole=[*asked, *also] if whole is None else whole)
     changed = []
+    cut = cut_parts(readings, asked) if truncated else set()
     for pid, state in states.items():
         reading = readings[pid]
+        if pid in cut:  # the reply stopped at the length limit before this part's answer was complete
+            grade = truncated_grade(lp, pid)
+            record_attempt(lp, state, reading, grade, recorder, conv)
+            changed.append(pid)
+            continue
         if not reading.addressed and not (pid in asked and not state.attempts):
             if pid in asked:
                 recorder.event("not_addressed", conv=conv, problem=lp.id, part=pid)
@@ -301,17 +313,39 @@ def grade_reply(
     return changed
 
 
+def cut_parts(readings: dict[str, PartReading], asked: Sequence[str]) -> set[str]:
+    """The asked parts a truncated reply did not finish: the one whose section runs to the cut, and any it
+    never reached (a reply without part headings cuts every asked part)."""
+    if not any(r.source == "section" for r in readings.values()):
+        return set(asked)
+    last = max((r.end for r in readings.values() if r.source == "section"), default=-1)
+    return {pid for pid in asked if readings[pid].source == "none" or readings[pid].end == last}
+
+
+def truncated_grade(lp: LoadedProblem, pid: str) -> PartGrade:
+    """The grade of a part whose answer the length limit cut off: unscored, so a nudge asks to finish it."""
+    part, rubric = lp.problem.part(pid), lp.part_rubric(pid)
+    max_points = rubric.points if rubric.points is not None else part.points
+    result = CheckResult.unscored(
+        "truncated", "the reply stopped at the length limit before this part's answer was complete"
+    )
+    return PartGrade("unscored", 0.0, max_points, (CheckOutcome(0, "truncated", True, max_points, result),))
+
+
 async def _grade_reply(
     lp: LoadedProblem,
     states: dict[str, PartState],
-    reply: str,
+    reply: ModelResponse,
     asked: Sequence[str],
     sandbox: Any,
     recorder: Recorder,
     conv: str,
 ) -> list[str]:
     # checks may run for seconds (sympy, the sandbox): off the event loop, so other conversations go on
-    return await asyncio.to_thread(grade_reply, lp, states, reply, asked, sandbox, recorder, conv)
+    truncated = bool(getattr(reply, "truncated", False))
+    return await asyncio.to_thread(
+        grade_reply, lp, states, reply.text, asked, sandbox, recorder, conv, truncated=truncated
+    )
 
 
 def part_result(lp: LoadedProblem, state: PartState, sample: int = 0) -> PartResult:
@@ -339,7 +373,40 @@ def part_result(lp: LoadedProblem, state: PartState, sample: int = 0) -> PartRes
         explanation=final.explanation,
         history=tuple(attempts),
         sample=sample,
+        nudges=tuple(state.nudges_sent),
     )
+
+
+RESTATE = (
+    "I couldn't find a clear final answer for part {part} in your reply. Could you state it plainly, "
+    "on its own line (for example in \\boxed{{...}})?"
+)
+FINISH = "Your reply was cut off before you finished part {part}. Please finish your answer to it."
+
+
+def _next_help(lp: LoadedProblem, state: PartState, round_number: int) -> tuple[HintItem, bool] | None:
+    """What to send a part that needs help this round: (item, whether it is a nudge), or None.
+
+    A cut-off answer is first asked to be finished, an unreadable or undecided one to be stated
+    plainly (once each, without using a rung of the ladder); then the ladder's next hint; a part
+    that still has no readable answer when the ladder is spent is asked once to state it.
+    """
+    grade = state.latest.grade
+    if not needs_help(grade):
+        return None
+    part = lp.problem.part(state.part_id)
+    ladder = lp.part_rubric(state.part_id).hints
+    nudged = set(state.nudges_sent)
+    finish, restate = FINISH.format(part=part.heading), RESTATE.format(part=part.heading)
+    if grade.reason == "truncated" and finish not in nudged:
+        return HintItem(part, round_number, finish), True
+    if grade.reason in ("answer_parse_error", "undecided") and restate not in nudged:
+        return HintItem(part, round_number, restate), True
+    if len(state.hints_sent) < len(ladder):
+        return HintItem(part, round_number, ladder[len(state.hints_sent)]), False
+    if grade.status == "unscored" and restate not in nudged:
+        return HintItem(part, round_number, restate), True
+    return None
 
 
 async def run_conversation(
@@ -365,22 +432,25 @@ async def run_conversation(
     recorder.event("conversation_start", conv=conv, problem=lp.id, sample=sample, prefix=len(messages))
 
     reply = await asker.ask(messages, prompts.question(lp.problem, number), Turn("question", lp.id))
-    await _grade_reply(lp, states, reply.text, part_ids, sandbox, recorder, conv)
+    await _grade_reply(lp, states, reply, part_ids, sandbox, recorder, conv)
 
     stopped: str | None = None
     round_number = 0
     while True:
         round_number += 1
         hints: list[HintItem] = []
+        nudged: set[str] = set()
         for pid in part_ids:
-            state = states[pid]
-            ladder = lp.part_rubric(pid).hints
-            if needs_help(state.latest.grade) and round_number <= len(ladder):
-                hints.append(HintItem(lp.problem.part(pid), round_number, ladder[round_number - 1]))
+            help_for = _next_help(lp, states[pid], round_number)
+            if help_for is not None:
+                hints.append(help_for[0])
+                if help_for[1]:
+                    nudged.add(pid)
         if not hints:
             break
         for item in hints:
-            states[item.part.id].hints_sent.append(item.text)
+            state = states[item.part.id]
+            (state.nudges_sent if item.part.id in nudged else state.hints_sent).append(item.text)
         text = prompts.hint(lp.problem, hints)
         recorder.event(
             "hint",
@@ -389,6 +459,7 @@ async def run_conversation(
             number=round_number,
             parts=[h.part.id for h in hints],
             texts=[h.text for h in hints],
+            nudges=sorted(nudged),
         )
         try:
             reply = await asker.ask(messages, text, Turn("hint", lp.id, round_number))
@@ -396,7 +467,7 @@ async def run_conversation(
             stopped = str(err)
             recorder.event("replay_exhausted", conv=conv, problem=lp.id, message=stopped)
             break
-        await _grade_reply(lp, states, reply.text, [h.part.id for h in hints], sandbox, recorder, conv)
+        await _grade_reply(lp, states, reply, [h.part.id for h in hints], sandbox, recorder, conv)
 
     parts = tuple(part_result(lp, states[pid], sample) for pid in part_ids)
     for result in parts:

@@ -212,6 +212,7 @@ class PartReading:
     source: str
     shared: bool = False
     restated: str = ""  # the reply's summary restatement, graded beside ``text``
+    end: int = -1  # where the part's section ends in the reply (sections only)
 
     @property
     def addressed(self) -> bool:
@@ -251,13 +252,14 @@ def read_parts(reply: str, lp: LoadedProblem, whole: Sequence[str] = ()) -> dict
     out: dict[str, PartReading] = {}
     for pid, label in labels.items():
         section = layout.bodies.get(label)
+        end = layout.ends.get(label, -1)
         if section and label in layout.answer_lines:
             section = f"{section}\n\n{HEADING_MARKER} {layout.answer_lines[label]}"
         summary = layout.summary.get(label)
         if section and summary:
-            out[pid] = PartReading(section, "section", restated=summary)
+            out[pid] = PartReading(section, "section", restated=summary, end=end)
         elif section:
-            out[pid] = PartReading(section, "section")
+            out[pid] = PartReading(section, "section", end=end)
         elif summary:
             out[pid] = PartReading(summary, "summary")
         else:

@@ -107,3 +107,45 @@ def test_two_parts_wrong_get_one_combined_hint(suite, prompts) -> None:
     parts = by_part(result)
     assert parts["a"].status == parts["b"].status == "correct"
     assert parts["a"].hints == parts["b"].hints == 1
+
+
+# --- unreadable and cut-off answers get asked again --------------------------------------------------
+
+
+def test_an_unreadable_answer_is_asked_to_be_restated_before_any_hint(suite, prompts) -> None:
+    unreadable = ALL_RIGHT.replace("$\\boxed{4}$", "about four-ish")
+    result, model = converse(suite, prompts, [unreadable, "**Part (a)** $\\boxed{4}$"])
+    a = by_part(result)["a"]
+    assert a.first_attempt_status == "unscored" and a.status == "correct"
+    assert a.hints == 0 and len(a.nudges) == 1  # a nudge is not a content hint
+    assert "state it plainly" in model.requests[2].messages[-1].content
+    assert "Count again" not in model.requests[2].messages[-1].content
+
+
+def test_a_still_unreadable_answer_then_gets_the_ladder(suite, prompts) -> None:
+    unreadable = ALL_RIGHT.replace("$\\boxed{4}$", "about four-ish")
+    result, model = converse(
+        suite, prompts, [unreadable, "**Part (a)** roughly four", "**Part (a)** $\\boxed{4}$"]
+    )
+    a = by_part(result)["a"]
+    assert a.status == "correct" and a.hints == 1 and len(a.nudges) == 1
+    assert model.requests[3].messages[-1].content == "Count again: two plus two."
+
+
+def test_a_cut_off_part_is_graded_as_truncated_and_asked_to_finish(suite, prompts) -> None:
+    from evalkit.models.base import ModelResponse, Usage
+
+    cut = ModelResponse(
+        "**Part (a)** $\\boxed{4}$\n\n**Part (b)** 3 × 5 = 1",
+        Usage(10, 10),
+        "scripted:test",
+        stop_reason="length",
+    )
+    result, model = converse(suite, prompts, [cut, "**Part (b)** $\\boxed{15}$\n\n**Part (c)** `Paris`"])
+    parts = by_part(result)
+    assert parts["a"].first_attempt_status == "correct"  # a complete section before the cut is graded
+    b = parts["b"]
+    assert b.first_attempt_status == "unscored" and b.history[0].grade.reason == "truncated"
+    assert b.status == "correct" and b.hints == 0
+    assert parts["c"].history[0].grade.reason == "truncated"  # never reached
+    assert "cut off" in model.requests[2].messages[-1].content

@@ -133,6 +133,7 @@ class ReplyLayout:
     starts: Mapping[str, int] = field(default_factory=dict)
     bodies: Mapping[str, str] = field(default_factory=dict)
     answer_lines: Mapping[str, str] = field(default_factory=dict)  # an answer on the part's heading line
+    ends: Mapping[str, int] = field(default_factory=dict)  # where each section ends
 
     @property
     def headed(self) -> bool:
@@ -608,6 +609,7 @@ def read_reply(reply: str, labels: Sequence[str], *, question: int | None = None
     sections: dict[str, str] = {}
     bodies: dict[str, str] = {}
     answer_lines: dict[str, str] = {}
+    ends: dict[str, int] = {}
     for label, c in sorted(chosen.items(), key=lambda kv: kv[1].start):
         end = next((b for b in bounds if b > c.start), len(text))
         if c.in_list:
@@ -615,6 +617,7 @@ def read_reply(reply: str, labels: Sequence[str], *, question: int | None = None
         if label not in names.labels:
             continue
         sections[label] = text[c.start : end].strip()
+        ends[label] = end
         bodies[label] = text[c.body : end].strip()
         if c.answer_line:
             answer_lines[label] = text[c.body : min(end, c.line_end)].strip()
@@ -636,7 +639,7 @@ def read_reply(reply: str, labels: Sequence[str], *, question: int | None = None
                 summary.setdefault(named, " | ".join(c for c in cells[1:] if c))
     lists = tuple(_past_runs(text, raw, names)) + tuple(text[a:b] for a, b in past_tables)
     starts = {label: chosen[label].start for label in sections}
-    return ReplyLayout(sections, summary, lists, starts, bodies, answer_lines)
+    return ReplyLayout(sections, summary, lists, starts, bodies, answer_lines, ends)
 
 
 _MENTION = re.compile(

@@ -1,5 +1,7 @@
 """A scripted model for tests and examples: replies come from a list or a function.
 
+A reply may also be a whole :class:`~evalkit.models.base.ModelResponse` (to script a stop reason).
+
 Example::
 
     model = ScriptedModel(["Hello!", "**Part (a)** 4"])
@@ -15,7 +17,7 @@ from evalkit.models.base import ModelRequest, ModelResponse, Usage
 
 __all__ = ["ScriptedModel"]
 
-Reply = str | Callable[[ModelRequest], str]
+Reply = str | ModelResponse | Callable[[ModelRequest], str]
 
 
 class ScriptedModel:
@@ -24,10 +26,12 @@ class ScriptedModel:
     provider = "scripted"
 
     def __init__(
-        self, replies: Sequence[str] | Callable[[ModelRequest], str], name: str = "scripted:test"
+        self,
+        replies: Sequence[str | ModelResponse] | Callable[[ModelRequest], str],
+        name: str = "scripted:test",
     ) -> None:
         self.name = name
-        self._replies: list[str] | None = None if callable(replies) else list(replies)
+        self._replies: list[str | ModelResponse] | None = None if callable(replies) else list(replies)
         self._fn = replies if callable(replies) else None
         self.requests: list[ModelRequest] = []
 
@@ -36,7 +40,10 @@ class ScriptedModel:
         if self._fn is not None:
             text = self._fn(request)
         elif self._replies:
-            text = self._replies.pop(0)
+            reply = self._replies.pop(0)
+            if isinstance(reply, ModelResponse):  # a scripted stop reason, usage ...: returned as written
+                return reply
+            text = reply
         else:
             raise ModelError(f"{self.name}: no scripted reply left for request {len(self.requests)}")
         tokens_in = sum(len(m.content) for m in request.messages) // 4
