@@ -229,6 +229,33 @@ def part_labels(lp: LoadedProblem) -> dict[str, str]:
     return {p.id: (p.label or p.id).strip("()").replace(")(", ".") for p in lp.problem.parts}
 
 
+_SKELETON_BLANK = re.compile(r"_{2,}\s*\(\s*([A-Za-z0-9]+)\s*\)\s*_{2,}|_{3,}([A-Za-z0-9]+?)_{3,}")
+
+
+def _blank_labels(lp: LoadedProblem) -> frozenset[str]:
+    """Names of code blanks that read like part labels ('(A):' for part (b)'s blank A, '(a) = ...' for a
+    blank (a) of part (a)): written that way in a reply, they name blanks, not parts."""
+    parts = {label for label in part_labels(lp).values()}
+    names: set[str] = set()
+    for part in lp.problem.parts:
+        for check in lp.part_rubric(part.id).checks:
+            params = check.params
+            if getattr(params, "mode", None) != "blanks":
+                continue
+            source = None
+            given = getattr(params, "skeleton_given", None)
+            if given:
+                source = next((g.content for g in lp.problem.givens if g.name == given), None)
+            else:
+                read = getattr(params, "skeleton_source", None)
+                source = read() if callable(read) else None
+            for m in _SKELETON_BLANK.finditer(source or ""):
+                name = m.group(1) or m.group(2)
+                if name.lower() in {label.lower() for label in parts}:
+                    names.add(name)
+    return frozenset(names)
+
+
 def question_number(lp: LoadedProblem) -> int | None:
     """The question number a problem id carries (``q6`` → 6, ``hw10_q2`` → 2), if any."""
     m = re.search(r"(\d+)\D*$", lp.id)
@@ -248,7 +275,15 @@ def read_parts(reply: str, lp: LoadedProblem, whole: Sequence[str] = ()) -> dict
     their quantity (``s = d``).
     """
     labels = part_labels(lp)
-    layout = read_reply(reply, list(labels.values()), question=question_number(lp))
+    # numbered lists are the parts only in a reply to all of them, not in one to a hint about one part
+    numbered = set(labels) <= set(whole)
+    layout = read_reply(
+        reply,
+        list(labels.values()),
+        question=question_number(lp),
+        numbered=numbered,
+        blanks=_blank_labels(lp),
+    )
     out: dict[str, PartReading] = {}
     for pid, label in labels.items():
         section = layout.bodies.get(label)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from evalkit.checks.base import Answer
-from evalkit.grading import PartGrade, grade_part
+from evalkit.grading import PartGrade, grade_part, read_parts
 from evalkit.spec.loading import read_yaml
 from evalkit.spec.suite import LoadedProblem, find_yaml, load_suite
 
@@ -64,7 +64,10 @@ def grade_examples(lp: LoadedProblem, sandbox: object = None) -> list[ExampleOut
     for part in lp.problem.parts:
         rubric = lp.part_rubric(part.id)
         for i, example in enumerate(rubric.examples):
-            answer = Answer(text=example.answer, reply=example.answer, history=tuple(example.history))
+            # read as a reply answering this part: its summary restatement is graded beside it
+            reading = read_parts(example.answer, lp, whole=[part.id])[part.id]
+            text = reading.text if reading.addressed else example.answer
+            answer = Answer(text, example.answer, tuple(example.history), restated=reading.restated)
             grade = grade_part(lp.problem, part, rubric, answer, sandbox=sandbox)
             line = lines.get(("parts", part.id, "examples", i))
             outcomes.append(

@@ -112,7 +112,7 @@ def test_code_scaffold_refuses_when_a_reference_file_exists(tmp_path: Path) -> N
     assert (tmp_path / "problems" / "demo" / "skeleton.py").read_text() == "# mine\n"
 
 
-RMSNORM_REFERENCE = '''\
+RMSNORM_REFERENCE = """\
 import torch
 from torch import nn
 
@@ -125,9 +125,9 @@ class RMSNorm(nn.Module):
 
     def forward(self, x):
         return self.weight * x / torch.sqrt(x.pow(2).mean(-1, keepdim=True) + self.eps)
-'''
+"""
 
-RMSNORM_SKELETON = '''\
+RMSNORM_SKELETON = """\
 import torch
 import torch.nn as nn
 
@@ -141,7 +141,7 @@ class RMSNorm(nn.Module):
     def forward(self, x):
         ms = x.pow(2).mean(dim=____(a)____, keepdim=True)
         return self.weight * x / torch.sqrt(____(b)____)
-'''
+"""
 
 ANSWER = """\
 ## User
@@ -172,16 +172,24 @@ def test_a_new_ta_adds_a_code_problem_in_a_fresh_clone(project_copy: Path, capsy
     rubric = project_copy / "rubrics" / "hw10_q1.yaml"
     text = rubric.read_text()
     text = text.replace("reference.py:FeedForward", "reference.py:RMSNorm")
-    text = text.replace("{init: {d_model: 8, d_hidden: 32}, inputs: {x: [2, 5, 8]}}", "{init: {d: 8}, inputs: {x: [2, 5, 8]}}")
-    text = text.replace("{init: {d_model: 6, d_hidden: 12}, inputs: {x: [3, 6]}}", "{init: {d: 6}, inputs: {x: [3, 6]}}")
+    text = text.replace(
+        "{init: {d_model: 8, d_hidden: 32}, inputs: {x: [2, 5, 8]}}", "{init: {d: 8}, inputs: {x: [2, 5, 8]}}"
+    )
+    text = text.replace(
+        "{init: {d_model: 6, d_hidden: 12}, inputs: {x: [3, 6]}}", "{init: {d: 6}, inputs: {x: [3, 6]}}"
+    )
     start, end = text.index("    examples:"), text.index("  b:")
-    text = text[:start] + (
-        "    examples:\n"
-        "      - {answer: \"(a) = `-1`\\n(b) = `ms + self.eps`\", verdict: correct}\n"
-        "      - {answer: \"(a) = `x.ndim - 1`\\n(b) = `self.eps + ms`\", verdict: correct}\n"
-        "      - {answer: \"(a) = `0`\\n(b) = `ms + self.eps`\", verdict: incorrect}\n"
-        "      - {answer: \"(a) = `-1`\\n(b) = `ms.sqrt() + self.eps`\", verdict: incorrect, note: 'a square root too many'}\n"
-    ) + text[end:]
+    text = (
+        text[:start]
+        + (
+            "    examples:\n"
+            '      - {answer: "(a) = `-1`\\n(b) = `ms + self.eps`", verdict: correct}\n'
+            '      - {answer: "(a) = `x.ndim - 1`\\n(b) = `self.eps + ms`", verdict: correct}\n'
+            '      - {answer: "(a) = `0`\\n(b) = `ms + self.eps`", verdict: incorrect}\n'
+            "      - {answer: \"(a) = `-1`\\n(b) = `ms.sqrt() + self.eps`\", verdict: incorrect, note: 'a square root too many'}\n"
+        )
+        + text[end:]
+    )
     rubric.write_text(text)
     result = run_cli(["validate", "--selftest"], capsys, monkeypatch)
     assert result.code == 0, result.err

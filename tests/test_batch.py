@@ -300,7 +300,8 @@ def test_a_conversation_cancelled_while_queued_is_not_sent(fake_provider, provid
 
     assert asyncio.run(main()) == "B"
     assert [
-        [text_of(r["params"]["messages"][0]["content"]) for r in b.requests] for b in batches.anthropic.values()
+        [text_of(r["params"]["messages"][0]["content"]) for r in b.requests]
+        for b in batches.anthropic.values()
     ] == [["b"]]
 
 

@@ -152,7 +152,9 @@ def test_a_local_run_end_to_end_killed_resumed_and_cached(tmp_path: Path) -> Non
     # 1. a run, killed with SIGKILL once two replies (the opening and the question's) are journaled
     proc, err = _spawn(_run_args(tmp_path, "--max-tokens", "96", "--no-report"), tmp_path, "first")
     try:
-        run_dir = _wait_for(lambda: _run_dir(tmp_path) if _run_dir(tmp_path).exists() else None, 60, "a run dir")
+        run_dir = _wait_for(
+            lambda: _run_dir(tmp_path) if _run_dir(tmp_path).exists() else None, 60, "a run dir"
+        )
         _wait_for(lambda: len(_replies(_events(run_dir))) >= 2 or proc.poll() is not None, 120, "two replies")
         server = _server_pid(err)
         proc.kill()
@@ -199,7 +201,9 @@ def test_a_local_run_end_to_end_killed_resumed_and_cached(tmp_path: Path) -> Non
     for part in results["parts"]:
         assert part["status"] in ("correct", "incorrect", "unscored")
         assert part["explanation"].strip(), part
-        assert part["attempt_history"] and all(c["status"] for a in part["attempt_history"] for c in a["checks"])
+        assert part["attempt_history"] and all(
+            c["status"] for a in part["attempt_history"] for c in a["checks"]
+        )
     assert results["totals"]["truncated_replies"] == sum(
         1 for e in replies.values() if e["response"]["truncated"]
     )

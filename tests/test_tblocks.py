@@ -25,8 +25,14 @@ def tblocks():
 
 def test_the_homework_has_the_parts_the_issue_asks_for(tblocks) -> None:
     assert tblocks.name == "tblocks" and len(tblocks.problems) >= 4
-    checks = [(lp, part, c) for lp in tblocks.problems for part, r in lp.rubric.parts.items() for c in r.checks]
-    own = [c for _, _, c in checks if c.kind == "code" and getattr(c.params, "reference", None) and ".py:" in c.params.reference]
+    checks = [
+        (lp, part, c) for lp in tblocks.problems for part, r in lp.rubric.parts.items() for c in r.checks
+    ]
+    own = [
+        c
+        for _, _, c in checks
+        if c.kind == "code" and getattr(c.params, "reference", None) and ".py:" in c.params.reference
+    ]
     assert {c.params.mode for c in own} >= {"patch", "blanks", "program"}
     assert sum(c.kind in ("formula", "complexity") for _, _, c in checks) >= 2
     assert any(c.kind == "criteria" for _, _, c in checks)
@@ -34,7 +40,9 @@ def test_the_homework_has_the_parts_the_issue_asks_for(tblocks) -> None:
         for part in lp.problem.parts:
             rubric = lp.part_rubric(part.id)
             verdicts = [e.verdict for e in rubric.examples]
-            assert rubric.hints and verdicts.count("correct") >= 2 and verdicts.count("incorrect") >= 2, part.id
+            assert rubric.hints and verdicts.count("correct") >= 2 and verdicts.count("incorrect") >= 2, (
+                part.id
+            )
     for lp in tblocks.problems:  # every file a rubric names is in the problem's folder
         for c in (c for r in lp.rubric.parts.values() for c in r.checks if c.kind == "code"):
             if c.params.reference and ".py:" in c.params.reference:
@@ -63,7 +71,9 @@ def test_the_handwritten_transcript_grades_as_labelled(tmp_path: Path) -> None:
     html = (result.run_dir / "report.html").read_text()
     assert "Causal self-attention" in html
     by_part = {f"{p.problem}.{p.part}": p for p in result.parts}
-    assert "differs from the reference" in by_part["tb_q4.b"].explanation  # the eps/(C-1) variant ran and lost
+    assert (
+        "differs from the reference" in by_part["tb_q4.b"].explanation
+    )  # the eps/(C-1) variant ran and lost
 
 
 def test_offline_run_replays_hw9_and_names_the_rest_in_one_line(tmp_path: Path, capsys, monkeypatch) -> None:
@@ -80,10 +90,14 @@ def test_offline_run_replays_hw9_and_names_the_rest_in_one_line(tmp_path: Path, 
     assert run["suite"] == "hw9" and "tb_q1" not in run["problems"] and run["skipped"] == notes[0]
 
 
-def test_offline_run_of_only_new_problems_says_so_instead_of_failing(tmp_path: Path, capsys, monkeypatch) -> None:
+def test_offline_run_of_only_new_problems_says_so_instead_of_failing(
+    tmp_path: Path, capsys, monkeypatch
+) -> None:
     args = ["run", "--problems", str(ROOT / "problems" / "tblocks_*.yaml"), "--out", str(tmp_path), "--quiet"]
     result = run_cli(args, capsys, monkeypatch)
     assert result.code == 0, result.err
     lines = [line for line in result.err.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("skipped 4 problems that replay:default has no recording of")
+    assert len(lines) == 1 and lines[0].startswith(
+        "skipped 4 problems that replay:default has no recording of"
+    )
     assert not tmp_path.exists() or not list(tmp_path.iterdir())

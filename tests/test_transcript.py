@@ -324,7 +324,9 @@ def _part(result, problem: str, part: str):
 
 
 def test_grade_transcript_with_a_judge(tmp_path: Path) -> None:
-    verdict = {"claims": [{"index": i, "met": i not in (3, 5)} for i in range(1, 6)]}  # claim 5: the misconception
+    verdict = {
+        "claims": [{"index": i, "met": i not in (3, 5)} for i in range(1, 6)]
+    }  # claim 5: the misconception
     judge = FakeJudge(json.dumps(verdict))
     result = grade_transcript(WRITEUP, problems=Q2, rubrics=RUBRICS, runs_dir=tmp_path, judge=judge)
     b = _part(result, "q2", "b")
@@ -388,7 +390,9 @@ def test_exports_read_the_picked_conversation_as_the_app_shows_it(name: str, fmt
 
 @pytest.mark.parametrize("name", ["chatgpt-export.json", "claude-export.json"])
 def test_an_export_of_several_conversations_needs_a_pick(name: str) -> None:
-    with pytest.raises(TranscriptError, match=r"holds 2 conversations; pick one with --conversation.*Dinner ideas"):
+    with pytest.raises(
+        TranscriptError, match=r"holds 2 conversations; pick one with --conversation.*Dinner ideas"
+    ):
         read_transcript(TRANSCRIPTS / name)
     with pytest.raises(TranscriptError, match=r"no conversation has the id or title 'lunch'"):
         read_transcript(TRANSCRIPTS / name, conversation="lunch")
@@ -414,11 +418,18 @@ def test_a_broken_pdf_is_one_clear_error(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("name", "pick"),
-    [("chatgpt-export.json", "Homework help"), ("claude-export.json", "Homework help"), ("mini-writeup.pdf", None)],
+    [
+        ("chatgpt-export.json", "Homework help"),
+        ("claude-export.json", "Homework help"),
+        ("mini-writeup.pdf", None),
+    ],
 )
 def test_exports_grade_like_the_json_transcript(name: str, pick: str | None, tmp_path: Path) -> None:
     expected = grade_transcript(
-        TRANSCRIPTS / "mini.json", problems=MINI / "problems", rubrics=MINI / "rubrics", runs_dir=tmp_path / "a"
+        TRANSCRIPTS / "mini.json",
+        problems=MINI / "problems",
+        rubrics=MINI / "rubrics",
+        runs_dir=tmp_path / "a",
     )
     result = grade_transcript(
         TRANSCRIPTS / name,

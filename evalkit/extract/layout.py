@@ -581,14 +581,26 @@ def _tables(text: str, labels: _Labels) -> tuple[list[tuple[int, int]], list[tup
 # -- the layout ----------------------------------------------------------------------------------------
 
 
-def read_reply(reply: str, labels: Sequence[str], *, question: int | None = None) -> ReplyLayout:
-    """Find each part's section and summary restatement in ``reply`` (see the module docstring)."""
+def read_reply(
+    reply: str,
+    labels: Sequence[str],
+    *,
+    question: int | None = None,
+    numbered: bool = True,
+    blanks: frozenset[str] = frozenset(),
+) -> ReplyLayout:
+    """Find each part's section and summary restatement in ``reply`` (see the module docstring).
+
+    ``numbered=False`` reads no numbered list as the parts (a reply to a hint about one part
+    numbers its steps, not the parts). ``blanks`` are code blanks written like parts in another case
+    (``A``, ``B`` for part (b)'s blanks): headings spelled that way are not part headings.
+    """
     text = reply[:MAX_SCAN]
     names = _Labels(labels)
-    raw = _candidates(text)
+    raw = [c for c in _candidates(text) if not _names_a_blank(text, c, blanks)]
     mapped = _map(raw, names, question)
     lettered = [c for c in mapped if c.label is not None and not (c.main or "").isdigit()]
-    if not any(c.label in names.labels for c in lettered):
+    if numbered and not any(c.label in names.labels for c in lettered):
         lettered = _numbered(raw, names) or lettered
     summary_at = _summary_start(text, lettered)
     tables, past_tables = _tables(text, names)
@@ -673,6 +685,20 @@ def _inline_summary(text: str, names: _Labels, question: int | None, summary: di
         if head:
             for label, entry in _inline_entries(text[start + head.end() : end], names, question).items():
                 summary.setdefault(label, entry)
+
+
+def _names_a_blank(text: str, c: _Candidate, blanks: frozenset[str]) -> bool:
+    """Whether a candidate heading is one of ``blanks``: spelled in the blank's case where the part's differs
+    ('A' for blank A, not part a), or written as a value ('(a) = `-1`') rather than as a heading."""
+    if not blanks or c.main is None or c.sub is not None:
+        return False
+    written = re.search(
+        rf"(?<![A-Za-z]){re.escape(c.main)}(?![A-Za-z])", text[c.start : c.body], re.IGNORECASE
+    )
+    if written is None or written.group(0) not in blanks:
+        return False
+    # 'A' for a part labelled (a) names the blank; '(a) = ...' is a blank's value unless it is a real heading
+    return written.group(0) != c.main or c.strength < 1
 
 
 def _inside(offset: int, ranges: list[tuple[int, int]]) -> bool:

@@ -463,6 +463,14 @@ def _grade_aligned(
     """Align ``transcript`` to ``suite``, grade it and write the run directory (no report)."""
     aligned = align(transcript, suite)
     asked = [lp.id for lp in suite.problems if lp.id in aligned.problems]
+    misfits = [why for _, why in aligned.skipped if why.startswith("the reply does not fit")]
+    if not asked and misfits:
+        raise TranscriptError(
+            f"{path}: the transcript's questions do not match the problem set ({misfits[0]}); "
+            "pass the problems it is about with --problems or --suite"
+        )
+    for why in misfits:
+        progress(f"not graded: {why}")
     if not asked:
         raise TranscriptError(
             f"{path}: no question of the problem set ({', '.join(lp.id for lp in suite.problems)}) is asked "

@@ -35,6 +35,8 @@ def test_expected_needs_a_relation():
 
 def test_conditions_as_models_write_them():
     assert check_expression("condition", "sim(q, k) > 0", "\\text{sim}(q, k) > 0").status == "correct"
-    assert check_expression("condition", "\\text{sim}(q,k) ≠ 0", "\\text{sim}(q, k) \\neq 0").status == "correct"
+    assert (
+        check_expression("condition", "\\text{sim}(q,k) ≠ 0", "\\text{sim}(q, k) \\neq 0").status == "correct"
+    )
     result = check_expression("condition", "sim(q,k) ≥ 0", "\\text{sim}(q, k) > 0")
     assert result.status == "incorrect" and "allows zero" in result.explanation

@@ -37,7 +37,9 @@ def test_expected_must_be_a_vector():
         check_expression("vector", "[1, 2]", "12")
 
 
-@pytest.mark.parametrize("answer", ["[1, 4, 3]ᵀ", "⟨1, 4, 3⟩", "\\text{output} = (1,4,3)^\\top", "`[1, 4, 3]`"])
+@pytest.mark.parametrize(
+    "answer", ["[1, 4, 3]ᵀ", "⟨1, 4, 3⟩", "\\text{output} = (1,4,3)^\\top", "`[1, 4, 3]`"]
+)
 def test_vectors_as_models_write_them(answer):
     result = check_expression("vector", answer, "[1, 4, 3]")
     assert result.status == "correct", result.explanation

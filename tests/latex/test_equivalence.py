@@ -9,7 +9,11 @@ from evalkit.latex.equivalence import _points, compare_values
 
 
 def test_sample_points_are_values_the_declared_kinds_allow():
-    d, n, x = sympy.Symbol("d", positive=True), sympy.Symbol("n", positive=True, integer=True), sympy.Symbol("x", real=True)
+    d, n, x = (
+        sympy.Symbol("d", positive=True),
+        sympy.Symbol("n", positive=True, integer=True),
+        sympy.Symbol("x", real=True),
+    )
     signs = set()
     for seed in range(300):
         for point in _points([d + n + x], seed):

@@ -54,7 +54,10 @@ def test_request_carries_system_history_and_options(
         "messages": [
             {"role": "user", "content": "Question 1: what is 2+2?"},
             # cache breakpoints: the end of the shared opening exchange, and the end of the history
-            {"role": "assistant", "content": [{"type": "text", "text": "It is 5.", "cache_control": EPHEMERAL}]},
+            {
+                "role": "assistant",
+                "content": [{"type": "text", "text": "It is 5.", "cache_control": EPHEMERAL}],
+            },
             {
                 "role": "user",
                 "content": [{"type": "text", "text": "Check your arithmetic.", "cache_control": EPHEMERAL}],

@@ -66,7 +66,9 @@ def test_anthropic_reads_what_an_earlier_conversation_wrote(fake_provider, provi
     )
     shared = tokens("Be a tutor.") + 1500 + tokens("I understand.")  # the system prompt, the opening exchange
     question = tokens("Question one")
-    assert first.usage == Usage(shared + question, 1, cache_read_tokens=0, cache_write_tokens=shared + question)
+    assert first.usage == Usage(
+        shared + question, 1, cache_read_tokens=0, cache_write_tokens=shared + question
+    )
     assert second.usage.cache_read_tokens == shared  # the opening exchange, through the 20-block lookback
     assert second.usage.cache_write_tokens == question  # its own question, for its next turn
     assert second.usage.input_tokens == shared + question

@@ -111,7 +111,9 @@ def test_a_reference_error_in_a_rubric_points_at_its_check(tmp_path: Path) -> No
     root = _project(tmp_path, "k")
     rubric = root / "rubrics" / "p1.yaml"
     rubric.write_text(RUBRIC.replace("ref.py:scale", "ref.py:scael"))
-    with pytest.raises(SpecError, match=r"p1.yaml:5: parts.a.checks\[0\]: .*defines no function or class 'scael'"):
+    with pytest.raises(
+        SpecError, match=r"p1.yaml:5: parts.a.checks\[0\]: .*defines no function or class 'scael'"
+    ):
         load_suite(root / "problems", root / "rubrics")
     rubric.write_text(RUBRIC.replace("grad_of: [x]", "grad_of: [x]\n        atoll: 1\n    hint: [Multiply.]"))
     with pytest.raises(SpecError) as err:
@@ -138,4 +140,6 @@ def test_input_specs_draw_the_declared_dtypes_and_ranges() -> None:
     assert InputSpec((2, 3), "float64").draw(g).dtype == torch.float64
     assert InputSpec(value=0.1, literal=True).draw(g) == 0.1
     same = torch.Generator().manual_seed(7)  # a plain shape draws exactly as before (HW9's trials)
-    assert torch.equal(InputSpec((4, 3)).draw(same), torch.randn(4, 3, generator=torch.Generator().manual_seed(7)))
+    assert torch.equal(
+        InputSpec((4, 3)).draw(same), torch.randn(4, 3, generator=torch.Generator().manual_seed(7))
+    )

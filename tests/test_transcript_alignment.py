@@ -1,0 +1,111 @@
+"""Which problem each turn of a transcript is about: numbers, titles, topics, several at once, and replies that fit none."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from evalkit.errors import TranscriptError
+from evalkit.spec.suite import Suite, load_suite
+from evalkit.transcript import align, grade_transcript, parse_transcript
+
+ROOT = Path(__file__).resolve().parent.parent
+Q1_REPLY = (
+    "### (a)\n$$\\mathbb{E}[q^\\top k] = d\\mu^2$$ by linearity of expectation over the components.\n\n"
+    "### (b)\nThe variances of the independent products add: $$\\mathrm{Var}(q^\\top k) = d$$\n\n"
+    "### (c)\nDividing by the standard deviation keeps the logits at unit variance: $$s = \\sqrt{d}$$"
+)
+Q2_REPLY = (
+    "### (a)\nThe scores are $[3, 11, 5, 2]$; argmax picks $k_2$, so the output is $v_2 = [1, 4, 3]^\\top$.\n\n"
+    "### (b)\nArgmax is piecewise constant, so its gradient with respect to the scores is zero almost everywhere: "
+    "no gradient reaches the queries or keys and the model cannot learn where to attend. Softmax is a smooth relaxation."
+)
+LAYER_NORM = (
+    "### (a)\nLayerNorm normalizes each token over its features: subtract the mean, divide by the standard deviation "
+    "plus epsilon, then scale by gamma and shift by beta. Unlike BatchNorm it needs no batch statistics, so training "
+    "and inference behave the same.\n\n### (b)\nIt has $2d$ learnable parameters: the gain gamma and the bias beta, "
+    "each of dimension d; RMSNorm keeps only the gain and skips the centering step, which saves a reduction."
+)
+
+
+@pytest.fixture(scope="module")
+def hw9() -> Suite:
+    return load_suite(ROOT / "problems" / "hw9_*.yaml", ROOT / "rubrics")
+
+
+def _md(*turns: tuple[str, str]) -> str:
+    return "".join(f"## User\n\n{u}\n\n## Assistant\n\n{a}\n\n" for u, a in turns)
+
+
+@pytest.mark.parametrize(
+    ("user", "problem"),
+    [
+        ("Let's do the kernelized linear attention problem.", "q6"),
+        ("Now the argmax one, please.", "q2"),
+        ("Can you walk me through the multi-head attention implementation?", "q3"),
+        ("Question 4 next.", "q4"),
+        ("q1 please", "q1"),
+    ],
+)
+def test_a_question_named_by_number_title_or_topic(hw9: Suite, user: str, problem: str) -> None:
+    text = _md(("Hi! Help me with my homework, one question at a time.", "Sure."), (user, "Here we go."))
+    aligned = align(parse_transcript(text), hw9)
+    assert list(aligned.problems) == [problem]
+
+
+def test_several_questions_in_one_turn_split_by_their_headings(hw9: Suite) -> None:
+    reply = f"## Question 1\n\n{Q1_REPLY}\n\n## Question 2\n\n{Q2_REPLY}"
+    aligned = align(parse_transcript(_md(("Let's do questions 1 and 2.", reply))), hw9)
+    assert list(aligned.problems) == ["q1", "q2"]
+    assert "argmax" not in aligned.problems["q1"][0].assistant
+    assert "\\sqrt{d}" not in aligned.problems["q2"][0].assistant
+
+
+def test_a_follow_up_naming_a_question_part_goes_to_that_question(hw9: Suite) -> None:
+    reply = f"## Question 1\n\n{Q1_REPLY}\n\n## Question 2\n\n{Q2_REPLY}"
+    text = _md(("questions 1 and 2 please", reply), ("For 2(a), which key wins?", "The second key, $k_2$."))
+    aligned = align(parse_transcript(text), hw9)
+    assert len(aligned.problems["q2"]) == 2 and len(aligned.problems["q1"]) == 1
+
+
+def test_a_reply_about_something_else_is_not_graded_against_the_named_question(hw9: Suite, tmp_path) -> None:
+    path = tmp_path / "layernorm.md"
+    path.write_text(
+        _md(("Question 2: layer normalization. (a) What does it do? (b) How many parameters?", LAYER_NORM))
+    )
+    with pytest.raises(TranscriptError) as err:
+        grade_transcript(
+            path, problems=ROOT / "problems" / "hw9_*.yaml", rubrics=ROOT / "rubrics", runs_dir=tmp_path
+        )
+    message = str(err.value)
+    assert "do not match the problem set" in message and "q2" in message and "\n" not in message
+
+
+def test_the_questions_that_fit_are_graded_and_the_one_that_does_not_is_named(hw9: Suite, tmp_path) -> None:
+    path = tmp_path / "mixed.md"
+    path.write_text(_md(("Question 1 please.", Q1_REPLY), ("Question 2: layer normalization.", LAYER_NORM)))
+    said: list[str] = []
+    result = grade_transcript(
+        path,
+        problems=ROOT / "problems" / "hw9_*.yaml",
+        rubrics=ROOT / "rubrics",
+        runs_dir=tmp_path,
+        progress=said.append,
+    )
+    assert {p.problem for p in result.parts} == {"q1"}
+    assert all(p.status == "correct" for p in result.parts)
+    assert any(line.startswith("not graded: the reply does not fit q2") for line in said)
+
+
+def test_an_unrelated_side_question_is_skipped(hw9: Suite) -> None:
+    text = _md(
+        ("Question 2 please.", Q2_REPLY),
+        (
+            "Unrelated to the homework, but why does BatchNorm need running averages?",
+            "Because at inference ...",
+        ),
+    )
+    aligned = align(parse_transcript(text), hw9)
+    assert len(aligned.problems["q2"]) == 1
+    assert any("unrelated" in why for _, why in aligned.skipped)
