@@ -29,6 +29,9 @@ _U64 = struct.Struct(">Q")
 MAX_HEADER_BYTES = 4 << 20
 MAX_TENSORS = 4096
 MAX_DIMS = 8
+MAX_ELEMENTS = (
+    1 << 40
+)  # of a tensor's shape with its zero sizes read as 1: bounds what torch is asked to build
 
 DTYPES: dict[str, torch.dtype] = {
     "float16": torch.float16,
@@ -101,6 +104,8 @@ def _tensor(entry: Any, data: bytes, offset: int) -> torch.Tensor:
         isinstance(shape, list) and len(shape) <= MAX_DIMS and all(type(s) is int and s >= 0 for s in shape)
     ):
         raise WireError(f"bad shape {shape!r}")
+    if prod(max(s, 1) for s in shape) > MAX_ELEMENTS:
+        raise WireError(f"shape {shape} is too large")
     if type(nbytes) is not int or nbytes != prod(shape) * torch.empty((), dtype=dtype).element_size():
         raise WireError(f"byte count {nbytes!r} does not match shape {shape} and dtype {entry['dtype']}")
     if offset + nbytes > len(data):
