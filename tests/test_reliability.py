@@ -391,3 +391,39 @@ def test_a_cache_that_cannot_be_written_is_a_warning_not_a_failure(tmp_path, pro
     assert verdicts(result.to_json()) == expected_parts()
     (record,) = caplog.records  # said once, not for every reply
     assert record.getMessage().startswith(f"the response cache is not written: cannot write {ro / 'cache'}")
+
+
+@pytest.mark.slow
+def test_two_resumes_of_one_run_at_once(tmp_path) -> None:
+    """The second is refused in one line naming the first; the first asks each missing turn once."""
+    env = {**os.environ, "OPENAI_API_KEY": FAKE_OPENAI_KEY, "EVALKIT_CACHE_DIR": str(tmp_path / "cache")}
+    env.pop("OPENAI_BASE_URL", None)
+    with FakeProvider(latency_s=1.5) as fake:  # the first resume is still asking when the second starts
+        fake.respond_with(lambda call: answer(call.last_user))
+        fake.fail(Fault.error(400, "stop here"))  # the run stops at its first call: everything is left to ask
+        with pytest.raises(Exception, match="stop here"):
+            api.run(trio_config(tmp_path, "openai:m", fake.openai_base_url))
+        (run_dir,) = (tmp_path / "runs").iterdir()
+        fake.reset()
+        fake.respond_with(lambda call: answer(call.last_user))
+        journal = run_dir / "journal.jsonl"
+        started = journal.read_text().count('"run_start"')
+        first = _cli("run", "--resume", str(run_dir), "--quiet", "--json", "--no-report", env=env)
+        deadline = time.monotonic() + 60
+        while journal.read_text().count('"run_start"') == started:  # the first resume is under way
+            assert time.monotonic() < deadline and first.poll() is None, "the first resume started"
+            time.sleep(0.02)
+        second = _cli("run", "--resume", str(run_dir), "--quiet", "--json", "--no-report", env=env)
+        out2, err2 = second.communicate(timeout=120)
+        out1, err1 = first.communicate(timeout=120)
+        assert second.returncode == 1 and out2 == b""
+        assert _one_line(err2.decode()).startswith(
+            f"error: {run_dir} is in use by process {first.pid} (evalkit"
+        )
+        assert first.returncode == 0, err1.decode()
+        assert verdicts(json.loads(out1)) == expected_parts()
+        asked = [tuple(m["content"] for m in r.body["messages"]) for r in fake.chat_requests()]
+        assert len(asked) == len(set(asked)) == 7  # each turn asked once
+        events = [json.loads(line) for line in (run_dir / "journal.jsonl").read_text().splitlines()]
+        keys = [(e["conv"], e["index"]) for e in events if e["type"] == "message"]
+        assert len(keys) == len(set(keys))
