@@ -8,16 +8,14 @@ header's ``"tensors"`` table gives each tensor's dtype, shape and byte count,
 in order. Decoding checks every count against the data and the caps, and
 never unpickles: data from the sandbox can at worst be rejected.
 
-A *frame* on a pipe is ``u64 length | payload``.
+A *frame* (the child's report on its pipe) is ``u64 length | payload``.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import select
 import struct
-import time
 from math import prod
 from typing import Any
 
@@ -122,33 +120,3 @@ def write_frame(fd: int, payload: bytes) -> None:
     while view:
         written = os.write(fd, view)
         view = view[written:]
-
-
-def read_exact(fd: int, n: int, deadline: float | None) -> bytes | None:
-    """``n`` bytes from ``fd``; None at end of file; TimeoutError after ``deadline`` (monotonic)."""
-    chunks = []
-    while n:
-        if deadline is not None:
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([fd], [], [], left)[0]:
-                raise TimeoutError
-        chunk = os.read(fd, min(n, 1 << 20))
-        if not chunk:
-            return None
-        chunks.append(chunk)
-        n -= len(chunk)
-    return b"".join(chunks)
-
-
-def read_frame(fd: int, limit: int, deadline: float | None = None) -> bytes | None:
-    """One frame of at most ``limit`` bytes; None at end of file; WireError if larger."""
-    prefix = read_exact(fd, _U64.size, deadline)
-    if prefix is None:
-        return None
-    (length,) = _U64.unpack(prefix)
-    if length > limit:
-        raise WireError(f"frame of {length} bytes exceeds the cap of {limit}")
-    payload = read_exact(fd, length, deadline)
-    if payload is None:
-        raise WireError("frame is truncated")
-    return payload

@@ -127,6 +127,7 @@ def test_hostile_answer_is_contained(
 
     assert [c.status for c in controls] == ["correct"] * len(controls), [c.explanation for c in controls]
     assert result.status in ("incorrect", "unscored"), result
+    assert result.status == case.get("status", result.status), result
     assert re.search(case["explains"], result.explanation), result.explanation
     assert FAKE_KEY not in json.dumps(result.to_json())
     assert canary_file.read_text() == "precious" and sorted(os.listdir(canary_dir)) == ["keep.txt"]
