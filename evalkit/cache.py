@@ -27,7 +27,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, StrictInt, StrictStr, ValidationError
 
 from evalkit.errors import StoreError
-from evalkit.models.base import Model, ModelRequest, ModelResponse, Usage
+from evalkit.models.base import Model, ModelRequest, ModelResponse
 from evalkit.store import write_json_atomic
 
 __all__ = ["CacheInfo", "CachedModel", "ResponseCache", "request_key"]
@@ -36,18 +36,12 @@ log = logging.getLogger("evalkit.cache")
 MAX_ENTRY_BYTES = 64 << 20
 
 
-class _Usage(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    input_tokens: StrictInt = 0
-    output_tokens: StrictInt = 0
-
-
 class _Response(BaseModel):
-    """A cached reply as ``ModelResponse.to_json`` writes it; anything else is a damaged entry."""
+    """The fields of a cached ``ModelResponse.to_json`` that must have their type; newer ones pass."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="allow")
     text: StrictStr
-    usage: _Usage = _Usage()
+    usage: dict[str, StrictInt] = {}
     model: StrictStr = ""
     thinking: StrictStr | None = None
     stop_reason: StrictStr | None = None
@@ -106,17 +100,20 @@ class ResponseCache:
                 data = f.read(MAX_ENTRY_BYTES + 1)
             if len(data) > MAX_ENTRY_BYTES:
                 raise ValueError(f"larger than {MAX_ENTRY_BYTES >> 20} MiB")
-            entry = _Entry.model_validate_json(data).response
+            return ModelResponse.from_json(_Entry.model_validate_json(data).response.model_dump())
         except FileNotFoundError:
             return None
-        except (OSError, ValueError) as err:  # ValidationError and UnicodeDecodeError are ValueErrors
+        except (
+            OSError,
+            ValueError,
+            KeyError,
+            TypeError,
+        ) as err:  # ValidationError, UnicodeDecodeError: ValueErrors
             reason = err.strerror if isinstance(err, OSError) else _first_line(err)
             log.warning(
                 "ignoring the damaged cache entry %s (%s); the reply is asked for again", path, reason
             )
             return None
-        usage = Usage(entry.usage.input_tokens, entry.usage.output_tokens)
-        return ModelResponse(entry.text, usage, entry.model, entry.thinking, entry.stop_reason)
 
     def put(self, key: str, response: ModelResponse, meta: dict[str, Any]) -> None:
         """Store a reply; a cache that cannot be written is warned about (once), not an error."""
