@@ -208,12 +208,21 @@ def run(
 
             for path in write_run_reports(result.run_dir, say_once):
                 say_once(f"wrote {path}")
-        if not as_json:  # with --json, stdout holds the JSON and nothing else
-            print_summary(result.to_json(), out_console)
-        err_console.print(f"run directory: {result.run_dir}")
+        if as_json and len(results) > 1:  # stdout holds the one JSON list below, and nothing else
+            err_console.print(f"run directory: {result.run_dir}")
+        else:
+            _after_run(result, as_json)
+    if as_json and len(results) > 1:
+        _print_json([r.to_json() for r in results])
+
+
+def _after_run(result: api.RunResult, as_json: bool) -> None:
+    data = result.to_json()
     if as_json:
-        data = [r.to_json() for r in results]
-        _print_json(data[0] if len(data) == 1 else data)
+        _print_json(data)
+    else:
+        print_summary(data, out_console)
+    err_console.print(f"run directory: {result.run_dir}")
 
 
 @app.command()
