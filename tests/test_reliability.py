@@ -11,6 +11,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -398,25 +399,30 @@ def test_two_resumes_of_one_run_at_once(tmp_path) -> None:
     """The second is refused in one line naming the first; the first asks each missing turn once."""
     env = {**os.environ, "OPENAI_API_KEY": FAKE_OPENAI_KEY, "EVALKIT_CACHE_DIR": str(tmp_path / "cache")}
     env.pop("OPENAI_BASE_URL", None)
-    with FakeProvider(latency_s=1.5) as fake:  # the first resume is still asking when the second starts
+    second_done = threading.Event()
+
+    def held(call) -> str:  # the first resume's calls wait until the second has come and gone
+        assert second_done.wait(120), "the second resume ended"
+        return answer(call.last_user)
+
+    with FakeProvider() as fake:
         fake.respond_with(lambda call: answer(call.last_user))
         fake.fail(Fault.error(400, "stop here"))  # the run stops at its first call: everything is left to ask
         with pytest.raises(Exception, match="stop here"):
             api.run(trio_config(tmp_path, "openai:m", fake.openai_base_url))
         (run_dir,) = (tmp_path / "runs").iterdir()
         fake.reset()
-        fake.respond_with(lambda call: answer(call.last_user))
-        journal = run_dir / "journal.jsonl"
-        started = journal.read_text().count('"run_start"')
+        fake.respond_with(held)
         first = _cli("run", "--resume", str(run_dir), "--quiet", "--json", "--no-report", env=env)
-        deadline = time.monotonic() + 60
-        while journal.read_text().count('"run_start"') == started:  # the first resume is under way
+        deadline = time.monotonic() + 120
+        while not fake.requests:  # the first resume is under way, holding the run directory
             assert time.monotonic() < deadline and first.poll() is None, "the first resume started"
             time.sleep(0.02)
         second = _cli("run", "--resume", str(run_dir), "--quiet", "--json", "--no-report", env=env)
         out2, err2 = second.communicate(timeout=120)
+        second_done.set()
         out1, err1 = first.communicate(timeout=120)
-        assert second.returncode == 1 and out2 == b""
+        assert second.returncode == 1 and out2 == b"", err2.decode()
         assert _one_line(err2.decode()).startswith(
             f"error: {run_dir} is in use by process {first.pid} (evalkit"
         )
