@@ -414,14 +414,22 @@ def test_two_resumes_of_one_run_at_once(tmp_path) -> None:
         fake.reset()
         fake.respond_with(held)
         first = _cli("run", "--resume", str(run_dir), "--quiet", "--json", "--no-report", env=env)
-        deadline = time.monotonic() + 120
-        while not fake.requests:  # the first resume is under way, holding the run directory
-            assert time.monotonic() < deadline and first.poll() is None, "the first resume started"
-            time.sleep(0.02)
-        second = _cli("run", "--resume", str(run_dir), "--quiet", "--json", "--no-report", env=env)
-        out2, err2 = second.communicate(timeout=120)
-        second_done.set()
-        out1, err1 = first.communicate(timeout=120)
+        second = None
+        try:
+            deadline = time.monotonic() + 120
+            while not fake.requests:  # the first resume is under way, holding the run directory
+                assert time.monotonic() < deadline and first.poll() is None, "the first resume started"
+                time.sleep(0.02)
+            second = _cli("run", "--resume", str(run_dir), "--quiet", "--json", "--no-report", env=env)
+            out2, err2 = second.communicate(timeout=120)
+            second_done.set()
+            out1, err1 = first.communicate(timeout=120)
+        finally:
+            second_done.set()
+            for proc in (first, second):
+                if proc is not None and proc.poll() is None:
+                    proc.kill()
+                    proc.communicate()
         assert second.returncode == 1 and out2 == b"", err2.decode()
         assert _one_line(err2.decode()).startswith(
             f"error: {run_dir} is in use by process {first.pid} (evalkit"
