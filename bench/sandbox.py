@@ -4,6 +4,9 @@ Each check is a real ``code`` check: HW9 Q3(a)'s blanks from the write-up,
 filled into the skeleton, run in the sandbox on 2 shapes × 2 seeds with the
 reference weights copied in, and compared with the reference in this process.
 Both modes use every isolation layer and as many workers as there are cores.
+The warm run also says which cgroup controllers bound each check and what a
+check costs in CPU time (this process, the zygotes and their children): unlike
+checks/s, that does not move with the load other processes put on the machine.
 The last line is machine-readable::
 
     warm_checks_per_s=<n> fresh_checks_per_s=<n> speedup=<n>
@@ -68,6 +71,15 @@ def measure(pool: SandboxPool, checks: int, workers: int) -> tuple[float, float]
     return checks / elapsed, latencies[len(latencies) // 2]
 
 
+def _cpu_s(pids: list[int]) -> float:
+    """CPU time of this process and of ``pids`` with their reaped children."""
+    ticks = 0
+    for pid in pids:
+        with open(f"/proc/{pid}/stat") as f:
+            ticks += sum(int(x) for x in f.read().rsplit(")", 1)[1].split()[11:15])
+    return ticks / os.sysconf("SC_CLK_TCK") + sum(os.times()[:2])
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--warm-checks", type=int, default=300)
@@ -77,12 +89,20 @@ def main() -> int:
 
     started = time.perf_counter()
     with SandboxPool.start(workers=args.workers) as pool:
+        bounds = ", ".join(pool.cgroups[1:]) + f" (cgroup {pool.cgroups[0]})" if pool.cgroups else "rlimits"
         print(
-            f"warm pool: {args.workers} workers, isolation={pool.isolation}, started in {time.perf_counter() - started:.2f} s"
+            f"warm pool: {args.workers} workers, isolation={pool.isolation}, bounds: {bounds}, "
+            f"started in {time.perf_counter() - started:.2f} s"
         )
+        if not pool.cgroups:
+            print(f"  no cgroup: {pool.cgroups_missing}")
+        pids = pool.worker_pids()
+        cpu_before = _cpu_s(pids)
         warm, warm_latency = measure(pool, args.warm_checks, args.workers)
+        cpu_per_check = (_cpu_s(pids) - cpu_before) / (args.warm_checks + 1)
     print(
-        f"warm:  {args.warm_checks} checks, {warm:.1f} checks/s, median latency {warm_latency * 1000:.1f} ms"
+        f"warm:  {args.warm_checks} checks, {warm:.1f} checks/s, median latency {warm_latency * 1000:.1f} ms, "
+        f"{cpu_per_check * 1000:.1f} ms of CPU per check"
     )
 
     with SandboxPool.start(workers=args.workers, warm=False) as pool:

@@ -3,7 +3,10 @@
 A reply is keyed by provider, model, base URL, system prompt, the full
 message list, generation parameters and sample index. Only successful replies
 are stored (errors raise before ``put``); entries are written atomically, one
-file each, so concurrent runs and crashes cannot corrupt the cache.
+file each, so concurrent runs and crashes cannot corrupt the cache. An entry
+that is damaged anyway (by hand, a disk error, another program) is a miss,
+named in a warning, and is replaced by the next ``put``; a cache that cannot be
+written is warned about once and the run goes on (the journal keeps the reply).
 
 Example::
 
@@ -14,17 +17,40 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, StrictInt, StrictStr, ValidationError
+
 from evalkit.errors import StoreError
 from evalkit.models.base import Model, ModelRequest, ModelResponse
 from evalkit.store import write_json_atomic
 
 __all__ = ["CacheInfo", "CachedModel", "ResponseCache", "request_key"]
+
+log = logging.getLogger("evalkit.cache")
+MAX_ENTRY_BYTES = 64 << 20
+
+
+class _Response(BaseModel):
+    """The fields of a cached ``ModelResponse.to_json`` that must have their type; newer ones pass."""
+
+    model_config = ConfigDict(extra="allow")
+    text: StrictStr
+    usage: dict[str, StrictInt] = {}
+    model: StrictStr = ""
+    thinking: StrictStr | None = None
+    stop_reason: StrictStr | None = None
+
+
+class _Entry(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    meta: dict[str, Any] = {}
+    response: _Response
 
 
 def request_key(model: str, base_url: str | None, request: ModelRequest) -> str:
@@ -53,6 +79,7 @@ class ResponseCache:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        self._warned = False
 
     @classmethod
     def default(cls) -> ResponseCache:
@@ -66,16 +93,44 @@ class ResponseCache:
         return self.path / key[:2] / f"{key}.json"
 
     def get(self, key: str) -> ModelResponse | None:
+        """The cached reply, or None: not cached, or a damaged entry (warned about; the next put replaces it)."""
+        path = self._file(key)
         try:
-            data = json.loads(self._file(key).read_text(encoding="utf-8"))
-            return ModelResponse.from_json(data["response"])
+            with open(path, "rb") as f:
+                data = f.read(MAX_ENTRY_BYTES + 1)
+            if len(data) > MAX_ENTRY_BYTES:
+                raise ValueError(f"larger than {MAX_ENTRY_BYTES >> 20} MiB")
+            return ModelResponse.from_json(_Entry.model_validate_json(data).response.model_dump())
         except FileNotFoundError:
             return None
-        except (json.JSONDecodeError, KeyError, TypeError):
-            return None  # a damaged entry is a miss; it is overwritten on the next put
+        except (
+            OSError,
+            ValueError,
+            KeyError,
+            TypeError,
+        ) as err:  # ValidationError, UnicodeDecodeError: ValueErrors
+            reason = err.strerror if isinstance(err, OSError) else _first_line(err)
+            log.warning(
+                "ignoring the damaged cache entry %s (%s); the reply is asked for again", path, reason
+            )
+            return None
 
     def put(self, key: str, response: ModelResponse, meta: dict[str, Any]) -> None:
-        write_json_atomic(self._file(key), {"meta": meta, "response": response.to_json()})
+        """Store a reply; a cache that cannot be written is warned about (once), not an error."""
+        path = self._file(key)
+        try:
+            if path.is_dir():  # a damaged entry can be an (empty) directory in the file's place
+                path.rmdir()
+            write_json_atomic(path, {"meta": meta, "response": response.to_json()})
+        except OSError as err:
+            self._warn(f"cannot replace {path}: {err.strerror}")
+        except StoreError as err:
+            self._warn(str(err))
+
+    def _warn(self, problem: str) -> None:
+        if not self._warned:
+            self._warned = True
+            log.warning("the response cache is not written: %s", problem)
 
     def info(self) -> CacheInfo:
         files = list(self.path.glob("*/*.json")) if self.path.is_dir() else []
@@ -88,6 +143,13 @@ class ResponseCache:
                 raise StoreError(f"{self.path} does not look like an evalkit cache; not clearing it")
             shutil.rmtree(self.path)
         return count
+
+
+def _first_line(err: Exception) -> str:
+    if isinstance(err, ValidationError):
+        first = err.errors()[0]
+        return f"{'.'.join(str(p) for p in first['loc']) or 'entry'}: {first['msg']}"
+    return (str(err).splitlines() or [type(err).__name__])[0][:200]
 
 
 class CachedModel:

@@ -250,7 +250,10 @@ def run(
 
             for path in write_run_reports(result.run_dir, say_once):
                 say_once(f"wrote {path}")
-        _after_run(result, as_json and len(results) == 1)
+        if as_json and len(results) > 1:  # stdout holds the one JSON list below, and nothing else
+            err_console.print(f"run directory: {result.run_dir}")
+        else:
+            _after_run(result, as_json)
     if as_json and len(results) > 1:
         _print_json([r.to_json() for r in results])
 

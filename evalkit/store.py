@@ -4,12 +4,19 @@
 - ``journal.jsonl``: append-only, one event per line (message, check, hint, part result...),
   flushed and fsynced as it happens, so a crash loses at most the line being written.
 - ``results.json``: per question and part, the verdicts, attempts, hints, points and tokens.
+- ``.lock``: held (``flock``) by the process writing the run, whose pid it names.
 
-Whole files are written atomically (temporary file, fsync, rename).
+Whole files are written atomically (temporary file, fsync, rename). A journal
+line is written with one ``write``; if the disk refuses part of it, the file is
+cut back to the last whole line and :class:`~evalkit.errors.StoreError` says
+what and where. The journal is read by event identity, not line order: events
+are put back in the order of their ``seq`` and an event seen twice counts once.
 """
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import functools
 import importlib.metadata
 import json
@@ -19,7 +26,6 @@ import re
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,27 +33,61 @@ from typing import Any
 
 from evalkit.errors import StoreError
 
-__all__ = ["RunDir", "RunStore", "list_runs", "open_run", "package_versions", "write_json_atomic"]
+__all__ = [
+    "RunDir",
+    "RunStore",
+    "list_runs",
+    "open_run",
+    "package_versions",
+    "write_bytes_atomic",
+    "write_json_atomic",
+    "write_text_atomic",
+]
 
 JOURNAL = "journal.jsonl"
 RUN_JSON = "run.json"
 RESULTS = "results.json"
+LOCK = ".lock"
 
 
-def write_json_atomic(path: Path, data: Any) -> None:
-    """Write JSON to ``path`` so that readers see the old file or the new one, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+def _why(err: OSError) -> str:
+    """What went wrong, and for the usual cases what to do."""
+    reason = err.strerror or type(err).__name__
+    if err.errno == errno.ENOSPC or err.errno == errno.EDQUOT:
+        return f"{reason} (free some space)"
+    if err.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return f"{reason} (make it writable, or choose another place)"
+    return reason
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """Write ``path`` so that readers see the old file or the new one, never half; StoreError if refused."""
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, indent=2, ensure_ascii=False)
-            f.write("\n")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    except OSError as err:
+        raise StoreError(f"cannot write {path}: {_why(err)}") from None
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(err, OSError):
+            raise StoreError(f"cannot write {path}: {_why(err)}") from None
         raise
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """:func:`write_bytes_atomic` for UTF-8 text."""
+    write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """:func:`write_bytes_atomic` for JSON."""
+    write_text_atomic(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
 
 @functools.cache
@@ -90,75 +130,157 @@ def event_key(event: dict[str, Any]) -> tuple[Any, ...] | None:
     return (event["type"], *(event.get(f) for f in fields))
 
 
+class _RunLock:
+    """An exclusive ``flock`` on ``<run>/.lock``, which names the holder; released when the holder dies."""
+
+    def __init__(self, path: Path) -> None:
+        lock = path / LOCK
+        try:
+            self.fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        except OSError as err:
+            raise StoreError(f"cannot lock {lock}: {_why(err)}") from None
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = os.pread(self.fd, 200, 0).decode("utf-8", "replace").strip() or "another process"
+            os.close(self.fd)
+            raise StoreError(
+                f"{path} is in use by {holder}; wait for it to finish or stop it, then run again"
+            ) from None
+        stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        note = f"process {os.getpid()} (evalkit, since {stamp})\n".encode()
+        os.ftruncate(self.fd, 0)
+        os.pwrite(self.fd, note, 0)
+
+    def release(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+
 class RunStore:
-    """A run directory being written; the journal is the single source of truth.
+    """A run directory being written, locked against any other writer; the journal is the source of truth.
 
     A resumed run re-executes its conversations against the stored replies;
     events already in the journal are not written twice, so a resumed journal
     reads like an uninterrupted one.
     """
 
-    def __init__(self, path: Path, existing: set[tuple[Any, ...]] | None = None, seq: int = 0) -> None:
+    def __init__(
+        self,
+        path: Path,
+        existing: set[tuple[Any, ...]] | None = None,
+        seq: int = 0,
+        lock: _RunLock | None = None,
+    ) -> None:
         self.path = path
         self._lock = threading.Lock()
         self._seq = seq
         self._existing = existing or set()
-        self._journal = open(path / JOURNAL, "a", encoding="utf-8")
+        self._run_lock = lock or _RunLock(path)
+        self._broken: StoreError | None = None
+        journal = path / JOURNAL
+        try:
+            self._fd = os.open(journal, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        except OSError as err:
+            self._run_lock.release()
+            raise StoreError(f"cannot write the journal {journal}: {_why(err)}") from None
 
     @classmethod
     def reopen(cls, path: Path) -> tuple[RunStore, list[dict[str, Any]]]:
-        """Open a run directory to continue it: drop a torn last line, return the stored events."""
-        journal = path / JOURNAL
-        if journal.exists():
-            data = journal.read_bytes()
-            if data and not data.endswith(b"\n"):
-                cut = data.rfind(b"\n") + 1
-                with open(journal, "r+b") as f:
-                    f.truncate(cut)
-                    f.flush()
-                    os.fsync(f.fileno())
-        events = list(RunDir(path, {}, None).journal())
+        """Open a run directory to continue it: lock it, drop a torn last line, return the stored events."""
+        lock = _RunLock(path)
+        try:
+            journal = path / JOURNAL
+            if journal.exists():
+                data = journal.read_bytes()
+                if data and not data.endswith(b"\n"):
+                    with open(journal, "r+b") as f:
+                        f.truncate(data.rfind(b"\n") + 1)
+                        f.flush()
+                        os.fsync(f.fileno())
+            events = RunDir(path, {}, None).journal()
+        except OSError as err:
+            lock.release()
+            raise StoreError(f"cannot continue {path}: {_why(err)}") from None
+        except BaseException:
+            lock.release()
+            raise
         keys = {k for k in (event_key(e) for e in events) if k is not None}
-        seq = max((int(e.get("seq", 0)) for e in events), default=0)
-        return cls(path, keys, seq), events
+        seq = max((e["seq"] for e in events if type(e.get("seq")) is int), default=0)
+        return cls(path, keys, seq, lock), events
 
     @classmethod
     def create(cls, runs_dir: Path, model: str, suite: str, config: dict[str, Any]) -> RunStore:
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         base = f"{stamp}-{_slug(model)}-{_slug(suite)}"
-        runs_dir.mkdir(parents=True, exist_ok=True)
-        for n in range(1000):
-            path = runs_dir / (base if n == 0 else f"{base}-{n}")
-            try:
-                path.mkdir()
-                break
-            except FileExistsError:
-                continue
-        else:  # pragma: no cover
-            raise StoreError(f"could not create a run directory under {runs_dir}")
-        write_json_atomic(path / RUN_JSON, config)
-        return cls(path)
+        try:
+            runs_dir.mkdir(parents=True, exist_ok=True)
+            for n in range(1000):
+                path = runs_dir / (base if n == 0 else f"{base}-{n}")
+                try:
+                    path.mkdir()
+                    break
+                except FileExistsError:
+                    continue
+            else:  # pragma: no cover
+                raise StoreError(f"could not create a run directory under {runs_dir}")
+        except OSError as err:
+            raise StoreError(
+                f"cannot create a run directory under {runs_dir}: {_why(err)}; --out chooses another"
+            ) from None
+        store = cls(path)
+        try:
+            write_json_atomic(path / RUN_JSON, config)
+        except StoreError:
+            store.close()
+            raise
+        return store
 
     def event(self, type: str, **data: Any) -> None:
+        """Append an event; StoreError if the disk refuses it (the journal keeps only whole lines)."""
         key = event_key({"type": type, **data})
         with self._lock:
-            if key is not None:
-                if key in self._existing:
+            if self._broken is not None:
+                if type == "run_end":  # the run is stopping because of that error: nothing more to say
                     return
-                self._existing.add(key)
+                raise self._broken
+            if key is not None and key in self._existing:
+                return
+            record = {"seq": self._seq + 1, "ts": round(time.time(), 3), "type": type, **data}
+            self._append((json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8"), type in _DURABLE)
             self._seq += 1
-            record = {"seq": self._seq, "ts": round(time.time(), 3), "type": type, **data}
-            self._journal.write(json.dumps(record, ensure_ascii=False) + "\n")
-            self._journal.flush()
-            if type in _DURABLE:
-                os.fsync(self._journal.fileno())
+            if key is not None:
+                self._existing.add(key)
+
+    def _append(self, line: bytes, durable: bool) -> None:
+        end = os.fstat(self._fd).st_size
+        try:
+            written = os.write(self._fd, line)
+            if written != len(line):
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            if durable:
+                os.fsync(self._fd)
+        except OSError as err:
+            try:
+                os.ftruncate(self._fd, end)  # no torn line: the journal ends with the last whole event
+            except OSError:
+                pass  # a torn last line is dropped on resume
+            self._broken = StoreError(
+                f"cannot write the journal {self.path / JOURNAL}: {_why(err)}; "
+                f"what was written is kept: 'evalkit run --resume {self.path}' continues from there"
+            )
+            raise self._broken from None
 
     def write_results(self, results: dict[str, Any]) -> None:
         write_json_atomic(self.path / RESULTS, results)
 
     def close(self) -> None:
         with self._lock:
-            self._journal.close()
+            if self._fd >= 0:
+                os.close(self._fd)
+                self._fd = -1
+            self._run_lock.release()
 
 
 @dataclass(frozen=True)
@@ -173,20 +295,44 @@ class RunDir:
     def id(self) -> str:
         return self.path.name
 
-    def journal(self) -> Iterator[dict[str, Any]]:
+    def journal(self) -> list[dict[str, Any]]:
+        """The journal's events by identity: in ``seq`` order, each event once (its first record).
+
+        A line moved or copied by hand, or a duplicate, changes nothing; a torn last line (a crash
+        while it was written) is an event that never happened.
+        """
         path = self.path / JOURNAL
         if not path.exists():
-            return
-        with open(path, encoding="utf-8") as f:
-            for n, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                try:
-                    yield json.loads(line)
-                except json.JSONDecodeError:
-                    if not line.endswith("\n"):  # a torn last line from a crash: the event was never done
-                        return
-                    raise StoreError(f"{path}:{n}: corrupt journal line; the run cannot be read") from None
+            return []
+        records: list[tuple[float, int, dict[str, Any]]] = []
+        try:
+            with open(path, "rb") as f:
+                lines = f.read().split(b"\n")
+        except OSError as err:
+            raise StoreError(f"cannot read {path}: {_why(err)}") from None
+        for n, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                event = json.loads(line)
+                if not isinstance(event, dict):
+                    raise ValueError("not an event")
+            except ValueError:
+                if n == len(lines):  # no newline after it: the event was never done
+                    break
+                raise StoreError(f"{path}:{n}: corrupt journal line; the run cannot be read") from None
+            seq = event.get("seq")
+            records.append((seq if type(seq) is int else float("inf"), n, event))
+        records.sort(key=lambda r: (r[0], r[1]))
+        seen: set[str] = set()
+        events = []
+        for _, _, event in records:
+            key = event_key(event)
+            identity = json.dumps(key if key is not None else event, sort_keys=True, default=str)
+            if identity not in seen:
+                seen.add(identity)
+                events.append(event)
+        return events
 
 
 def _read_json(path: Path) -> Any:

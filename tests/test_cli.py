@@ -126,3 +126,27 @@ def test_claude_without_key_names_the_variable(tmp_path, capsys, monkeypatch) ->
 def test_unknown_model_alias(capsys, monkeypatch) -> None:
     result = run_cli(["run", "--model", "clode"], capsys, monkeypatch)
     assert result.code == 1 and "clode" in result.err and "claude" in result.err
+
+
+@pytest.mark.parametrize(
+    "models", [["scripted:a"], ["scripted:a", "scripted:b"], ["scripted:a", "scripted:b", "scripted:c"]]
+)
+def test_run_json_prints_only_json_for_any_number_of_models(models, tmp_path, capsys, monkeypatch) -> None:
+    register_provider(
+        "scripted", lambda model_id, settings: ScriptedModel(_tutor, name=f"scripted:{model_id}")
+    )
+    args = ["run", *[a for m in models for a in ("--model", m)], "--problems", str(MINI / "problems")]
+    args += [
+        "--rubrics",
+        str(MINI / "rubrics"),
+        "--out",
+        str(tmp_path / "runs"),
+        "--no-cache",
+        "--no-report",
+        "--json",
+    ]
+    result = run_cli(args, capsys, monkeypatch)
+    assert result.code == 0, result.err
+    data = json.loads(result.out)  # the whole of stdout: no table before or after
+    runs = [data] if len(models) == 1 else data
+    assert [r["model"] for r in runs] == models

@@ -7,17 +7,25 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
 from evalkit import api
-from evalkit.models.base import GenerationOptions
+from evalkit.cache import ResponseCache
+from evalkit.models.base import GenerationOptions, ModelResponse, Usage
+from evalkit.models.registry import register_provider
+from evalkit.models.scripted import ScriptedModel
 from tests.fakeserver import FAKE_ANTHROPIC_KEY, FAKE_OPENAI_KEY, FakeProvider, Fault
+from tests.faults import fill, small_disk
+from tests.helpers import run_cli
+from tests.test_resume_regrade import tutor
 from tests.tutor import TRIO, answer, expected_parts
 
 ROOT = Path(__file__).parent.parent
@@ -244,3 +252,192 @@ def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path) -> None:
         out, err = resumed.communicate(timeout=120)
         assert resumed.returncode == 0, err.decode()
         assert verdicts(json.loads(out)) == expected_parts()
+
+
+# --- a full disk, read-only directories, a damaged cache: one line, nothing half-written ----------------------
+
+
+def _mini_args(specs: Path, out: Path) -> list[str]:
+    return [
+        "run", "--model", "scripted:t", "--problems", str(specs / "problems"), "--rubrics",
+        str(specs / "rubrics"), "--out", str(out), "--no-cache", "--no-report", "--quiet",
+    ]  # fmt: skip
+
+
+@pytest.fixture
+def mini(tmp_path: Path) -> Path:
+    shutil.copytree(ROOT / "tests" / "fixtures" / "mini", tmp_path / "mini")
+    register_provider("scripted", lambda model_id, settings: ScriptedModel(tutor, name="scripted:t"))
+    return tmp_path / "mini"
+
+
+def _one_line(err: str) -> str:
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    return lines[0]
+
+
+def test_a_disk_that_fills_up_mid_run_keeps_whole_lines_and_resumes(
+    mini, tmp_path, capsys, monkeypatch
+) -> None:
+    clean = api.run(
+        api.RunConfig(
+            model="scripted:t", problems=str(mini / "problems"), rubrics=str(mini / "rubrics"),
+            runs_dir=str(tmp_path / "clean"), cache=False,
+        )
+    )  # fmt: skip
+    with small_disk(tmp_path / "disk", size=1 << 20) as disk:
+        fill(disk, leave=3 * 4096)  # the lock, run.json and one page of journal
+        result = run_cli(_mini_args(mini, disk), capsys, monkeypatch)
+        (run_dir,) = [p for p in disk.iterdir() if p.is_dir()]
+        journal = (run_dir / "journal.jsonl").read_bytes()
+        assert result.code == 1
+        line = _one_line(result.err)
+        assert line == (
+            f"error: cannot write the journal {run_dir / 'journal.jsonl'}: No space left on device (free some "
+            f"space); what was written is kept: 'evalkit run --resume {run_dir}' continues from there"
+        )
+        assert journal.endswith(b"\n") and all(json.loads(x) for x in journal.splitlines())
+        assert 0 < len(journal) < len((clean.run_dir / "journal.jsonl").read_bytes())
+        assert not (run_dir / "results.json").exists()
+
+        (disk / ".filler").unlink()
+        resumed = run_cli(
+            ["run", "--resume", str(run_dir), "--quiet", "--json", "--no-report"], capsys, monkeypatch
+        )
+        assert resumed.code == 0, resumed.err
+        assert verdicts(json.loads(resumed.out)) == verdicts(clean.to_json())
+
+
+def test_a_read_only_runs_directory_is_one_line(mini, tmp_path, capsys, monkeypatch) -> None:
+    with small_disk(tmp_path / "ro", read_only=True) as ro:
+        result = run_cli(_mini_args(mini, ro / "runs"), capsys, monkeypatch)
+    assert result.code == 1
+    assert _one_line(result.err) == (
+        f"error: cannot create a run directory under {ro / 'runs'}: Read-only file system (make it writable, "
+        "or choose another place); --out chooses another"
+    )
+
+
+def test_resuming_a_run_on_a_read_only_disk_is_one_line(mini, tmp_path, capsys, monkeypatch) -> None:
+    with small_disk(tmp_path / "disk") as disk:
+        assert run_cli(_mini_args(mini, disk), capsys, monkeypatch).code == 0
+        (run_dir,) = [p for p in disk.iterdir() if p.is_dir()]
+        subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=True)
+        result = run_cli(["run", "--resume", str(run_dir), "--quiet"], capsys, monkeypatch)
+    assert result.code == 1
+    assert _one_line(result.err) == (
+        f"error: cannot lock {run_dir / '.lock'}: Read-only file system (make it writable, or choose another place)"
+    )
+
+
+DAMAGE = {
+    "not_utf8": lambda path: path.write_bytes(b'{"meta": {}, "response": {"text": "caf\xe9"}}'),
+    "text_not_a_string": lambda path: path.write_text('{"meta": {}, "response": {"text": 5}}'),
+    "response_not_an_object": lambda path: path.write_text('{"meta": {}, "response": "hello"}'),
+    "a_list": lambda path: path.write_text("[]"),
+    "truncated": lambda path: path.write_text(path.read_text()[:40]),
+    "usage_not_numbers": lambda path: path.write_text(
+        '{"meta": {}, "response": {"text": "x", "usage": {"input_tokens": "many"}}}'
+    ),
+    "a_directory": lambda path: (path.unlink(), path.mkdir()),
+}
+
+
+@pytest.mark.parametrize("damage", sorted(DAMAGE))
+def test_a_damaged_cache_entry_is_a_miss_named_in_a_warning(tmp_path, caplog, damage) -> None:
+    cache = ResponseCache(tmp_path / "cache")
+    cache.put("ab" + "0" * 62, ModelResponse("a good reply", Usage(3, 4)), {})
+    path = next((tmp_path / "cache").glob("*/*.json"))
+    DAMAGE[damage](path)
+    with caplog.at_level("WARNING", logger="evalkit.cache"):
+        assert cache.get("ab" + "0" * 62) is None
+    (record,) = caplog.records
+    assert record.getMessage().startswith(f"ignoring the damaged cache entry {path} (")
+    assert "the reply is asked for again" in record.getMessage()
+
+
+def test_a_run_over_a_damaged_cache_asks_again_and_repairs_it(tmp_path, provider_env, caplog) -> None:
+    with FakeProvider() as fake:
+        fake.respond_with(lambda call: answer(call.last_user))
+        config = trio_config(
+            tmp_path, "openai:m", fake.openai_base_url, cache=True, cache_dir=str(tmp_path / "c")
+        )
+        first = api.run(config)
+        entries = sorted((tmp_path / "c").glob("*/*.json"))
+        assert len(entries) == fake.request_count == 7
+        for path, damage in zip(entries, sorted(DAMAGE), strict=False):
+            DAMAGE[damage](path)
+        fake.reset()
+        fake.respond_with(lambda call: answer(call.last_user))
+        with caplog.at_level("WARNING", logger="evalkit.cache"):
+            second = api.run(config)
+        assert (
+            fake.request_count == 7 and len(caplog.records) == 7
+        )  # each damaged entry asked for again, once
+        assert verdicts(second.to_json()) == verdicts(first.to_json())
+        fake.reset()
+        third = api.run(config)  # repaired by the second run
+        assert fake.request_count == 0 and verdicts(third.to_json()) == verdicts(first.to_json())
+
+
+def test_a_cache_that_cannot_be_written_is_a_warning_not_a_failure(tmp_path, provider_env, caplog) -> None:
+    with FakeProvider() as fake, small_disk(tmp_path / "ro", read_only=True) as ro:
+        fake.respond_with(lambda call: answer(call.last_user))
+        config = trio_config(
+            tmp_path, "openai:m", fake.openai_base_url, cache=True, cache_dir=str(ro / "cache")
+        )
+        with caplog.at_level("WARNING", logger="evalkit.cache"):
+            result = api.run(config)
+    assert verdicts(result.to_json()) == expected_parts()
+    (record,) = caplog.records  # said once, not for every reply
+    assert record.getMessage().startswith(f"the response cache is not written: cannot write {ro / 'cache'}")
+
+
+@pytest.mark.slow
+def test_two_resumes_of_one_run_at_once(tmp_path) -> None:
+    """The second is refused in one line naming the first; the first asks each missing turn once."""
+    env = {**os.environ, "OPENAI_API_KEY": FAKE_OPENAI_KEY, "EVALKIT_CACHE_DIR": str(tmp_path / "cache")}
+    env.pop("OPENAI_BASE_URL", None)
+    second_done = threading.Event()
+
+    def held(call) -> str:  # the first resume's calls wait until the second has come and gone
+        assert second_done.wait(120), "the second resume ended"
+        return answer(call.last_user)
+
+    with FakeProvider() as fake:
+        fake.respond_with(lambda call: answer(call.last_user))
+        fake.fail(Fault.error(400, "stop here"))  # the run stops at its first call: everything is left to ask
+        with pytest.raises(Exception, match="stop here"):
+            api.run(trio_config(tmp_path, "openai:m", fake.openai_base_url))
+        (run_dir,) = (tmp_path / "runs").iterdir()
+        fake.reset()
+        fake.respond_with(held)
+        first = _cli("run", "--resume", str(run_dir), "--quiet", "--json", "--no-report", env=env)
+        second = None
+        try:
+            deadline = time.monotonic() + 120
+            while not fake.requests:  # the first resume is under way, holding the run directory
+                assert time.monotonic() < deadline and first.poll() is None, "the first resume started"
+                time.sleep(0.02)
+            second = _cli("run", "--resume", str(run_dir), "--quiet", "--json", "--no-report", env=env)
+            out2, err2 = second.communicate(timeout=120)
+            second_done.set()
+            out1, err1 = first.communicate(timeout=120)
+        finally:
+            second_done.set()
+            for proc in (first, second):
+                if proc is not None and proc.poll() is None:
+                    proc.kill()
+                    proc.communicate()
+        assert second.returncode == 1 and out2 == b"", err2.decode()
+        assert _one_line(err2.decode()).startswith(
+            f"error: {run_dir} is in use by process {first.pid} (evalkit"
+        )
+        assert first.returncode == 0, err1.decode()
+        assert verdicts(json.loads(out1)) == expected_parts()
+        asked = [tuple(m["content"] for m in r.body["messages"]) for r in fake.chat_requests()]
+        assert len(asked) == len(set(asked)) == 7  # each turn asked once
+        events = [json.loads(line) for line in (run_dir / "journal.jsonl").read_text().splitlines()]
+        keys = [(e["conv"], e["index"]) for e in events if e["type"] == "message"]
+        assert len(keys) == len(set(keys))

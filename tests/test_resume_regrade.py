@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import shutil
 from pathlib import Path
 
 import pytest
 
 from evalkit import api
+from evalkit.errors import StoreError
 from evalkit.models.registry import register_provider
 from evalkit.models.scripted import ScriptedModel
+from evalkit.store import RunStore
+from tests.helpers import run_cli
 
 ROOT = Path(__file__).parent.parent
 MINI = ROOT / "tests" / "fixtures" / "mini"
@@ -136,3 +141,104 @@ def test_regrade_detects_a_hint_that_was_never_sent(specs, tmp_path) -> None:
     assert any(d.reason.startswith("a new verdict sends a hint") for d in regraded.divergences)
     c = next(p for p in regraded.results["parts"] if p["part"] == "c")
     assert c["status"] == "incorrect"
+
+
+# --- the journal is read by event identity, and a stored reply is never asked for again -------------------
+
+
+def _lines(run_dir: Path) -> list[str]:
+    return (run_dir / "journal.jsonl").read_text().splitlines()
+
+
+def _rewrite(run_dir: Path, lines: list[str]) -> None:
+    (run_dir / "journal.jsonl").write_text("\n".join(lines) + "\n")
+
+
+def _reply_before_its_message(lines: list[str]) -> list[str]:
+    """Move the first reply of the arith conversation above the message it answers."""
+    events = [json.loads(line) for line in lines]
+    reply = next(
+        i
+        for i, e in enumerate(events)
+        if e["type"] == "message" and e["conv"] == "s0/arith" and e["role"] == "assistant"
+    )
+    moved = lines[:]
+    moved.insert(reply - 1, moved.pop(reply))
+    return moved
+
+
+EDITS = {
+    "reply_before_its_message": _reply_before_its_message,
+    "every_line_reversed": lambda lines: lines[::-1],
+    "every_line_twice": lambda lines: [line for line in lines for _ in range(2)],
+    "shuffled": lambda lines: sorted(lines, key=lambda line: hashlib.sha256(line.encode()).digest()),
+}
+
+
+@pytest.mark.parametrize("edit", sorted(EDITS))
+def test_a_reordered_or_duplicated_journal_changes_nothing(specs, tmp_path, edit) -> None:
+    register_provider("scripted", lambda model_id, settings: ScriptedModel(tutor, name="scripted:t"))
+    result = api.run(config(specs, tmp_path, "scripted:t"))
+    _rewrite(result.run_dir, EDITS[edit](_lines(result.run_dir)))
+
+    regraded = api.grade(result.run_dir)
+    assert regraded.divergences == [] and parts_of(regraded.results) == parts_of(result.to_json())
+
+    for _ in range(2):  # twice: nothing is asked, so nothing is left to ask the second time either
+        again = ScriptedModel(tutor, name="scripted:t")
+        register_provider("scripted", lambda model_id, settings, again=again: again)
+        resumed = api.resume(result.run_dir, cache=False)
+        assert again.requests == [], "a stored reply was asked for again"
+        assert parts_of(resumed.to_json()) == parts_of(result.to_json())
+
+
+def _without_first_message_of_arith(lines: list[str]) -> list[str]:
+    events = [json.loads(line) for line in lines]
+    first = next(i for i, e in enumerate(events) if e["type"] == "message" and e["conv"] == "s0/arith")
+    return lines[:first] + lines[first + 1 :]
+
+
+def _question_reworded(lines: list[str]) -> list[str]:
+    events = [json.loads(line) for line in lines]
+    first = next(i for i, e in enumerate(events) if e["type"] == "message" and e["conv"] == "s0/arith")
+    events[first]["content"] = "Reworded: " + events[first]["content"]
+    return [*lines[:first], json.dumps(events[first]), *lines[first + 1 :]]
+
+
+@pytest.mark.parametrize(
+    "edit", [_without_first_message_of_arith, _question_reworded], ids=["lost", "reworded"]
+)
+def test_a_stored_reply_is_never_asked_for_again(specs, tmp_path, edit) -> None:
+    """The journal has a reply whose message is gone or different: the resume stops and says why."""
+    register_provider("scripted", lambda model_id, settings: ScriptedModel(tutor, name="scripted:t"))
+    result = api.run(config(specs, tmp_path, "scripted:t"))
+    _rewrite(result.run_dir, edit(_lines(result.run_dir)))
+    again = ScriptedModel(tutor, name="scripted:t")
+    register_provider("scripted", lambda model_id, settings: again)
+    with pytest.raises(
+        StoreError, match=r"s0/arith turn 2: the journal holds a reply .* never asked for again"
+    ):
+        api.resume(result.run_dir, cache=False)
+    assert again.requests == []
+
+
+# --- one writer per run directory ------------------------------------------------------------------------------
+
+
+def test_a_run_directory_in_use_is_refused_in_one_line(specs, tmp_path, capsys, monkeypatch) -> None:
+    register_provider("scripted", lambda model_id, settings: ScriptedModel(tutor, name="scripted:t"))
+    result = api.run(config(specs, tmp_path, "scripted:t"))
+    before = _lines(result.run_dir)
+    holder, _ = RunStore.reopen(result.run_dir)  # as a resume running in another process would
+    try:
+        second = ScriptedModel(tutor, name="scripted:t")
+        register_provider("scripted", lambda model_id, settings: second)
+        cli = run_cli(["run", "--resume", str(result.run_dir), "--quiet"], capsys, monkeypatch)
+        assert cli.code == 1
+        (line,) = [line for line in cli.err.splitlines() if line.strip()]
+        assert f"{result.run_dir} is in use by process {os.getpid()} (evalkit, since " in line
+        assert second.requests == [] and _lines(result.run_dir) == before
+    finally:
+        holder.close()
+    resumed = api.resume(result.run_dir)  # free again once the holder is done
+    assert parts_of(resumed.to_json()) == parts_of(result.to_json())

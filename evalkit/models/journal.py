@@ -2,9 +2,11 @@
 
 ``JournalModel`` answers a request from the journal when the same
 conversation already has a reply at that position *and* the user message that
-led to it is the same. Otherwise it asks ``fallback`` (resume: the real
-model) or raises :class:`Diverged` (re-grading: the conversation would have
-gone differently from here on).
+led to it is the same. A position with no stored reply goes to ``fallback``
+(resume: the real model). A position whose stored reply answered a different
+message is never asked again: re-grading raises :class:`Diverged` (the
+conversation would have gone differently from here on), a resume stops with a
+:class:`~evalkit.errors.StoreError` that says so.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from evalkit.errors import ReplayExhausted
+from evalkit.errors import ReplayExhausted, StoreError
 from evalkit.models.base import Model, ModelRequest, ModelResponse
 
 __all__ = ["Diverged", "JournalModel", "StoredTurn", "stored_turns"]
@@ -28,24 +30,23 @@ class Diverged(ReplayExhausted):
 
 @dataclass(frozen=True)
 class StoredTurn:
-    user: str
+    user: str | None  # None: the journal has the reply but not the message it answered
     response: ModelResponse
 
 
 def stored_turns(events: list[dict[str, Any]]) -> dict[tuple[str, int], StoredTurn]:
-    """Map ``(conv, index of the user message)`` to the stored user message and reply."""
+    """Map ``(conv, index of the user message)`` to the stored user message and reply (first of each)."""
+    messages = [e for e in events if e.get("type") == "message"]
     users: dict[tuple[str, int], str] = {}
+    for e in messages:  # every user message first: the order of the lines does not matter
+        if e.get("role") == "user":
+            users.setdefault((e["conv"], e["index"]), e["content"])
     turns: dict[tuple[str, int], StoredTurn] = {}
-    for e in events:
-        if e.get("type") != "message":
-            continue
-        key = (e["conv"], e["index"])
-        if e["role"] == "user":
-            users.setdefault(key, e["content"])
-        elif e["role"] == "assistant" and "response" in e:
+    for e in messages:
+        if e.get("role") == "assistant" and "response" in e:
             user_key = (e["conv"], e["index"] - 1)
-            if user_key in users and user_key not in turns:
-                turns[user_key] = StoredTurn(users[user_key], ModelResponse.from_json(e["response"]))
+            if user_key not in turns:
+                turns[user_key] = StoredTurn(users.get(user_key), ModelResponse.from_json(e["response"]))
     return turns
 
 
@@ -68,6 +69,12 @@ class JournalModel:
         if stored is not None and stored.user == request.messages[-1].content:
             self.served += 1
             return stored.response
+        if stored is not None and self.fallback is not None:
+            raise StoreError(
+                f"{request.conv} turn {index}: the journal holds a reply to a different message than the "
+                "one this resume would send (the prompts changed, or a verdict came out differently); "
+                "a stored reply is never asked for again: re-grade with 'evalkit grade', or start a new run"
+            )
         if self.fallback is None:
             reason = (
                 "no stored reply" if stored is None else "the message sent would differ from the stored one"

@@ -11,31 +11,38 @@ The PDF is built by ``latexmk -pdf`` in a temporary directory with shell
 escape off, TeX forbidden to open files outside that directory
 (``openin_any=p``/``openout_any=p``) and a timeout; a failure raises
 :class:`~evalkit.errors.ReportError` with the first error line of the log.
+``latexmk`` runs under a small guard process (``_texguard``) that, once evalkit
+is done, gives up, or is killed (even by SIGKILL), kills what is left of TeX
+and removes the directory, which holds the whole transcript.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import select
 import shutil
-import signal
 import subprocess
+import sys
 import tempfile
+import time
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import jinja2
 
-from evalkit.errors import ReportError
+from evalkit.errors import EvalkitError, ReportError
 from evalkit.report.document import RunReport
 from evalkit.report.latexmd import code_style_defs, to_latex
 from evalkit.report.texescape import escape_text, unicode_declarations
+from evalkit.store import write_bytes_atomic
 
 __all__ = ["Tex", "build_pdf", "latex_environment", "render_latex"]
 
 TEMPLATES = Path(__file__).parent / "templates"
 PDF_TIMEOUT_S = 180.0
+GUARD = Path(__file__).with_name("_texguard.py")
 
 
 class Tex(str):
@@ -137,49 +144,88 @@ def _first_error(log: str) -> str:
 
 
 def build_pdf(tex: str, out: Path, timeout_s: float = PDF_TIMEOUT_S) -> Path:
-    """Compile ``tex`` with ``latexmk -pdf`` (shell escape off) and write the PDF to ``out``."""
+    """Compile ``tex`` with ``latexmk -pdf`` (shell escape off) and write the PDF to ``out`` (atomically)."""
     latexmk = shutil.which("latexmk")
     if latexmk is None:
         raise ReportError("latexmk not found; install TeX Live (latexmk, texlive-latex-extra) to build PDFs")
     out = Path(out)
-    with tempfile.TemporaryDirectory(prefix="evalkit-tex-") as tmp:
-        work = Path(tmp)
+    try:
+        work = Path(tempfile.mkdtemp(prefix="evalkit-tex-"))
+    except OSError as err:
+        raise ReportError(
+            f"cannot make a directory for LaTeX in {tempfile.gettempdir()}: {err.strerror}"
+        ) from None
+    try:
         (work / "report.tex").write_text(tex, encoding="utf-8")
-        env = {**os.environ, "openin_any": "p", "openout_any": "p", "shell_escape": "f", "TEXMFOUTPUT": tmp}
-        cmd = [
-            latexmk,
-            "-pdf",
-            "-no-shell-escape",
-            "-norc",
-            "-interaction=nonstopmode",
-            "-halt-on-error",
-            "-file-line-error",
-            "-quiet",
-            "report.tex",
-        ]
-        proc = subprocess.Popen(
-            cmd, cwd=work, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, start_new_session=True,
+    except OSError as err:
+        shutil.rmtree(work, ignore_errors=True)
+        raise ReportError(f"cannot write {work / 'report.tex'}: {err.strerror}") from None
+    env = {**os.environ, "openin_any": "p", "openout_any": "p", "shell_escape": "f", "TEXMFOUTPUT": str(work)}
+    cmd = [
+        latexmk,
+        "-pdf",
+        "-no-shell-escape",
+        "-norc",
+        "-interaction=nonstopmode",
+        "-halt-on-error",
+        "-file-line-error",
+        "-quiet",
+        "report.tex",
+    ]
+    try:
+        guard = subprocess.Popen(
+            [sys.executable, "-I", "-S", str(GUARD), str(work), *cmd], env=env, stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True,
         )  # fmt: skip
+    except OSError as err:
+        shutil.rmtree(work, ignore_errors=True)
+        raise ReportError(f"cannot start LaTeX: {err}") from None
+    try:
+        code = _exit_code(guard, timeout_s)
+        if code is None:
+            raise ReportError(f"LaTeX did not finish within {timeout_s:g}s; the report was not built")
+        return _collect(work, out, code)
+    finally:
+        assert guard.stdin is not None and guard.stdout is not None
+        guard.stdin.close()  # the guard stops TeX and removes the directory
         try:
-            output, _ = proc.communicate(timeout=timeout_s)
+            guard.wait(timeout=30)
         except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.communicate()
-            raise ReportError(
-                f"LaTeX did not finish within {timeout_s:g}s; the report was not built"
-            ) from None
-        log_path = work / "report.log"
+            guard.kill()
+            guard.wait()
+        guard.stdout.close()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _exit_code(guard: subprocess.Popen[bytes], timeout_s: float) -> int | None:
+    """latexmk's exit code, as the guard prints it; None if it has not ended within ``timeout_s``."""
+    assert guard.stdout is not None
+    fd, line, deadline = guard.stdout.fileno(), b"", time.monotonic() + timeout_s
+    while not line.endswith(b"\n"):
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([fd], [], [], left)[0]:
+            return None
+        chunk = os.read(fd, 64)
+        if not chunk:
+            raise ReportError("the LaTeX run was stopped before it finished; the report was not built")
+        line += chunk
+    return int(line)
+
+
+def _collect(work: Path, out: Path, code: int) -> Path:
+    """Copy the PDF to ``out``; on failure keep the log and the TeX source beside it and raise."""
+    log_path, pdf = work / "report.log", work / "report.pdf"
+    try:
         log = log_path.read_text(encoding="utf-8", errors="replace") if log_path.exists() else ""
-        pdf = work / "report.pdf"
-        if proc.returncode != 0 or not pdf.exists():
-            kept = out.with_suffix(".log")
-            kept.parent.mkdir(parents=True, exist_ok=True)
-            kept.write_text(log or output.decode("utf-8", "replace"), encoding="utf-8")
-            shutil.copyfile(work / "report.tex", out.with_suffix(".tex"))
-            raise ReportError(
-                f"LaTeX failed: {_first_error(log or output.decode('utf-8', 'replace'))} (log: {kept})"
-            )
-        out.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(pdf, out)
-    return out
+        output = (work / "latexmk.out").read_text(encoding="utf-8", errors="replace")
+        if code == 0 and pdf.exists():
+            write_bytes_atomic(out, pdf.read_bytes())
+            return out
+        kept = out.with_suffix(".log")
+        write_bytes_atomic(kept, (log or output).encode("utf-8"))
+        write_bytes_atomic(out.with_suffix(".tex"), (work / "report.tex").read_bytes())
+    except OSError as err:
+        raise ReportError(f"cannot read LaTeX's output in {work}: {err.strerror}") from None
+    except EvalkitError as err:
+        raise ReportError(str(err)) from None
+    raise ReportError(f"LaTeX failed: {_first_error(log or output)} (log: {kept})")

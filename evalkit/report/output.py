@@ -17,7 +17,7 @@ from evalkit.errors import EvalkitError, ReportError
 from evalkit.report.document import RunReport, build_report
 from evalkit.report.html import html_environment, page_context
 from evalkit.report.latex import build_pdf, render_latex
-from evalkit.store import RunDir, open_run
+from evalkit.store import RunDir, open_run, write_text_atomic
 
 __all__ = ["Format", "render_html", "write_report", "write_run_reports"]
 
@@ -53,9 +53,16 @@ def write_report(
     if fmt == "pdf":
         return build_pdf(render_latex(report), path)
     text = render_html(report) if fmt == "html" else render_latex(report)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
+    _write(path, text)
     return path
+
+
+def _write(path: Path, text: str) -> None:
+    """Atomically (a reader sees the old report or the new one), or ReportError saying where and why."""
+    try:
+        write_text_atomic(path, text)
+    except EvalkitError as err:
+        raise ReportError(str(err)) from None
 
 
 def write_run_reports(run_dir: str | Path, progress: Callable[[str], None] | None = None) -> list[Path]:
@@ -73,8 +80,12 @@ def write_run_reports(run_dir: str | Path, progress: Callable[[str], None] | Non
         say(f"report not written: {err}")
         return written
     html_path = run.path / "report.html"
-    html_path.write_text(render_html(report), encoding="utf-8")
-    written.append(html_path)
+    try:
+        _write(html_path, render_html(report))
+    except ReportError as err:
+        say(f"report.html not written: {err}")
+    else:
+        written.append(html_path)
     if shutil.which("latexmk") is None:
         say("report.pdf skipped: no TeX engine found (install latexmk and TeX Live for PDF reports)")
         return written

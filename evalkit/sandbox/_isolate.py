@@ -11,6 +11,9 @@ reference modules and ``/proc/<parent>`` are out of reach.
 :func:`drop_privileges` empties the capability bounding set, clears
 supplementary groups, switches to the worker's unprivileged uid/gid (which
 clears every capability), and sets ``no_new_privs``.
+
+:func:`new_session_keyring` gives the process an empty session keyring of its
+own, so no key of evalkit's session, nor one an earlier check left, is in reach.
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
 MNT_DETACH = 2
 PR_SET_PDEATHSIG, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS = 1, 24, 38
 _SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}
+_SYS_KEYCTL = {"x86_64": 250, "aarch64": 219}
+KEYCTL_JOIN_SESSION_KEYRING = 1
 DEVICES = ("null", "zero", "full", "random", "urandom")
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -120,11 +125,13 @@ def enter_namespaces(plan: dict[str, Any], limits: dict[str, Any], uid: int) -> 
 
 
 def set_limits(limits: dict[str, Any]) -> None:
-    """CPU, address space (on top of what the zygote already maps), file size, processes, files, core."""
+    """CPU (backstop), address space (above what the zygote maps), file size, processes, files, core."""
     with open("/proc/self/statm") as statm:
         mapped = int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
-    cpu = max(1, int(limits["cpu_s"] + 0.999))
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+    # The zygote stops the check at its CPU limit; this is the backstop for each process, a second
+    # later. Soft = hard: SIGKILL, never a SIGXCPU the code could ignore to run on.
+    cpu = max(1, int(limits["cpu_s"] + 0.999)) + 1
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
     address_space = mapped + limits["memory_bytes"]
     resource.setrlimit(resource.RLIMIT_AS, (address_space, address_space))
     resource.setrlimit(resource.RLIMIT_FSIZE, (limits["file_bytes"], limits["file_bytes"]))
@@ -144,6 +151,13 @@ def drop_privileges(uid: int) -> None:
     _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
     if os.getuid() != uid or os.geteuid() != uid:
         raise OSError("the uid did not change")
+
+
+def new_session_keyring() -> None:
+    """Join a new, empty, anonymous session keyring."""
+    key = _libc.syscall(_SYS_KEYCTL[platform.machine()], KEYCTL_JOIN_SESSION_KEYRING, None)
+    if key < 0:
+        _check(-1, "join a new session keyring")
 
 
 def die_with_parent() -> None:

@@ -8,16 +8,14 @@ header's ``"tensors"`` table gives each tensor's dtype, shape and byte count,
 in order. Decoding checks every count against the data and the caps, and
 never unpickles: data from the sandbox can at worst be rejected.
 
-A *frame* on a pipe is ``u64 length | payload``.
+A *frame* (the child's report on its pipe) is ``u64 length | payload``.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import select
 import struct
-import time
 from math import prod
 from typing import Any
 
@@ -29,6 +27,9 @@ _U64 = struct.Struct(">Q")
 MAX_HEADER_BYTES = 4 << 20
 MAX_TENSORS = 4096
 MAX_DIMS = 8
+MAX_ELEMENTS = (
+    1 << 40
+)  # of a tensor's shape with its zero sizes read as 1: bounds what torch is asked to build
 
 DTYPES: dict[str, torch.dtype] = {
     "float16": torch.float16,
@@ -101,6 +102,8 @@ def _tensor(entry: Any, data: bytes, offset: int) -> torch.Tensor:
         isinstance(shape, list) and len(shape) <= MAX_DIMS and all(type(s) is int and s >= 0 for s in shape)
     ):
         raise WireError(f"bad shape {shape!r}")
+    if prod(max(s, 1) for s in shape) > MAX_ELEMENTS:
+        raise WireError(f"shape {shape} is too large")
     if type(nbytes) is not int or nbytes != prod(shape) * torch.empty((), dtype=dtype).element_size():
         raise WireError(f"byte count {nbytes!r} does not match shape {shape} and dtype {entry['dtype']}")
     if offset + nbytes > len(data):
@@ -117,33 +120,3 @@ def write_frame(fd: int, payload: bytes) -> None:
     while view:
         written = os.write(fd, view)
         view = view[written:]
-
-
-def read_exact(fd: int, n: int, deadline: float | None) -> bytes | None:
-    """``n`` bytes from ``fd``; None at end of file; TimeoutError after ``deadline`` (monotonic)."""
-    chunks = []
-    while n:
-        if deadline is not None:
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([fd], [], [], left)[0]:
-                raise TimeoutError
-        chunk = os.read(fd, min(n, 1 << 20))
-        if not chunk:
-            return None
-        chunks.append(chunk)
-        n -= len(chunk)
-    return b"".join(chunks)
-
-
-def read_frame(fd: int, limit: int, deadline: float | None = None) -> bytes | None:
-    """One frame of at most ``limit`` bytes; None at end of file; WireError if larger."""
-    prefix = read_exact(fd, _U64.size, deadline)
-    if prefix is None:
-        return None
-    (length,) = _U64.unpack(prefix)
-    if length > limit:
-        raise WireError(f"frame of {length} bytes exceeds the cap of {limit}")
-    payload = read_exact(fd, length, deadline)
-    if payload is None:
-        raise WireError("frame is truncated")
-    return payload

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from torch import Tensor
 
 from evalkit.sandbox import _wire
@@ -28,13 +28,22 @@ from evalkit.sandbox import _wire
 __all__ = ["Call", "CallOutcome", "ErrorInfo", "Job", "Limits", "RunOutcome", "Termination", "TracebackFrame"]
 
 FILENAME = "answer.py"
-Termination = Literal["exited", "signaled", "cpu_limit", "wall_limit", "setup_failed"]
+Termination = Literal["exited", "signaled", "cpu_limit", "wall_limit", "memory_limit", "setup_failed"]
+HARD_WALL_FACTOR = 3  # wall time that does not count waiting for a CPU is capped at this many times the limit
 Scalar = int | float | str | bool | None
 
 
 @dataclass(frozen=True)
 class Limits:
-    """Bounds on one sandboxed run. Sizes in bytes; ``memory_bytes`` is on top of the warm zygote's mappings."""
+    """Bounds on one sandboxed run. Sizes in bytes.
+
+    ``memory_bytes`` bounds all of the check's processes together where the
+    sandbox has cgroups (with the scratch tmpfs on top), and each process's
+    address space above the warm zygote's mappings in any case. ``cpu_s`` is
+    the CPU time of all the check's processes together (cgroups) and of each
+    (rlimit). ``wall_s`` does not count time the code waited for a CPU, up to
+    ``HARD_WALL_FACTOR`` times ``wall_s`` of real time.
+    """
 
     cpu_s: float = 5.0
     wall_s: float = 12.0
@@ -52,8 +61,13 @@ class Limits:
         """CPU time ``seconds``; wall time twice that plus a second (two workers share two cores)."""
         return cls(cpu_s=seconds, wall_s=2 * seconds + 1)
 
+    @property
+    def hard_wall_s(self) -> float:
+        """The most real time a run may take, however long it waited for a CPU."""
+        return HARD_WALL_FACTOR * self.wall_s
+
     def to_wire(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+        return {**{k: getattr(self, k) for k in self.__dataclass_fields__}, "hard_wall_s": self.hard_wall_s}
 
 
 @dataclass(frozen=True, eq=False)
@@ -154,6 +168,7 @@ class RunOutcome:
     load_error: ErrorInfo | None = None
     calls: tuple[CallOutcome, ...] = ()
     report_problem: str | None = None
+    queued_s: float = 0.0  # time spent waiting for a CPU (not counted against the wall-time limit)
 
     def failure(self, limits: Limits) -> str | None:
         """Why the run as a whole gave no usable report, in words; None if it did."""
@@ -161,6 +176,8 @@ class RunOutcome:
             return f"the code ran out of CPU time (limit {limits.cpu_s:g} s)"
         if self.termination == "wall_limit":
             return f"the code did not finish within {limits.wall_s:g} s of wall time"
+        if self.termination == "memory_limit":
+            return f"the code ran out of memory (limit {_size(limits.memory_bytes)} for all its processes together)"
         if self.termination == "setup_failed":
             return f"the sandbox could not start the code: {self.output.strip()[-300:]}"
         if self.termination == "signaled":
@@ -195,6 +212,10 @@ class _Report(BaseModel):
     calls: list[_CallReport] = Field(max_length=1024)
 
 
+def _size(n: int) -> str:
+    return f"{n / (1 << 30):g} GiB" if n >= 1 << 30 else f"{n / (1 << 20):g} MiB"
+
+
 def _error(err: _Err | None) -> ErrorInfo | None:
     if err is None:
         return None
@@ -202,7 +223,11 @@ def _error(err: _Err | None) -> ErrorInfo | None:
 
 
 def parse_report(body: bytes, limits: Limits) -> tuple[ErrorInfo | None, tuple[CallOutcome, ...], str | None]:
-    """Load error, call outcomes and a problem description (None when the report is sound)."""
+    """Load error, call outcomes and a problem description (None when the report is sound).
+
+    The report is the sandboxed code's to forge: any failure to decode it, whatever raises, is a
+    malformed report (never an exception for the caller, never a verdict).
+    """
     if not body:
         return None, (), "the code exited before returning any outputs"
     if len(body) < 8 or struct.unpack(">Q", body[:8])[0] != len(body) - 8:
@@ -210,23 +235,22 @@ def parse_report(body: bytes, limits: Limits) -> tuple[ErrorInfo | None, tuple[C
     try:
         header, tensors = _wire.unpack(body[8:], limits.report_bytes)
         report = _Report.model_validate(header)
-    except (_wire.WireError, ValidationError) as err:
-        return None, (), f"the report is malformed ({str(err).splitlines()[0][:200]})"
-
-    def tensor(i: int) -> Tensor:
-        if not 0 <= i < len(tensors):
-            raise IndexError(i)
-        return tensors[i]
-
-    try:
+        load_error = _error(report.load_error)
         calls = tuple(
             CallOutcome(
-                tuple(tensor(i) for i in c.outputs),
-                tuple(None if i is None else tensor(i) for i in c.grads),
+                tuple(_tensor(tensors, i) for i in c.outputs),
+                tuple(None if i is None else _tensor(tensors, i) for i in c.grads),
                 _error(c.error),
             )
             for c in report.calls
         )
-    except IndexError:
-        return None, (), "the report refers to a tensor it does not contain"
-    return _error(report.load_error), calls, None
+    except Exception as err:
+        lines = str(err).splitlines() or [type(err).__name__]
+        return None, (), f"the report is malformed ({lines[0][:200]})"
+    return load_error, calls, None
+
+
+def _tensor(tensors: list[Tensor], i: int) -> Tensor:
+    if not 0 <= i < len(tensors):
+        raise IndexError(f"the report refers to tensor {i}, which it does not contain")
+    return tensors[i]

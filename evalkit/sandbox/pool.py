@@ -13,22 +13,24 @@ of threads may call it; a worker that breaks is replaced. Example::
 from __future__ import annotations
 
 import atexit
+import fcntl
 import json
 import os
 import queue
 import secrets
+import select
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import IO, Literal
+from typing import IO, Any, Literal
 
 from evalkit.errors import SandboxError
-from evalkit.sandbox import _wire
-from evalkit.sandbox.jobs import CallOutcome, ErrorInfo, Job, Limits, RunOutcome, parse_report
+from evalkit.sandbox.jobs import CallOutcome, ErrorInfo, Job, Limits, RunOutcome, Termination, parse_report
 
 __all__ = ["Isolation", "SandboxPool", "default_pool"]
 
@@ -43,6 +45,10 @@ START_TIMEOUT_S = 120.0
 SLACK_S = 15.0
 ZYGOTE_ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 PROBE_LIMITS = Limits(cpu_s=10, wall_s=30)
+SETUP_DONE = b"R"  # the child's first byte on its report pipe: isolation is complete
+MAX_REPLY_BYTES = 1 << 16
+EXIT_GRACE_S = 1.0
+_SEALS = fcntl.F_SEAL_SEAL | fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_WRITE
 
 
 def _masks() -> list[str]:
@@ -58,71 +64,97 @@ def _stderr_tail(log: IO[bytes]) -> str:
 
 
 class _Process:
-    """One zygote process (warm: many jobs; once: a single job) and its pipes."""
+    """One zygote process (warm: many jobs; once: a single job) and its socket."""
 
     def __init__(self, command: list[str], root: str | None = None) -> None:
         self.root = (
             root  # the empty mount point for the children's roots; removed here, even if the zygote is killed
         )
         self.log = tempfile.TemporaryFile()
-        self.proc = subprocess.Popen(
-            command,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=self.log,
-            env=ZYGOTE_ENV,
-            cwd="/",
-            close_fds=True,
-        )
-        assert self.proc.stdin is not None and self.proc.stdout is not None
-        self.stdin, self.stdout = self.proc.stdin.fileno(), self.proc.stdout.fileno()
+        self.channel, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            self.proc = subprocess.Popen(
+                command,
+                stdin=theirs.fileno(),
+                stdout=subprocess.DEVNULL,
+                stderr=self.log,
+                env=ZYGOTE_ENV,
+                cwd="/",
+                close_fds=True,
+            )
+        finally:
+            theirs.close()
+        self.ready: dict[str, Any] = {}
+
+    def receive(self, deadline: float) -> dict[str, Any] | None:
+        """The zygote's next message; None if it exited; TimeoutError after ``deadline``."""
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([self.channel], [], [], left)[0]:
+            raise TimeoutError
+        data = self.channel.recv(MAX_REPLY_BYTES)
+        return json.loads(data) if data else None
 
     def wait_ready(self) -> None:
         try:
-            frame = _wire.read_frame(self.stdout, 1 << 20, time.monotonic() + START_TIMEOUT_S)
-        except (TimeoutError, _wire.WireError) as err:
-            frame, detail = None, repr(err)
-        else:
-            detail = ""
-        ready = json.loads(frame) if frame else {"ready": False, "error": detail}
+            ready = self.receive(time.monotonic() + START_TIMEOUT_S) or {"ready": False}
+        except (OSError, TimeoutError, ValueError) as err:
+            ready = {"ready": False, "error": repr(err)}
         if not ready.get("ready"):
             self.kill()
             raise SandboxError(
                 f"the sandbox worker did not start: {ready.get('error') or _stderr_tail(self.log) or 'no output'}"
             )
+        self.ready = ready
 
     def exchange(self, job: Job) -> RunOutcome:
+        """Run ``job``: its data goes straight to the child, its report and output straight back here."""
         control, message = job.encode()
-        deadline = time.monotonic() + job.limits.wall_s + SLACK_S
+        limits = job.limits
+        report_r, report_w = os.pipe2(os.O_CLOEXEC)
+        output_r, output_w = os.pipe2(os.O_CLOEXEC)
+        job_fd = _job_file(message)
         try:
-            _wire.write_frame(self.stdin, control)
-            _wire.write_frame(self.stdin, message)
-            reply = _wire.read_frame(self.stdout, 8 * job.limits.output_bytes + (1 << 20), deadline)
-            body = _wire.read_frame(self.stdout, job.limits.report_bytes + (1 << 20), deadline)
-        except (OSError, TimeoutError, _wire.WireError) as err:
+            socket.send_fds(self.channel, [control], [job_fd, report_w, output_w])
+        except OSError as err:
+            for fd in (report_r, output_r):
+                os.close(fd)
             self.kill()
             raise SandboxError(f"the sandbox worker broke down ({err!r}): {_stderr_tail(self.log)}") from None
-        if reply is None or body is None:
+        finally:
+            for fd in (job_fd, report_w, output_w):
+                os.close(fd)
+        streams = _Streams({report_r: limits.report_bytes + 9, output_r: limits.output_bytes})
+        try:
+            info = streams.collect(self, time.monotonic() + limits.hard_wall_s + SLACK_S)
+        except (OSError, TimeoutError, ValueError) as err:
             self.kill()
-            raise SandboxError(f"the sandbox worker exited: {_stderr_tail(self.log) or 'no output'}")
-        info = json.loads(reply)
+            raise SandboxError(f"the sandbox worker broke down ({err!r}): {_stderr_tail(self.log)}") from None
+        finally:
+            streams.close()
+        if info is None or "termination" not in info:
+            self.kill()
+            why = (info or {}).get("error") or _stderr_tail(self.log) or "no output"
+            raise SandboxError(f"the sandbox worker exited: {why}")
+        report, output = streams.data[report_r], streams.data[output_r]
+        termination: Termination = info["termination"] if report[:1] == SETUP_DONE else "setup_failed"
         load_error: ErrorInfo | None = None
         calls: tuple[CallOutcome, ...] = ()
         problem: str | None = None
-        if info["termination"] in ("exited", "signaled"):
-            load_error, calls, problem = parse_report(body, job.limits)
+        if termination in ("exited", "signaled"):
+            load_error, calls, problem = parse_report(bytes(report[1:]), limits)
         return RunOutcome(
-            termination=info["termination"],
+            termination=termination,
             exit_code=info["exit_code"],
             signal=info["signal"],
             cpu_s=info["cpu_s"],
             wall_s=info["wall_s"],
-            output=info["output"],
-            output_truncated=info["output_truncated"],
+            output=bytes(output).decode("utf-8", "replace"),
+            output_truncated=streams.truncated[output_r],
             load_error=load_error,
             calls=calls,
             report_problem=problem
-            or ("the report exceeded its size cap" if info["report_truncated"] else None),
+            or ("the report exceeded its size cap" if streams.truncated[report_r] else None),
+            queued_s=info.get("queued_s", 0.0),
         )
 
     def alive(self) -> bool:
@@ -130,11 +162,11 @@ class _Process:
 
     def close(self) -> None:
         try:
-            self.proc.stdin.close()  # type: ignore[union-attr]
+            self.channel.shutdown(socket.SHUT_WR)
             self.proc.wait(timeout=5)
         except (OSError, subprocess.TimeoutExpired):
             self.kill()
-        self.proc.stdout.close()  # type: ignore[union-attr]
+        self.channel.close()
         self.log.close()
         self._remove_root()
 
@@ -150,6 +182,65 @@ class _Process:
                 os.rmdir(self.root)  # only ever empty on the host: the children mount over it privately
             except OSError:
                 pass
+
+
+def _job_file(message: bytes) -> int:
+    """A sealed memfd holding ``message``: the child reads it; the zygote only passes it on."""
+    fd = os.memfd_create("evalkit-job", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
+    try:
+        view = memoryview(message)
+        while view:
+            view = view[os.write(fd, view) :]
+        fcntl.fcntl(fd, fcntl.F_ADD_SEALS, _SEALS)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+class _Streams:
+    """The report and output pipes of one run, read here up to their caps while the zygote supervises."""
+
+    def __init__(self, caps: dict[int, int]) -> None:
+        self.caps = caps
+        self.data = {fd: bytearray() for fd in caps}
+        self.truncated = dict.fromkeys(caps, False)
+        self.open = set(caps)
+
+    def collect(self, process: _Process, deadline: float) -> dict[str, Any] | None:
+        """Read until the zygote says how the run ended and the pipes close (or a grace period passes)."""
+        info: dict[str, Any] | None = None
+        replied = False
+        while self.open or not replied:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                if replied:  # without a pid namespace (bubblewrap), a leftover process may hold a pipe
+                    break
+                raise TimeoutError
+            watch = [*self.open, *([] if replied else [process.channel.fileno()])]
+            for fd in select.select(watch, [], [], left)[0]:
+                if fd in self.open:
+                    self._read(fd)
+                    continue
+                info, replied = process.receive(deadline), True
+                deadline = min(deadline, time.monotonic() + EXIT_GRACE_S)
+                if info is None:
+                    return None
+        return info
+
+    def _read(self, fd: int) -> None:
+        chunk = os.read(fd, 1 << 16)
+        room = self.caps[fd] - len(self.data[fd])
+        self.data[fd] += chunk[:room]
+        if not chunk or len(chunk) > room:  # at end of file, or over the cap: the child's next write fails
+            self.truncated[fd] = bool(chunk)
+            self.open.discard(fd)
+            os.close(fd)
+
+    def close(self) -> None:
+        for fd in self.open:
+            os.close(fd)
+        self.open = set()
 
 
 class SandboxPool:
@@ -168,6 +259,10 @@ class SandboxPool:
         self._zygotes: dict[int, _Process] = {}
         self._lock = threading.Lock()
         self._closed = False
+        self.cgroups: tuple[
+            str, ...
+        ] = ()  # e.g. ("v1", "cpu", "memory", "pids"); () where only rlimits bound
+        self.cgroups_missing = ""  # why not, then
         for slot in range(workers):
             self._idle.put(slot)
 
@@ -204,6 +299,7 @@ class SandboxPool:
                     pool._zygotes[slot] = process
                 for process in starters:
                     process.wait_ready()
+                pool._bounded_by(starters[0])
             else:
                 pool._probe()
         except BaseException:
@@ -249,9 +345,14 @@ class SandboxPool:
         process = self._spawn(slot, once=True)
         try:
             process.wait_ready()
+            self._bounded_by(process)
             return process.exchange(job)
         finally:
             process.close()
+
+    def _bounded_by(self, process: _Process) -> None:
+        self.cgroups = tuple(process.ready.get("cgroups") or ())
+        self.cgroups_missing = str(process.ready.get("cgroups_missing") or "")
 
     def run(self, job: Job) -> RunOutcome:
         """Run ``job`` on a free worker; SandboxError if the sandbox itself fails (never for bad code)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import json
 import os
@@ -11,13 +12,14 @@ import socket
 import string
 import textwrap
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 import yaml
 
 import evalkit.reference.attention
-from evalkit.checks.base import Answer, CheckContext
+from evalkit.checks.base import Answer, CheckContext, CheckResult
 from evalkit.checks.code import CodeChecker, CodeParams
 from evalkit.sandbox import SandboxPool
 from evalkit.spec.models import Problem
@@ -25,6 +27,8 @@ from tests.sandbox.conftest import sandbox_processes
 
 CASES = yaml.safe_load((Path(__file__).with_name("adversarial.yaml")).read_text())
 FAKE_KEY = "planted-test-key-not-a-secret-evalkit-sandbox-0123456789"
+PLANTED_KEY = "evalkit-test-planted-key"
+HONEST = "return torch.softmax(Q @ K.transpose(-2, -1) / Q.shape[-1] ** 0.5, dim=-1) @ V"
 REFERENCE_DIR = Path(evalkit.reference.attention.__file__).resolve().parent
 REPO = REFERENCE_DIR.parent.parent
 PARAMS = CodeParams(
@@ -50,9 +54,18 @@ def _digest(directory: Path) -> str:
     return hasher.hexdigest()
 
 
+def _plant_session_key() -> None:
+    """Give this process a session keyring of its own holding the fake key (what a keyring-using parent has)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    assert libc.syscall(250, 1, None) >= 0, "KEYCTL_JOIN_SESSION_KEYRING"
+    payload = FAKE_KEY.encode()
+    assert libc.syscall(248, b"user", PLANTED_KEY.encode(), payload, len(payload), -3) >= 0, "add_key"
+
+
 @pytest.fixture(scope="module")
 def hostile_pool() -> Iterator[SandboxPool]:
-    """A pool started while the parent's environment holds a (fake) API key."""
+    """A pool started while the parent's environment and session keyring hold a (fake) API key."""
+    _plant_session_key()
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("ANTHROPIC_API_KEY", FAKE_KEY)
         with SandboxPool.start(workers=2) as started:
@@ -85,20 +98,36 @@ def test_hostile_answer_is_contained(
     monkeypatch.setenv("ANTHROPIC_API_KEY", FAKE_KEY)
     reference_before = _digest(REFERENCE_DIR)
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    text = _answer(
-        case["body"],
-        canary_dir=canary_dir,
-        canary_file=canary_file,
-        ref_path=evalkit.reference.attention.__file__,
-        parent_pid=os.getpid(),
-        port=listener.getsockname()[1],
-        repo=REPO,
-    )
-    ctx = CheckContext(problem=PROBLEM, part=PROBLEM.parts[0], sandbox=hostile_pool, time_limit_s=1.0)
+    values = {
+        "canary_dir": canary_dir,
+        "canary_file": canary_file,
+        "ref_path": evalkit.reference.attention.__file__,
+        "parent_pid": os.getpid(),
+        "port": listener.getsockname()[1],
+        "repo": REPO,
+        "planted_key": PLANTED_KEY,
+    }
+    text = _answer(case["body"], **values)
+    control = _answer(case.get("control", HONEST), **values)
+    limit = float(case.get("time_limit_s", 1.0))
+    ctx = CheckContext(problem=PROBLEM, part=PROBLEM.parts[0], sandbox=hostile_pool, time_limit_s=limit)
+    params = PARAMS.model_copy(update={"time_limit_s": limit})
 
-    result = CodeChecker().check(PARAMS, Answer(text), ctx)
+    def check(answer: str) -> CheckResult:
+        return CodeChecker().check(params, Answer(answer), ctx)
 
+    if case.get("control_first"):  # once on every worker: the pool hands out workers in turn
+        controls = [check(control) for _ in range(hostile_pool.workers)]
+        result = check(text)
+    else:
+        with ThreadPoolExecutor(max_workers=2) as beside:
+            attack = beside.submit(check, text)
+            controls = [beside.submit(check, control).result()]
+            result = attack.result()
+
+    assert [c.status for c in controls] == ["correct"] * len(controls), [c.explanation for c in controls]
     assert result.status in ("incorrect", "unscored"), result
+    assert result.status == case.get("status", result.status), result
     assert re.search(case["explains"], result.explanation), result.explanation
     assert FAKE_KEY not in json.dumps(result.to_json())
     assert canary_file.read_text() == "precious" and sorted(os.listdir(canary_dir)) == ["keep.txt"]
@@ -111,7 +140,7 @@ def test_hostile_answer_is_contained(
 
 
 def test_pool_still_grades_correctly_after_the_hostile_answers(hostile_pool: SandboxPool) -> None:
-    honest = _answer("return torch.softmax(Q @ K.transpose(-2, -1) / Q.shape[-1] ** 0.5, dim=-1) @ V")
+    honest = _answer(HONEST)
     ctx = CheckContext(problem=PROBLEM, part=PROBLEM.parts[0], sandbox=hostile_pool, time_limit_s=1.0)
     result = CodeChecker().check(PARAMS, Answer(honest), ctx)
     assert result.status == "correct", result.explanation

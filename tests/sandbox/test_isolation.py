@@ -42,6 +42,8 @@ def probe(x):
         facts["net"] = err.strerror
     facts["repo"] = sorted(os.listdir(REPO)) if os.path.isdir(REPO) else None
     facts["no_new_privs"] = [l.split()[1] for l in open("/proc/self/status") if l.startswith("NoNewPrivs")]
+    facts["seccomp"] = [l.split()[1] for l in open("/proc/self/status") if l.startswith("Seccomp:")]
+    facts["keys"] = open("/proc/keys").read()
     raise RuntimeError(json.dumps(facts))
 """
 
@@ -68,6 +70,12 @@ def test_runs_as_an_unprivileged_uid_without_capabilities(facts: dict, pool: San
     assert facts["groups"] == []
     assert facts["caps"] == ["0000000000000000"] * 3
     assert facts["no_new_privs"] == ["1"]
+
+
+def test_runs_under_a_seccomp_filter_with_a_keyring_of_its_own(facts: dict) -> None:
+    assert facts["seccomp"] == ["2"]  # SECCOMP_MODE_FILTER
+    keys = [line.split(None, 8)[8] for line in facts["keys"].splitlines()]
+    assert keys == ["_ses: empty"]  # its own empty session keyring: not evalkit's, not an earlier check's
 
 
 def test_is_alone_in_a_pid_namespace(facts: dict) -> None:
@@ -116,3 +124,47 @@ def test_outputs_and_gradients_come_back_as_data(pool: SandboxPool) -> None:
     torch.testing.assert_close(call.grads[0], cot1 * b + cot2)
     torch.testing.assert_close(call.grads[1], cot1 * a + cot2)
     assert json.dumps(outcome.termination) == '"exited"'
+
+
+LEAVE = r"""
+import torch
+
+def leave(x):
+    # SOURCE-MARK-c0ffee01: in the first job's program text
+    print("STDOUT-MARK-c0ffee02")
+    return torch.full((512,), 1234.5678, dtype=torch.float64)
+"""
+LOOK = r"""
+import ctypes, re, struct, torch
+
+def look(x):
+    # needles that do not match themselves: what this job holds of them is not a find
+    texts = {"code": re.compile(rb"SOURCE-MARK-[0-9a-f]{8}"), "stdout": re.compile(rb"STDOUT-MARK-[0-9a-f]{8}")}
+    numbers = {"output": 1234.5678, "input": 8765.4321}  # a run of 64 of them is a find
+    bits = {name: struct.unpack("<q", struct.pack("<d", v))[0] for name, v in numbers.items()}
+    found = set()
+    for line in open("/proc/self/maps").read().splitlines():
+        fields = line.split()
+        lo, hi = (int(n, 16) for n in fields[0].split("-"))
+        if not fields[1].startswith("rw") or fields[5:] not in ([], ["[heap]"]) or hi - lo > 64 << 20:
+            continue
+        data = ctypes.string_at(lo, hi - lo)
+        found |= {name for name, pattern in texts.items() if pattern.search(data)}
+        raw = torch.frombuffer(bytearray(data), dtype=torch.uint8)
+        for shift in range(8):
+            words = raw[shift : shift + (len(raw) - shift) // 8 * 8].clone().view(torch.int64)
+            found |= {name for name, b in bits.items() if int((words == b).sum()) >= 64}
+    raise RuntimeError(repr(sorted(found)))
+"""
+
+
+def test_a_check_finds_nothing_of_an_earlier_check_in_its_memory() -> None:
+    """The same worker runs one job, then another that searches its whole heap for the first's data."""
+    secret_input = torch.full((512,), 8765.4321, dtype=torch.float64)
+    with SandboxPool.start(workers=1) as pool:
+        first = pool.run(Job(LEAVE, (Call("leave", (secret_input,)),)))
+        assert first.output == "STDOUT-MARK-c0ffee02\n" and first.calls[0].outputs[0][0] == 1234.5678
+        second = pool.run(Job(LOOK, (Call("look", (torch.zeros(1),)),)))
+    error = second.calls[0].error
+    assert error is not None and error.type == "RuntimeError", second
+    assert error.message == "[]"

@@ -7,6 +7,7 @@ import shutil
 import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 import torch
@@ -46,6 +47,8 @@ def test_a_dead_worker_is_replaced() -> None:
         time.sleep(0.1)
         assert _scaled(pool, 3).tolist() == [0.0, 3.0, 6.0, 9.0]
         assert pool.worker_pids() != [pid]
+    # the killed worker could not remove its cgroup; the one that replaced it did
+    assert not list(Path("/sys/fs/cgroup").rglob(f"evalkit-{pid}"))
 
 
 def test_a_closed_pool_refuses_work() -> None:
@@ -98,3 +101,67 @@ def test_bubblewrap_fallback_isolates_too() -> None:
         assert int(uid) in pool.uids and rest.endswith("0000000000000000")
         assert "'main'" not in rest and "evalkit" not in rest
         assert _scaled(pool, 5).tolist() == [0.0, 5.0, 10.0, 15.0]
+
+
+def test_ignoring_sigxcpu_buys_no_cpu_time(pool: SandboxPool) -> None:
+    source = (
+        "import signal\ndef spin(x):\n    signal.signal(signal.SIGXCPU, signal.SIG_IGN)\n"
+        "    while True:\n        x = x + 1\n"
+    )
+    outcome = pool.run(Job(source, (Call("spin", (torch.zeros(1),)),), Limits(cpu_s=1, wall_s=20)))
+    assert outcome.termination == "cpu_limit" and outcome.signal == "SIGKILL"
+    assert outcome.cpu_s < 1.4  # CPU time, not wall time: the same however loaded the machine is
+
+
+SPINNERS = """
+import os, sys, time
+
+def spin(x):
+    for _ in range(3):
+        if os.fork() == 0:
+            break
+    while True:  # every process, the first included, says how much CPU it has used
+        spent = time.process_time()
+        while time.process_time() < spent + 0.05:
+            pass
+        os.write(1, f"{os.getpid()} {time.process_time():.3f}\\n".encode())
+"""
+
+
+def test_the_cpu_limit_counts_every_process_of_the_check(pool: SandboxPool) -> None:
+    if "cpu" not in pool.cgroups:
+        pytest.skip(f"no cgroup here ({pool.cgroups_missing}): the CPU limit is per process")
+    outcome = pool.run(Job(SPINNERS, (Call("spin", (torch.zeros(1),)),), Limits(cpu_s=1, wall_s=20)))
+    spent: dict[str, float] = {}
+    for line in outcome.output.splitlines():
+        pid, cpu = line.split()
+        spent[pid] = float(cpu)
+    assert outcome.termination == "cpu_limit" and len(spent) == 4
+    assert sum(spent.values()) < 1.5  # the four together, not each
+
+
+MEMORY = """
+import os, time
+
+def hog(x):
+    ready_r, ready_w = os.pipe()
+    for _ in range(2):
+        if os.fork() == 0:
+            block = b"\\1" * (100 << 20)
+            os.write(ready_w, b"+")
+            time.sleep(10)
+    mine = b"\\2" * (200 << 20)  # the biggest: the one the kernel kills
+    held = 1 + len(os.read(ready_r, 1)) + len(os.read(ready_r, 1))
+    raise RuntimeError(f"{held} processes held {len(mine) >> 20} + 2 x 100 MiB")
+"""
+
+
+def test_the_memory_limit_counts_every_process_of_the_check(pool: SandboxPool) -> None:
+    if "memory" not in pool.cgroups:
+        pytest.skip(f"no cgroup here ({pool.cgroups_missing}): the memory limit is per process")
+    limits = Limits(cpu_s=5, wall_s=20, memory_bytes=256 << 20)
+    outcome = pool.run(Job(MEMORY, (Call("hog", (torch.zeros(1),)),), limits))
+    assert outcome.termination == "memory_limit", outcome
+    assert (
+        outcome.failure(limits) == "the code ran out of memory (limit 256 MiB for all its processes together)"
+    )
