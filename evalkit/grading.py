@@ -277,9 +277,11 @@ def read_parts(reply: str, lp: LoadedProblem, whole: Sequence[str] = ()) -> dict
     labels = part_labels(lp)
     # numbered lists are the parts only in a reply to all of them, not in one to a hint about one part
     numbered = set(labels) <= set(whole)
+    prompts = {labels[p.id]: p.prompt for p in lp.problem.parts}
     layout = read_reply(
         reply,
         list(labels.values()),
+        prompts=prompts,
         question=question_number(lp),
         numbered=numbered,
         blanks=_blank_labels(lp),

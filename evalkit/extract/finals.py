@@ -375,15 +375,30 @@ _HEDGE = re.compile(
 )
 
 
+_EITHER_WORKS = re.compile(
+    r"\b(?:either|both)\s+(?:one\s+|form\s+|answer\s+|of them\s+|is\s+|are\s+)*(?:is|are|would be)?\s*"
+    r"(?:equally\s+|also\s+)?(?:acceptable|fine|valid|correct|ok(?:ay)?|right)\b"
+    r"|\b(?:is|would be)\s+(?:also|equally)\s+(?:acceptable|fine|valid|correct|right)\b",
+    re.IGNORECASE,
+)
+
+
 def _hedges(reader: _Reader) -> list[Span]:
     """Answers offered side by side in one sentence ("either $A$ or $B$ is acceptable"): each must be right."""
     out: list[Span] = []
     items = sorted([*reader.inline, *reader.display, *reader.plain], key=lambda s: s.start)
     for m in re.finditer(r"[^.!?\n]*(?:[.!?](?!\d)|\n|$)", reader.hidden):
         sentence = m.group(0)
-        if not _HEDGE.search(sentence) or " or " not in f" {sentence} ":
+        if not _HEDGE.search(sentence):
             continue
         inside = [s for s in items if m.start() <= s.start < m.end()]
+        if _EITHER_WORKS.search(
+            sentence
+        ):  # 'quote $\\sqrt{d}$ here ...; either is acceptable': beside the answer
+            out += inside
+            continue
+        if " or " not in f" {sentence} ":
+            continue
         joined = [
             s
             for k, s in enumerate(inside)

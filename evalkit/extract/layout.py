@@ -61,8 +61,10 @@ _LABEL = (
     rf"|(?P<m10>{_ATOM})(?=\s*(?:\*\*|__)?\s*(?:[—–]|-\s|,\s*{_ATOM}\b|\s(?:and|&)\s+{_ATOM}\b|/{_ATOM}\b|$)|(?:\*\*|__)\s|\s*\((?:corrected|revised|updated|fixed|again|new|cont(?:inued|'d)?)\))"  # A — ...; C, D; A and B
 )
 _KEYWORD = r"(?P<kw>part|sub-?part|question|problem|exercise|q|blank|step|case|answer)"
+# bullets models use: '-', '*', '•', and symbols or emoji ('🔹', '👉', '▶', '✅')
+_BULLET = r"(?:[-*+•]|[\u2190-\u21ff\u25a0-\u27bf\u2b00-\u2bff\U0001f300-\U0001faff]\ufe0f?)"
 _HEAD = re.compile(
-    r"^(?P<prefix>[ \t]*(?:>[ \t]*)*(?P<hashes>#{1,6}[ \t]+)?(?:[-*+•][ \t]+)?(?P<bold>\*\*|__)?[ \t]*)"
+    rf"^(?P<prefix>[ \t]*(?:>[ \t]*)*(?P<hashes>#{{1,6}}[ \t]+)?(?:{_BULLET}[ \t]+)*(?P<bold>\*\*|__)?[ \t]*)"
     rf"(?:{_KEYWORD}\.?[ \t]*)?"
     r"(?P<qnum>\d{1,2}(?=[ \t]*[(\[.]?[ \t]*[a-zA-Z(]))?[ \t]*\.?[ \t]*"
     rf"(?:{_LABEL}|(?<=part )(?P<m7>{_ATOM})\b|(?<=part)(?P<m8>{_ATOM})\b|(?<=\d)(?P<m9>[a-z])(?=[\s:.)*—–-]|$))",
@@ -466,7 +468,8 @@ def _numbered(candidates: list[_Candidate], labels: _Labels) -> list[_Candidate]
 # -- summaries ---------------------------------------------------------------------------------------
 
 _CELL_LABEL = re.compile(
-    rf"^(?:(?:part|blank|question|problem|q)\s*)?(?P<q>\d{{1,2}}(?=\s*[(\[.]?\s*[a-zA-Z(]))?\s*\.?\s*(?:{_LABEL}|(?P<m7>{_ATOM}))$",
+    rf"^(?:(?:part|blank|question|problem|q)\s*)?(?P<q>\d{{1,2}}(?=\s*[(\[.]?\s*[a-zA-Z(]))?\s*\.?\s*(?:{_LABEL}|(?P<m7>{_ATOM}))"
+    r"(?:\s*\([^()]{0,24}\)|\s+[A-Za-z][A-Za-z \-]{0,24})?$",  # 'A (W_q)', '(f) compute'
     re.IGNORECASE,
 )
 
@@ -588,12 +591,15 @@ def read_reply(
     question: int | None = None,
     numbered: bool = True,
     blanks: frozenset[str] = frozenset(),
+    prompts: Mapping[str, str] | None = None,
 ) -> ReplyLayout:
     """Find each part's section and summary restatement in ``reply`` (see the module docstring).
 
     ``numbered=False`` reads no numbered list as the parts (a reply to a hint about one part
     numbers its steps, not the parts). ``blanks`` are code blanks written like parts in another case
     (``A``, ``B`` for part (b)'s blanks): headings spelled that way are not part headings.
+    ``prompts`` (label → the part's question) find a part whose heading restates its question
+    without a label (``**What is A, the shape of `W_q`?**``).
     """
     text = reply[:MAX_SCAN]
     names = _Labels(labels)
@@ -602,6 +608,9 @@ def read_reply(
     lettered = [c for c in mapped if c.label is not None and not (c.main or "").isdigit()]
     if numbered and not any(c.label in names.labels for c in lettered):
         lettered = _numbered(raw, names) or lettered
+    if prompts:
+        named = {c.label for c in lettered}
+        lettered += [c for c in _restated_questions(text, prompts) if c.label not in named]
     summary_at = _summary_start(text, lettered)
     tables, past_tables = _tables(text, names)
     chosen: dict[str, _Candidate] = {}
@@ -646,9 +655,9 @@ def read_reply(
         for offset, cells in table_rows(text):
             if _inside(offset, past_tables):
                 continue
-            named = _label_of_cell(cells[0], names, question)
-            if named in unplaced:
-                summary.setdefault(named, " | ".join(c for c in cells[1:] if c))
+            row_label = _label_of_cell(cells[0], names, question)
+            if row_label in unplaced:
+                summary.setdefault(row_label, " | ".join(c for c in cells[1:] if c))
     lists = tuple(_past_runs(text, raw, names)) + tuple(text[a:b] for a, b in past_tables)
     starts = {label: chosen[label].start for label in sections}
     return ReplyLayout(sections, summary, lists, starts, bodies, answer_lines, ends)
@@ -685,6 +694,29 @@ def _inline_summary(text: str, names: _Labels, question: int | None, summary: di
         if head:
             for label, entry in _inline_entries(text[start + head.end() : end], names, question).items():
                 summary.setdefault(label, entry)
+
+
+def _words_of(text: str) -> str:
+    return " ".join(re.findall(r"[a-z0-9]+", text.lower()))
+
+
+def _restated_questions(text: str, prompts: Mapping[str, str]) -> list[_Candidate]:
+    """Heading lines that restate a part's question (its first words), for parts named no other way."""
+    out = []
+    hidden = mask(text, fence_ranges(text))
+    lines = _lines(hidden)
+    for label, prompt in prompts.items():
+        key = _words_of(prompt)[:48]
+        if len(key) < 20:
+            continue
+        for start, end, line in lines:
+            bare = line.strip().strip("*_#> ")
+            if key in _words_of(bare) and (
+                line.lstrip().startswith(("#", "**", "__", ">")) or len(bare) < 2 * len(prompt)
+            ):
+                out.append(_Candidate(start, start, end, end, label, None, "restated|7", 1, 7, label=label))
+                break
+    return out
 
 
 def _names_a_blank(text: str, c: _Candidate, blanks: frozenset[str]) -> bool:
@@ -738,7 +770,9 @@ def split_parts(reply: str, labels: Sequence[str]) -> dict[str, str]:
 # -- questions -------------------------------------------------------------------------------------------
 
 _QUESTION_HEAD = re.compile(
-    r"^[ \t>]*(?:#{1,6}[ \t]+)?(?:\*\*|__)?[ \t]*(?:question|problem|exercise|q)[ \t]*#?[ \t]*(\d{1,2})\b(?![(\[]|[a-z]\))",
+    rf"^[ \t>]*(?:#{{1,6}}[ \t]+)?(?:{_BULLET}[ \t]+)*(?:\*\*|__)?[ \t]*(?:{_BULLET}[ \t]+)?"
+    r"(?:(?:question|problem|exercise|q)[ \t]*#?[ \t]*(\d{1,2})\b(?![(\[]|[a-z]\))"
+    r"|(?<=#\s)(\d{1,2})\.[ \t]+[A-Z])",  # '# 1. Justifying ...': a numbered question heading
     re.IGNORECASE,
 )
 
@@ -755,8 +789,9 @@ def split_questions(reply: str, numbers: Sequence[int]) -> dict[int, str]:
     heads = []
     for start, _, line in _lines(hidden):
         m = _QUESTION_HEAD.match(line)
-        if m and int(m.group(1)) in numbers:
-            heads.append((start, int(m.group(1))))
+        number = int(m.group(1) or m.group(2)) if m else None
+        if number is not None and number in numbers:
+            heads.append((start, number))
     if len({n for _, n in heads}) < 2:
         return {}
     closing = _summary_start(text, [])

@@ -22,7 +22,7 @@ from typing import Any, Literal
 from evalkit.api import RunResult
 from evalkit.conversation import ConversationResult, NullRecorder, PartState, grade_reply, part_result
 from evalkit.errors import TranscriptError
-from evalkit.extract import split_questions
+from evalkit.extract import read_reply, split_questions
 from evalkit.grading import needs_help
 from evalkit.models.base import Message, Usage
 from evalkit.paths import default_dir
@@ -64,7 +64,9 @@ class AlignedTranscript:
 
 
 _QUESTION_LIST = re.compile(
-    r"\b(?:questions?|problems?|exercises?|q)\s*#?\s*(\d{1,2}[a-z]?(?:\s*(?:,|and|&|/|\+|-|–|to|then)\s*(?:q\s*)?\d{1,2}[a-z]?)*)\b",
+    r"(?<![A-Za-z])(?:questions?|problems?|exercises?|q)\s*#?\s*(\d{1,2}[a-z]?"
+    r"(?:\s*\([^()\n]{0,60}\))?"  # 'questions 2 (argmax attention) and 6 (kernels)'
+    r"(?:\s*(?:,|and|&|/|\+|-|–|to|then)\s*(?:q\s*)?\d{1,2}[a-z]?(?:\s*\([^()\n]{0,60}\))?)*)(?![0-9])",
     re.IGNORECASE,
 )
 _NEXT_QUESTION = re.compile(r"\bnext (?:question|problem|one)\b|\bmove on(?:to)?\b", re.IGNORECASE)
@@ -76,7 +78,7 @@ _NEW_REQUEST = re.compile(
 )
 _OFF_TOPIC = re.compile(
     r"\b(?:unrelated|off[- ]topic|side question|different topic|general question|random question|"
-    r"not (?:part of|about|related to|for) (?:the|my|this) (?:homework|assignment|problem set|questions?))\b",
+    r"not (?:part of|about|related to|for) (?:the|my|this) (?:homework|hw|assignment|problem set|questions?))\b",
     re.IGNORECASE,
 )
 _PART_HEADING = re.compile(r"(?:^|\n)\s*(?:\*\*)?(?:part\s*)?\([a-z]\)", re.IGNORECASE)
@@ -91,7 +93,7 @@ def _question_refs(text: str, parts: dict[int, set[str]] | None = None) -> list[
     'Q1-Q3', and a question's part ('4(g)', '2a') when that question has such a part (``parts``)."""
     found: list[tuple[int, int]] = []
     for m in _QUESTION_LIST.finditer(text):
-        items = re.findall(r"(\d{1,2})[a-z]?|(-|–|to)", m.group(1))
+        items = re.findall(r"(\d{1,2})[a-z]?|(-|–|to)", re.sub(r"\([^()]*\)", " ", m.group(1)))
         prev = None
         span = False
         for number, dash in items:
@@ -179,6 +181,20 @@ def _split_reply(reply: str, pids: tuple[str, ...], numbers: dict[int, str], sui
     return {pid: reply for pid in pids}
 
 
+def _by_content(ex: Exchange, topics: Topics, placed: dict[str, list[Exchange]]) -> tuple[str, ...]:
+    """The question an exchange that names none is about, when its words clearly fit one not yet asked."""
+    text = f"{ex.user}\n{ex.assistant}"
+    if not Topics.substantial(text):
+        return ()
+    fits = [(fit, pid) for pid, fit in topics.best(text) if pid not in placed]
+    if not fits or fits[0][0] < _MIN_FIT or (len(fits) > 1 and fits[0][0] < 1.5 * fits[1][0]):
+        return ()
+    pid = fits[0][1]
+    labels = [(p.label or p.id).strip("()").replace(")(", ".") for p in topics.problem(pid).parts]
+    # an answer to it, not talk about it: the reply has headings for its parts
+    return (pid,) if read_reply(ex.assistant, labels).headed else ()
+
+
 def _best_fitting(current: tuple[str, ...], ex: Exchange, topics: Topics) -> tuple[str, ...]:
     """Of the questions a follow-up may be about, the one its words clearly fit, else all of them."""
     if len(current) < 2:
@@ -206,6 +222,8 @@ def align(transcript: Transcript, suite: Suite) -> AlignedTranscript:
     for i, ex in enumerate(exchanges):
         request = i == 0 or bool(_NEW_REQUEST.search(ex.user)) or not placed
         named = _named(ex.user, numbers, topics, request=request, parts=letters)
+        if not named.problems and not named.outside and request:
+            named = _Named(_by_content(ex, topics, placed), ())
         if named.outside and not named.problems:
             asked = ", ".join(map(str, named.outside))
             which = "question" if len(named.outside) == 1 else "questions"
@@ -221,7 +239,7 @@ def align(transcript: Transcript, suite: Suite) -> AlignedTranscript:
             skipped.append((ex, f"follows up on question {outside[0]}, which is not in the problem set"))
             continue
         outside = ()
-        if not named.problems and current and _OFF_TOPIC.search(ex.user):
+        if current and _OFF_TOPIC.search(ex.user) and not _PART_REF.search(ex.user):
             skipped.append((ex, "a question the student calls unrelated to the homework"))
             continue
         if not named.problems and i == 0 and len(exchanges) > 1 and not _looks_like_question(ex.user, suite):

@@ -23,6 +23,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from evalkit.extract import concedes
+from evalkit.spec.models import Problem
 from evalkit.spec.suite import LoadedProblem, Suite
 
 __all__ = ["Topics", "agrees", "named_parts", "topic_part", "words"]
@@ -106,6 +107,7 @@ class Topics:
         for c in counts.values():
             df.update(set(c))
         self.vocab: dict[str, _Vocabulary] = {}
+        self._problems = {lp.id: lp.problem for lp in suite.problems}
         self.known = {pid: frozenset(c) for pid, c in counts.items()}
         titles = {lp.id: set(words(lp.problem.title)) for lp in suite.problems}
         title_df: Counter[str] = Counter()
@@ -116,6 +118,9 @@ class Topics:
             top = dict(sorted(scored.items(), key=lambda kv: -kv[1])[:size])
             distinct = frozenset(w for w in titles[pid] if title_df[w] == 1 or n == 1)
             self.vocab[pid] = _Vocabulary(top, distinct)
+
+    def problem(self, pid: str) -> Problem:
+        return self._problems[pid]
 
     def fit(self, pid: str, text: str) -> float:
         """The weighted share of problem ``pid``'s vocabulary that ``text`` uses (0..1)."""
