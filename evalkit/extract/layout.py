@@ -792,9 +792,11 @@ def split_questions(reply: str, numbers: Sequence[int]) -> dict[int, str]:
         number = int(m.group(1) or m.group(2)) if m else None
         if number is not None and number in numbers:
             heads.append((start, number))
+    closing = _summary_start(text, [])
+    if closing and heads and closing[0] > heads[0][0]:
+        heads = [h for h in heads if h[0] < closing[0]]  # '- **Q1:** (a) ...' lines of the summary head nothing
     if len({n for _, n in heads}) < 2:
         return {}
-    closing = _summary_start(text, [])
     tail = ""
     if closing and closing[0] > heads[-1][0]:
         tail = text[closing[0] :]
