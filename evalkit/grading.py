@@ -25,6 +25,7 @@ from evalkit.extract import (
     final_answers,
     read_reply,
 )
+from evalkit.extract.spans import plain_markup
 from evalkit.spec.models import Part, PartRubric, Problem
 from evalkit.spec.suite import LoadedProblem
 
@@ -275,6 +276,7 @@ def read_parts(reply: str, lp: LoadedProblem, whole: Sequence[str] = ()) -> dict
     their quantity (``s = d``).
     """
     labels = part_labels(lp)
+    reply = plain_markup(reply)  # a reply in HTML, read as Markdown
     # numbered lists are the parts only in a reply to all of them, not in one to a hint about one part
     numbered = set(labels) <= set(whole)
     prompts = {labels[p.id]: p.prompt for p in lp.problem.parts}

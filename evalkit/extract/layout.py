@@ -794,7 +794,9 @@ def split_questions(reply: str, numbers: Sequence[int]) -> dict[int, str]:
             heads.append((start, number))
     closing = _summary_start(text, [])
     if closing and heads and closing[0] > heads[0][0]:
-        heads = [h for h in heads if h[0] < closing[0]]  # '- **Q1:** (a) ...' lines of the summary head nothing
+        heads = [
+            h for h in heads if h[0] < closing[0]
+        ]  # '- **Q1:** (a) ...' lines of the summary head nothing
     if len({n for _, n in heads}) < 2:
         return {}
     tail = ""

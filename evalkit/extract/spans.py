@@ -29,6 +29,7 @@ __all__ = [
     "last_segment",
     "mask",
     "math_blocks",
+    "plain_markup",
     "plain_math",
 ]
 
@@ -380,3 +381,46 @@ def canonical(name: str) -> str:
         text = re.sub(pattern, repl, text)
     text = re.sub(r"^(?:Var|var|VAR)\(", "Var(", text)
     return text.replace("\\", "")
+
+
+# -- HTML in replies --------------------------------------------------------------------------------
+
+_TAGS = re.compile(
+    r"</?(?:b|strong|i|em|u|br|p|div|span|sup|sub|code|pre|h[1-6]|ul|ol|li|hr)\b[^<>]{0,200}>", re.IGNORECASE
+)
+
+
+def plain_markup(text: str) -> str:
+    """A reply written in HTML (``<b>Part 1:</b>``, ``d&mu;<sup>2</sup>``, ``<br>``) as the Markdown and math
+    the readers understand; text without tags or entities is returned as it is."""
+    if not _TAGS.search(text) and "&" not in text:
+        return text
+    import html
+
+    def convert(chunk: str) -> str:
+        chunk = re.sub(r"<br\s*/?>", "\n", chunk, flags=re.IGNORECASE)
+        chunk = re.sub(r"</?p\b[^<>]*>|</?div\b[^<>]*>|<hr\s*/?>", "\n\n", chunk, flags=re.IGNORECASE)
+        chunk = re.sub(
+            r"<h([1-6])\b[^<>]*>(.*?)</h\1>",
+            lambda m: "\n" + "#" * int(m.group(1)) + " " + m.group(2) + "\n",
+            chunk,
+            flags=re.IGNORECASE | re.DOTALL,
+        )
+        chunk = re.sub(r"<li\b[^<>]*>", "\n- ", chunk, flags=re.IGNORECASE)
+        chunk = re.sub(
+            r"<(?:b|strong)\b[^<>]*>(.*?)</(?:b|strong)>", r"**\1**", chunk, flags=re.IGNORECASE | re.DOTALL
+        )
+        chunk = re.sub(r"<(?:i|em)\b[^<>]*>(.*?)</(?:i|em)>", r"*\1*", chunk, flags=re.IGNORECASE | re.DOTALL)
+        chunk = re.sub(r"<sup>(.*?)</sup>", r"^{\1}", chunk, flags=re.IGNORECASE | re.DOTALL)
+        chunk = re.sub(r"<sub>(.*?)</sub>", r"_{\1}", chunk, flags=re.IGNORECASE | re.DOTALL)
+        chunk = re.sub(r"<code>(.*?)</code>", r"`\1`", chunk, flags=re.IGNORECASE | re.DOTALL)
+        chunk = _TAGS.sub("", chunk)
+        return html.unescape(chunk)
+
+    pieces, last = [], 0
+    for start, end in fence_ranges(text):  # code blocks stay as written
+        pieces.append(convert(text[last:start]))
+        pieces.append(text[start:end])
+        last = end
+    pieces.append(convert(text[last:]))
+    return "".join(pieces)
