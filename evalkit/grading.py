@@ -188,6 +188,7 @@ def grade_part(
 
 
 # reasons an answer could not be graded that another turn can fix: the model should be asked again
+_RELATION_SIGN = re.compile(r"\\(?:neq|ne|geq|ge|leq|le|gt|lt|subset|subseteq|in)(?![a-zA-Z])|[<>≤≥≠∈⊂⊆]")
 _ASK_AGAIN = {"no_answer", "answer_parse_error", "undecided", "truncated"}
 
 
@@ -325,8 +326,15 @@ def read_parts(reply: str, lp: LoadedProblem, whole: Sequence[str] = ()) -> dict
         if part.id in targets:
             continue
         asks = asked_quantities(part.prompt)
+        # 'sim(q, k) > 0' names sim but answers a part asking for a condition, not one asking for sim itself
+        relations = any(
+            c.kind == "condition"
+            or _RELATION_SIGN.search(str(getattr(c.params, "expected", None) or part.expected or ""))
+            for c in lp.part_rubric(part.id).checks
+        )
         if asks and any(
-            f.where == "named equation" for f in final_answers(reply, asks=asks, named_only=True)
+            f.where == "named equation" and (relations or not _RELATION_SIGN.search(f.text))
+            for f in final_answers(reply, asks=asks, named_only=True)
         ):
             out[part.id] = PartReading(reply, "named", shared=True)
     return out

@@ -90,3 +90,21 @@ def test_in_a_live_run_a_hint_reply_that_changes_a_correct_part_is_regraded(hw9:
     assert [a.status for a in parts["a"].history] == ["correct", "incorrect", "correct"]
     assert parts["a"].hints == 1 and parts["a"].became_correct_at == 3
     assert parts["c"].status == "correct" and parts["c"].attempts == 1  # not addressed: left as it was
+
+
+def test_a_relation_that_names_another_parts_quantity_does_not_answer_it(hw9: Suite) -> None:
+    # (b) asks for Var(q^T k); a concession about (c) saying 'Var(q^T k) > 0' states a fact about it,
+    # not a new value for it, so (b) keeps its verdict
+    wrong_c = RIGHT.replace("\\sqrt{d}", "d")
+    parts, verdicts = _grade(
+        hw9,
+        ("Question 1, all parts.", wrong_c),
+        (
+            "For (c), the variance scales by $1/s^2$.",
+            "You're right, I was wrong. Since $\\mathrm{Var}(q^\\top k) > 0$ and it scales by $1/s^2$, "
+            "$$s = \\sqrt{d}$$",
+        ),
+    )
+    assert parts["c"].status == "correct" and parts["c"].hints == 1
+    assert parts["b"].status == "correct" and parts["b"].attempts == 1
+    assert "b" not in verdicts[1].changed

@@ -109,3 +109,35 @@ def test_an_unrelated_side_question_is_skipped(hw9: Suite) -> None:
     aligned = align(parse_transcript(text), hw9)
     assert len(aligned.problems["q2"]) == 1
     assert any("unrelated" in why for _, why in aligned.skipped)
+
+
+def _by_part(hw9: Suite, reply: str) -> dict[str, str]:
+    from evalkit.transcript import grade_turns
+
+    results, _ = grade_turns(align(parse_transcript(_md(("Questions 1 and 2, please.", reply))), hw9), hw9)
+    return {f"{r.problem}.{p.part}": p.status for r in results for p in r.parts}
+
+
+@pytest.mark.parametrize("summary_q2a", ["[1, 4, 3]", "[0, 1, 0, 0]"])
+def test_a_closing_summary_of_several_questions_restates_each_part(hw9: Suite, summary_q2a: str) -> None:
+    # 'Question 2 Part (a)' headings, and one summary listing every question's parts: its Q2(a) row is
+    # the reply's second statement of 2(a), so a different one there makes the part incorrect
+    reply = (
+        "**Question 1 Part (a)**\n\nBy linearity, E[q^T k] = d*mu**2\n\n"
+        "**Question 1 Part (b)**\n\nThe d products are independent with variance 1: Var(q^T k) = d\n\n"
+        "**Question 1 Part (c)**\n\nWe need Var(q^T k)/s**2 = 1, so s = sqrt(d)\n\n"
+        "**Question 2 Part (a)**\n\nThe scores are [3, 11, 5, 2], so argmax picks k_2 and the output is [1, 4, 3].\n\n"
+        "**Question 2 Part (b)**\n\nArgmax is piecewise constant: its gradient is zero almost everywhere, so no "
+        "gradient reaches the queries or keys and they cannot be trained. Softmax is a smooth relaxation.\n\n"
+        "**Summary**\n\n- Q1(a): d*mu**2\n- Q1(b): d\n- Q1(c): s = sqrt(d)\n"
+        f"- Q2(a): {summary_q2a}\n- Q2(b): argmax has zero gradient, so queries and keys get no gradient\n"
+    )
+    got = _by_part(hw9, reply)
+    expected = "correct" if summary_q2a == "[1, 4, 3]" else "incorrect"
+    assert got == {
+        "q1.a": "correct",
+        "q1.b": "correct",
+        "q1.c": "correct",
+        "q2.a": expected,
+        "q2.b": "correct",
+    }

@@ -102,6 +102,7 @@ from evalkit.checks.code_answers import (
     _blank_values,
     _code_blocks,
     _einsum_answer,
+    _einsum_on,
     _shape_answers,
     blank_names,
     bound_shapes,
@@ -555,6 +556,8 @@ def _check_einsum(params: CodeParams, answer: Answer, ctx: CheckContext) -> Chec
         found = _einsum_answer(text, declared)
         if found:
             break
+    if found is None and answer.reply:
+        found = _einsum_on(answer.reply, declared)  # the section points at the code elsewhere in the reply
     if found is None:
         return CheckResult.unscored("no_answer", "no einsum call or equation found in the reply")
     equation, args = found

@@ -178,6 +178,15 @@ def _einsum_answer(text: str, operands: Sequence[str]) -> tuple[str, list[str] |
     return (bare.group(1), None) if bare else None
 
 
+def _einsum_on(text: str, operands: Sequence[str]) -> tuple[str, list[str] | None] | None:
+    """The einsum call in ``text``'s code applied to exactly ``operands``, if there is one: how a
+    part whose section only points at the code ('the three einsum lines above') is answered."""
+    calls = [c for block in _code_blocks(text) for c in _einsum_calls(block)]
+    calls += [c for span in re.findall(r"`([^`\n]+)`", text) for c in _einsum_calls(span)]
+    matching = {c[0]: c for c in calls if c[1] is not None and set(c[1]) == set(operands)}
+    return next(iter(matching.values())) if len(matching) == 1 else None
+
+
 # -- shapes ---------------------------------------------------------------------------------------
 
 _DIM = r"(?:\d+\s*\*\s*)?[A-Za-z_][A-Za-z0-9_]*(?:\s*[/+-]\s*[A-Za-z0-9_]+)?|\d+"

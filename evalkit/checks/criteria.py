@@ -142,7 +142,11 @@ _PLAIN_COMMANDS = re.compile(r"(?<![\\\w.])(phi|sqrt|sum|exp|sigma|mu)(?=[(_^{])
 def _latex_spelling(text: str) -> str:
     """``φ(Q_i)``, ``phi(Q_i)`` → ``\\phi (Q_i)``; ``Σ_j``, ``sum_j`` → ``\\sum _j`` (so one pattern reads all three)."""
     if not text.isascii():
-        text = re.sub(r"√\s*\(([^()]*)\)|√\s*([A-Za-z0-9]+)", lambda m: "\\sqrt{" + (m.group(1) or m.group(2)) + "}", text)
+        text = re.sub(
+            r"√\s*\(([^()]*)\)|√\s*([A-Za-z0-9]+)",
+            lambda m: "\\sqrt{" + (m.group(1) or m.group(2)) + "}",
+            text,
+        )
         text = "".join(_UNICODE_MATH.get(ch, ch) for ch in text)
     return _PLAIN_COMMANDS.sub(r"\\\1", text)
 

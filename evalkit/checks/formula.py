@@ -57,7 +57,7 @@ from sympy.core.function import AppliedUndef
 from evalkit.bounded import BoundedTimeout, WorkerCrashed, run_bounded
 from evalkit.checks.base import Answer, CheckContext, CheckParams, CheckResult, register_checker
 from evalkit.errors import SpecError
-from evalkit.extract import asked_quantities, final_answers
+from evalkit.extract import asked_quantities, expected_names, final_answers
 from evalkit.latex import LatexSyntaxError, ParsedMath, ParsedSide, SymbolSpec, SymbolTable, parse_math, show
 from evalkit.latex.answers import Reading, read_answer
 from evalkit.latex.assumptions import Assumptions, parse_assumptions
@@ -180,6 +180,7 @@ def run_math_check(
     if expected is None:
         return CheckResult.unscored("no_expected", "the part has no expected answer")
     asks = asked_quantities(ctx.part.prompt)
+    asks += tuple(n for n in expected_names(expected, *params.accept) if n not in asks)
     want = _BIG_O if kind == "complexity" else None
     found = final_answers(answer.text, anchor=params.anchor, asks=asks, named_only=answer.shared, want=want)
     if not found:

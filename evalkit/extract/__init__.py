@@ -25,6 +25,7 @@ from evalkit.extract.finals import (
     FoundAnswer,
     asked_quantities,
     concedes,
+    expected_names,
     final_answer,
     final_answers,
 )
@@ -37,6 +38,7 @@ __all__ = [
     "ReplyLayout",
     "asked_quantities",
     "concedes",
+    "expected_names",
     "final_answer",
     "final_answers",
     "read_reply",

@@ -107,6 +107,23 @@ def asked_quantities(prompt: str) -> tuple[str, ...]:
 _RELATION = re.compile(r"\\(?:neq|ne|geq|ge|leq|le|gt|lt)(?![a-zA-Z])|[<>≤≥≠]|!=")
 
 
+def expected_names(*answers: str) -> tuple[str, ...]:
+    """The quantities expected answers are written about: the left side of ``\\text{sim}(q, k) > 0``
+    or ``s = \\sqrt{d}`` (``sim(q,k)``, ``s``), so a reply's statement about that quantity is preferred.
+    A numeric left side (``0 < \\eta < 2/L``) names nothing."""
+    out: list[str] = []
+    for answer in answers:
+        sides = equation_sides(answer)
+        if len(sides) < 2:
+            sides = _RELATION.split(answer, maxsplit=1)
+        if len(sides) < 2 or not re.search(r"[A-Za-z]", sides[0].replace("\\", "")):
+            continue
+        key = canonical(sides[0])
+        if key and not re.fullmatch(r"[\d.+\-*/()^]*", key) and key not in out:
+            out.append(key)
+    return tuple(out)
+
+
 def _names_quantity(content: str, asks: Sequence[str]) -> bool:
     """Whether ``content`` is an equation (or relation) whose left side is one of ``asks``."""
     step = last_segment(_unwrap(content))
@@ -157,11 +174,17 @@ _ALTERNATIVE = re.compile(
 
 # Markdown emphasis and check marks around plain-text math ('✅ **s = √d**')
 _EMPHASIS = re.compile(
-    r"(?<![\w*\\])(?:\*{1,3}|_{2,3})(?=[^\s*_])|(?<=[^\s*_\\])(?:\*{1,3}|_{2,3})(?![\w*])|[✅✔☑✓✗❌➡️]"
+    r"(?<![\w*\\)\]])(?:\*{1,3}|_{2,3})(?=[^\s*_])|(?<=[^\s*_\\])(?:\*{1,3}|_{2,3})(?![\w*])|[✅✔☑✓✗❌➡️]"
 )
 
 
 _BOLD_LINE = re.compile(r"^[ \t>*\-•✅✔→]*\*\*[^*\n]{1,200}\*\*[^\n]*$", re.MULTILINE)
+# a whole line in bold that ends by stating its math: '**The output of the layer is $v_2 = [1, 4, 3]^\top$.**'
+_BOLD_SENTENCE = re.compile(
+    r"^[ \t>\-•✅✔→]*\*\*[^*\n]{0,200}?\b(?:is|are|equals|becomes|gives|=)\s*"
+    r"(?P<math>\$[^$\n]+\$|\\\([^\n]+?\\\)|`[^`\n]+`)\s*[.!]?\s*\*\*[ \t]*$",
+    re.MULTILINE,
+)
 
 
 def _line_of(text: str, offset: int) -> int:
@@ -303,6 +326,12 @@ class _Reader:
                 spans += inner[:1]
             if spans:
                 out.append((m.start(), "answer line", spans))
+        for m in _BOLD_SENTENCE.finditer(self.hidden):
+            if any(start == m.start() for start, _, _ in out):
+                continue
+            inner = [s for s in self.statement_spans(m.start("math"), m.end("math")) if s.kind != "line"]
+            if inner:
+                out.append((m.start(), "answer line", inner[:1]))
         return out
 
     def first_or_named(self, spans: list[Span]) -> list[Span]:

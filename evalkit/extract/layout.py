@@ -66,7 +66,8 @@ _BULLET = r"(?:[-*+•]|[\u2190-\u21ff\u25a0-\u27bf\u2b00-\u2bff\U0001f300-\U000
 _HEAD = re.compile(
     rf"^(?P<prefix>[ \t]*(?:>[ \t]*)*(?P<hashes>#{{1,6}}[ \t]+)?(?:{_BULLET}[ \t]+)*(?P<bold>\*\*|__)?[ \t]*)"
     rf"(?:{_KEYWORD}\.?[ \t]*)?"
-    r"(?P<qnum>\d{1,2}(?=[ \t]*[(\[.]?[ \t]*[a-zA-Z(]))?[ \t]*\.?[ \t]*"
+    r"(?P<qnum>\d{1,2}(?=[ \t]*[(\[.]?[ \t]*[a-zA-Z(]|[ \t]*[,:—–-][ \t]*(?:sub-?)?part\b))?[ \t]*\.?[ \t]*"
+    r"(?:(?<=\d)[ \t]*[,:—–-]?[ \t]*(?:sub-?)?part\.?[ \t]*)?"  # 'Question 2 Part (a)', 'Q2, part b'
     rf"(?:{_LABEL}|(?<=part )(?P<m7>{_ATOM})\b|(?<=part)(?P<m8>{_ATOM})\b|(?<=\d)(?P<m9>[a-z])(?=[\s:.)*—–-]|$))",
     re.IGNORECASE,
 )
@@ -418,13 +419,13 @@ def _runs_past(members: list[_Candidate], labels: _Labels) -> bool:
 
 def _map(candidates: list[_Candidate], labels: _Labels, question: int | None) -> list[_Candidate]:
     """Give each candidate the label it names; drop families whose run goes past the parts."""
+    if question is not None:  # another question's labels ('Q1(c)' in a summary of Q1 and Q2) run past nothing
+        candidates = [c for c in candidates if c.qnum is None or c.qnum == question]
     past = {name for name, members in _families(candidates).items() if _runs_past(members, labels)}
     out: list[_Candidate] = []
     parent: str | None = None
     for c in sorted(candidates, key=lambda c: c.start):
         if c.family.removesuffix("|+") in past:
-            continue
-        if question is not None and c.qnum is not None and c.qnum != question:
             continue
         if c.main is not None and c.main.isdigit():
             out.append(c)
@@ -611,7 +612,7 @@ def read_reply(
     if prompts:
         named = {c.label for c in lettered}
         lettered += [c for c in _restated_questions(text, prompts) if c.label not in named]
-    summary_at = _summary_start(text, lettered)
+    summary_at = _summary_start(text, lettered, raw)
     tables, past_tables = _tables(text, names)
     chosen: dict[str, _Candidate] = {}
     for c in lettered:
@@ -737,13 +738,28 @@ def _inside(offset: int, ranges: list[tuple[int, int]]) -> bool:
     return any(start <= offset < end for start, end in ranges)
 
 
-def _summary_start(text: str, headings: list[_Candidate]) -> tuple[int, int] | None:
-    """Where a closing summary begins and ends (the next part heading after it, or the end)."""
+def _summary_start(
+    text: str, headings: list[_Candidate], raw: Sequence[_Candidate] = ()
+) -> tuple[int, int] | None:
+    """Where a closing summary begins and ends (the next part heading after it, or the end).
+
+    The one-line entries right under the summary's heading (``- Q1(a): ...``, ``- Q2(a): ...``,
+    any question's) are the summary, not headings that end it."""
     hidden = mask(text, fence_ranges(text))
-    for start, _, line in reversed(_lines(hidden)):
+    lines = _lines(hidden)
+    for k, (start, _, line) in reversed(list(enumerate(lines))):
         heading_like = line.lstrip().startswith(("#", "**", "__")) or line.rstrip().endswith(":")
         if _SUMMARY.match(line) and (heading_like or len(line.split()) <= 4):
-            after = [c.start for c in headings if c.start > start and c.strength >= 2]
+            entries = {c.line_start for c in raw if c.answer_line and not c.in_list}
+            block_end, count = start, 0
+            for line_start, line_end, rest in lines[k + 1 :]:
+                if not rest.strip():
+                    continue
+                if line_start not in entries:
+                    break
+                block_end, count = line_end, count + 1
+            floor = block_end if count >= 2 else start
+            after = [c.start for c in headings if c.start > floor and c.strength >= 2]
             return start, (min(after) if after else len(text))
     return None
 

@@ -268,7 +268,8 @@ def _plain_line(text: str) -> list[Span]:
                 run.append((start, end, token))
             continue
         closes_bracket = token.rstrip(".,;:!?").endswith(")") and not _balanced(run)
-        if not _mathish(token) or (_LABEL_TOKEN.match(token) and not closes_bracket):
+        after_operator = bool(run) and run[-1][2] in _CONNECTORS  # '= d.' ends an equation, labels no part
+        if not _mathish(token) or (_LABEL_TOKEN.match(token) and not closes_bracket and not after_operator):
             close()  # a word, or a part's label ('(a)', 'b)', 'c.'), not the ')' closing 'O(N^2 D)'
             continue
         if token in _ARTICLES and i + 1 < len(tokens) and _WORD.match(tokens[i + 1][2]):
@@ -390,10 +391,29 @@ _TAGS = re.compile(
 )
 
 
+_RST_ROLE = re.compile(r":math:`([^`\n]+)`")
+_RST_BLOCK = re.compile(r"^\.\. math::[ \t]*(\S[^\n]*)?\n((?:[ \t]*\n|[ \t]+\S[^\n]*\n?)+)", re.MULTILINE)
+
+
+def _rst_math(text: str) -> str:
+    """reStructuredText math (``:math:`x^2```, a ``.. math::`` block) as ``$x^2$`` and ``$$...$$``."""
+    if ":math:" not in text and ".. math::" not in text:
+        return text
+
+    def block(m: re.Match[str]) -> str:
+        body = "\n".join(
+            line.strip() for line in [m.group(1) or "", *m.group(2).splitlines()] if line.strip()
+        )
+        return f"$$\n{body}\n$$\n\n"
+
+    return _RST_ROLE.sub(lambda m: f"${m.group(1)}$", _RST_BLOCK.sub(block, text))
+
+
 def plain_markup(text: str) -> str:
-    """A reply written in HTML (``<b>Part 1:</b>``, ``d&mu;<sup>2</sup>``, ``<br>``) as the Markdown and math
-    the readers understand; text without tags or entities is returned as it is."""
-    if not _TAGS.search(text) and "&" not in text:
+    """A reply written in HTML (``<b>Part 1:</b>``, ``d&mu;<sup>2</sup>``, ``<br>``) or with
+    reStructuredText math roles as the Markdown and math the readers understand; other text is
+    returned as it is. Code blocks stay as written."""
+    if not _TAGS.search(text) and "&" not in text and ":math:" not in text and ".. math::" not in text:
         return text
     import html
 
@@ -415,7 +435,7 @@ def plain_markup(text: str) -> str:
         chunk = re.sub(r"<sub>(.*?)</sub>", r"_{\1}", chunk, flags=re.IGNORECASE | re.DOTALL)
         chunk = re.sub(r"<code>(.*?)</code>", r"`\1`", chunk, flags=re.IGNORECASE | re.DOTALL)
         chunk = _TAGS.sub("", chunk)
-        return html.unescape(chunk)
+        return _rst_math(html.unescape(chunk) if "&" in chunk else chunk)
 
     pieces, last = [], 0
     for start, end in fence_ranges(text):  # code blocks stay as written

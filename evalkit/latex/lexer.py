@@ -287,6 +287,16 @@ def tokenize(text: str) -> list[Token]:
             if not (envs and envs[-1] in _LAYOUT_ENVS):
                 emit("CHAR", "&", i)
             i += 1
+        elif (
+            text.startswith("**", i)
+            and tokens
+            and (
+                tokens[-1].kind in ("IDENT", "NUM")
+                or (tokens[-1].kind == "CHAR" and tokens[-1].text in ")]}")
+            )
+        ):
+            emit("CHAR", "^", i)  # Python's power in plain text: d*mu**2
+            i += 2
         elif text.startswith(_COMPOUND, i):
             pair = text[i : i + 2]
             emit("CHAR", "‖" if pair == "||" else pair, i)  # ||mu|| is a norm in plain text

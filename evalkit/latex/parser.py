@@ -342,7 +342,13 @@ class ExpressionParser(AtomParser):
             self.degrees = True
             return self.finish(value)
         base = self.finish(value)
-        exponent = self.finish(self.script_argument())
+        tok = self.peek()
+        if tok.kind == "NUM" and tok.text.isdigit() and len(tok.text) > 1 and not tok.space_before:
+            # n^10 is n to the 10th as written in plain text and meant in LaTeX, never n^1 times 0
+            self.next()
+            exponent = sympy.Integer(tok.text)
+        else:
+            exponent = self.finish(self.script_argument())
         if isinstance(exponent, sympy.MatrixBase):
             raise self.error("an exponent cannot be a vector")
         if exponent.is_Integer and abs(exponent) > MAX_EXPONENT:

@@ -109,6 +109,32 @@ def test_einsum_answer_prefers_code_blocks_over_rejected_alternatives() -> None:
     assert _einsum_answer(text, ["x", "W_q"]) == ("bd,hdq->bhq", ["x", "W_q"])
 
 
+_FUNCTION = (
+    '```python\nq = torch.einsum("bd,hdq->bhq", x, W_q)\n{k_line}\nv = torch.einsum("bd,dv->bv", x, W_v)\n```'
+)
+
+
+@pytest.mark.parametrize(
+    "k_line, check, verdict",
+    [
+        ('k = torch.einsum("bd,dk->bk", x, W_k)', "q4c", "correct"),
+        ('k = torch.einsum("bd,dk->bk", x, W_k)', "q4e", "correct"),
+        ('k = torch.einsum("bd,dk->bk", x, W_k)', "q4d", "correct"),
+        ('k = torch.einsum("bd,dk->kb", x, W_k)', "q4d", "incorrect"),
+        # two different einsums on x, W_k: the reply does not say which fills the blank
+        ('k = torch.einsum("bd,dk->bk", x, W_k)\nk = torch.einsum("bd,dk->kb", x, W_k)', "q4d", "unscored"),
+    ],
+)
+def test_a_section_that_points_at_the_code_is_answered_by_the_call_on_its_operands(
+    pool: SandboxPool, k_line: str, check: str, verdict: str
+) -> None:
+    reply = f"Here is the function:\n\n{_FUNCTION.format(k_line=k_line)}\n\n- **C, D, E**: the three einsum lines above."
+    params = CodeParams.model_validate(TABLE["checks"][check])
+    answer = Answer("- **C, D, E**: the three einsum lines above.", reply=reply)
+    result = get_checker("code").check(params, answer, _ctx(pool))
+    assert result.status == verdict, result.explanation
+
+
 def test_shape_answer_skips_shapes_mentioned_in_passing() -> None:
     text = (CASES_DIR / "q4b_shape.md").read_text()
     assert "$[b, n, k]$" in text

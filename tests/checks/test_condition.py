@@ -40,3 +40,19 @@ def test_conditions_as_models_write_them():
     )
     result = check_expression("condition", "sim(q,k) ≥ 0", "\\text{sim}(q, k) > 0")
     assert result.status == "incorrect" and "allows zero" in result.explanation
+
+
+@pytest.mark.parametrize(
+    "reply, status",
+    [
+        (
+            "Gradient descent converges when $\\eta < 2/L$. Note that $L > 0$ because $f$ is smooth.",
+            "correct",
+        ),
+        ("It converges when $\\eta < 1/L$. Note that $L > 0$ because $f$ is smooth.", "incorrect"),
+    ],
+)
+def test_the_condition_about_the_expected_quantity_is_graded_not_a_later_aside(reply, status):
+    # the prompt names no quantity; the expected answer's left side (eta) says which relation answers
+    result = check_expression("condition", reply, "\\eta < 2/L", symbols="eta:scalar L:positive")
+    assert result.status == status, result.explanation
