@@ -69,6 +69,12 @@ def _clean_value(raw: str) -> str:
 _SKELETON_BLANK = re.compile(r"_{2,}\s*\(\s*([A-Za-z0-9]+)\s*\)\s*_{2,}|_{3,}([A-Za-z0-9]+?)_{3,}")
 
 
+_LIST_LEAD = re.compile(
+    r"^(?:final\s+)?(?:answers?|blanks?|fill(?:ed)?(?:[\s-]+ins?)?|solutions?|results?)\s*[:：]\s*",
+    re.IGNORECASE,
+)
+
+
 def _blank_lines(text: str, names: Sequence[str]) -> list[tuple[int, str, str]]:
     """Blank answers stated in prose: '(a) = `d_model`', '**Blank (d):** Q', a table row, and inline lists
     ('a) `d_model`  b) `d_model` ...'), as (offset, name, value)."""
@@ -83,10 +89,11 @@ def _blank_lines(text: str, names: Sequence[str]) -> list[tuple[int, str, str]]:
         line = re.sub(r"^[\s>#|*-]+", "", raw.replace("**", ""))
         lead = len(raw) - len(raw.lstrip())
         items = [m for m in item.finditer(line)]
-        if items and items[0].start() == 0:
+        opening = _LIST_LEAD.match(line)  # '**Answer:** (a) `d_model` · (b) ...'
+        if items and items[0].start() in (0, opening.end() if opening else 0):
             for k, m in enumerate(items):
                 stop = items[k + 1].start() if k + 1 < len(items) else len(line)
-                value = _clean_value(line[m.end() : stop].strip(" ,;|\t"))
+                value = _clean_value(line[m.end() : stop].strip(" ,;|\t·•"))
                 if value:
                     found.append((offset + lead + m.start(), m.group("p") or m.group("q"), value))
         else:

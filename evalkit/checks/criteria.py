@@ -140,7 +140,8 @@ _PLAIN_COMMANDS = re.compile(r"(?<![\\\w.])(phi|sqrt|sum|exp|sigma|mu)(?=[(_^{])
 
 
 def _latex_spelling(text: str) -> str:
-    """``φ(Q_i)``, ``phi(Q_i)`` → ``\\phi (Q_i)``; ``Σ_j``, ``sum_j`` → ``\\sum _j`` (so one pattern reads all three)."""
+    """``φ(Q_i)``, ``phi(Q_i)`` → ``\\phi (Q_i)``; ``Σ_j``, ``sum_j`` → ``\\sum _j`` (so one pattern reads all three);
+    ``\\dfrac`` → ``\\frac``."""
     if not text.isascii():
         text = re.sub(
             r"√\s*\(([^()]*)\)|√\s*([A-Za-z0-9]+)",
@@ -148,6 +149,7 @@ def _latex_spelling(text: str) -> str:
             text,
         )
         text = "".join(_UNICODE_MATH.get(ch, ch) for ch in text)
+    text = re.sub(r"\\[dtc]frac(?![a-zA-Z])", r"\\frac", text)  # \dfrac, \tfrac, \cfrac are \frac
     return _PLAIN_COMMANDS.sub(r"\\\1", text)
 
 

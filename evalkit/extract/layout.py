@@ -259,7 +259,9 @@ def _candidates(text: str) -> list[_Candidate]:
             if main is not None and kw not in ("step", "case", "answer"):
                 made = _make(m, line, start, end, main, sub, form, kw)
         if not made:
-            made = _mentioning_heading(line, start, end)
+            made = _mentioning_heading(
+                line, start, end, paragraph=start == 0 or hidden[:start].endswith("\n\n")
+            )
         out += made
         items = [i for i in _INLINE_ITEM.finditer(line) if _outside_brackets(line, i.start())]
         # several labels on a line that starts with one, each followed by a short answer: 'a) dμ²  b) d'
@@ -292,16 +294,29 @@ _MENTIONING = re.compile(
 )
 
 
-def _mentioning_heading(line: str, start: int, end: int) -> list[_Candidate]:
-    """A Markdown heading that says which part it is about: '## Step 4: the gradients for part (b)'."""
+# a paragraph that opens by naming its part: 'For part (b), if we change ...', 'As for (c): ...'
+_OPENER = re.compile(
+    rf"^[ \t>]*(?:(?:and|now|next|finally),?\s+)?(?:for|as for|regarding|moving on to|turning to)\s+(?:\*\*)?"
+    rf"(?:part\s*)?(?:\(\s*(?P<m1>{_ATOM})\s*\)(?:\s*\(\s*(?P<s1>{_ATOM})\s*\))?|(?<=part )(?P<m7>{_ATOM}))(?:\*\*)?\s*[,:]",
+    re.IGNORECASE,
+)
+
+
+def _mentioning_heading(line: str, start: int, end: int, paragraph: bool = False) -> list[_Candidate]:
+    """A Markdown heading that says which part it is about: '## Step 4: the gradients for part (b)';
+    or, opening a ``paragraph``, a phrase that does: 'For part (b), if we change ...'."""
     m = _MENTIONING.match(line)
+    body = end  # a heading's text is a title; the section's body follows it
+    if not m and paragraph:
+        m = _OPENER.match(line)
+        body = start + m.end() if m else end  # an opening phrase: the rest of its line is the answer
     if not m:
         return []
     main, sub, _ = _groups(m)
     if main is None:
         return []
     level = len(re.match(r"^[ \t>]*(#*)", line).group(1) or "") or 7  # type: ignore[union-attr]
-    return [_Candidate(start, start, end, end, main, sub, f"mention|{level}", -1, level)]
+    return [_Candidate(start, start, end, body, main, sub, f"mention|{level}", -1, level)]
 
 
 def _a_list(items: list[re.Match[str]]) -> bool:
@@ -725,6 +740,8 @@ def _names_a_blank(text: str, c: _Candidate, blanks: frozenset[str]) -> bool:
     ('A' for blank A, not part a), or written as a value ('(a) = `-1`') rather than as a heading."""
     if not blanks or c.main is None or c.sub is not None:
         return False
+    if re.search(rf"\bpart\s*\(?\s*{re.escape(c.main)}(?![A-Za-z])", text[c.start : c.body], re.IGNORECASE):
+        return False  # 'For part (b), ...' names the part, not blank (b)
     written = re.search(
         rf"(?<![A-Za-z]){re.escape(c.main)}(?![A-Za-z])", text[c.start : c.body], re.IGNORECASE
     )

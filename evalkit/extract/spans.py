@@ -409,10 +409,39 @@ def _rst_math(text: str) -> str:
     return _RST_ROLE.sub(lambda m: f"${m.group(1)}$", _RST_BLOCK.sub(block, text))
 
 
+_QUOTED = re.compile(r"^[ \t]*>[ \t]?", re.MULTILINE)
+
+
+def _unquote_code(text: str) -> str:
+    """A blockquote that holds a code block (``> **Answer:**`` then ``> ```python``) without its ``>``
+    marks, so the code reads as code; other blockquotes stay as written."""
+    if "> ```" not in text and ">```" not in text and "> ~~~" not in text:
+        return text
+    out: list[str] = []
+    run: list[str] = []
+
+    def flush() -> None:
+        if any(re.match(r"^[ \t]*>[ \t]?[ \t]*(?:```|~~~)", line) for line in run):
+            out.extend(_QUOTED.sub("", line, count=1) for line in run)
+        else:
+            out.extend(run)
+        run.clear()
+
+    for line in text.splitlines(keepends=True):
+        if re.match(r"^[ \t]*>", line):
+            run.append(line)
+            continue
+        flush()
+        out.append(line)
+    flush()
+    return "".join(out)
+
+
 def plain_markup(text: str) -> str:
     """A reply written in HTML (``<b>Part 1:</b>``, ``d&mu;<sup>2</sup>``, ``<br>``) or with
     reStructuredText math roles as the Markdown and math the readers understand; other text is
     returned as it is. Code blocks stay as written."""
+    text = _unquote_code(text)
     if not _TAGS.search(text) and "&" not in text and ":math:" not in text and ".. math::" not in text:
         return text
     import html
