@@ -41,6 +41,7 @@ from evalkit.spec.suite import load_suite  # noqa: E402
 from tests.fakeserver import FAKE_ANTHROPIC_KEY, FAKE_OPENAI_KEY, ChatCall, FakeProvider  # noqa: E402
 
 MODELS = {"anthropic": "anthropic:claude-sonnet-4-5", "openai": "openai:gpt-4o"}
+HW9 = str(ROOT / "problems" / "hw9_*.yaml")  # the homework the write-up recorded
 
 
 def every_hint(call: ChatCall) -> str:
@@ -52,7 +53,7 @@ def every_hint(call: ChatCall) -> str:
 def recorded_replies():
     """A fake-server responder that answers each turn with the write-up's reply for it."""
     cassette = load_cassette(ROOT / "cassettes" / "hw9-claude-opus-4-5.yaml")
-    suite = load_suite(str(ROOT / "problems" / "*.yaml"), str(ROOT / "rubrics"))
+    suite = load_suite(HW9, str(ROOT / "rubrics"))
     by_title = {lp.problem.title: lp.id for lp in suite.problems}
 
     def respond(call: ChatCall) -> str:
@@ -76,6 +77,8 @@ def run_cost(tutee: str, provider: str, prompt_cache: bool, runs: Path, samples:
         fake.respond_with(recorded_replies() if tutee == "writeup" else every_hint)
         config = api.RunConfig(
             model=MODELS[provider],
+            problems=HW9,
+            rubrics=str(ROOT / "rubrics"),
             base_url=fake.anthropic_base_url if provider == "anthropic" else fake.openai_base_url,
             runs_dir=str(runs),
             samples=samples,
