@@ -18,6 +18,7 @@ from typing import Any
 from evalkit.conversation import ConversationResult, Opening, run_conversation, run_opening
 from evalkit.models.base import GenerationOptions
 from evalkit.models.journal import Diverged, JournalModel, stored_turns
+from evalkit.results import results_json, truncated_replies
 from evalkit.runner import conv_id
 from evalkit.spec.prompts import PromptSet
 from evalkit.spec.suite import Suite
@@ -117,8 +118,6 @@ def regrade_run(
     rd: RunDir, suite: Suite, prompts: PromptSet, samples: int, options: GenerationOptions
 ) -> RegradeResult:
     """Re-grade ``rd``; write ``results.regrade-<UTC>.json`` beside ``results.json``."""
-    from evalkit.api import results_json, truncated_replies
-
     conversations, divergences = asyncio.run(_regrade_async(rd, suite, prompts, samples, options))
     truncated = truncated_replies(rd.journal())
     new = results_json(rd.path, str(rd.config.get("model")), suite.name, conversations, truncated=truncated)

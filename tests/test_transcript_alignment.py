@@ -141,3 +141,23 @@ def test_a_closing_summary_of_several_questions_restates_each_part(hw9: Suite, s
         "q2.a": expected,
         "q2.b": "correct",
     }
+
+
+def test_a_reply_in_html_is_split_by_the_question_headings_it_shows(hw9: Suite) -> None:
+    reply = (
+        "<b>Question 1: scaled dot-product attention</b><br><br>"
+        "<b>Part 1:</b> E[q<sup>T</sup>k] = d&mu;<sup>2</sup><br><br>"
+        "<b>Part 2:</b> Var(q<sup>T</sup>k) = d<br><br>"
+        "<b>Part 3:</b> s = d<sup>1/2</sup><br><br>"
+        "<b>Question 2: argmax attention</b><br><br>"
+        "<b>(a)</b> The output is [1, 4, 3]<sup>T</sup>.<br><br>"
+        "<b>(b)</b> Argmax has zero gradient almost everywhere, so no gradient reaches the queries or keys."
+    )
+    got = _by_part(hw9, reply)
+    assert got == {
+        "q1.a": "correct",
+        "q1.b": "correct",
+        "q1.c": "correct",
+        "q2.a": "correct",
+        "q2.b": "correct",
+    }

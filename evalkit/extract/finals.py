@@ -179,6 +179,10 @@ _EMPHASIS = re.compile(
 
 
 _BOLD_LINE = re.compile(r"^[ \t>*\-•✅✔→]*\*\*[^*\n]{1,200}\*\*[^\n]*$", re.MULTILINE)
+_NOT_STATED = re.compile(
+    r"\b(?:mistakes?|wrong|naive|incorrect|not|never|would|might|could|errors?|tempting|instead|guess|suppose|if)\b|n't",
+    re.IGNORECASE,
+)
 # a whole line in bold that ends by stating its math: '**The output of the layer is $v_2 = [1, 4, 3]^\top$.**'
 _BOLD_SENTENCE = re.compile(
     r"^[ \t>\-•✅✔→]*\*\*[^*\n]{0,200}?\b(?:is|are|equals|becomes|gives|=)\s*"
@@ -327,8 +331,8 @@ class _Reader:
             if spans:
                 out.append((m.start(), "answer line", spans))
         for m in _BOLD_SENTENCE.finditer(self.hidden):
-            if any(start == m.start() for start, _, _ in out):
-                continue
+            if any(start == m.start() for start, _, _ in out) or _NOT_STATED.search(m.group(0)):
+                continue  # '**A common mistake is $s = d$.**' states no answer
             inner = [s for s in self.statement_spans(m.start("math"), m.end("math")) if s.kind != "line"]
             if inner:
                 out.append((m.start(), "answer line", inner[:1]))

@@ -160,6 +160,9 @@ _CONNECTORS = {
     "=>",
     "<=",
     ">=",
+    "...",  # '1 + 1 + ... + 1 = d': an ellipsis inside a run of math is part of it
+    "…",
+    "⋯",
 }
 
 

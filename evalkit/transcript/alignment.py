@@ -23,6 +23,7 @@ from evalkit.api import RunResult
 from evalkit.conversation import ConversationResult, NullRecorder, PartState, grade_reply, part_result
 from evalkit.errors import TranscriptError
 from evalkit.extract import read_reply, split_questions
+from evalkit.extract.spans import plain_markup
 from evalkit.grading import needs_help
 from evalkit.models.base import Message, Usage
 from evalkit.paths import default_dir
@@ -175,7 +176,8 @@ def _named(
 def _split_reply(reply: str, pids: tuple[str, ...], numbers: dict[int, str], suite: Suite) -> dict[str, str]:
     """The portion of a reply that answers each of several problems asked in one turn."""
     by_number = {pid: n for n, pid in numbers.items()}
-    parts = split_questions(reply, [by_number[pid] for pid in pids])
+    # a reply in HTML ('<b>Question 6: ...</b><br>') is split by the headings it shows
+    parts = split_questions(plain_markup(reply), [by_number[pid] for pid in pids])
     if parts:
         return {pid: parts.get(by_number[pid], "") for pid in pids}
     return {pid: reply for pid in pids}

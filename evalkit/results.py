@@ -1,0 +1,81 @@
+"""The ``results.json`` / ``--json`` shape of a run, shared by runs (:mod:`evalkit.api`) and re-grading."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from evalkit.conversation import ConversationResult
+from evalkit.models.base import TRUNCATED_STOP_REASONS, Usage
+from evalkit.pricing import cost_usd
+
+__all__ = ["results_json", "truncated_replies"]
+
+
+def truncated_replies(events: Iterable[dict[str, Any]]) -> dict[str, int]:
+    """How many replies of each conversation (``conv`` id) stopped on a length limit, from journal events."""
+    counts: dict[str, int] = {}
+    for e in events:
+        if e.get("type") == "message" and e.get("role") == "assistant":
+            response = e.get("response") or {}
+            if response.get("truncated") or response.get("stop_reason") in TRUNCATED_STOP_REASONS:
+                counts[str(e.get("conv"))] = counts.get(str(e.get("conv")), 0) + 1
+    return counts
+
+
+def results_json(
+    run_dir: Path,
+    model: str,
+    suite: str,
+    conversations: tuple[ConversationResult, ...] | list[ConversationResult],
+    *,
+    batch: bool = False,
+    truncated: Mapping[str, int] | None = None,
+) -> dict[str, Any]:
+    """The ``results.json`` / ``--json`` shape.
+
+    ``truncated`` (from :func:`truncated_replies`) marks each question with the number of its
+    replies that were cut off at ``--max-tokens`` or the context (``truncated_replies``).
+    """
+    truncated = truncated or {}
+    questions: list[dict[str, Any]] = []
+    conversations = sorted(conversations, key=lambda c: c.sample)
+    for conv in conversations:
+        questions.append(
+            {
+                "problem": conv.problem,
+                "title": conv.title,
+                "sample": conv.sample,
+                "points": sum(p.points for p in conv.parts),
+                "max_points": sum(p.max_points for p in conv.parts),
+                "usage": conv.usage.to_json(),
+                "cost_usd": round(cost_usd(model, conv.usage, batch=batch), 6),
+                "model_calls": conv.model_calls,
+                "stopped": conv.stopped,
+                "truncated_replies": truncated.get(f"s{conv.sample}/{conv.problem}", 0),
+            }
+        )
+    parts = [p.to_json() for c in conversations for p in c.parts]
+    usage = sum((c.usage for c in conversations), Usage())
+    return {
+        "run_dir": str(run_dir),
+        "model": model,
+        "suite": suite,
+        "questions": questions,
+        "parts": parts,
+        "totals": {
+            "parts": len(parts),
+            "correct": sum(1 for p in parts if p["status"] == "correct"),
+            "first_try": sum(1 for p in parts if p["first_attempt_status"] == "correct"),
+            "hints": sum(p["hints"] for p in parts),
+            "points": sum(p["points"] for p in parts),
+            "max_points": sum(p["max_points"] for p in parts),
+            "input_tokens": usage.input_tokens,
+            "output_tokens": usage.output_tokens,
+            "cache_read_tokens": usage.cache_read_tokens,
+            "cache_write_tokens": usage.cache_write_tokens,
+            "truncated_replies": sum(truncated.values()),  # the openings' too
+            "cost_usd": round(sum(float(q["cost_usd"]) for q in questions), 6),
+        },
+    }
