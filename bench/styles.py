@@ -52,7 +52,7 @@ def _time_writeup(suite, pool, repeat: int) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--batch", type=int, choices=(1, 2, 3), help="only this batch of the corpus")
+    parser.add_argument("--batch", type=int, choices=(1, 2, 3, 4), help="only this batch of the corpus")
     parser.add_argument("--repeat", type=int, default=3, help="timing runs of the write-up and the corpus")
     parser.add_argument("--verbose", action="store_true", help="print every part that is not right")
     args = parser.parse_args()
