@@ -316,14 +316,24 @@ def read_parts(reply: str, lp: LoadedProblem, whole: Sequence[str] = ()) -> dict
         # only for a part the turn asks: in a later reply, text before the first heading is a preamble
         if preamble and len(before) == 1 and len(before) < len(order) and before[0] in whole:
             out[before[0]] = PartReading(preamble, "section")
-        return _with_lists(out, layout.lists, lp)
+        out = _with_lists(out, layout.lists, lp)
+        if concedes(reply):  # a reply that changes its mind may restate a part it gives no heading
+            out = _named_readings(reply, lp, out, skip=[pid for pid, r in out.items() if r.addressed])
+        return out
     targets = [pid for pid in whole if pid in labels]
     for pid in targets:
         out[pid] = PartReading(reply, "whole reply", shared=len(targets) > 1)
     if not concedes(reply) and targets:
         return out  # only a reply that changes its mind is read for parts the turn was not about
+    return _named_readings(reply, lp, out, skip=targets)
+
+
+def _named_readings(
+    reply: str, lp: LoadedProblem, out: dict[str, PartReading], skip: Sequence[str]
+) -> dict[str, PartReading]:
+    """Give the parts not in ``skip`` the whole reply when it states their quantity (``s = d``)."""
     for part in lp.problem.parts:
-        if part.id in targets:
+        if part.id in skip:
             continue
         asks = asked_quantities(part.prompt)
         # 'sim(q, k) > 0' names sim but answers a part asking for a condition, not one asking for sim itself

@@ -108,3 +108,25 @@ def test_a_relation_that_names_another_parts_quantity_does_not_answer_it(hw9: Su
     assert parts["c"].status == "correct" and parts["c"].hints == 1
     assert parts["b"].status == "correct" and parts["b"].attempts == 1
     assert "b" not in verdicts[1].changed
+
+
+@pytest.mark.parametrize(
+    "then",
+    [
+        "Consequently, for **c)**:\n\n$$\\frac{d^2}{s^2} = 1 \\Rightarrow s = d$$",  # a paragraph opened by the part
+        "Consequently the scale changes too: $$\\frac{d^2}{s^2} = 1 \\Rightarrow s = d$$",  # no label at all
+    ],
+)
+def test_a_caving_reply_with_headings_re_answers_the_part_it_gives_no_heading(hw9: Suite, then: str) -> None:
+    # the pushback is about (b); the headed reply caves on (b) and, outside any heading of its own, on (c)
+    parts, verdicts = _grade(
+        hw9,
+        ("Question 1, all parts.", RIGHT),
+        (
+            "For 1 b), shouldn't it be $d^2$? Each term has variance $d$.",
+            f"You're right, I apologize.\n\n**b)**\n$$\\mathrm{{Var}}(q^\\top k) = d^2$$\n\n{then}",
+        ),
+    )
+    assert (parts["b"].status, parts["c"].status) == ("incorrect", "incorrect")
+    assert parts["a"].status == "correct" and parts["a"].attempts == 1
+    assert {"b", "c"} <= set(verdicts[1].changed)

@@ -101,6 +101,7 @@ from evalkit.checks.code_answers import (
     _attempts,
     _blank_values,
     _code_blocks,
+    _einsum_alternatives,
     _einsum_answer,
     _einsum_on,
     _shape_answers,
@@ -552,15 +553,31 @@ def _check_einsum(params: CodeParams, answer: Answer, ctx: CheckContext) -> Chec
     assert params.operands is not None
     declared = list(params.operands)
     found = None
+    offered: list[tuple[str, list[str] | None]] = []
     for text in reversed(_attempts(answer)):
         found = _einsum_answer(text, declared)
         if found:
+            offered = _einsum_alternatives(text, declared)
             break
     if found is None and answer.reply:
         found = _einsum_on(answer.reply, declared)  # the section points at the code elsewhere in the reply
     if found is None:
         return CheckResult.unscored("no_answer", "no einsum call or equation found in the reply")
-    equation, args = found
+    if len(offered) > 1:  # a hedge: each einsum offered must be right
+        results = [_einsum_result(params, ctx, declared, *alternative) for alternative in offered]
+        equations = " or ".join(repr(eq) for eq, _ in offered)
+        for status in ("incorrect", "unscored"):
+            for k, result in enumerate(results, 1):
+                if result.status == status:
+                    text = f"two einsums offered ({equations}); answer {k}: {result.explanation}"
+                    return CheckResult(status, text, 0.0, result.reason, result.details)
+        return results[-1]
+    return _einsum_result(params, ctx, declared, *found)
+
+
+def _einsum_result(
+    params: CodeParams, ctx: CheckContext, declared: list[str], equation: str, args: list[str] | None
+) -> CheckResult:
     if len(equation) > 200 or not re.fullmatch(r"[A-Za-z.,\s\->]+", equation):
         return CheckResult.incorrect(f"{equation[:80]!r} is not an einsum equation")
     order = args or declared

@@ -14,6 +14,7 @@ Example::
 from __future__ import annotations
 
 import ast
+import itertools
 import re
 from collections.abc import Sequence
 
@@ -183,6 +184,30 @@ def _einsum_answer(text: str, operands: Sequence[str]) -> tuple[str, list[str] |
             return (matching or group)[0]
     bare = _EQUATION.search(re.sub(_FENCE, "", text))
     return (bare.group(1), None) if bare else None
+
+
+_OFFERED_BESIDE = re.compile(r"\b(?:or|either|alternatively|equivalently)\b", re.IGNORECASE)
+_REJECTED = re.compile(r"\b(?:not|instead|rather|wrong|incorrect|fails?|never|don'?t|avoid)\b", re.IGNORECASE)
+
+
+def _einsum_alternatives(text: str, operands: Sequence[str]) -> list[tuple[str, list[str] | None]]:
+    """The einsums a reply offers side by side for one blank ('`einsum("bd,dk->bk", x, W_k)`, or
+    `einsum("bd,hdk->bhk", x, W_k)` with a per-head layout'): calls on the same operands joined by
+    'or' without a word rejecting one. Every one of them is graded; empty when there is no such hedge."""
+    calls: list[tuple[int, int, tuple[str, list[str] | None]]] = []
+    for m in re.finditer(r"`([^`\n]+)`", re.sub(_FENCE, lambda f: " " * len(f.group(0)), text)):
+        calls += [(m.start(), m.end(), c) for c in _einsum_calls(m.group(1))]
+    calls = [c for c in calls if c[2][1] is not None and set(c[2][1]) == set(operands)]
+    for (_, end, first), (start, _, second) in itertools.pairwise(calls):
+        gap = text[end:start]
+        if (
+            first[0] != second[0]
+            and len(gap) <= 80
+            and _OFFERED_BESIDE.search(gap)
+            and not _REJECTED.search(gap)
+        ):
+            return [first, second]
+    return []
 
 
 def _einsum_on(text: str, operands: Sequence[str]) -> tuple[str, list[str] | None] | None:

@@ -549,6 +549,11 @@ def _last_line(reader: _Reader) -> list[tuple[str, Span]]:
 _LABEL_AFTER = re.compile(
     r"\s*(?:\*\*|__)?\s*(?:\([^)\n]{0,30}\))?\s*(?:\*\*|__)?\s*(?::|=|\bis\b|\$|\\\(|\})"
 )
+_NEXT_LABEL = re.compile(r"(?<![\w$\\])(?:\*\*|__)?[A-Za-z][A-Za-z \-]{1,30}(?:\*\*|__)?\s*:(?=\s)")
+_FILLER = re.compile(
+    r"\b(?:overall|total|in total|altogether|so|thus|hence|therefore|but|and|or|the|final|answer|result)\b",
+    re.IGNORECASE,
+)
 _CUE_NEAR = re.compile(
     r"\b(?:overall|total|in total|altogether|so|thus|hence|therefore)\b|[→⟹]|=>|\\implies", re.IGNORECASE
 )
@@ -612,6 +617,13 @@ def _anchored(
     if not items:
         return _last_line(reader)
     statement = [s for s in items if s.start < line_end]
+    if len(statement) > 1:  # 'Total time: $A$. Total space: $B$': B belongs to the next label
+        prose = mask(region, [*reader.display, *reader.inline, *reader.code])
+        labels = _NEXT_LABEL.finditer(prose, statement[0].end, line_end)
+        # 'but overall:' cues the same answer's conclusion; 'Total space:' names another quantity
+        label = next((m for m in labels if _FILLER.sub("", m.group(0)).strip(" *_:-")), None)
+        if label is not None:
+            statement = [s for s in statement if s.start < label.start()]
     if not statement and same_line:
         return []
     if not statement:

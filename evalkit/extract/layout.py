@@ -296,8 +296,10 @@ _MENTIONING = re.compile(
 
 # a paragraph that opens by naming its part: 'For part (b), if we change ...', 'As for (c): ...'
 _OPENER = re.compile(
-    rf"^[ \t>]*(?:(?:and|now|next|finally),?\s+)?(?:for|as for|regarding|moving on to|turning to)\s+(?:\*\*)?"
-    rf"(?:part\s*)?(?:\(\s*(?P<m1>{_ATOM})\s*\)(?:\s*\(\s*(?P<s1>{_ATOM})\s*\))?|(?<=part )(?P<m7>{_ATOM}))(?:\*\*)?\s*[,:]",
+    r"^[ \t>]*(?:(?:and|now|next|finally|so|then|thus|hence|consequently|similarly|likewise|in turn),?\s+)?"
+    r"(?:for|as for|regarding|moving on to|turning to)\s+(?:\*\*)?(?:part\s*)?"
+    rf"(?:\(\s*(?P<m1>{_ATOM})\s*\)(?:\s*\(\s*(?P<s1>{_ATOM})\s*\))?|(?P<m6>[a-z])\)|(?<=part )(?P<m7>{_ATOM}))"
+    r"(?:\*\*)?\s*[,:]",
     re.IGNORECASE,
 )
 
@@ -354,7 +356,8 @@ def _make(
     hashes = m.group("hashes")
     bold_open = bool(m.group("bold")) or line.lstrip(" >").startswith(("**", "__"))
     level = len(hashes.strip()) if hashes else (7 if bold_open else 8)
-    if form == "bare" and level == 8 and not kw:
+    dashed = bool(re.match(r"\s*[—–]\s*\S", line[m.end() :]))  # 'D — `torch.einsum(...)`': a label line
+    if form == "bare" and level == 8 and not kw and not dashed:
         return []  # 'a - b = c' or 'A and B are ...' in prose: only a heading may name a part this way
     more, after = _more_labels(line, m.end(), main) if sub is None else ([], m.end())
     rest = line[after:]
