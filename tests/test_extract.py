@@ -130,3 +130,33 @@ def test_part_heading_beats_a_blank_with_the_same_letter():
         "a": "Blank (a): `x`",
         "b": "Blank (b): `y`",
     }
+
+
+def test_answers_in_json_and_yaml_blocks_are_entries_per_question_and_part() -> None:
+    from evalkit.extract.data import data_entries
+
+    reply = (
+        '```json\n{"A": "(h, d, q)", "E": "torch.einsum(\\"bd,dv->bv\\", x, W_k)", "f": 3}\n```\n\n'
+        "```yaml\nhw9:\n  q2:\n    a: [1, 4, 3]\n  q6:\n    b_ii: the feature map\n```"
+    )
+    got = [(e.question, e.key, e.value) for e in data_entries(reply)]
+    assert got == [
+        (None, "A", "(h, d, q)"),
+        (None, "E", '`torch.einsum("bd,dv->bv", x, W_k)`'),
+        (None, "f", "`3`"),
+        (2, "a", "`[1, 4, 3]`"),
+        (6, "b_ii", "the feature map"),
+    ]
+
+
+def test_a_yaml_alias_bomb_or_a_deep_block_reads_nothing_much() -> None:
+    from evalkit.extract.data import data_entries
+
+    bomb = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}]\n"
+        for i in range(8)
+    )
+    assert len(data_entries(f"```yaml\n{bomb}```")) <= 500
+    deep = "a:\n  b:\n    c:\n      d:\n        e: 1\n"
+    assert data_entries(f"```yaml\n{deep}```") == []
+    assert data_entries("```json\n{not json\n```") == []

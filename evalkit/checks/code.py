@@ -581,6 +581,13 @@ def _einsum_result(
     if len(equation) > 200 or not re.fullmatch(r"[A-Za-z.,\s\->]+", equation):
         return CheckResult.incorrect(f"{equation[:80]!r} is not an einsum equation")
     order = args or declared
+    if sorted(order) != sorted(declared) and len(order) == len(declared) and set(order) & set(declared):
+        wrong = ", ".join(a for a in order if a not in declared)
+        return CheckResult.incorrect(  # 'einsum(..., x, W_k)' for v: it names another tensor than the blank's
+            f"the einsum is applied to {', '.join(order)}: {wrong} where the blank uses "
+            f"{', '.join(d for d in declared if d not in order)}",
+            equation=equation,
+        )
     if sorted(order) != sorted(declared):
         return CheckResult.unscored(
             "answer_parse_error",

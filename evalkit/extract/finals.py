@@ -550,6 +550,21 @@ _LABEL_AFTER = re.compile(
     r"\s*(?:\*\*|__)?\s*(?:\([^)\n]{0,30}\))?\s*(?:\*\*|__)?\s*(?::|=|\bis\b|\$|\\\(|\})"
 )
 _NEXT_LABEL = re.compile(r"(?<![\w$\\])(?:\*\*|__)?[A-Za-z][A-Za-z \-]{1,30}(?:\*\*|__)?\s*:(?=\s)")
+
+
+def _parallel_label(prose: str, m: re.Match[str]) -> bool:
+    """Whether ``m`` starts a label of its own after a sentence ('. Total space:', '; Memory:'), naming
+    something ('Total space', not 'but overall'), rather than ending a phrase ('... and the output:')."""
+    named = _FILLER.sub("", m.group(0)).strip(" *_:-")
+    before = prose[: m.start()].rstrip()
+    words = len(m.group(0).split())
+    return (
+        bool(named)
+        and words <= 3
+        and (not before or before[-1] in ".;|" or (before[-1] == "," and words <= 2))
+    )
+
+
 _FILLER = re.compile(
     r"\b(?:overall|total|in total|altogether|so|thus|hence|therefore|but|and|or|the|final|answer|result)\b",
     re.IGNORECASE,
@@ -621,7 +636,7 @@ def _anchored(
         prose = mask(region, [*reader.display, *reader.inline, *reader.code])
         labels = _NEXT_LABEL.finditer(prose, statement[0].end, line_end)
         # 'but overall:' cues the same answer's conclusion; 'Total space:' names another quantity
-        label = next((m for m in labels if _FILLER.sub("", m.group(0)).strip(" *_:-")), None)
+        label = next((m for m in labels if _parallel_label(prose, m)), None)
         if label is not None:
             statement = [s for s in statement if s.start < label.start()]
     if not statement and same_line:

@@ -40,6 +40,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
+from evalkit.extract.data import data_entries
 from evalkit.extract.spans import fence_ranges, mask
 
 __all__ = ["ReplyLayout", "read_reply", "split_parts", "split_questions", "table_rows"]
@@ -668,6 +669,7 @@ def read_reply(
         for label, entry in _summary_entries(text, start, end, names, question).items():
             summary.setdefault(label, entry)
     _inline_summary(text, names, question, summary)
+    _data_summary(text, names, question, summary)
     _mentions(text, names, summary)
     unplaced = [label for label in names.labels if label not in sections and label not in summary]
     if unplaced:  # any table row whose first cell names a part with no heading: '| (a) | d_model |'
@@ -691,6 +693,20 @@ _MENTION = re.compile(
 _MATH_BEFORE = re.compile(
     r"(\$\$[^$]+\$\$|\$[^$\n]+\$|\\\((?:(?!\\\)).)+\\\)|`[^`\n]+`)[^$`]{0,12}$", re.DOTALL
 )
+
+
+def _data_summary(text: str, names: _Labels, question: int | None, summary: dict[str, str]) -> None:
+    """Answers given as JSON or YAML (``{"A": "(h, d, q)"}``, ``q1: {a: ...}``); a later block wins."""
+    found: dict[str, str] = {}
+    for entry in data_entries(text):
+        if question is not None and entry.question is not None and entry.question != question:
+            continue
+        key = re.sub(r"(?<=[A-Za-z0-9])[_\-](?=[A-Za-z0-9])", ".", entry.key)  # b_ii, b-ii: b.ii
+        label = _label_of_cell(key, names, question)
+        if label is not None and label in names.labels:
+            found[label] = entry.value
+    for label, value in found.items():
+        summary.setdefault(label, value)
 
 
 def _mentions(text: str, names: _Labels, summary: dict[str, str]) -> None:
@@ -845,4 +861,15 @@ def split_questions(reply: str, numbers: Sequence[int]) -> dict[int, str]:
         out[number] = (out.get(number, "") + "\n\n" + text[start:end]).strip()
     if tail:
         out = {n: f"{body}\n\n{tail}" for n, body in out.items()}
+    # a JSON or YAML block of every question's answers belongs to each of them
+    blocks: dict[int, str] = {}
+    for entry in data_entries(reply[:MAX_SCAN]):
+        if entry.question in numbers:
+            blocks.setdefault(entry.offset, "")
+            blocks[entry.offset] += f"{entry.question},"
+    for offset, names in blocks.items():
+        if len(set(names.strip(",").split(","))) < 2:
+            continue
+        block = next((reply[a:b] for a, b in fence_ranges(reply[:MAX_SCAN]) if a == offset), "")
+        out = {n: body if block in body else f"{body}\n\n{block}" for n, body in out.items()}
     return out

@@ -231,3 +231,19 @@ def test_grade_code_answer_rejects_parts_without_code_checks() -> None:
         grade_code_answer(PROBLEM, "z", [], "x")
     with pytest.raises(SpecError, match="no code checks"):
         grade_code_answer(PROBLEM, "a", [], "x")
+
+
+@pytest.mark.parametrize(
+    "reply, status",
+    [
+        ('E = `torch.einsum("bd,dv->bv", x, W_v)`', "correct"),
+        ('E = `torch.einsum("bd,dv->bv", x, W_k)`', "incorrect"),  # the key weights for the value
+        ('E = `torch.einsum("bd,dv->bv", inp, weight)`', "unscored"),  # names the reply alone uses
+    ],
+)
+def test_an_einsum_on_another_tensor_of_the_problem_is_wrong(
+    pool: SandboxPool, reply: str, status: str
+) -> None:
+    params = CodeParams.model_validate(TABLE["checks"]["q4e"])
+    result = get_checker("code").check(params, Answer(reply), _ctx(pool))
+    assert result.status == status, result.explanation
