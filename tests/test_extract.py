@@ -160,3 +160,10 @@ def test_a_yaml_alias_bomb_or_a_deep_block_reads_nothing_much() -> None:
     deep = "a:\n  b:\n    c:\n      d:\n        e: 1\n"
     assert data_entries(f"```yaml\n{deep}```") == []
     assert data_entries("```json\n{not json\n```") == []
+
+
+def test_an_anchor_is_a_whole_word_not_part_of_a_command_or_word() -> None:
+    anchor = r"(?:total\s+)?time(?:\s+complexity)?"
+    text = "Time: $O(N D^2 M)$, since $S$ is a $D^2 \\times M$ matrix built some times over."
+    assert [f.text for f in final_answers(text, anchor=anchor)] == ["O(N D^2 M)"]
+    assert final_answers("$S$ is a $D^2 \\times M$ matrix.", anchor=anchor) == []

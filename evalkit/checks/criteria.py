@@ -141,7 +141,7 @@ _PLAIN_COMMANDS = re.compile(r"(?<![\\\w.])(phi|sqrt|sum|exp|sigma|mu)(?=[(_^{])
 
 def _latex_spelling(text: str) -> str:
     """``φ(Q_i)``, ``phi(Q_i)`` → ``\\phi (Q_i)``; ``Σ_j``, ``sum_j`` → ``\\sum _j`` (so one pattern reads all three);
-    ``\\dfrac`` → ``\\frac``."""
+    ``\\dfrac`` → ``\\frac``; spacing commands (``\\,``, ``\\quad``) are spaces."""
     if not text.isascii():
         text = re.sub(
             r"√\s*\(([^()]*)\)|√\s*([A-Za-z0-9]+)",
@@ -150,6 +150,7 @@ def _latex_spelling(text: str) -> str:
         )
         text = "".join(_UNICODE_MATH.get(ch, ch) for ch in text)
     text = re.sub(r"\\[dtc]frac(?![a-zA-Z])", r"\\frac", text)  # \dfrac, \tfrac, \cfrac are \frac
+    text = re.sub(r"(?<!\\)\\[,;:! ]|\\q?quad(?![a-zA-Z])", " ", text)  # '\sqrt{2}\, x_1': spacing is no math
     return _PLAIN_COMMANDS.sub(r"\\\1", text)
 
 

@@ -156,7 +156,8 @@ def _unwrap(content: str) -> str:
 
 _MARKER = re.compile(
     r"^[ \t>#*_\-•]*(?:\d+\.\s*)?(?:[✅✔→➡]\s*)?(?:\*\*|__)?[ \t]*"
-    r"(?P<word>final\s+answer|answer|final|result|solution|conclusion|total|overall)(?:\s*\([^)\n]{0,30}\))?\s*(?:\*\*|__)?\s*[:：]\s*(?:\*\*|__)?"
+    r"(?P<word>final\s+answer|answer|final|result|solution|conclusion|total|overall)"
+    r"(?:\s+(?:to|for)(?:\s+part)?)?(?:\s*\([^)\n]{0,30}\)){0,3}\s*(?:\*\*|__)?\s*[:：]\s*(?:\*\*|__)?"
     r"|(?:^|(?<=[.!]\s))(?:so\s+|thus\s+|hence\s+)?the\s+(?:final\s+|correct\s+)?answer\s+(?:is|would be|should be)\s*:?",
     re.IGNORECASE | re.MULTILINE,
 )
@@ -318,6 +319,8 @@ class _Reader:
             for bold in re.finditer(r"\*\*([^*\n]{1,200})\*\*", m.group(0)):
                 start = m.start() + bold.start(1)
                 body = bold.group(1)
+                if body.rstrip().endswith((":", "：")):
+                    break  # '**Answer (b)(i):**' labels the answer after it
                 label = re.match(r"^\s*[A-Za-z][A-Za-z \-]{0,30}:\s*", body)
                 if label:
                     start, body = start + label.end(), body[label.end() :]
@@ -584,10 +587,15 @@ def _looks_wanted(content: str, want: re.Pattern[str] | None) -> bool:
     return bool(want.search(content)) and not _DEFINITION.match(content)
 
 
+def _bounded(anchor: str) -> str:
+    """``anchor`` as whole words: 'time' is not found in '\\times' or 'sometimes'."""
+    return rf"(?<![A-Za-z\\])(?:{anchor})(?![A-Za-z])"
+
+
 def _anchor_at(full: str, anchor: str) -> int | None:
     """Where the answer an anchor introduces begins: after its last match written as a label
     (``Time:``, ``**Total space complexity:**``, ``\\text{Total time: }``), else after its last match."""
-    matches = list(re.finditer(anchor, full, re.IGNORECASE))
+    matches = list(re.finditer(_bounded(anchor), full, re.IGNORECASE))
     if not matches:
         return None
 
@@ -606,7 +614,7 @@ def _value_before(
     full: str, at: int, anchor: str, prefer: str, asks: Sequence[str]
 ) -> tuple[str, Span] | None:
     """The answer written just before its label on one line: ``$O(ND^2 M)$ time, $O(ND)$ space``."""
-    m = next((m for m in re.finditer(anchor, full, re.IGNORECASE) if m.end() == at), None)
+    m = next((m for m in re.finditer(_bounded(anchor), full, re.IGNORECASE) if m.end() == at), None)
     if m is None:
         return None
     line_start = full.rfind("\n", 0, m.start()) + 1
@@ -671,7 +679,10 @@ def _inside_math(full: str, at: int) -> Span | None:
             if cut:
                 rest = rest[cut.end() :]
             # the row of an align, up to the next label
-            rest = re.split(r"\\\\(?!\w)|\\text\s*\{[^{}]*:\s*\}", rest)[0]
+            # ... up to the next row or label: '\\text{Space: }', '\\qquad \\text{space }'
+            rest = re.split(
+                r"\\\\(?!\w)|\\text\s*\{[^{}]*:\s*\}|(?:,\s*)?\\q?quad\s*\\text\s*\{[^{}]*\}", rest
+            )[0]
             rest = re.sub(r"^(?:\s|&|\\q?quad|\\[,;])+", "", rest).rstrip(" \t\n,.;&")
             while rest.endswith("}") and rest.count("}") > rest.count("{"):  # the box around 'Space: O(...)'
                 rest = rest[:-1].rstrip(" \t\n,;&")

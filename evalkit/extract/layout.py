@@ -592,7 +592,10 @@ def _tables(text: str, labels: _Labels) -> tuple[list[tuple[int, int]], list[tup
                 for f, n in zip(firsts, named, strict=True)
                 if n is None and re.fullmatch(r"[*_`\s]*\(?[a-zA-Z]\)?[*_`\s]*", f)
             ]
-            qualified = any(re.match(r"[*_`\s]*(?:q\s*)?\d", f, re.IGNORECASE) for f in firsts)
+            # '4(f)', 'Q4 A', '2a' name a question's part; a bare number ('2', a degree) names nothing
+            qualified = any(
+                re.match(r"[*_`\s]*(?:q\s*)?\d{1,2}\s*[(\[.]?\s*[a-zA-Z]", f, re.IGNORECASE) for f in firsts
+            )
             if (len({n for n in named if n}) >= 2 or qualified) and not beyond:
                 out.append((block[0][0], block[-1][1]))
             elif beyond and len(firsts) >= 2:
@@ -786,7 +789,12 @@ def _summary_start(
     for k, (start, _, line) in reversed(list(enumerate(lines))):
         heading_like = line.lstrip().startswith(("#", "**", "__")) or line.rstrip().endswith(":")
         if _SUMMARY.match(line) and (heading_like or len(line.split()) <= 4):
-            entries = {c.line_start for c in raw if c.answer_line and not c.in_list}
+            # a line that holds a label and something after it, not a Markdown heading
+            entries = {
+                c.line_start
+                for c in raw
+                if c.level >= 7 and text[c.body : c.line_end].strip(" *_:") and not c.in_list
+            }
             block_end, count = start, 0
             for line_start, line_end, rest in lines[k + 1 :]:
                 if not rest.strip():

@@ -106,8 +106,16 @@ class SymbolTable:
         return frozenset(self._aliases)
 
     def spec(self, name: str) -> SymbolSpec | None:
-        """The declaration behind ``name`` (a name or a canonical spelling), if any."""
+        """The declaration behind ``name`` (a name or a canonical spelling), if any.
+
+        A single letter in the other case stands for a declared dimension when that spelling is not
+        declared itself: a summary writing ``O(n^2 d)`` for the problem's ``N`` and ``D``.
+        """
         key = self._aliases.get(_GREEK_ALIASES.get(name, name))
+        if key is None and len(name) == 1 and name.isascii() and name.isalpha():
+            other = self._specs.get(self._aliases.get(name.swapcase(), ""))
+            if other is not None and other.kind == "dimension":
+                return other
         return self._specs[key] if key is not None else None
 
     def is_declared(self, name: str) -> bool:
