@@ -111,10 +111,10 @@ def test_an_unrelated_side_question_is_skipped(hw9: Suite) -> None:
     assert any("unrelated" in why for _, why in aligned.skipped)
 
 
-def _by_part(hw9: Suite, reply: str) -> dict[str, str]:
+def _by_part(hw9: Suite, reply: str, user: str = "Questions 1 and 2, please.") -> dict[str, str]:
     from evalkit.transcript import grade_turns
 
-    results, _ = grade_turns(align(parse_transcript(_md(("Questions 1 and 2, please.", reply))), hw9), hw9)
+    results, _ = grade_turns(align(parse_transcript(_md((user, reply))), hw9), hw9)
     return {f"{r.problem}.{p.part}": p.status for r in results for p in r.parts}
 
 
@@ -161,3 +161,22 @@ def test_a_reply_in_html_is_split_by_the_question_headings_it_shows(hw9: Suite) 
         "q2.a": "correct",
         "q2.b": "correct",
     }
+
+
+def test_capital_letter_summary_entries_of_another_question_are_not_this_ones(hw9: Suite) -> None:
+    # 'A: h × d × q' in a summary of Q1 and Q4 is Q4's blank A, not Q1's part (a)
+    reply = (
+        "### Question 1\n\n#### Part (a)\n\n$$\\mathbb{E}[q^\\top k] = d\\mu^2$$\n\n#### Part (b)\n\n$$\\mathrm{Var}(q^\\top k) = d$$\n\n"
+        "#### Part (c)\n\n$$s = \\sqrt{d}$$\n\n### Question 4\n\n#### Blank A\n\n$$W_q \\in \\mathbb{R}^{h \\times d \\times q}$$\n\n"
+        "#### Blank B\n\n$$W_k \\in \\mathbb{R}^{d \\times k}$$\n\n"
+        '#### Blanks C, D, E\n\n```python\nq = torch.einsum("bd,hdq->bhq", x, W_q)  # C\n'
+        'k = torch.einsum("bd,dk->bk", x, W_k)  # D\nv = torch.einsum("bd,dv->bv", x, W_v)  # E\n```\n\n'
+        "### Summary\n\n- $d\\mu^2$, $d$, $\\sqrt{d}$.\n- A: $h \\times d \\times q$, B: $d \\times k$; the einsums are above.\n"
+    )
+    got = _by_part(hw9, reply, "Questions 1 and 4, please.")
+    assert {k: v for k, v in got.items() if k.startswith("q1")} == {
+        "q1.a": "correct",
+        "q1.b": "correct",
+        "q1.c": "correct",
+    }
+    assert [got[f"q4.{p}"] for p in "abcde"] == ["correct"] * 5

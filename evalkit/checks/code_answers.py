@@ -16,6 +16,7 @@ from __future__ import annotations
 import ast
 import itertools
 import re
+import textwrap
 from collections.abc import Sequence
 
 from evalkit.checks.base import Answer
@@ -25,9 +26,37 @@ _CODE_LANGS = {"", "python", "py", "python3", "torch", "pytorch"}
 _CHECKS = "✓✔✅✗✘❌"
 
 
+_DIFF_LANGS = {"diff", "patch", "udiff"}
+
+
+def _post_image(diff: str) -> str:
+    """The code a unified diff leaves (its ``+`` and context lines), hunk by hunk and dedented, without
+    hunk headers or ``-`` lines."""
+    hunks: list[list[str]] = [[]]
+    for line in diff.splitlines():
+        if line.startswith(("@@", "diff ", "index ")):
+            hunks.append([])
+        elif not line.startswith(("+++", "---", "-")):
+            hunks[-1].append(line[1:] if line[:1] in ("+", " ") else line)
+    return (
+        "\n\n".join(textwrap.dedent("\n".join(h)).strip("\n") for h in hunks if any(x.strip() for x in h))
+        + "\n"
+    )
+
+
+def _block_code(lang: str, body: str) -> str | None:
+    """The Python a fenced block holds: itself, or a diff's result; None for other languages."""
+    lang = lang.lower()
+    if lang in _CODE_LANGS:
+        return body
+    if lang in _DIFF_LANGS:
+        return _post_image(body)
+    return None
+
+
 def _code_blocks(text: str) -> list[str]:
-    """The fenced code blocks of ``text`` that may be Python, in order."""
-    return [m.group(3) for m in _FENCE.finditer(text) if m.group(2).lower() in _CODE_LANGS]
+    """The fenced code blocks of ``text`` that may be Python (a diff as the code it leaves), in order."""
+    return [code for m in _FENCE.finditer(text) if (code := _block_code(m.group(2), m.group(3))) is not None]
 
 
 def _attempts(answer: Answer) -> list[str]:
@@ -71,7 +100,8 @@ _SKELETON_BLANK = re.compile(r"_{2,}\s*\(\s*([A-Za-z0-9]+)\s*\)\s*_{2,}|_{3,}([A
 
 
 _LIST_LEAD = re.compile(
-    r"^(?:final\s+)?(?:answers?|blanks?|fill(?:ed)?(?:[\s-]+ins?)?|solutions?|results?)\s*[:：]\s*",
+    r"^(?:(?:so|thus|i\.e\.|that is|in short)\s*[:,]?\s*)?(?:(?:final\s+)?(?:answers?|blanks?|solutions?|results?"
+    r"|fill(?:ed)?(?:[\s-]+ins?)?)\s*)?[:：]\s*",
     re.IGNORECASE,
 )
 
@@ -123,11 +153,12 @@ def _filled_skeleton(text: str, skeleton: str, names: Sequence[str]) -> list[tup
         patterns.append((name, re.compile(rf"^{loose(before)}\s*(?P<v>.+?)\s*{loose(after)}\s*(?:#.*)?$")))
     found = []
     for m in _FENCE.finditer(text):
-        if m.group(2).lower() not in _CODE_LANGS:
+        code = _block_code(m.group(2), m.group(3))
+        if code is None:
             continue
         base = m.start(3)
         offset = 0
-        for code_line in m.group(3).splitlines(keepends=True):
+        for code_line in code.splitlines(keepends=True):
             stripped = code_line.strip()
             for name, pattern in patterns:
                 hit = pattern.match(stripped)
@@ -225,6 +256,7 @@ _DIM = r"(?:\d+\s*\*\s*)?[A-Za-z_][A-Za-z0-9_]*(?:\s*[/+-]\s*[A-Za-z0-9_]+)?|\d+
 _TIMES = r"(?:×|\\times|\\cdot|\*|(?<=\s)x(?=\s))"
 _SHAPE_FORMS = re.compile(
     rf"(?P<reals>(?:ℝ|\\mathbb\s*\{{\s*R\s*\}}|\\R\b|\bR)\s*\^\s*(?:\{{(?P<rin>[^{{}}\n]+)\}}|\((?P<rpar>[^()\n]+)\)|(?P<rbare>{_DIM}(?:\s*{_TIMES}\s*(?:{_DIM}))+)))"
+    rf"|(?<![\w\\\]])(?P<nested>(?:\[\s*(?:{_DIM})\s*\]){{2,}})(?![\w\[])"  # [h][d][q], nested array dims
     rf"|(?<![\w\\])(?P<list>[\[(]\s*(?:{_DIM})(?:\s*,\s*(?:{_DIM}))+\s*[\])])"
     rf"|(?<![\w\\/])(?P<times>(?:{_DIM})(?:\s*{_TIMES}\s*(?:{_DIM}))+)(?=\s*(?:tensor|matrix|array|weight|shape|$|[,.;:)`$*]))",
 )
@@ -263,6 +295,8 @@ def _shape_mentions(text: str) -> list[tuple[int, list[str], str | None]]:
         if m.group("reals"):
             inner = m.group("rin") or m.group("rpar") or m.group("rbare") or ""
             dims = _dims(inner)
+        elif m.group("nested"):
+            dims = [_delatex(d.strip()) for d in re.findall(r"\[([^\[\]]+)\]", m.group("nested"))]
         else:
             dims = _dims(m.group("list") or m.group("times") or "")
         if len(dims) < 2 or any(len(d) > 20 for d in dims):

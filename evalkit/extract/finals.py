@@ -158,7 +158,9 @@ _MARKER = re.compile(
     r"^[ \t>#*_\-•]*(?:\d+\.\s*)?(?:[✅✔→➡]\s*)?(?:\*\*|__)?[ \t]*"
     r"(?P<word>final\s+answer|answer|final|result|solution|conclusion|total|overall)"
     r"(?:\s+(?:to|for)(?:\s+part)?)?(?:\s*\([^)\n]{0,30}\)){0,3}\s*(?:\*\*|__)?\s*[:：]\s*(?:\*\*|__)?"
-    r"|(?:^|(?<=[.!]\s))(?:so\s+|thus\s+|hence\s+)?the\s+(?:final\s+|correct\s+)?answer\s+(?:is|would be|should be)\s*:?",
+    r"|(?:^|(?<=[.!]\s))(?:so\s+|thus\s+|hence\s+)?the\s+(?:final\s+|correct\s+)?answer\s+(?:is|would be|should be)\s*:?"
+    # after a sentence on the same line: '... each. Total: **O(d² + b·d + b·n·k)**.'
+    r"|(?<=[.!?] )(?:\*\*|__)?(?:final\s+answer|answer|total|overall|in\s+total)\s*(?:\*\*|__)?\s*[:：]\s*(?:\*\*|__)?",
     re.IGNORECASE | re.MULTILINE,
 )
 _CONCLUDING = re.compile(

@@ -61,7 +61,7 @@ _LABEL = (
     rf"|(?P<m6>{_ATOM})(?:\)|\.(?=[\s*_:)]|$)|:(?=\s|$|\*))"  # a)  a.  a:  1.  ii)
     rf"|(?P<m10>{_ATOM})(?=\s*(?:\*\*|__)?\s*(?:[—–]|-\s|,\s*{_ATOM}\b|\s(?:and|&)\s+{_ATOM}\b|/{_ATOM}\b|$)|(?:\*\*|__)\s|\s*\((?:corrected|revised|updated|fixed|again|new|cont(?:inued|'d)?)\))"  # A — ...; C, D; A and B
 )
-_KEYWORD = r"(?P<kw>part|sub-?part|question|problem|exercise|q|blank|step|case|answer)"
+_KEYWORD = r"(?P<kw>part|sub-?part|question|problem|exercise|q|blanks?|step|case|answer)"
 # bullets models use: '-', '*', '•', and symbols or emoji ('🔹', '👉', '▶', '✅')
 _BULLET = r"(?:[-*+•]|[\u2190-\u21ff\u25a0-\u27bf\u2b00-\u2bff\U0001f300-\U0001faff]\ufe0f?)"
 _HEAD = re.compile(
@@ -369,7 +369,7 @@ def _make(
         strength += 2
     elif bold_open:
         strength += 1
-    if kw == "blank":
+    if kw.startswith("blank"):
         strength -= 3
     if re.match(r"^(?:\*\*|__)?\s*(?:=|:=|->|→|⟶|is\b)", rest.strip()):
         strength -= 2  # '(a) = d_model': a value, not a heading
@@ -511,10 +511,27 @@ def _strip_label(line: str) -> str:
     return re.sub(r"^[\s*_:.\-–—=→)]+", "", rest).strip(" *_")
 
 
+def _quoted(text: str, c: _Candidate) -> bool:
+    return text[c.line_start : c.line_start + 8].lstrip(" \t").startswith(">")
+
+
+def _written_upper(text: str, c: _Candidate) -> bool:
+    """Whether the candidate's label is written as a capital letter ('A:', '**B**')."""
+    if c.main is None or len(c.main) != 1:
+        return False
+    m = re.search(
+        rf"(?<![A-Za-z]){re.escape(c.main)}(?![A-Za-z])", text[c.start : max(c.body, c.start + 1)], re.I
+    )
+    return bool(m and m.group(0).isupper())
+
+
 def _summary_entries(
-    text: str, start: int, end: int, labels: _Labels, question: int | None
+    text: str, start: int, end: int, labels: _Labels, question: int | None, *, lowercase: bool = False
 ) -> dict[str, str]:
-    """The answers a summary block (``text[start:end]``) restates, per part label."""
+    """The answers a summary block (``text[start:end]``) restates, per part label.
+
+    With ``lowercase`` (the reply's own headings write this problem's labels in lower case), a
+    capital-letter entry ('A: h × d × q') belongs to another question the summary covers."""
     entries: dict[str, str] = {}
     region = text[start:end]
     for _, cells in table_rows(region):
@@ -524,6 +541,8 @@ def _summary_entries(
     raw = _candidates(region)
     for c in [*_map(raw, labels, question), *_numbered(raw, labels)]:
         if c.label is None or c.label in entries or c.label not in labels.labels:
+            continue
+        if lowercase and _written_upper(region, c):
             continue
         entries[c.label] = region[c.body : c.line_end].strip(" *_,;")
     for _, _, line in _lines(region):
@@ -642,7 +661,13 @@ def read_reply(
         if c.label is None or _inside(c.start, tables) or in_summary:
             continue
         best = chosen.get(c.label)
-        if best is None or c.strength > best.strength:
+        # a question restated in a blockquote ('> **Q2(a).** Perform ...') loses to the answer's own heading
+        quoted, best_quoted = _quoted(text, c), best is not None and _quoted(text, best)
+        if (
+            best is None
+            or (best_quoted and not quoted)
+            or (quoted == best_quoted and c.strength > best.strength)
+        ):
             chosen[c.label] = c
     bounds = sorted(
         {c.start for c in chosen.values()}
@@ -667,7 +692,10 @@ def read_reply(
             answer_lines[label] = text[c.body : min(end, c.line_end)].strip()
     summary: dict[str, str] = {}
     if summary_at:
-        summary.update(_summary_entries(text, summary_at[0], summary_at[1], names, question))
+        lowercase = bool(sections) and not any(_written_upper(text, chosen[label]) for label in sections)
+        summary.update(
+            _summary_entries(text, summary_at[0], summary_at[1], names, question, lowercase=lowercase)
+        )
     for start, end in tables:
         for label, entry in _summary_entries(text, start, end, names, question).items():
             summary.setdefault(label, entry)
