@@ -180,3 +180,49 @@ def test_capital_letter_summary_entries_of_another_question_are_not_this_ones(hw
         "q1.c": "correct",
     }
     assert [got[f"q4.{p}"] for p in "abcde"] == ["correct"] * 5
+
+
+def test_a_prose_reply_is_split_at_the_paragraphs_that_open_a_question(hw9: Suite) -> None:
+    reply = (
+        "Starting with question 1, linearity gives $\\mathbb{E}[q^\\top k] = d\\mu^2$.\n\n"
+        "For part (b), the variances of the $d$ independent products add: $\\mathrm{Var}(q^\\top k) = d$.\n\n"
+        "Part (c) follows: dividing by $s$ scales the variance by $1/s^2$, so $s = \\sqrt{d}$.\n\n"
+        "Moving on to question 2. For part (a), the argmax picks $k_2$, so the output is $v_2 = [1, 4, 3]^\\top$.\n\n"
+        "For part (b), argmax has zero gradient almost everywhere, so no gradient reaches the queries or keys."
+    )
+    got = _by_part(hw9, reply)
+    assert got == {
+        "q1.a": "correct",
+        "q1.b": "correct",
+        "q1.c": "correct",
+        "q2.a": "correct",
+        "q2.b": "correct",
+    }
+
+
+def test_a_part_named_with_another_questions_number_is_not_this_questions_part(hw9: Suite) -> None:
+    from evalkit.transcript.topics import named_parts
+
+    text = "My partner says 1(c) should be s = d. And for 6(d), isn't S a D^2 x M matrix?"
+    assert named_parts(text, hw9.get("q6")) == ["d"]
+    assert named_parts(text, hw9.get("q1")) == ["c"]
+
+
+def test_a_turn_that_corrects_the_current_question_and_asks_the_next_grades_both(hw9: Suite) -> None:
+    from evalkit.transcript import grade_turns
+
+    first = Q1_REPLY.replace("d\\mu^2", "d(\\mu^2 + \\sigma^2)")
+    second = (
+        "You're right, the expectation factors.\n\n### Part (a), corrected\n\n"
+        "So $\\mathbb{E}[q^\\top k] = d\\mu^2$.\n\n"
+        "### Question 2(a): the output\n\nArgmax picks $k_2$, so the output is $v_2 = [1, 4, 3]^\\top$.\n\n"
+        "### Question 2(b): training\n\nArgmax has zero gradient almost everywhere, so no gradient reaches "
+        "the queries or keys; softmax is a smooth, differentiable relaxation."
+    )
+    text = _md(
+        ("Question 1 please.", first), ("For (a): are q and k not independent? Also can you do Q2?", second)
+    )
+    results, _ = grade_turns(align(parse_transcript(text), hw9), hw9)
+    got = {f"{r.problem}.{p.part}": [a.status for a in p.history] for r in results for p in r.parts}
+    assert got["q1.a"] == ["incorrect", "correct"]
+    assert got["q2.a"] == ["correct"] and got["q2.b"] == ["correct"]

@@ -857,27 +857,38 @@ def split_parts(reply: str, labels: Sequence[str]) -> dict[str, str]:
 
 # -- questions -------------------------------------------------------------------------------------------
 
+_QUESTION_OPENER = re.compile(
+    r"^[ \t]*(?:(?:starting|beginning|moving on|turning|now|next|finally|then|and)(?:\s+(?:with|to|on to|for))?\s+)"
+    r"(?:question|problem|exercise)\s+(\d{1,2})\b[,.:;]()",
+    re.IGNORECASE,
+)
 _QUESTION_HEAD = re.compile(
     rf"^[ \t>]*(?:#{{1,6}}[ \t]+)?(?:{_BULLET}[ \t]+)*(?:\*\*|__)?[ \t]*(?:{_BULLET}[ \t]+)?"
     r"(?:(?:question|problem|exercise|q)[ \t]*#?[ \t]*(\d{1,2})\b(?![(\[]|[a-z]\))"
-    r"|(?<=#\s)(\d{1,2})\.[ \t]+[A-Z])",  # '# 1. Justifying ...': a numbered question heading
+    r"|(?<=#\s)(\d{1,2})\.[ \t]+[A-Z]"  # '# 1. Justifying ...': a numbered question heading
+    r"|(?<=#\s)[ \t]*(?:\*\*|__)?(?:question|problem|exercise|q)[ \t]*(\d{1,2})(?=\s*[(\[][a-z])"
+    r")",  # '### Question 2(a): ...': the first part's heading opens the question
     re.IGNORECASE,
 )
 
 
-def split_questions(reply: str, numbers: Sequence[int]) -> dict[int, str]:
+def split_questions(reply: str, numbers: Sequence[int], lead: int | None = None) -> dict[int, str]:
     """The part of ``reply`` under each question heading (``## Question 4``, ``**Q1.**``) among ``numbers``.
 
     A closing summary after the last question (``### Final answers``) is given to
     every question, whose rows then name their question (``4(f)``). Returns {}
-    when the reply has fewer than two such headings (it answers one question).
+    when the reply has fewer than two such headings (it answers one question). With ``lead``,
+    a question the reply gives no heading gets the text before the first heading (a reply that
+    first corrects the current question, then answers the next one).
     """
     text = reply[:MAX_SCAN]
     hidden = mask(text, fence_ranges(text))
     heads = []
     for start, _, line in _lines(hidden):
         m = _QUESTION_HEAD.match(line)
-        number = int(m.group(1) or m.group(2)) if m else None
+        if m is None and (start == 0 or hidden[:start].endswith("\n\n")):
+            m = _QUESTION_OPENER.match(line)  # 'Moving on to question 6. For part (a), ...'
+        number = int(next(g for g in m.groups() if g)) if m and any(m.groups()) else None
         if number is not None and number in numbers:
             heads.append((start, number))
     closing = _summary_start(text, [])
@@ -885,6 +896,8 @@ def split_questions(reply: str, numbers: Sequence[int]) -> dict[int, str]:
         heads = [
             h for h in heads if h[0] < closing[0]
         ]  # '- **Q1:** (a) ...' lines of the summary head nothing
+    if lead is not None and heads and lead not in {n for _, n in heads} and text[: heads[0][0]].strip():
+        heads.insert(0, (0, lead))
     if len({n for _, n in heads}) < 2:
         return {}
     tail = ""

@@ -173,11 +173,26 @@ def _named(
     return _Named((), ())
 
 
+_UNQUALIFIED_PART = re.compile(r"(?<![\w(])(?:parts?\s*)?\(\s*([a-h])\s*\)|\bpart\s+([a-h])\b", re.IGNORECASE)
+
+
+def _about_current(user: str, current: tuple[str, ...], suite: Suite) -> bool:
+    """Whether a turn that asks for a new question first follows up on a part of the current one:
+    a part named without a question number ('For (a): ...') before the new question is named."""
+    first_ref = re.search(
+        r"\b(?:q|question|problem|exercise)\s*\d|\b\d{1,2}\s*\(?[a-h]\b", user, re.IGNORECASE
+    )
+    before = user[: first_ref.start()] if first_ref else user
+    letters = {p.id.split(".")[0].lower() for pid in current for p in suite.get(pid).problem.parts}
+    return any((m.group(1) or m.group(2)).lower() in letters for m in _UNQUALIFIED_PART.finditer(before))
+
+
 def _split_reply(reply: str, pids: tuple[str, ...], numbers: dict[int, str], suite: Suite) -> dict[str, str]:
-    """The portion of a reply that answers each of several problems asked in one turn."""
+    """The portion of a reply that answers each of several problems asked in one turn; the first of
+    them, when the reply gives it no question heading, gets the text before the others' headings."""
     by_number = {pid: n for n, pid in numbers.items()}
     # a reply in HTML ('<b>Question 6: ...</b><br>') is split by the headings it shows
-    parts = split_questions(plain_markup(reply), [by_number[pid] for pid in pids])
+    parts = split_questions(plain_markup(reply), [by_number[pid] for pid in pids], lead=by_number[pids[0]])
     if parts:
         return {pid: parts.get(by_number[pid], "") for pid in pids}
     return {pid: reply for pid in pids}
@@ -248,6 +263,16 @@ def align(transcript: Transcript, suite: Suite) -> AlignedTranscript:
             opening = ex
             continue
         targets = named.problems
+        if (
+            targets
+            and current
+            and not set(current) & set(targets)
+            and _about_current(ex.user, current, suite)
+        ):
+            targets = (
+                *current,
+                *targets,
+            )  # 'For (a): ... Also can you do Q2?': the current one and the new one
         if not targets and (not current or _NEXT_QUESTION.search(ex.user)):
             after = max(order.index(p) for p in current) + 1 if current else 0
             nxt = next((pid for pid in order[after:] if pid not in placed), None)

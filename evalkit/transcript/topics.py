@@ -185,11 +185,20 @@ def _label_patterns(label: str) -> list[str]:
     ]
 
 
+_OTHER_QUESTIONS_PART = re.compile(
+    r"\b[Qq]?(\d{1,2})\s*(?:\(\s*[a-zA-Z]{1,4}\s*\)(?:\s*\(\s*[ivx]{1,4}\s*\))?|[a-z](?![\w-]))"
+)
+
+
 def named_parts(text: str, lp: LoadedProblem) -> list[str]:
     """The parts of ``lp`` a user turn names: 'part (c)', 'parts a and c', '(b)(ii)', 'Q4(g)', or their quantity ('$s$')."""
     from evalkit.extract import asked_quantities
     from evalkit.extract.spans import canonical, math_blocks
+    from evalkit.grading import question_number
 
+    number = question_number(lp)
+    if number is not None:  # '1(c)' names question 1's part (c), not this problem's
+        text = _OTHER_QUESTIONS_PART.sub(lambda m: m.group(0) if int(m.group(1)) == number else " ", text)
     found = []
     for part in lp.problem.parts:
         label = (part.label or part.id).strip("()").replace(")(", ".")
