@@ -10,6 +10,7 @@ from evalkit.api import RunConfig, RunResult, load_run, run, schema, validate
 from evalkit.checks.base import Answer, CheckContext, Checker, CheckResult, register_checker
 from evalkit.errors import (
     BudgetExceeded,
+    ContextFull,
     EvalkitError,
     MissingKeyError,
     ModelError,
@@ -29,6 +30,7 @@ __all__ = [
     "CheckContext",
     "CheckResult",
     "Checker",
+    "ContextFull",
     "EvalkitError",
     "GenerationOptions",
     "Message",

@@ -89,6 +89,9 @@ def print_summary(results: dict[str, Any], console: Console) -> None:
         f"{t['input_tokens']:,} input{from_cache} + {t['output_tokens']:,} output tokens"
         + (f", ${t['cost_usd']:.4f}" if t.get("cost_usd") else "")
     )
+    for q in results["questions"]:
+        if q.get("stopped"):
+            console.print(f"[yellow]{q['problem']} stopped early:[/] {_escape(str(q['stopped']))}")
     cut = t.get("truncated_replies") or 0
     if cut:
         console.print(

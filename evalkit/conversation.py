@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from evalkit.checks.base import Answer, CheckResult, Status
-from evalkit.errors import ReplayExhausted
+from evalkit.errors import ContextFull, ReplayExhausted
 from evalkit.grading import CheckOutcome, PartGrade, PartReading, grade_part, needs_help, read_parts
 from evalkit.models.base import GenerationOptions, Message, Model, ModelRequest, ModelResponse, Turn, Usage
 from evalkit.spec.prompts import HintItem, PromptSet
@@ -463,9 +463,11 @@ async def run_conversation(
         )
         try:
             reply = await asker.ask(messages, text, Turn("hint", lp.id, round_number))
-        except ReplayExhausted as err:
+        except (ReplayExhausted, ContextFull) as err:
+            # the parts keep the verdicts of their last answers; a resume (with a larger context) goes on here
             stopped = str(err)
-            recorder.event("replay_exhausted", conv=conv, problem=lp.id, message=stopped)
+            kind = "replay_exhausted" if isinstance(err, ReplayExhausted) else "context_full"
+            recorder.event(kind, conv=conv, problem=lp.id, message=stopped)
             break
         await _grade_reply(lp, states, reply, [h.part.id for h in hints], sandbox, recorder, conv)
 

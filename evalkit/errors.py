@@ -9,6 +9,7 @@ them into one line and a non-zero exit code, with no traceback unless
      ├── ModelError         a provider or model could not answer
      │    ├── MissingKeyError     no API key in the environment
      │    ├── ReplayExhausted     a cassette has no recorded reply for a turn
+     │    ├── ContextFull         a conversation outgrew the model's context window
      │    └── BudgetExceeded      the run reached --max-cost
      ├── SandboxError       the sandbox itself could not run (never a model's bad code)
      ├── StoreError         a run directory or cache is missing or corrupt
@@ -24,6 +25,7 @@ from pathlib import Path
 
 __all__ = [
     "BudgetExceeded",
+    "ContextFull",
     "EvalkitError",
     "MissingKeyError",
     "ModelError",
@@ -83,6 +85,10 @@ class MissingKeyError(ModelError):
 
 class ReplayExhausted(ModelError):
     """A replay cassette holds no reply for the requested turn."""
+
+
+class ContextFull(ModelError):
+    """The conversation no longer fits the model's context window: it ends there, the run goes on."""
 
 
 class BudgetExceeded(ModelError):

@@ -10,7 +10,7 @@ reached by then.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -55,6 +55,8 @@ async def _regrade_async(
     model = JournalModel(str(rd.config.get("model")), stored_turns(events))
     conversations: list[ConversationResult] = []
     divergences: list[Divergence] = []
+    # conversations that outgrew the model's context in the run: their last hint has no reply
+    outgrown = {str(e["conv"]): str(e.get("message", "")) for e in events if e.get("type") == "context_full"}
     for sample in range(samples):
         try:
             opening: Opening = await run_opening(
@@ -79,7 +81,9 @@ async def _regrade_async(
                 continue
             conversations.append(result)
             stored = _stored_length(events, conv)
-            if result.stopped:
+            if result.stopped and conv in outgrown:  # it stopped there in the run too
+                result = replace(result, stopped=outgrown[conv])
+            elif result.stopped:
                 index = len(result.messages)
                 divergences.append(
                     Divergence(conv, index, f"a new verdict sends a hint never sent: {result.stopped}")

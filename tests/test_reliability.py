@@ -441,3 +441,47 @@ def test_two_resumes_of_one_run_at_once(tmp_path) -> None:
         events = [json.loads(line) for line in (run_dir / "journal.jsonl").read_text().splitlines()]
         keys = [(e["conv"], e["index"]) for e in events if e["type"] == "message"]
         assert len(keys) == len(set(keys))
+
+
+@pytest.mark.parametrize(
+    ("provider", "message"),
+    [
+        (
+            "openai",
+            "This model's maximum context length is 4096 tokens. However, your messages resulted in 4113 tokens.",
+        ),
+        ("anthropic", "prompt is too long: 200417 tokens > 200000 maximum"),
+    ],
+)
+def test_a_conversation_that_outgrows_the_context_ends_and_the_run_goes_on(
+    tmp_path, provider_env, provider, message, capsys, monkeypatch
+) -> None:
+    with FakeProvider() as fake:
+        fake.respond_with(lambda call: answer(call.last_user))
+        # the products conversation's second hint no longer fits; nothing else is affected
+        fake.fail_when(
+            lambda r: Fault.error(400, message) if "Four threes." in json.dumps(r.body or {}) else None
+        )
+        base = fake.openai_base_url if provider == "openai" else fake.anthropic_base_url
+        result = api.run(trio_config(tmp_path, f"{provider}:m", base))
+        got = verdicts(result.to_json())
+        expected = expected_parts()
+        expected["products", "a"] = (
+            "incorrect",
+            "incorrect",
+            2,
+            2,
+        )  # 13 after the first hint; the second got no reply
+        assert got == expected
+        questions = {q["problem"]: q for q in result.to_json()["questions"]}
+        assert "no longer fits the model's context window" in questions["products"]["stopped"]
+        assert message.split(":")[0] in questions["products"]["stopped"]
+        assert questions["sums"]["stopped"] is None and questions["words"]["stopped"] is None
+        events = [json.loads(line) for line in (result.run_dir / "journal.jsonl").read_text().splitlines()]
+        assert [e["conv"] for e in events if e["type"] == "context_full"] == ["s0/products"]
+        assert run_cli(["report", str(result.run_dir)], capsys, monkeypatch).code == 0
+        assert "The conversation stopped early" in (result.run_dir / "report.html").read_text()
+        # re-grading the run keeps that reason and finds no divergence
+        out = run_cli(["grade", str(result.run_dir)], capsys, monkeypatch)
+        assert out.code == 0, out.err
+        assert "products stopped early" in out.out and "never sent" not in out.out + out.err

@@ -44,7 +44,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from evalkit.errors import ModelError
+from evalkit.errors import ContextFull, ModelError
 from evalkit.models.base import GenerationOptions, ModelRequest, ModelResponse
 from evalkit.models.llamacpp import LlamaServer, server_version
 from evalkit.models.openai import PLACEHOLDER_KEY, OpenAIModel
@@ -235,7 +235,7 @@ class _ServerChat(OpenAIModel):
         import openai
 
         if isinstance(exc, openai.BadRequestError) and "context size" in str(exc):
-            return Failure(ModelError(self.owner.context_message(exc.body), status=400))
+            return Failure(ContextFull(self.owner.context_message(exc.body), status=400))
         return super().classify(exc, timeout_s)
 
 
@@ -325,7 +325,7 @@ class LocalModel:
         limit = f"; the model was trained on {trained:,}" if trained else ""
         return (
             f"{self.name}: the conversation so far{size} does not fit the context of {self.ctx:,} tokens "
-            f"per conversation{limit}: raise --ctx (evalkit run --resume RUN --ctx N continues the run)"
+            f"per conversation{limit}: raise --ctx (evalkit run --resume RUN --ctx N continues the conversation)"
         )
 
     async def aclose(self) -> None:

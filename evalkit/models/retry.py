@@ -31,6 +31,7 @@ import asyncio
 import email.utils
 import logging
 import random
+import re
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -38,7 +39,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
-from evalkit.errors import ModelError
+from evalkit.errors import ContextFull, ModelError
 
 __all__ = [
     "ErrorContext",
@@ -238,6 +239,26 @@ def provider_message(body: object) -> str:
     return str(body)
 
 
+# how providers say a prompt is longer than the context: OpenAI's error code and vLLM's, Anthropic's and
+# llama.cpp's messages
+_CONTEXT_CODES = {"context_length_exceeded", "exceed_context_size_error"}
+_CONTEXT_WORDS = re.compile(
+    r"maximum context length|context length exceeded|prompt is too long|exceeds the available context size"
+    r"|context size has been exceeded|context window",
+    re.IGNORECASE,
+)
+
+
+def context_overflow(body: object, detail: str) -> bool:
+    """Whether a 400 says the prompt does not fit the model's context (then no retry can help)."""
+    error = body.get("error", body) if isinstance(body, dict) else None
+    if isinstance(error, dict) and (
+        error.get("code") in _CONTEXT_CODES or error.get("type") in _CONTEXT_CODES
+    ):
+        return True
+    return bool(_CONTEXT_WORDS.search(detail))
+
+
 def status_failure(ctx: ErrorContext, status: int, headers: Mapping[str, str], body: object) -> Failure:
     """Classify an HTTP error status: what to tell the user, and whether (and when) to retry."""
     detail = one_line(provider_message(body), ctx.secret)
@@ -257,6 +278,9 @@ def status_failure(ctx: ErrorContext, status: int, headers: Mapping[str, str], b
             msg += f" and --base-url ({ctx.base_url})"
         return Failure(ModelError(msg, status=status))
     if status == 400:
+        if context_overflow(body, detail):
+            msg = f"{ctx.model}: the conversation no longer fits the model's context window (400{said})"
+            return Failure(ContextFull(msg, status=status))
         return Failure(ModelError(f"{ctx.model}: request rejected (400){said}", status=status))
 
     lowered = {k.lower(): v for k, v in headers.items()}
