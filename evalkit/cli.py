@@ -269,7 +269,14 @@ def _interrupt_on_sigterm() -> None:
     if threading.current_thread() is not threading.main_thread():
         return
 
-    def interrupt(signum: int, frame: object) -> None:
+    def interrupt(signum: int, frame: Any) -> None:
+        # Inside asyncio.run, Ctrl-C's handler is asyncio's: it cancels the running task, which then ends
+        # as KeyboardInterrupt. Raising here instead could land in a weakref callback or __del__, where
+        # Python prints the exception and drops it, and the run would go on.
+        handler = signal.getsignal(signal.SIGINT)
+        if callable(handler) and handler is not signal.default_int_handler:
+            handler(signal.SIGINT, frame)
+            return
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, interrupt)

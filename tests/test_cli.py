@@ -150,3 +150,31 @@ def test_run_json_prints_only_json_for_any_number_of_models(models, tmp_path, ca
     data = json.loads(result.out)  # the whole of stdout: no table before or after
     runs = [data] if len(models) == 1 else data
     assert [r["model"] for r in runs] == models
+
+
+def test_a_sigterm_that_lands_in_a_finalizer_still_stops_the_run() -> None:
+    """Python drops an exception raised in __del__: SIGTERM must stop the run the way Ctrl-C does."""
+    import asyncio
+    import os
+    import signal
+    import time
+
+    from evalkit import cli
+
+    class DroppedMidRun:
+        def __del__(self) -> None:
+            os.kill(os.getpid(), signal.SIGTERM)  # the handler runs here, inside the finalizer
+
+    async def a_run() -> None:
+        DroppedMidRun()
+        await asyncio.sleep(10)
+
+    before = signal.getsignal(signal.SIGTERM)
+    cli._interrupt_on_sigterm()
+    try:
+        start = time.monotonic()
+        with pytest.raises(KeyboardInterrupt):
+            asyncio.run(a_run())
+        assert time.monotonic() - start < 5
+    finally:
+        signal.signal(signal.SIGTERM, before)
