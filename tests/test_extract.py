@@ -167,3 +167,51 @@ def test_an_anchor_is_a_whole_word_not_part_of_a_command_or_word() -> None:
     text = "Time: $O(N D^2 M)$, since $S$ is a $D^2 \\times M$ matrix built some times over."
     assert [f.text for f in final_answers(text, anchor=anchor)] == ["O(N D^2 M)"]
     assert final_answers("$S$ is a $D^2 \\times M$ matrix.", anchor=anchor) == []
+
+
+def test_the_language_of_a_reply_is_told_by_its_function_words() -> None:
+    from evalkit.extract.words import language
+
+    assert language("The argmax is piecewise constant, so no gradient reaches the keys.") == "English"
+    assert (
+        language(
+            "L'argmax est constant par morceaux : aucun gradient n'atteint les clés, donc le modèle ne peut pas apprendre."
+        )
+        == "French"
+    )
+    assert (
+        language(
+            "Die Zeilen summieren sich nicht mehr zu eins, und das ist der Fehler, der durch die Maske entsteht."
+        )
+        == "German"
+    )
+    assert (
+        language(
+            "El producto punto es la suma, por lo que la varianza es $d$ y también es la media de los términos."
+        )
+        == "Spanish"
+    )
+    assert language("$O(N^2 D)$ and $O(ND + NM)$") == "English"  # math alone says nothing
+
+
+def test_question_headings_in_any_language() -> None:
+    from evalkit.extract import headed_questions
+
+    assert headed_questions("## Pregunta 1\n\ntexto\n\n## Pregunta 4\n\nmás") == {1, 4}
+    assert headed_questions("**Question 2 — partie a)**\n\nRéponse") == {2}
+    assert headed_questions("### Aufgabe 6\n\nLösung") == {6}
+    assert headed_questions("We use question 3's result in passing.") == set()
+
+
+def test_anchors_match_time_and_space_in_other_languages() -> None:
+    import re
+
+    from evalkit.extract.words import anchor_in_all_languages
+
+    anchor = anchor_in_all_languages(r"(?:total\s+)?time(?:\s+complexity)?")
+    assert re.fullmatch(anchor, "Zeit", re.IGNORECASE) and re.fullmatch(anchor, "tiempo", re.IGNORECASE)
+    assert re.fullmatch(anchor, "total time complexity", re.IGNORECASE)
+    assert not re.fullmatch(anchor, "space", re.IGNORECASE)
+    assert (
+        anchor_in_all_languages(r"\time[time]") == r"\time[time]"
+    )  # a LaTeX command or a class is left alone

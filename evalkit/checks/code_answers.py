@@ -20,6 +20,7 @@ import textwrap
 from collections.abc import Sequence
 
 from evalkit.checks.base import Answer
+from evalkit.extract.words import ANSWER_WORDS
 
 _FENCE = re.compile(r"^[ \t]*(```|~~~)[ \t]*([\w+-]*)[^\n]*\n(.*?)(?:^[ \t]*\1[ \t]*$|\Z)", re.M | re.S)
 _CODE_LANGS = {"", "python", "py", "python3", "torch", "pytorch"}
@@ -101,7 +102,7 @@ _SKELETON_BLANK = re.compile(r"_{2,}\s*\(\s*([A-Za-z0-9]+)\s*\)\s*_{2,}|_{3,}([A
 
 _LIST_LEAD = re.compile(
     r"^(?:(?:so|thus|i\.e\.|that is|in short)\s*[:,]?\s*)?(?:(?:final\s+)?(?:answers?|blanks?|solutions?|results?"
-    r"|fill(?:ed)?(?:[\s-]+ins?)?)\s*)?[:：]\s*",
+    rf"|fill(?:ed)?(?:[\s-]+ins?)?|(?:{ANSWER_WORDS})s?)\s*)?[:：]\s*",
     re.IGNORECASE,
 )
 
@@ -261,7 +262,7 @@ _SHAPE_FORMS = re.compile(
     rf"|(?<![\w\\/])(?P<times>(?:{_DIM})(?:\s*{_TIMES}\s*(?:{_DIM}))+)(?=\s*(?:tensor|matrix|array|weight|shape|$|[,.;:)`$*]))",
 )
 _BINDING = re.compile(
-    r"(?P<name>[A-Za-z_][A-Za-z0-9_]*(?:\\?_\{?[A-Za-z0-9]+\}?)?)\s*[`$*]*\s*(?:=|:|∈|\\in|is|has|→|->|of|with|as|shaped)"
+    r"(?<!\w)(?P<name>[A-Za-z_][A-Za-z0-9_]*(?:\\?_\{?[A-Za-z0-9]+\}?)?)\s*[`$*]*\s*(?:=|:|∈|\\in|is|has|→|->|of|with|as|shaped)"
     r"(?:\s*(?:of\s+)?(?:the\s+)?(?:an?\s+)?(?:shape|size|dimensions?)?\s*(?:of|is|=|:)?)?[\s`$*\\(]*$"
 )
 _NOT_NAMES = {
@@ -307,7 +308,7 @@ def _shape_mentions(text: str) -> list[tuple[int, list[str], str | None]]:
         before = re.sub(r"\b(?:an?|the)\s+$", "", before + " ").rstrip()
         bound = _BINDING.search(before + " ")
         name = bound.group("name").replace("\\", "").replace("{", "").replace("}", "") if bound else None
-        if name and name.lower() in _NOT_NAMES:
+        if name and (name.lower() in _NOT_NAMES or re.fullmatch(ANSWER_WORDS, name, re.IGNORECASE)):
             name = None
         out.append((m.start(), dims, name))
     return out

@@ -54,6 +54,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from evalkit.checks.base import Answer, CheckContext, CheckParams, CheckResult, register_checker
+from evalkit.extract.words import language
 
 __all__ = [
     "CriteriaParams",
@@ -282,7 +283,18 @@ def _keyword_verdict(params: CriteriaParams, text: str) -> CheckResult:
     denied = [c.claim for c, (_, d) in zip(params.criteria, found, strict=True) if d]
     stated_wrong = claim_matches(params, text, list(params.misconceptions))
     wrong = [m.claim for m, (stated, _) in zip(params.misconceptions, stated_wrong, strict=True) if stated]
-    return _verdict(params, [stated for stated, _ in found], "keywords", wrong, denied=denied)
+    verdict = _verdict(params, [stated for stated, _ in found], "keywords", wrong, denied=denied)
+    written_in = language(text)
+    if verdict.status == "incorrect" and not wrong and written_in != "English":
+        # the patterns are English: a claim made in other words cannot be told from a claim left out
+        return CheckResult.unscored(
+            "other_language",
+            f"the answer is written in {written_in} and the rubric's claim patterns are English, so a missing "
+            f"claim cannot be told from one stated in {written_in}: grade it with a judge (--judge MODEL) "
+            f"({verdict.explanation})",
+            **verdict.details,
+        )
+    return verdict
 
 
 # --- the judge --------------------------------------------------------------------------------------

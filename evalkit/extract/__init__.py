@@ -29,7 +29,14 @@ from evalkit.extract.finals import (
     final_answer,
     final_answers,
 )
-from evalkit.extract.layout import ReplyLayout, read_reply, split_parts, split_questions, table_rows
+from evalkit.extract.layout import (
+    ReplyLayout,
+    headed_questions,
+    read_reply,
+    split_parts,
+    split_questions,
+    table_rows,
+)
 
 __all__ = [
     "HEADING_MARKER",
@@ -41,6 +48,7 @@ __all__ = [
     "expected_names",
     "final_answer",
     "final_answers",
+    "headed_questions",
     "read_reply",
     "split_parts",
     "split_questions",

@@ -44,6 +44,7 @@ from evalkit.extract.spans import (
     math_blocks,
     plain_math,
 )
+from evalkit.extract.words import ANSWER_WORDS, anchor_in_all_languages
 
 __all__ = [
     "HEADING_MARKER",
@@ -156,7 +157,7 @@ def _unwrap(content: str) -> str:
 
 _MARKER = re.compile(
     r"^[ \t>#*_\-•]*(?:\d+\.\s*)?(?:[✅✔→➡]\s*)?(?:\*\*|__)?[ \t]*"
-    r"(?P<word>final\s+answer|answer|final|result|solution|conclusion|total|overall)"
+    rf"(?P<word>{ANSWER_WORDS}|total|overall)"
     r"(?:\s+(?:to|for)(?:\s+part)?)?(?:\s*\([^)\n]{0,30}\)){0,3}\s*(?:\*\*|__)?\s*[:：]\s*(?:\*\*|__)?"
     r"|(?:^|(?<=[.!]\s))(?:so\s+|thus\s+|hence\s+)?the\s+(?:final\s+|correct\s+)?answer\s+(?:is|would be|should be)\s*:?"
     # after a sentence on the same line: '... each. Total: **O(d² + b·d + b·n·k)**.'
@@ -591,7 +592,7 @@ def _looks_wanted(content: str, want: re.Pattern[str] | None) -> bool:
 
 def _bounded(anchor: str) -> str:
     """``anchor`` as whole words: 'time' is not found in '\\times' or 'sometimes'."""
-    return rf"(?<![A-Za-z\\])(?:{anchor})(?![A-Za-z])"
+    return rf"(?<![A-Za-z\\])(?:{anchor_in_all_languages(anchor)})(?![A-Za-z])"
 
 
 def _anchor_at(full: str, anchor: str) -> int | None:

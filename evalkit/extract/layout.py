@@ -42,8 +42,9 @@ from dataclasses import dataclass, field, replace
 
 from evalkit.extract.data import data_entries
 from evalkit.extract.spans import fence_ranges, mask
+from evalkit.extract.words import CORRECTED_WORDS, PART_WORDS, QUESTION_WORDS, SUMMARY_WORDS, canonical
 
-__all__ = ["ReplyLayout", "read_reply", "split_parts", "split_questions", "table_rows"]
+__all__ = ["ReplyLayout", "headed_questions", "read_reply", "split_parts", "split_questions", "table_rows"]
 
 MAX_SCAN = 200_000
 
@@ -59,16 +60,16 @@ _LABEL = (
     rf"|(?P<m5>[a-zA-Z])\s*\(\s*(?P<s5>{_ROMAN}|\d)\s*\)"  # b(ii)
     rf"|(?P<m11>[a-zA-Z])\)\s*\(?\s*(?P<s11>{_ROMAN})\s*\)"  # b)(ii), b) ii)
     rf"|(?P<m6>{_ATOM})(?:\)|\.(?=[\s*_:)]|$)|:(?=\s|$|\*))"  # a)  a.  a:  1.  ii)
-    rf"|(?P<m10>{_ATOM})(?=\s*(?:\*\*|__)?\s*(?:[—–]|-\s|,\s*{_ATOM}\b|\s(?:and|&)\s+{_ATOM}\b|/{_ATOM}\b|$)|(?:\*\*|__)\s|\s*\((?:corrected|revised|updated|fixed|again|new|cont(?:inued|'d)?)\))"  # A — ...; C, D; A and B
+    rf"|(?P<m10>{_ATOM})(?=\s*(?:\*\*|__)?\s*(?:[—–]|-\s|,\s*{_ATOM}\b|\s(?:and|&)\s+{_ATOM}\b|/{_ATOM}\b|$)|(?:\*\*|__)\s|\s*\((?:{CORRECTED_WORDS})\)|\s+\([^()\n]{{1,40}}\)\s*(?:\*\*|__|:|$))"  # A — ...; C, D; A and B; A (shape of W_q)
 )
-_KEYWORD = r"(?P<kw>part|sub-?part|question|problem|exercise|q|blanks?|step|case|answer)"
+_KEYWORD = rf"(?P<kw>{PART_WORDS}|{QUESTION_WORDS}|q|blanks?|step|case|answer)"
 # bullets models use: '-', '*', '•', and symbols or emoji ('🔹', '👉', '▶', '✅')
 _BULLET = r"(?:[-*+•]|[\u2190-\u21ff\u25a0-\u27bf\u2b00-\u2bff\U0001f300-\U0001faff]\ufe0f?)"
 _HEAD = re.compile(
     rf"^(?P<prefix>[ \t]*(?:>[ \t]*)*(?P<hashes>#{{1,6}}[ \t]+)?(?:{_BULLET}[ \t]+)*(?P<bold>\*\*|__)?[ \t]*)"
     rf"(?:{_KEYWORD}\.?[ \t]*)?"
-    r"(?P<qnum>\d{1,2}(?=[ \t]*[(\[.]?[ \t]*[a-zA-Z(]|[ \t]*[,:—–-][ \t]*(?:sub-?)?part\b))?[ \t]*\.?[ \t]*"
-    r"(?:(?<=\d)[ \t]*[,:—–-]?[ \t]*(?:sub-?)?part\.?[ \t]*)?"  # 'Question 2 Part (a)', 'Q2, part b'
+    rf"(?P<qnum>\d{{1,2}}(?=[ \t]*[(\[.]?[ \t]*[a-zA-Z(]|[ \t]*[,:—–-][ \t]*(?:{PART_WORDS})\b))?[ \t]*\.?[ \t]*"
+    rf"(?:(?<=\d)[ \t]*[,:—–-]?[ \t]*(?:{PART_WORDS})\.?[ \t]*)?"  # 'Question 2 Part (a)', 'Q2, part b', '2 — partie a)'
     rf"(?:{_LABEL}|(?<=part )(?P<m7>{_ATOM})\b|(?<=part)(?P<m8>{_ATOM})\b|(?<=\d)(?P<m9>[a-z])(?=[\s:.)*—–-]|$))",
     re.IGNORECASE,
 )
@@ -88,7 +89,7 @@ _INLINE_ITEM = re.compile(
 _SUMMARY = re.compile(
     r"^[ \t>#*_\-]*(?:\d+\.\s*)?(?:summary(?: of (?:the )?(?:final )?(?:answers|results))?|final answers?|"
     r"answers? summary|in summary|to summari[sz]e|tl;?dr|recap|putting it (?:all )?together|final results?|"
-    r"(?:answers|results) at a glance|quick reference|answer key|all answers|short answers?)\b[^\n]{0,60}$",
+    rf"(?:answers|results) at a glance|quick reference|answer key|all answers|short answers?|{SUMMARY_WORDS})\b[^\n]{{0,60}}$",
     re.IGNORECASE,
 )
 _SUMMARY_LINE = re.compile(
@@ -256,7 +257,7 @@ def _candidates(text: str) -> list[_Candidate]:
         made: list[_Candidate] = []
         if m:
             main, sub, form = _groups(m)
-            kw = (m.group("kw") or "").lower()
+            kw = canonical(m.group("kw") or "")
             if main is not None and kw not in ("step", "case", "answer"):
                 made = _make(m, line, start, end, main, sub, form, kw)
         if not made:
@@ -558,7 +559,8 @@ def _summary_entries(
 
 
 _QUESTION_PREFIX = re.compile(
-    r"^[\s>*_\-•]*(?:q|question|problem)\s*(\d{1,2})\s*(?:\*\*|__)?\s*[:.)—–-]\s*(?:\*\*|__)?", re.IGNORECASE
+    rf"^[\s>*_\-•]*(?:q|{QUESTION_WORDS})\s*(\d{{1,2}})\s*(?:\*\*|__)?\s*[:.)—–-]\s*(?:\*\*|__)?",
+    re.IGNORECASE,
 )
 _UNSTATED = re.compile(
     r"^[\s*_]*(?:/[A-H])*\s*(?:as (?:above|before|shown|derived)|see above|same as (?:above|before)|unchanged|—|-|n/?a)?[\s*_.]*$",
@@ -864,12 +866,30 @@ _QUESTION_OPENER = re.compile(
 )
 _QUESTION_HEAD = re.compile(
     rf"^[ \t>]*(?:#{{1,6}}[ \t]+)?(?:{_BULLET}[ \t]+)*(?:\*\*|__)?[ \t]*(?:{_BULLET}[ \t]+)?"
-    r"(?:(?:question|problem|exercise|q)[ \t]*#?[ \t]*(\d{1,2})\b(?![(\[]|[a-z]\))"
+    rf"(?:(?:{QUESTION_WORDS}|q)[ \t]*#?[ \t]*(\d{{1,2}})\b(?![(\[]|[a-z]\))"
     r"|(?<=#\s)(\d{1,2})\.[ \t]+[A-Z]"  # '# 1. Justifying ...': a numbered question heading
-    r"|(?<=#\s)[ \t]*(?:\*\*|__)?(?:question|problem|exercise|q)[ \t]*(\d{1,2})(?=\s*[(\[][a-z])"
+    rf"|(?<=#\s)[ \t]*(?:\*\*|__)?(?:{QUESTION_WORDS}|q)[ \t]*(\d{{1,2}})(?=\s*[(\[][a-z])"
     r")",  # '### Question 2(a): ...': the first part's heading opens the question
     re.IGNORECASE,
 )
+
+
+def _question_heads(text: str) -> list[tuple[int, int]]:
+    """(offset, number) of each question heading (``## Question 4``, ``**Q1.**``, ``## Pregunta 1``) in ``text``."""
+    hidden = mask(text, fence_ranges(text))
+    heads = []
+    for start, _, line in _lines(hidden):
+        m = _QUESTION_HEAD.match(line)
+        if m is None and (start == 0 or hidden[:start].endswith("\n\n")):
+            m = _QUESTION_OPENER.match(line)  # 'Moving on to question 6. For part (a), ...'
+        if m and any(m.groups()):
+            heads.append((start, int(next(g for g in m.groups() if g))))
+    return heads
+
+
+def headed_questions(reply: str) -> set[int]:
+    """The question numbers ``reply``'s own headings name: a reply headed ``## Pregunta 1`` is about question 1."""
+    return {number for _, number in _question_heads(reply[:MAX_SCAN])}
 
 
 def split_questions(reply: str, numbers: Sequence[int], lead: int | None = None) -> dict[int, str]:
@@ -882,15 +902,7 @@ def split_questions(reply: str, numbers: Sequence[int], lead: int | None = None)
     first corrects the current question, then answers the next one).
     """
     text = reply[:MAX_SCAN]
-    hidden = mask(text, fence_ranges(text))
-    heads = []
-    for start, _, line in _lines(hidden):
-        m = _QUESTION_HEAD.match(line)
-        if m is None and (start == 0 or hidden[:start].endswith("\n\n")):
-            m = _QUESTION_OPENER.match(line)  # 'Moving on to question 6. For part (a), ...'
-        number = int(next(g for g in m.groups() if g)) if m and any(m.groups()) else None
-        if number is not None and number in numbers:
-            heads.append((start, number))
+    heads = [(start, number) for start, number in _question_heads(text) if number in numbers]
     closing = _summary_start(text, [])
     if closing and heads and closing[0] > heads[0][0]:
         heads = [

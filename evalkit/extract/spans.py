@@ -440,11 +440,36 @@ def _unquote_code(text: str) -> str:
     return "".join(out)
 
 
+_DEFINITION = re.compile(r"^(?P<term>[^\s:>|`][^\n]*)\n(?P<defs>(?::[ \t]+[^\n]*(?:\n|$))+)", re.MULTILINE)
+
+
+def _definition_lists(text: str) -> str:
+    """Markdown definition lists (a term line, then ``:   definition`` lines) as a bold heading whose
+    first definition is its answer: ``A (shape of W_q)`` / ``:   [h, d, q]`` reads as
+    ``**A (shape of W_q)**`` / ``**Answer:** [h, d, q]``; later definitions are its explanation."""
+    if "\n:" not in text:
+        return text
+
+    def heading(m: re.Match[str]) -> str:
+        defs = [re.sub(r"^:[ \t]+", "", line) for line in m.group("defs").splitlines()]
+        end = "\n" if m.group("defs").endswith("\n") else ""
+        rest = "".join(f"\n\n{d}" for d in defs[1:])
+        return f"**{m.group('term').strip().strip('*')}**\n\n**Answer:** {defs[0]}{rest}{end}"
+
+    pieces, last = [], 0
+    for start, end in fence_ranges(text):
+        pieces.append(_DEFINITION.sub(heading, text[last:start]))
+        pieces.append(text[start:end])
+        last = end
+    pieces.append(_DEFINITION.sub(heading, text[last:]))
+    return "".join(pieces)
+
+
 def plain_markup(text: str) -> str:
-    """A reply written in HTML (``<b>Part 1:</b>``, ``d&mu;<sup>2</sup>``, ``<br>``) or with
-    reStructuredText math roles as the Markdown and math the readers understand; other text is
-    returned as it is. Code blocks stay as written."""
-    text = _unquote_code(text)
+    """A reply written in HTML (``<b>Part 1:</b>``, ``d&mu;<sup>2</sup>``, ``<br>``), with
+    reStructuredText math roles or Markdown definition lists as the Markdown and math the readers
+    understand; other text is returned as it is. Code blocks stay as written."""
+    text = _definition_lists(_unquote_code(text))
     if not _TAGS.search(text) and "&" not in text and ":math:" not in text and ".. math::" not in text:
         return text
     import html

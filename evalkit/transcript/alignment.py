@@ -22,7 +22,7 @@ from typing import Any, Literal
 from evalkit.api import RunResult
 from evalkit.conversation import ConversationResult, NullRecorder, PartState, grade_reply, part_result
 from evalkit.errors import TranscriptError
-from evalkit.extract import read_reply, split_questions
+from evalkit.extract import headed_questions, read_reply, split_questions
 from evalkit.extract.spans import plain_markup
 from evalkit.grading import needs_help
 from evalkit.models.base import Message, Usage
@@ -290,7 +290,12 @@ def align(transcript: Transcript, suite: Suite) -> AlignedTranscript:
         kept = []
         for pid in targets:
             portion = portions[pid]
-            if pid not in placed and Topics.substantial(portion) and topics.fit(pid, portion) < _MIN_FIT:
+            if (
+                pid not in placed
+                and Topics.substantial(portion)
+                and topics.fit(pid, portion) < _MIN_FIT
+                and not headed_questions(portion) & {n for n, q in numbers.items() if q == pid}
+            ):  # (a reply in another language fits no English vocabulary; its heading still names the question)
                 title = suite.get(pid).problem.title
                 skipped.append(
                     (
