@@ -120,6 +120,7 @@ class MathRequest:
     symbols: tuple[SymbolSpec, ...]
     assumptions: tuple[str, ...]
     params: MathParams
+    bindings: tuple[str, ...] = ()  # vectors the problem's givens name: 'v_2 = \\begin{bmatrix}...'
 
 
 def problem_symbols(problem: Any, params: MathParams) -> tuple[SymbolSpec, ...]:
@@ -137,6 +138,22 @@ def problem_symbols(problem: Any, params: MathParams) -> tuple[SymbolSpec, ...]:
             name, kind, known.latex if known else None, known.positive if known else None
         )
     return tuple(specs.values())
+
+
+_BINDING = re.compile(
+    r"(?<![\\\w])([A-Za-z](?:_\{?\w+\}?)?)\s*=\s*(\\begin\{([bpv]?matrix)\}.*?\\end\{\3\}|\[[^\[\]\n]*\])",
+    re.DOTALL,
+)
+
+
+def given_bindings(problem: Any) -> tuple[str, ...]:
+    """The vectors and matrices the problem's givens name (``v_2 = \\begin{bmatrix} 1 \\\\ 4 \\\\ 3 \\end{bmatrix}``),
+    so an answer that names one ('the layer returns v₂') is read as its value."""
+    out = []
+    for given in getattr(problem, "givens", None) or ():
+        if given.kind in ("matrix", "vector") and given.content:
+            out += [m.group(0) for m in _BINDING.finditer(given.content)]
+    return tuple(out)
 
 
 def given_values(part: Any) -> tuple[str, ...]:
@@ -193,6 +210,7 @@ def run_math_check(
         problem_symbols(ctx.problem, params),
         (*ctx.problem.assumptions, *params.assumptions, *given_values(ctx.part)),
         params,
+        given_bindings(ctx.problem),
     )
     result = grade_request(grade, request, params.time_limit_s or ctx.time_limit_s)
     last = found[-1]

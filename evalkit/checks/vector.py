@@ -91,6 +91,19 @@ def _grade_vector(request: MathRequest) -> CheckResult:
     return combine_results([_vector_one(t, table, assumptions, expected, request) for t in request.answers])
 
 
+def _named_vectors(request: MathRequest, table: SymbolTable) -> dict[Any, Any]:
+    """The vectors the problem's givens name, by symbol (a binding that cannot be read is left out)."""
+    out: dict[Any, Any] = {}
+    for binding in request.bindings:
+        try:
+            sides = parse_math(binding, table).sides
+        except LatexSyntaxError:
+            continue
+        if len(sides) == 2 and sides[0].ok and sides[1].ok and isinstance(sides[1].value, sympy.MatrixBase):
+            out.setdefault(sides[0].value, sides[1].value)
+    return out
+
+
 def _vector_one(
     text: str, table: SymbolTable, assumptions: Assumptions, expected: list[ParsedMath], request: MathRequest
 ) -> CheckResult:
@@ -104,6 +117,8 @@ def _vector_one(
     if not last.ok:
         return CheckResult.unscored("answer_parse_error", f"could not read '{last.source}': {last.error}")
     got = assumptions.substitute(last.value)
+    if isinstance(got, sympy.Symbol):  # 'the layer returns v₂': a vector the problem names
+        got = _named_vectors(request, table).get(got, got)
     details = {"parsed": show(got)}
     want0 = assumptions.substitute(expected[0].last.value)
     if not isinstance(got, sympy.MatrixBase):

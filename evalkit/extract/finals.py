@@ -166,7 +166,8 @@ _MARKER = re.compile(
 )
 _CONCLUDING = re.compile(
     r"(?:^|[.!:]\s+|\n|\$\$\s*|\\\]\s*)[*_\s]*(?:so|thus|therefore|hence|this gives|which gives|giving|we get|we obtain|"
-    r"in total|overall|altogether|that is|i\.e\.|finally|the result is|the answer is|it equals)\b[^.\n]*$",
+    r"in total|overall|altogether|that is|i\.e\.|finally|the result is|the answer is|it equals)\b[^.\n]*$"
+    r"|\b(?:gives|yields)\s+(?:us\s+)?$",  # '... Summing d coordinates gives dμ².'
     re.IGNORECASE,
 )
 _ALTERNATIVE = re.compile(
@@ -510,7 +511,9 @@ def _conclusion(span: Span) -> Span:
 
 def _concluding(reader: _Reader) -> list[tuple[str, Span]]:
     last_display = reader.display[-1].end if reader.display else -1
-    later = [s for s in reader.inline if s.start > last_display]
+    later = sorted(
+        (s for s in [*reader.inline, *reader.plain] if s.start > last_display), key=lambda s: s.start
+    )
     for span in reversed(later):
         sentence = reader.hidden[max(0, span.start - 200) : span.start]
         if _CONCLUDING.search(sentence):

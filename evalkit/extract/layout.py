@@ -88,6 +88,7 @@ _INLINE_ITEM = re.compile(
 )
 _SUMMARY = re.compile(
     r"^[ \t>#*_\-]*(?:\d+\.\s*)?(?:summary(?: of (?:the )?(?:final )?(?:answers|results))?|final answers?|"
+    r"final(?=[ \t*_:]*$)|"  # '**Final**' over a list of the answers
     r"answers? summary|in summary|to summari[sz]e|tl;?dr|recap|putting it (?:all )?together|final results?|"
     rf"(?:answers|results) at a glance|quick reference|answer key|all answers|short answers?|{SUMMARY_WORDS})\b[^\n]{{0,60}}$",
     re.IGNORECASE,
@@ -352,6 +353,13 @@ def _outside_brackets(line: str, at: int) -> bool:
     return before.count("(") <= before.count(")") and before.count("[") <= before.count("]")
 
 
+def _derivation_line(tail: str) -> bool:
+    """A label line that is a paragraph of working: a chain of equations, then more sentences
+    ('(a) E[qᵢkᵢ] = E[qᵢ]·E[kᵢ] = μ·μ. Summing d coordinates gives dμ².')."""
+    sentences = re.split(r"(?<=[.!?])\s+(?=[A-Z])", tail.strip(), maxsplit=1)
+    return len(sentences) == 2 and sentences[0].count("=") >= 2
+
+
 def _make(
     m: re.Match[str], line: str, start: int, end: int, main: str, sub: str | None, form: str, kw: str
 ) -> list[_Candidate]:
@@ -383,7 +391,7 @@ def _make(
         or re.search(
             r"\b(?:therefore|thus|hence|which gives|this gives|we get|setting)\b", tail, re.IGNORECASE
         )
-    )  # the line goes on to a derivation: its first math is a step, not the answer
+    ) or _derivation_line(tail)  # the line goes on to a derivation: its first math is a step, not the answer
     answer = (level == 8 or closed) and bool(tail.strip()) and bool(_VALUE_START.match(tail)) and not goes_on
     qnum = int(m.group("qnum")) if m.group("qnum") else None
     family = f"{form}|{kw or '-'}|{'q' if qnum else '-'}|{level}"
