@@ -156,7 +156,7 @@ def _unwrap(content: str) -> str:
 # -- stated answers ----------------------------------------------------------------------------------
 
 _MARKER = re.compile(
-    r"^[ \t>#*_\-•]*(?:\d+\.\s*)?(?:[✅✔→➡]\s*)?(?:\*\*|__)?[ \t]*"
+    r"^[ \t>#*_\-•]*(?:(?:\d+|[IVX]{1,4}|[ivx]{1,4})\.(?:\*\*|__)?\s*)?(?:[✅✔→➡]\s*)?(?:\*\*|__)?[ \t]*"
     rf"(?P<word>{ANSWER_WORDS}|total|overall)"
     r"(?:\s+(?:to|for)(?:\s+part)?)?(?:\s*\([^)\n]{0,30}\)){0,3}\s*(?:\*\*|__)?\s*[:：]\s*(?:\*\*|__)?"
     r"|(?:^|(?<=[.!]\s))(?:so\s+|thus\s+|hence\s+)?the\s+(?:final\s+|correct\s+)?answer\s+(?:is|would be|should be)\s*:?"
@@ -325,6 +325,8 @@ class _Reader:
                 body = bold.group(1)
                 if body.rstrip().endswith((":", "：")):
                     break  # '**Answer (b)(i):**' labels the answer after it
+                if re.fullmatch(r"\s*\(?(?:[IVX]{1,4}|[ivx]{1,4}|\d{1,2}|[A-Za-z])[.)]\s*", body):
+                    continue  # '**IV.** Total: ...': a step's number, not a bold answer
                 label = re.match(r"^\s*[A-Za-z][A-Za-z \-]{0,30}:\s*", body)
                 if label:
                     start, body = start + label.end(), body[label.end() :]

@@ -53,7 +53,7 @@ _ROMAN_VALUES = ["i", "ii", "iii", "iv", "v", "vi", "vii", "viii", "ix", "x"]
 _ATOM = rf"(?:{_ROMAN}|[a-zA-Z]|\d{{1,2}})"
 # the label itself, in every spelling; groups: main (a letter, roman or number) and sub (a roman or letter)
 _LABEL = (
-    rf"\(\s*(?P<m1>{_ATOM})\s*\)(?:\s*\(\s*(?P<s1>{_ATOM})\s*\))?"  # (a), (b)(ii), (b) (ii)
+    rf"\(\s*(?P<m1>{_ATOM})\s*\)(?:\s*\(\s*(?P<s1>{_ATOM})\s*\)|\s*(?:\*\*|__)?\s+(?:{PART_WORDS})\s+(?P<s12>{_ROMAN})(?![\w(]))?"  # (a), (b)(ii), (b) (ii), (b) Part ii
     rf"|\(\s*(?P<m2>[a-zA-Z])\s*[.\-]\s*(?P<s2>{_ROMAN}|\d)\s*\)"  # (b.ii)
     rf"|\[\s*(?P<m3>{_ATOM})\s*\]"  # [a]
     rf"|(?P<m4>[a-zA-Z])\s*[.\-]\s*(?P<s4>{_ROMAN})(?![A-Za-z])\)?"  # b.ii, b-ii
@@ -213,7 +213,7 @@ def _groups(m: re.Match[str]) -> tuple[str | None, str | None, str]:
     for i, form in forms:
         main = m.groupdict().get(f"m{i}")
         if main:
-            sub = m.groupdict().get(f"s{i}")
+            sub = m.groupdict().get(f"s{i}") or (m.groupdict().get("s12") if i == 1 else None)
             if i == 6:
                 form += ("-n" if main.isdigit() else "-l") + m.group(0).strip()[-1]
             return main.lower(), sub.lower() if sub else None, form
@@ -429,6 +429,13 @@ class _Labels:
             return self.lookup.get(f"{parent}.{main}")
         return self.lookup.get(main)
 
+    def only_owner(self, main: str | None) -> str | None:
+        """The subpart a roman label names when one part alone has it ('iii' → 'b.iii'), else None."""
+        if main is None or main not in _ROMAN_VALUES or main in self.top:
+            return None
+        owners = [parent for parent, subs in self.subs.items() if main in subs]
+        return self.lookup.get(f"{owners[0]}.{main}") if len(owners) == 1 else None
+
     def known(self, main: str) -> bool:
         return main in self.top or any(main in subs for subs in self.subs.values())
 
@@ -459,6 +466,13 @@ def _map(candidates: list[_Candidate], labels: _Labels, question: int | None) ->
             out.append(c)
             continue
         label = labels.name(c.main, c.sub, parent)
+        if (
+            label is None
+            and parent is None
+            and c.sub is None
+            and c.family.split("|")[1] in ("part", "subpart")
+        ):
+            label = labels.only_owner(c.main)  # 'Part iii.' in a reply that continues (b): (b)(iii)
         if (c.sub is None and c.main in labels.subs and not (c.main in _ROMAN_VALUES and parent)) or (
             c.sub is not None and c.main in labels.subs
         ):
