@@ -513,13 +513,18 @@ def _conclusion(span: Span) -> Span:
 
 def _concluding(reader: _Reader) -> list[tuple[str, Span]]:
     last_display = reader.display[-1].end if reader.display else -1
-    later = sorted(
-        (s for s in [*reader.inline, *reader.plain] if s.start > last_display), key=lambda s: s.start
-    )
+    # plain-text math concludes only where it ends its sentence ('... gives dμ².', not 'gives [0, 1], so ...')
+    ends = [
+        s
+        for s in reader.plain
+        if re.match(r"[*_]*(?:[.!?](?:\s|$)|[ \t]*(?:\n|$))", reader.hidden[s.end : s.end + 4])
+    ]
+    later = sorted((s for s in [*reader.inline, *ends] if s.start > last_display), key=lambda s: s.start)
     for span in reversed(later):
         sentence = reader.hidden[max(0, span.start - 200) : span.start]
         if _CONCLUDING.search(sentence):
-            return [("inline math", s) for s in _with_alternatives(reader, later, span)]
+            where = "inline math" if span in reader.inline else "plain math"
+            return [(where, s) for s in _with_alternatives(reader, later, span)]
     return []
 
 
@@ -581,7 +586,9 @@ _FILLER = re.compile(
     re.IGNORECASE,
 )
 _CUE_NEAR = re.compile(
-    r"\b(?:overall|total|in total|altogether|so|thus|hence|therefore)\b|[→⟹]|=>|\\implies", re.IGNORECASE
+    r"\b(?:overall|total|in total|altogether|so|thus|hence|therefore)\b|[→⟹]|=>|\\implies"
+    r"|(?<=[A-Za-z)$]):[\s*_]*$",  # '... on top of the O(ND) inputs: O(N^2 + ND)'
+    re.IGNORECASE,
 )
 
 
@@ -647,7 +654,14 @@ def _anchored(
     items = [s for s in items if s.content.strip()]
     if not items:
         return _last_line(reader)
+    prose = mask(region, [*reader.display, *reader.inline, *reader.code])
+    ended = re.search(r"[.!?](?:\*\*|__)?\s+(?=(?:\*\*|__)?[A-Z])", prose[: items[0].start])
+    if ended and re.search(r"[A-Za-z]{2}", prose[: ended.start()]):
+        return []  # 'The time is right. For space, ... O(N^2)': the anchor's sentence states no value
     statement = [s for s in items if s.start < line_end]
+    sentence_end = re.search(r"[.!?](?:\*\*|__)?\s+(?=(?:\*\*|__)?[A-Z])", prose[items[0].end : line_end])
+    if sentence_end:  # 'The time is $O(N^2 D)$. For space, ...': the anchor's sentence holds its answer
+        statement = [s for s in statement if s.start < items[0].end + sentence_end.start()]
     if len(statement) > 1:  # 'Total time: $A$. Total space: $B$': B belongs to the next label
         prose = mask(region, [*reader.display, *reader.inline, *reader.code])
         labels = _NEXT_LABEL.finditer(prose, statement[0].end, line_end)

@@ -198,6 +198,14 @@ def table_rows(text: str) -> list[tuple[int, list[str]]]:
 # -- heading candidates -----------------------------------------------------------------------------
 
 
+_UPPER_ROMAN = [r.upper() for r in _ROMAN_VALUES]
+
+
+def _raw_main(m: re.Match[str]) -> str | None:
+    """The main label of a match as written (``II``, not ``ii``)."""
+    return next((v for k, v in m.groupdict().items() if v and re.fullmatch(r"m\d+", k)), None)
+
+
 def _groups(m: re.Match[str]) -> tuple[str | None, str | None, str]:
     """(main, sub, form) of a label match; form names the spelling for grouping into families."""
     forms = (
@@ -259,6 +267,10 @@ def _candidates(text: str) -> list[_Candidate]:
         if m:
             main, sub, form = _groups(m)
             kw = canonical(m.group("kw") or "")
+            if kw == "part" and sub is None and _raw_main(m) in _UPPER_ROMAN:
+                main = str(
+                    _UPPER_ROMAN.index(_raw_main(m) or "") + 1
+                )  # 'Part II.': the second part, numbered
             if main is not None and kw not in ("step", "case", "answer"):
                 made = _make(m, line, start, end, main, sub, form, kw)
         if not made:

@@ -311,7 +311,23 @@ def _trim_unbalanced(content: str) -> str:
         content = content[:-1].rstrip()
     while content.startswith(("(", "[")) and opens(content) > closes(content):
         content = content[1:].lstrip()
+    while opens(content) > closes(content):  # 'O(d^2 + n*d)  (4 projections ...': a remark opens after it
+        unclosed = _unclosed(content)
+        if not unclosed or not content[unclosed - 1].isspace():
+            break
+        content = content[:unclosed].rstrip()
     return content
+
+
+def _unclosed(content: str) -> int | None:
+    """Where the last bracket that ``content`` never closes opens (round and square count together)."""
+    stack: list[int] = []
+    for i, ch in enumerate(content):
+        if ch in "([":
+            stack.append(i)
+        elif ch in ")]" and stack:
+            stack.pop()
+    return stack[-1] if stack else None
 
 
 # -- sides and names -------------------------------------------------------------------------------
@@ -440,6 +456,8 @@ def _unquote_code(text: str) -> str:
     return "".join(out)
 
 
+# a reasoning model's thinking, shown in its reply: the answer is what follows it
+_THINKING = re.compile(r"<(think|thinking|reasoning)>.*?</\1>[ \t]*\n?", re.DOTALL | re.IGNORECASE)
 _DEFINITION = re.compile(r"^(?P<term>[^\s:>|`][^\n]*)\n(?P<defs>(?::[ \t]+[^\n]*(?:\n|$))+)", re.MULTILINE)
 
 
@@ -468,8 +486,8 @@ def _definition_lists(text: str) -> str:
 def plain_markup(text: str) -> str:
     """A reply written in HTML (``<b>Part 1:</b>``, ``d&mu;<sup>2</sup>``, ``<br>``), with
     reStructuredText math roles or Markdown definition lists as the Markdown and math the readers
-    understand; other text is returned as it is. Code blocks stay as written."""
-    text = _definition_lists(_unquote_code(text))
+    understand, without a ``<think>`` block; other text is returned as it is. Code blocks stay as written."""
+    text = _definition_lists(_unquote_code(_THINKING.sub("", text)))
     if not _TAGS.search(text) and "&" not in text and ":math:" not in text and ".. math::" not in text:
         return text
     import html

@@ -190,6 +190,9 @@ _OTHER_QUESTIONS_PART = re.compile(
 )
 
 
+_ROMAN_NUMERALS = ["i", "ii", "iii", "iv", "v", "vi", "vii", "viii", "ix", "x"]
+
+
 def named_parts(text: str, lp: LoadedProblem) -> list[str]:
     """The parts of ``lp`` a user turn names: 'part (c)', 'parts a and c', '(b)(ii)', 'Q4(g)', or their quantity ('$s$')."""
     from evalkit.extract import asked_quantities
@@ -209,6 +212,14 @@ def named_parts(text: str, lp: LoadedProblem) -> list[str]:
             rf"\b(?:for|about|on|in|regarding|blank|answer to|your)\s+{label.upper()}(?![\w(])", text
         ):  # 'for D, why ...': a capital letter after a preposition names a part or blank, 'a' does not
             found.append(part.id)
+    mains = list(dict.fromkeys(p.id.split(".")[0] for p in lp.problem.parts))
+    if not any(m.lower() in _ROMAN_NUMERALS for m in mains):  # 'On Part III — ...': the third part
+        for m in re.finditer(r"\b(?i:part)\s+([IVX]{1,4})\b", text):
+            index = _ROMAN_NUMERALS.index(m.group(1).lower()) if m.group(1).lower() in _ROMAN_NUMERALS else -1
+            if 0 <= index < len(mains):
+                found += [
+                    p.id for p in lp.problem.parts if p.id.split(".")[0] == mains[index] and p.id not in found
+                ]
     display, inline = math_blocks(text)
     mentioned = {canonical(s.content) for s in [*display, *inline]}
     for part in lp.problem.parts:
