@@ -16,7 +16,10 @@ incorrect (the worst defect); ``unscored`` parts count as not right;
 whose extra questions were skipped, not graded as something else; ``extra``
 counts problems graded that a conversation does not ask.
 
-Usage: ``python bench/styles.py [--batch 1|2] [--verbose]``.
+Entries with ``suite: tblocks`` are graded against the tblocks homework; when the
+selection holds more than one suite, a ``suite=NAME parts_right=...`` line per suite follows.
+
+Usage: ``python bench/styles.py [--batch 1|2|3|4|5] [--verbose]``.
 """
 
 from __future__ import annotations
@@ -33,7 +36,14 @@ sys.path.insert(0, str(ROOT))
 
 from evalkit.sandbox import default_pool  # noqa: E402
 from evalkit.transcript import align, grade_turns, read_transcript  # noqa: E402
-from tests.corpus_cases import LABELS, ConversationOutcome, PartOutcome, grade_entry, hw9_suite  # noqa: E402
+from tests.corpus_cases import (  # noqa: E402
+    LABELS,
+    ConversationOutcome,
+    PartOutcome,
+    SuiteCache,
+    grade_entry,
+    hw9_suite,
+)
 
 WRITEUP = ROOT / "tests" / "fixtures" / "transcripts" / "hw9-writeup.txt"
 
@@ -52,21 +62,22 @@ def _time_writeup(suite, pool, repeat: int) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--batch", type=int, choices=(1, 2, 3, 4), help="only this batch of the corpus")
+    parser.add_argument("--batch", type=int, choices=(1, 2, 3, 4, 5), help="only this batch of the corpus")
     parser.add_argument("--repeat", type=int, default=3, help="timing runs of the write-up and the corpus")
     parser.add_argument("--verbose", action="store_true", help="print every part that is not right")
     args = parser.parse_args()
 
     suite = hw9_suite()
+    suites = SuiteCache()
     pool = default_pool()
     entries = [e for e in LABELS if args.batch is None or int(e.get("batch", 1)) == args.batch]
-    grade_entry(entries[0], suite, pool)  # warm-up: workers, sandbox, imports
+    grade_entry(entries[0], suites(entries[0]), pool)  # warm-up: workers, sandbox, imports
 
     corpus_times: list[float] = []
     outcomes: list[ConversationOutcome] = []
     for run in range(args.repeat):
         start = time.perf_counter()
-        current = [grade_entry(e, suite, pool) for e in entries]
+        current = [grade_entry(e, suites(e), pool) for e in entries]
         elapsed = time.perf_counter() - start
         corpus_times.append(elapsed / max(1, sum(len(c.parts) for c in current)))
         if run == 0:
@@ -103,6 +114,17 @@ def main() -> int:
         f"unscored={sum(p.final == 'unscored' for p in parts)} first_right={first_right}/{len(parts)} "
         f"outside_skipped={outside_ok}/{len(outside)} extra={sum(len(c.extra) for c in outcomes)}"
     )
+    by_suite: dict[str, list[PartOutcome]] = defaultdict(list)
+    for p in parts:
+        by_suite[p.suite].append(p)
+    if len(by_suite) > 1:
+        for name, ps in sorted(by_suite.items()):
+            print(
+                f"suite={name} parts_right={sum(p.right for p in ps)}/{len(ps)} "
+                f"false_correct={sum(p.false_correct for p in ps)} "
+                f"unscored={sum(p.final == 'unscored' for p in ps)} "
+                f"first_right={sum(p.first == p.label_first for p in ps)}/{len(ps)}"
+            )
     corpus = statistics.median(corpus_times)
     print(
         f"corpus_ms_per_part={corpus * 1000:.1f} writeup_ms_per_part={writeup * 1000:.1f} "

@@ -25,6 +25,31 @@ def hw9_suite() -> Suite:
     return load_suite(ROOT / "problems" / "hw9_*.yaml", ROOT / "rubrics")
 
 
+def tblocks_suite() -> Suite:
+    return load_suite(ROOT / "problems" / "tblocks_*.yaml", ROOT / "rubrics")
+
+
+# an entry's `suite:` names the homework it is graded against (keys like `tb_q1.a`); HW9 is the default
+SUITES = {"hw9": hw9_suite, "tblocks": tblocks_suite}
+
+
+def suite_name(entry: dict[str, Any]) -> str:
+    return str(entry.get("suite", "hw9"))
+
+
+class SuiteCache:
+    """Loads each suite once, on first use."""
+
+    def __init__(self) -> None:
+        self._loaded: dict[str, Suite] = {}
+
+    def __call__(self, entry: dict[str, Any]) -> Suite:
+        name = suite_name(entry)
+        if name not in self._loaded:
+            self._loaded[name] = SUITES[name]()
+        return self._loaded[name]
+
+
 @dataclass(frozen=True)
 class PartOutcome:
     """One labelled part: what the TA said and what evalkit said."""
@@ -38,6 +63,7 @@ class PartOutcome:
     first: str | None  # evalkit's verdict of the first answer; None when the part was not graded
     final: str | None
     explanation: str
+    suite: str = "hw9"
 
     @property
     def right(self) -> bool:
@@ -78,6 +104,7 @@ def grade_entry(entry: dict[str, Any], suite: Suite, sandbox: Any = None) -> Con
                 part.first_attempt_status if part else None,
                 part.status if part else None,
                 part.explanation if part else "not graded: the question was not found in the transcript",
+                suite_name(entry),
             )
         )
     graded_problems = {r.problem for r in results}
@@ -93,7 +120,7 @@ def grade_entry(entry: dict[str, Any], suite: Suite, sandbox: Any = None) -> Con
 
 
 def grade_corpus(batch: int | None = None, sandbox: Any = None) -> Iterator[ConversationOutcome]:
-    suite = hw9_suite()
+    suites = SuiteCache()
     for entry in LABELS:
         if batch is None or int(entry.get("batch", 1)) == batch:
-            yield grade_entry(entry, suite, sandbox)
+            yield grade_entry(entry, suites(entry), sandbox)

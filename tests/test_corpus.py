@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.corpus_cases import LABELS, grade_corpus
+from tests.corpus_cases import LABELS, SUITES, SuiteCache, grade_corpus, suite_name
 
 
 @pytest.fixture(scope="module")
@@ -21,6 +21,15 @@ def test_the_corpus_is_large_and_varied() -> None:
     wrong = [p for e in LABELS for p in (e.get("parts") or {}).values() if p["final"] == "incorrect"]
     assert len(LABELS) >= 20 and len(styles) >= 12 and len(parts) >= 150
     assert 0.25 <= len(wrong) / len(parts) <= 0.45
+
+
+def test_every_entry_names_a_known_suite_and_parts_of_its_problems() -> None:
+    suites = SuiteCache()
+    for e in LABELS:
+        assert suite_name(e) in SUITES, f"{e['file']}: unknown suite {suite_name(e)!r}"
+        known = {f"{p.id}.{part.id}" for p in suites(e).problems for part in p.problem.parts}
+        unknown = sorted(set(e.get("parts") or {}) - known)
+        assert not unknown, f"{e['file']}: parts not in suite {suite_name(e)}: {unknown}"
 
 
 def test_no_false_correct_and_at_least_97_percent_right(outcomes) -> None:
