@@ -226,3 +226,29 @@ def test_a_turn_that_corrects_the_current_question_and_asks_the_next_grades_both
     got = {f"{r.problem}.{p.part}": [a.status for a in p.history] for r in results for p in r.parts}
     assert got["q1.a"] == ["incorrect", "correct"]
     assert got["q2.a"] == ["correct"] and got["q2.b"] == ["correct"]
+
+
+def test_a_part_the_model_skipped_when_asked_keeps_its_unanswered_first_attempt(hw9: Suite) -> None:
+    from evalkit.transcript import grade_turns
+
+    two_parts = Q1_REPLY.split("### (c)")[0]  # (c) left out of the reply that was asked for it
+    text = _md(
+        ("Question 1, all parts (a)-(c) please.", two_parts),
+        ("You skipped (c).", "### (c)\n$$s = \\sqrt{d}$$"),
+    )
+    results, _ = grade_turns(align(parse_transcript(text), hw9), hw9)
+    c = next(p for r in results for p in r.parts if p.part == "c")
+    assert [a.status for a in c.history] == ["unscored", "correct"]
+    assert c.first_attempt_status == "unscored" and c.status == "correct"  # no 'first try' for a skipped part
+
+
+def test_a_part_first_asked_later_starts_when_it_is_asked(hw9: Suite) -> None:
+    from evalkit.transcript import grade_turns
+
+    text = _md(
+        ("Question 1 (a) please.", Q1_REPLY.split("### (b)")[0]),
+        ("Now (c).", "### (c)\n$$s = \\sqrt{d}$$"),
+    )
+    results, _ = grade_turns(align(parse_transcript(text), hw9), hw9)
+    c = next(p for r in results for p in r.parts if p.part == "c")
+    assert [a.status for a in c.history] == ["correct"] and c.first_attempt_status == "correct"

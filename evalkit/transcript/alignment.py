@@ -354,6 +354,7 @@ def grade_problem(
     verdicts: list[TurnVerdict] = []
     recorder.event("conversation_start", conv=conv, problem=lp.id, sample=0, prefix=len(messages))
     hint_number = 0
+    asked: set[str] = set()  # the parts a turn has asked for so far (the question's first turn: all it names)
     for index, ex in enumerate(exchanges):
         also: list[str] = []
         whole: list[str] | None = None
@@ -362,14 +363,17 @@ def grade_problem(
             graded = part_ids
             # 'give me the blanks (a)-(h)' asks part (a) only: an answer without headings is (a)'s
             whole = [pid for pid in named_parts(ex.user, lp) if pid in part_ids] or None
+            asked.update(whole or part_ids)
             turn = {"kind": "question", "problem": lp.id, "hint": 0}
         else:
             # a later turn is a hint for the failing parts it names (all failing parts if it names none);
             # the other parts it names, or the one its words are about when the reply concedes a point,
             # are re-graded too, and change only if the reply changed their verdict
             named = named_parts(ex.user, lp)
-            # a part the replies have not answered yet is asked now when the turn names it: its question
-            fresh = [pid for pid in named if _unanswered(states[pid])]
+            # a part no turn asked for yet, asked now, starts here; one the model was asked for and skipped
+            # (cut off, refused, forgot) keeps that first unanswered attempt, as in a live run
+            fresh = [pid for pid in named if _unanswered(states[pid]) and pid not in asked]
+            asked.update(named)
             for pid in fresh:
                 states[pid] = PartState(pid)
             failing = [pid for pid in part_ids if pid not in fresh and needs_help(states[pid].latest.grade)]
