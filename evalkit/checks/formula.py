@@ -64,7 +64,7 @@ from evalkit.latex.assumptions import Assumptions, parse_assumptions
 from evalkit.latex.compare import compare_shapes
 from evalkit.latex.equivalence import compare_values, explain_difference, opaque_atoms
 from evalkit.latex.nodes import ASYMPTOTIC_CLASSES, OPAQUE_OPERATORS
-from evalkit.latex.shapes import Shape, shape_of, value_kind
+from evalkit.latex.shapes import Shape, shape_of, solved_side, value_kind
 from evalkit.latex.values import Policy, Verdict, compare_sides
 
 __all__ = [
@@ -203,10 +203,17 @@ def run_math_check(
     if not found:
         where = f" after /{params.anchor}/" if params.anchor else ""
         return CheckResult.unscored("no_answer", f"no answer found in this part{where}")
+    targets = (expected, *params.accept)
+    asked = _asked_symbol(asks, ctx.problem) if kind == "formula" else None
+    if asked is not None:  # 'What should s be?': an answer s^2 = d is solved for s, not read as d
+        mentioned = re.compile(rf"(?<![A-Za-z\\]){re.escape(asked)}(?![A-Za-z])")
+        targets = tuple(
+            t if _RELATION_IN.search(t) or mentioned.search(t) else f"{asked} = {t}" for t in targets
+        )
     request = MathRequest(
         kind,
         tuple(f.text for f in found),
-        (expected, *params.accept),
+        targets,
         problem_symbols(ctx.problem, params),
         (*ctx.problem.assumptions, *params.assumptions, *given_values(ctx.part)),
         params,
@@ -221,6 +228,19 @@ def run_math_check(
         "line": last.line,
     }
     return CheckResult(result.status, result.explanation, result.score, result.reason, details)
+
+
+_RELATION_IN = re.compile(r"=|<|>|\\(?:le|ge|leq|geq|neq|ne|lt|gt|in|approx|sim)(?![A-Za-z])|[≤≥≠∈≈]")
+
+
+def _asked_symbol(asks: Sequence[str], problem: Any) -> str | None:
+    """The one declared symbol a part asks for ('What should $s$ be?'), spelled as the problem declares it."""
+    from evalkit.extract.spans import canonical
+
+    symbols = getattr(problem, "symbols", None) or {}
+    spelled = {canonical(sym.latex or name): sym.latex or name for name, sym in symbols.items()}
+    named = [spelled[a] for a in asks if a in spelled]
+    return named[0] if len(named) == 1 and len(asks) == 1 else None
 
 
 def combine_results(results: Sequence[CheckResult]) -> CheckResult:
@@ -299,9 +319,40 @@ def is_name_side(side: ParsedSide, expected: Sequence[ParsedMath], *, operators_
     return _foreign(value, [exp.last.value for exp in expected])
 
 
+def _solved_for_name(
+    sides: list[ParsedSide], relations: list[str], expected: Sequence[ParsedMath]
+) -> ParsedSide | None:
+    """``s^2 = d`` or ``2E[q^T k] = dμ²``: a first side *built from* the asked quantity (the expected
+    answer's name, or the one operator it applies) is solved for it, never dropped as a name."""
+    if len(sides) < 2 or relations[0] not in _EQUAL_RELATIONS or not sides[0].ok or not sides[-1].ok:
+        return None
+    first, value = sides[0].value, sides[-1].value
+    if (
+        not isinstance(first, sympy.Expr)
+        or not isinstance(value, sympy.Expr)
+        or first.has(*ASYMPTOTIC_CLASSES)
+    ):
+        return None
+    names = [
+        exp.sides[0].value
+        for exp in expected
+        if len(exp.sides) > 1 and exp.sides[0].ok and isinstance(exp.sides[0].value, sympy.Symbol)
+    ]
+    operators = first.atoms(*OPAQUE_OPERATORS, AppliedUndef)
+    unknown = next((n for n in names if first != n and first.has(n)), None)
+    if unknown is None and len(operators) == 1 and first not in operators:
+        unknown = next(iter(operators))
+    if unknown is None or value.has(unknown):
+        return None
+    return solved_side(sides[0], sides[-1], unknown)
+
+
 def value_chain(parsed: ParsedMath, expected: Sequence[ParsedMath]) -> tuple[list[ParsedSide], list[str]]:
     """The sides that give values (a leading name side dropped) and the relations between them."""
     sides, relations = list(parsed.sides), list(parsed.relations)
+    solved = _solved_for_name(sides, relations, expected)
+    if solved is not None:
+        return [solved], []
     if len(sides) >= 2 and is_name_side(sides[0], expected):
         sides, relations = sides[1:], relations[1:]
     elif len(sides) >= 2 and is_name_side(sides[-1], expected, operators_only=True):  # d mu^2 = E[q^T k]

@@ -126,8 +126,39 @@ def _chain_shape(chain: ParsedMath) -> Shape:
     if _lone(first) and not any(_symbols(first) & _symbols(s) for s in sides[1:]):
         return Shape("assignment", chain.source, chain, last, name=first.value)
     if _names_an_operator(first):
-        return Shape("named", chain.source, chain, last)
+        return Shape("named", chain.source, chain, _solved_for_operator(first, last))
     return Shape("equation", chain.source, chain, last)
+
+
+def _solved_for_operator(first: ParsedSide, last: ParsedSide) -> ParsedSide:
+    """The value an ``E[.] = v`` chain gives its operator: ``v`` itself, or, when the first side is
+    built from it (``2E[q^T k] = dμ²``, ``Var(x)^2 = d``), the solution of the equation for it."""
+    value = first.value
+    if isinstance(value, (*OPAQUE_OPERATORS, AppliedUndef)) or value.has(*ASYMPTOTIC_CLASSES) or not last.ok:
+        return last
+    atoms = {a for a in value.atoms(*OPAQUE_OPERATORS, AppliedUndef)}
+    source = f"{first.source} = {last.source}"
+    if len(atoms) != 1 or not isinstance(last.value, sympy.Expr) or last.value.has(*atoms):
+        return ParsedSide(
+            source, error="the first side is not the quantity alone, and cannot be solved for it"
+        )
+    (atom,) = atoms
+    return solved_side(first, last, atom)
+
+
+def solved_side(first: ParsedSide, last: ParsedSide, unknown: Any) -> ParsedSide:
+    """``first = last`` solved for ``unknown`` (a symbol or an operator such as ``E[q^T k]``), under its
+    assumptions: one solution is the side; several are a set (no single value equals it); none is unreadable."""
+    source = f"{first.source} = {last.source}"
+    try:
+        roots = sympy.solve(sympy.Eq(first.value, last.value), unknown)
+    except (NotImplementedError, ValueError, TypeError):
+        roots = []
+    if len(roots) == 1:
+        return ParsedSide(source, roots[0])
+    if roots:
+        return ParsedSide(source, sympy.FiniteSet(*roots))
+    return ParsedSide(source, error=f"cannot solve it for {unknown}")
 
 
 def shape_of(reading: Reading) -> Shape:
