@@ -238,6 +238,12 @@ def _code_mathlike(content: str) -> bool:
     return bool(re.search(r"[=+*/^()√²·]|\d", body))
 
 
+def _in_question(prose: str, span: Span) -> bool:
+    """Whether ``span`` sits in a sentence that ends with a question mark (``prose``: math masked)."""
+    end = re.search(r"[.!?\n]", prose[span.end : span.end + 300])
+    return end is not None and end.group(0) == "?"
+
+
 class _Reader:
     """The candidates of one region of text, found once and shared by the priority groups."""
 
@@ -253,6 +259,11 @@ class _Reader:
         delimited = [*self.display, *self.inline, *self.code]
         bare = _EMPHASIS.sub(lambda m: " " * len(m.group(0)), mask(self.hidden, delimited))
         self.plain = [p for p in plain_math(bare) if not _is_prose(p.content)]
+        # math in a question ('Is it $s = \sqrt{d}$? I am not sure.') is asked, not answered
+        self.display, self.inline, self.code, self.plain = (
+            [s for s in spans if not _in_question(bare, s)]
+            for spans in (self.display, self.inline, self.code, self.plain)
+        )
 
     def _join_dangling(self) -> None:
         """Join inline math that ends in '=' with the code span right after it (``$x =$ `d` ``)."""

@@ -401,7 +401,9 @@ def _make(
     goes_on = bool(
         re.search(r"(?:[:,=]|\b(?:so|then|thus|hence|gives|giving|get|and|where|since|because))\s*$", tail)
         or re.search(
-            r"\b(?:therefore|thus|hence|which gives|this gives|we get|setting)\b", tail, re.IGNORECASE
+            r"\b(?:therefore|thus|hence|which gives|this gives|we get|setting|so|in total|overall)\b",
+            tail,
+            re.IGNORECASE,
         )
     ) or _derivation_line(tail)  # the line goes on to a derivation: its first math is a step, not the answer
     answer = (level == 8 or closed) and bool(tail.strip()) and bool(_VALUE_START.match(tail)) and not goes_on
