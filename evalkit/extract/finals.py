@@ -238,6 +238,12 @@ def _code_mathlike(content: str) -> bool:
     return bool(re.search(r"[=+*/^()√²·]|\d", body))
 
 
+_RETRACT = re.compile(
+    r"\b(?:no,?\s+wait|wait,?\s+no|actually,?\s+(?:no|wait)|scratch that|i mean|sorry,?\s+(?:no|i mean)|correction)\b",
+    re.IGNORECASE,
+)
+
+
 def _in_question(prose: str, span: Span) -> bool:
     """Whether ``span`` sits in a sentence that ends with a question mark (``prose``: math masked)."""
     end = re.search(r"[.!?\n]", prose[span.end : span.end + 300])
@@ -362,6 +368,14 @@ class _Reader:
         """The answer among a statement's math: the one naming the quantity, else the first."""
         if len(spans) == 1 or spans[0].kind == "boxed":
             return spans
+        # '$O(d^2 + bd + bnk)$ — no wait, $O(d^2 + bd + bnd)$': what follows the retraction is the answer
+        retracted = [
+            k for k in range(1, len(spans)) if _RETRACT.search(self.hidden[spans[k - 1].end : spans[k].start])
+        ]
+        if retracted:
+            spans = spans[retracted[-1] :]
+            if len(spans) == 1:
+                return spans
         named = [s for s in spans if self.asks and _names_quantity(s.content, self.asks)]
         return named[-1:] or spans[:1]
 
@@ -423,8 +437,14 @@ def _dedupe(spans: list[tuple[str, Span]]) -> list[tuple[str, Span]]:
 
 _HEDGE = re.compile(
     r"\beither\b|\b(?:is|are|would be)\s+(?:also\s+|equally\s+)?(?:acceptable|fine|valid|correct|ok(?:ay)?|right)\b"
-    r"|\balso\s+(?:acceptable|correct|valid|works|fine)\b|\bboth\s+(?:forms|answers|versions|are)\b",
+    r"|\balso\s+(?:acceptable|correct|valid|works|fine)\b|\bboth\s+(?:forms|answers|versions|are)\b"
+    r"|\(\s*or\b|\bdepending on\b|"
+    + r"\b(?:but|or)\s+(?:it|this|that)?\s*(?:could|might|may)\s+(?:also\s+|well\s+)?be\b",
     re.IGNORECASE,
+)
+# '... $\sqrt{d}$, but it could be $d$': the sentence offers every answer in it
+_MAYBE = re.compile(
+    r"\b(?:but|or)\s+(?:it|this|that)?\s*(?:could|might|may)\s+(?:also\s+|well\s+)?be\b", re.IGNORECASE
 )
 
 
@@ -445,12 +465,12 @@ def _hedges(reader: _Reader) -> list[Span]:
         if not _HEDGE.search(sentence):
             continue
         inside = [s for s in items if m.start() <= s.start < m.end()]
-        if _EITHER_WORKS.search(
+        if _EITHER_WORKS.search(sentence) or _MAYBE.search(
             sentence
         ):  # 'quote $\\sqrt{d}$ here ...; either is acceptable': beside the answer
             out += inside
             continue
-        if " or " not in f" {sentence} ":
+        if not re.search(r"\bor\b", sentence):
             continue
         joined = [
             s
