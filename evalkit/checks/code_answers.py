@@ -341,7 +341,9 @@ def _shape_answers(text: str, blank: str | None, names: Sequence[str] = ()) -> l
     chosen = bound + [m for m in boxed + answer_line if m not in bound and (m[2] is None or m in bound)]
     if not chosen:
         free = [m for m in mentions if m[2] is None]
-        chosen = free[-1:]
+        # '`[d, k]` for MQA (for MHA it would be `[h, d, k]`)': an aside about another model is no answer
+        stated = [m for m in free if not _ASIDE.search(_clause_before(prose, m[0]))]
+        chosen = (stated or free)[-1:]
     out: list[list[str]] = []
     for _, dims, _ in sorted(chosen):
         if dims not in out:
@@ -354,6 +356,12 @@ _ASIDE = re.compile(
     r"not|isn'?t|wasn'?t|if|unlike|before|originally)\b",
     re.IGNORECASE,
 )
+
+
+def _clause_before(prose: str, at: int) -> str:
+    """The text of the clause that leads up to offset ``at``: from the last '.', ';', '(' or line break."""
+    start = max(prose.rfind(c, 0, at) for c in ".;(\n") + 1
+    return prose[start:at]
 
 
 def bound_shapes(reply: str, blank: str | None, names: Sequence[str]) -> list[list[str]]:
