@@ -28,6 +28,8 @@ LAYER_NORM = (
     "each of dimension d; RMSNorm keeps only the gain and skips the centering step, which saves a reduction."
 )
 
+Q1_Q2_RIGHT = {"q1.a": "correct", "q1.b": "correct", "q1.c": "correct", "q2.a": "correct", "q2.b": "correct"}
+
 
 @pytest.fixture(scope="module")
 def hw9() -> Suite:
@@ -154,13 +156,7 @@ def test_a_reply_in_html_is_split_by_the_question_headings_it_shows(hw9: Suite) 
         "<b>(b)</b> Argmax has zero gradient almost everywhere, so no gradient reaches the queries or keys."
     )
     got = _by_part(hw9, reply)
-    assert got == {
-        "q1.a": "correct",
-        "q1.b": "correct",
-        "q1.c": "correct",
-        "q2.a": "correct",
-        "q2.b": "correct",
-    }
+    assert got == Q1_Q2_RIGHT
 
 
 def test_capital_letter_summary_entries_of_another_question_are_not_this_ones(hw9: Suite) -> None:
@@ -191,13 +187,7 @@ def test_a_prose_reply_is_split_at_the_paragraphs_that_open_a_question(hw9: Suit
         "For part (b), argmax has zero gradient almost everywhere, so no gradient reaches the queries or keys."
     )
     got = _by_part(hw9, reply)
-    assert got == {
-        "q1.a": "correct",
-        "q1.b": "correct",
-        "q1.c": "correct",
-        "q2.a": "correct",
-        "q2.b": "correct",
-    }
+    assert got == Q1_Q2_RIGHT
 
 
 def test_a_part_named_with_another_questions_number_is_not_this_questions_part(hw9: Suite) -> None:

@@ -64,7 +64,7 @@ from evalkit.latex.assumptions import Assumptions, parse_assumptions
 from evalkit.latex.compare import compare_shapes
 from evalkit.latex.equivalence import compare_values, explain_difference, opaque_atoms
 from evalkit.latex.nodes import ASYMPTOTIC_CLASSES, OPAQUE_OPERATORS
-from evalkit.latex.shapes import Shape, shape_of, solved_side, value_kind
+from evalkit.latex.shapes import Shape, shape_of, solved_for, value_kind
 from evalkit.latex.values import Policy, Verdict, compare_sides
 
 __all__ = [
@@ -324,27 +324,14 @@ def _solved_for_name(
 ) -> ParsedSide | None:
     """``s^2 = d`` or ``2E[q^T k] = dμ²``: a first side *built from* the asked quantity (the expected
     answer's name, or the one operator it applies) is solved for it, never dropped as a name."""
-    if len(sides) < 2 or relations[0] not in _EQUAL_RELATIONS or not sides[0].ok or not sides[-1].ok:
-        return None
-    first, value = sides[0].value, sides[-1].value
-    if (
-        not isinstance(first, sympy.Expr)
-        or not isinstance(value, sympy.Expr)
-        or first.has(*ASYMPTOTIC_CLASSES)
-    ):
+    if len(sides) < 2 or relations[0] not in _EQUAL_RELATIONS:
         return None
     names = [
         exp.sides[0].value
         for exp in expected
         if len(exp.sides) > 1 and exp.sides[0].ok and isinstance(exp.sides[0].value, sympy.Symbol)
     ]
-    operators = first.atoms(*OPAQUE_OPERATORS, AppliedUndef)
-    unknown = next((n for n in names if first != n and first.has(n)), None)
-    if unknown is None and len(operators) == 1 and first not in operators:
-        unknown = next(iter(operators))
-    if unknown is None or value.has(unknown):
-        return None
-    return solved_side(sides[0], sides[-1], unknown)
+    return solved_for(sides[0], sides[-1], names)
 
 
 def value_chain(parsed: ParsedMath, expected: Sequence[ParsedMath]) -> tuple[list[ParsedSide], list[str]]:

@@ -435,16 +435,15 @@ def _dedupe(spans: list[tuple[str, Span]]) -> list[tuple[str, Span]]:
     return out
 
 
-_HEDGE = re.compile(
-    r"\beither\b|\b(?:is|are|would be)\s+(?:also\s+|equally\s+)?(?:acceptable|fine|valid|correct|ok(?:ay)?|right)\b"
-    r"|\balso\s+(?:acceptable|correct|valid|works|fine)\b|\bboth\s+(?:forms|answers|versions|are)\b"
-    r"|\(\s*or\b|\bdepending on\b|"
-    + r"\b(?:but|or)\s+(?:it|this|that)?\s*(?:could|might|may)\s+(?:also\s+|well\s+)?be\b",
-    re.IGNORECASE,
-)
 # '... $\sqrt{d}$, but it could be $d$': the sentence offers every answer in it
 _MAYBE = re.compile(
     r"\b(?:but|or)\s+(?:it|this|that)?\s*(?:could|might|may)\s+(?:also\s+|well\s+)?be\b", re.IGNORECASE
+)
+_HEDGE = re.compile(
+    r"\beither\b|\b(?:is|are|would be)\s+(?:also\s+|equally\s+)?(?:acceptable|fine|valid|correct|ok(?:ay)?|right)\b"
+    r"|\balso\s+(?:acceptable|correct|valid|works|fine)\b|\bboth\s+(?:forms|answers|versions|are)\b"
+    r"|\(\s*or\b|\bdepending on\b|" + _MAYBE.pattern,
+    re.IGNORECASE,
 )
 
 

@@ -42,14 +42,21 @@ from dataclasses import dataclass, field, replace
 
 from evalkit.extract.data import data_entries
 from evalkit.extract.spans import fence_ranges, mask
-from evalkit.extract.words import CORRECTED_WORDS, PART_WORDS, QUESTION_WORDS, SUMMARY_WORDS, canonical
+from evalkit.extract.words import (
+    CORRECTED_WORDS,
+    PART_WORDS,
+    QUESTION_WORDS,
+    ROMAN_NUMERALS,
+    SUMMARY_WORDS,
+    canonical,
+)
 
 __all__ = ["ReplyLayout", "headed_questions", "read_reply", "split_parts", "split_questions", "table_rows"]
 
 MAX_SCAN = 200_000
 
 _ROMAN = r"(?:viii|vii|vi|iv|ix|iii|ii|i|v|x)"
-_ROMAN_VALUES = ["i", "ii", "iii", "iv", "v", "vi", "vii", "viii", "ix", "x"]
+_ROMAN_VALUES = list(ROMAN_NUMERALS)
 _ATOM = rf"(?:{_ROMAN}|[a-zA-Z]|\d{{1,2}})"
 # the label itself, in every spelling; groups: main (a letter, roman or number) and sub (a roman or letter)
 _LABEL = (

@@ -17,11 +17,15 @@ __all__ = [
     "CORRECTED_WORDS",
     "PART_WORDS",
     "QUESTION_WORDS",
+    "ROMAN_NUMERALS",
     "SUMMARY_WORDS",
     "anchor_in_all_languages",
     "canonical",
     "language",
 ]
+
+# subpart labels and part numbers written in roman numerals, in order
+ROMAN_NUMERALS = ("i", "ii", "iii", "iv", "v", "vi", "vii", "viii", "ix", "x")
 
 # a heading word before a part's label: 'Part (a)', 'Solution (a)', 'Inciso (a)', 'Teil (iii)'
 PART_WORDS = (

@@ -21,6 +21,7 @@ values it gives (``k = 45, n = 2`` as ``{k: [45], n: [2]}``) or the set it allow
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -136,14 +137,36 @@ def _solved_for_operator(first: ParsedSide, last: ParsedSide) -> ParsedSide:
     value = first.value
     if isinstance(value, (*OPAQUE_OPERATORS, AppliedUndef)) or value.has(*ASYMPTOTIC_CLASSES) or not last.ok:
         return last
-    atoms = {a for a in value.atoms(*OPAQUE_OPERATORS, AppliedUndef)}
-    source = f"{first.source} = {last.source}"
-    if len(atoms) != 1 or not isinstance(last.value, sympy.Expr) or last.value.has(*atoms):
+    solved = solved_for(first, last)
+    if solved is None:
         return ParsedSide(
-            source, error="the first side is not the quantity alone, and cannot be solved for it"
+            f"{first.source} = {last.source}",
+            error="the first side is not the quantity alone, and cannot be solved for it",
         )
-    (atom,) = atoms
-    return solved_side(first, last, atom)
+    return solved
+
+
+def solved_for(first: ParsedSide, last: ParsedSide, names: Sequence[Any] = ()) -> ParsedSide | None:
+    """``first = last`` solved for the quantity ``first`` is built from (``s^2``, ``2E[q^T k]``): one of
+    ``names`` inside it, else the one operator it applies; None when it is that quantity alone, is built
+    from none (or several), or ``last`` uses it too."""
+    value = first.value
+    if (
+        not first.ok
+        or not last.ok
+        or not isinstance(value, sympy.Expr)
+        or not isinstance(last.value, sympy.Expr)
+    ):
+        return None
+    if value.has(*ASYMPTOTIC_CLASSES):
+        return None
+    operators = value.atoms(*OPAQUE_OPERATORS, AppliedUndef)
+    unknown = next((n for n in names if value != n and value.has(n)), None)
+    if unknown is None and len(operators) == 1 and value not in operators:
+        unknown = next(iter(operators))
+    if unknown is None or last.value.has(unknown):
+        return None
+    return solved_side(first, last, unknown)
 
 
 def solved_side(first: ParsedSide, last: ParsedSide, unknown: Any) -> ParsedSide:

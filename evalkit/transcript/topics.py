@@ -23,6 +23,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from evalkit.extract import concedes
+from evalkit.extract.words import ROMAN_NUMERALS
 from evalkit.spec.models import Problem
 from evalkit.spec.suite import LoadedProblem, Suite
 
@@ -190,9 +191,6 @@ _OTHER_QUESTIONS_PART = re.compile(
 )
 
 
-_ROMAN_NUMERALS = ["i", "ii", "iii", "iv", "v", "vi", "vii", "viii", "ix", "x"]
-
-
 def named_parts(text: str, lp: LoadedProblem) -> list[str]:
     """The parts of ``lp`` a user turn names: 'part (c)', 'parts a and c', '(b)(ii)', 'Q4(g)', or their quantity ('$s$')."""
     from evalkit.extract import asked_quantities
@@ -213,9 +211,10 @@ def named_parts(text: str, lp: LoadedProblem) -> list[str]:
         ):  # 'for D, why ...': a capital letter after a preposition names a part or blank, 'a' does not
             found.append(part.id)
     mains = list(dict.fromkeys(p.id.split(".")[0] for p in lp.problem.parts))
-    if not any(m.lower() in _ROMAN_NUMERALS for m in mains):  # 'On Part III — ...': the third part
+    if not any(m.lower() in ROMAN_NUMERALS for m in mains):  # 'On Part III — ...': the third part
         for m in re.finditer(r"\b(?i:part)\s+([IVX]{1,4})\b", text):
-            index = _ROMAN_NUMERALS.index(m.group(1).lower()) if m.group(1).lower() in _ROMAN_NUMERALS else -1
+            numeral = m.group(1).lower()
+            index = ROMAN_NUMERALS.index(numeral) if numeral in ROMAN_NUMERALS else -1
             if 0 <= index < len(mains):
                 found += [
                     p.id for p in lp.problem.parts if p.id.split(".")[0] == mains[index] and p.id not in found
