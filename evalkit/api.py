@@ -14,7 +14,7 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from evalkit.cache import ResponseCache
 from evalkit.checks.base import CheckResult
@@ -75,6 +75,7 @@ class RunConfig:
     prompt_cache: bool = True  # Anthropic cache breakpoints (OpenAI caches by itself)
     threads: int | None = None  # local models: CPU threads of the llama.cpp server (default: half the CPUs)
     ctx: int | None = None  # local models: context tokens per conversation (per server slot)
+    probes: Literal["none", "challenge", "all"] = "all"  # which rubric probes to send once a part is answered
 
     def settings(self) -> ModelSettings:
         """The connection settings of the run's models (local servers get one slot per connection)."""
@@ -109,6 +110,7 @@ class RunConfig:
         data = dict(data)
         data["options"] = GenerationOptions(**data.get("options", {}))
         data["models"] = tuple(data.get("models", ()))
+        data.setdefault("probes", "none")  # a run from before probes existed sent none
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
 
@@ -183,6 +185,7 @@ def _execute_judged(
                 suite,
                 prompts,
                 samples=config.samples,
+                probes=config.probes,
                 options=config.options,
                 limits=limits,
                 cache=cache,
@@ -366,7 +369,7 @@ def grade(run_ref: str | Path, runs_dir: str | Path | None = None) -> RegradeRes
     asked = rd.config.get("problems")
     if isinstance(asked, list):  # the problems the run had (an offline run skips some)
         suite = suite.only([str(p) for p in asked])
-    return regrade_run(rd, suite, prompts, config.samples, config.options)
+    return regrade_run(rd, suite, prompts, config.samples, config.options, config.probes)
 
 
 def check(

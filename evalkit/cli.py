@@ -6,6 +6,7 @@ to stderr, so stdout stays parseable.
 
 from __future__ import annotations
 
+import enum
 import json
 import os
 import sys
@@ -89,6 +90,11 @@ def print_summary(results: dict[str, Any], console: Console) -> None:
         f"{t['input_tokens']:,} input{from_cache} + {t['output_tokens']:,} output tokens"
         + (f", ${t['cost_usd']:.4f}" if t.get("cost_usd") else "")
     )
+    from evalkit.measures import tutoring_line
+
+    line = tutoring_line(results["measures"]["model"]) if results.get("measures") else None
+    if line:
+        console.print(line)
     for q in results["questions"]:
         if q.get("stopped"):
             console.print(f"[yellow]{q['problem']} stopped early:[/] {_escape(str(q['stopped']))}")
@@ -98,6 +104,12 @@ def print_summary(results: dict[str, Any], console: Console) -> None:
             f"[yellow]{cut} repl{'y was' if cut == 1 else 'ies were'} cut off at the length limit[/] "
             "(stop=length): raise --max-tokens (or --ctx for a local model)"
         )
+
+
+class ProbeChoice(enum.StrEnum):
+    none = "none"
+    challenge = "challenge"
+    all = "all"
 
 
 @app.command()
@@ -162,6 +174,13 @@ def run(
         int | None,
         typer.Option(min=256, help="Local model: context tokens per conversation [default: 8192]."),
     ] = None,
+    probes: Annotated[
+        ProbeChoice,
+        typer.Option(
+            "--probes",
+            help="Student probes to send once a part is answered: none, challenge (pushback only) or all.",
+        ),
+    ] = ProbeChoice.all,
     resume_run: Annotated[
         str | None, typer.Option("--resume", metavar="RUN", help="Continue a stopped run.")
     ] = None,
@@ -220,6 +239,7 @@ def run(
                     prompt_cache=prompt_cache,
                     threads=threads,
                     ctx=ctx,
+                    probes=probes.value,
                 )
                 display.expect(config)
                 said_last: list[str] = []
@@ -306,6 +326,12 @@ def grade(
         return
     for change in result.changes:
         before = change["before"] or {}
+        if "probe" in change:
+            err_console.print(
+                f"{change['problem']}.{change['part']} probe {change['probe']}: "
+                f"{before.get('outcome')} -> {change['after']['outcome']}"
+            )
+            continue
         err_console.print(
             f"{change['problem']}.{change['part']}: {before.get('status')} -> {change['after']['status']}"
             f" (first try {before.get('first_attempt_status')} -> {change['after']['first_attempt_status']})"
@@ -566,9 +592,12 @@ def compare(
 ) -> None:
     """Compare runs per question and part: first try / after hints / failed, tokens, cost."""
     from evalkit.report import compare_runs, comparison_table, write_comparison
+    from evalkit.report.compare import rates_table
 
     comparison = compare_runs([api.load_run(ref, runs_dir) for ref in run_refs])
     out_console.print(comparison_table(comparison))
+    if comparison.rates:
+        out_console.print(rates_table(comparison))
     path = write_comparison(comparison, out)
     err_console.print(f"wrote {_escape(str(path))}", soft_wrap=True)
 

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from evalkit.checks.base import Answer, CheckResult, Status
 from evalkit.errors import ContextFull, ReplayExhausted
 from evalkit.grading import CheckOutcome, PartGrade, PartReading, grade_part, needs_help, read_parts
 from evalkit.models.base import GenerationOptions, Message, Model, ModelRequest, ModelResponse, Turn, Usage
+from evalkit.probes import ProbeResult, grade_probe, probe_key, render_probe, selected_probes
 from evalkit.spec.prompts import HintItem, PromptSet
 from evalkit.spec.suite import LoadedProblem
 
@@ -124,6 +125,7 @@ class ConversationResult:
     model_calls: int
     stopped: str | None = None  # why the conversation ended early, if it did
     sample: int = 0
+    probes: tuple[ProbeResult, ...] = ()  # the student probes sent once the parts were answered
 
 
 @dataclass
@@ -160,19 +162,20 @@ class _Asker:
         self.usage = Usage()
         self.calls = 0
 
-    async def ask(self, messages: list[Message], text: str, turn: Turn) -> ModelResponse:
+    async def ask(
+        self, messages: list[Message], text: str, turn: Turn, conv: str | None = None
+    ) -> ModelResponse:
+        conv = conv or self.conv
         messages.append(Message("user", text))
         index = len(messages) - 1
-        self.recorder.event(
-            "message", conv=self.conv, index=index, role="user", content=text, turn=turn.to_json()
-        )
+        self.recorder.event("message", conv=conv, index=index, role="user", content=text, turn=turn.to_json())
         request = ModelRequest(
             messages=tuple(messages),
             turn=turn,
             system=self.system,
             options=self.options,
             sample=self.sample,
-            conv=self.conv,
+            conv=conv,
         )
         response = await self.model.generate(request)
         self.calls += 1
@@ -180,7 +183,7 @@ class _Asker:
         messages.append(Message("assistant", response.text))
         self.recorder.event(
             "message",
-            conv=self.conv,
+            conv=conv,
             index=index + 1,
             role="assistant",
             content=response.text,
@@ -421,8 +424,10 @@ async def run_conversation(
     sandbox: Any = None,
     recorder: Recorder | None = None,
     conv: str | None = None,
+    probes: str = "none",
 ) -> ConversationResult:
-    """Ask problem ``lp`` (question ``number``), grade, hint and re-grade until done."""
+    """Ask problem ``lp`` (question ``number``), grade, hint and re-grade until done; then send the
+    rubric's student probes (``probes``: ``none``, ``challenge`` or ``all``), each on its own branch."""
     recorder = recorder or NullRecorder()
     conv = conv or lp.id
     asker = _Asker(model, recorder, conv, opening.system, options or GenerationOptions(), sample)
@@ -474,6 +479,7 @@ async def run_conversation(
     parts = tuple(part_result(lp, states[pid], sample) for pid in part_ids)
     for result in parts:
         recorder.event("part_result", conv=conv, **result.to_json())
+    probed = await _send_probes(asker, lp, states, messages, probes, sandbox, stopped)
     recorder.event("conversation_end", conv=conv, problem=lp.id, usage=asker.usage.to_json())
     return ConversationResult(
         problem=lp.id,
@@ -484,4 +490,64 @@ async def run_conversation(
         model_calls=asker.calls,
         stopped=stopped,
         sample=sample,
+        probes=probed,
     )
+
+
+async def _send_probes(
+    asker: _Asker,
+    lp: LoadedProblem,
+    states: dict[str, PartState],
+    solved: list[Message],
+    setting: str,
+    sandbox: Any,
+    stopped: str | None,
+) -> tuple[ProbeResult, ...]:
+    """Send each selected probe on its own branch from the solved conversation, one after another,
+    and grade its reply; a probe that cannot be sent (no recording, a full context) is ``not_run``."""
+    out: list[ProbeResult] = []
+    for part in lp.problem.parts:
+        state = states[part.id]
+        for probe in selected_probes(lp, part.id, setting):
+            pid = probe.id or probe.kind
+            key = probe_key(part.id, pid)
+            text = render_probe(lp, part.id, probe, state.latest.answer_text)
+            unsent = ProbeResult(lp.id, part.id, pid, probe.kind, text, "", "not_run", state.latest.status,
+                                 None, "", asker.sample)  # fmt: skip
+            if stopped is not None:
+                out.append(replace(unsent, explanation=f"the conversation stopped early: {stopped}"))
+                continue
+            branch = f"{asker.conv}/{key}"
+            asker.recorder.event(
+                "probe",
+                conv=branch,
+                problem=lp.id,
+                part=part.id,
+                probe=key,
+                kind=probe.kind,
+                prefix=len(solved),
+            )
+            try:
+                reply = await asker.ask(list(solved), text, Turn("probe", lp.id, probe=key), conv=branch)
+            except (ReplayExhausted, ContextFull) as err:
+                out.append(replace(unsent, explanation=str(err)))
+                asker.recorder.event(
+                    "probe_result", conv=asker.conv, probe=key, outcome="not_run", why=str(err)
+                )
+                continue
+            graded = await asyncio.to_thread(
+                grade_probe, lp, part.id, probe, reply.text, unsent.before, history=tuple(state.sections),
+                sandbox=sandbox,
+            )  # fmt: skip
+            item = replace(
+                unsent,
+                reply=reply.text,
+                outcome=graded.outcome,
+                after=graded.after,
+                explanation=graded.explanation,
+                claims=graded.claims.to_json() if graded.claims is not None else None,
+            )
+            out.append(item)
+            shown = {k: v for k, v in item.to_json().items() if k not in ("user", "reply", "probe")}
+            asker.recorder.event("probe_result", conv=asker.conv, probe=key, **shown)
+    return tuple(out)

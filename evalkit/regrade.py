@@ -49,7 +49,7 @@ def _stored_length(events: list[dict[str, Any]], conv: str) -> int:
 
 
 async def _regrade_async(
-    rd: RunDir, suite: Suite, prompts: PromptSet, samples: int, options: GenerationOptions
+    rd: RunDir, suite: Suite, prompts: PromptSet, samples: int, options: GenerationOptions, probes: str
 ) -> tuple[list[ConversationResult], list[Divergence]]:
     events = list(rd.journal())
     model = JournalModel(str(rd.config.get("model")), stored_turns(events))
@@ -74,8 +74,9 @@ async def _regrade_async(
             conv = conv_id(sample, lp.id)
             try:
                 result = await run_conversation(
-                    model, prompts, lp, number, opening, options=options, sample=sample, conv=conv
-                )
+                    model, prompts, lp, number, opening, options=options, sample=sample, conv=conv,
+                    probes=probes,
+                )  # fmt: skip
             except Diverged as err:
                 divergences.append(Divergence(conv, err.index, "the question prompt changed: " + err.reason))
                 continue
@@ -115,14 +116,37 @@ def _changes(old: dict[str, Any] | None, new: dict[str, Any]) -> list[dict[str, 
                     "after": {f: p.get(f) for f in fields},
                 }
             )
+    # a probe's outcome is re-graded too (a probe the journal has no reply to is not run)
+    probed = {
+        (r["problem"], r["part"], r["probe"], r.get("sample", 0)): r for r in (old or {}).get("probes", [])
+    }
+    for r in new.get("probes", []):
+        q = probed.get((r["problem"], r["part"], r["probe"], r.get("sample", 0)))
+        if q is None or q.get("outcome") != r.get("outcome"):
+            out.append(
+                {
+                    "problem": r["problem"],
+                    "part": r["part"],
+                    "probe": r["probe"],
+                    "sample": r.get("sample", 0),
+                    "before": {"outcome": q.get("outcome")} if q else None,
+                    "after": {"outcome": r.get("outcome")},
+                }
+            )
     return out
 
 
 def regrade_run(
-    rd: RunDir, suite: Suite, prompts: PromptSet, samples: int, options: GenerationOptions
+    rd: RunDir,
+    suite: Suite,
+    prompts: PromptSet,
+    samples: int,
+    options: GenerationOptions,
+    probes: str = "none",
 ) -> RegradeResult:
-    """Re-grade ``rd``; write ``results.regrade-<UTC>.json`` beside ``results.json``."""
-    conversations, divergences = asyncio.run(_regrade_async(rd, suite, prompts, samples, options))
+    """Re-grade ``rd`` (and the replies to the ``probes`` it sent); write ``results.regrade-<UTC>.json``
+    beside ``results.json``."""
+    conversations, divergences = asyncio.run(_regrade_async(rd, suite, prompts, samples, options, probes))
     truncated = truncated_replies(rd.journal())
     new = results_json(rd.path, str(rd.config.get("model")), suite.name, conversations, truncated=truncated)
     changes = _changes(rd.results, new)

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from evalkit.conversation import ConversationResult
+from evalkit.measures import measures
 from evalkit.models.base import TRUNCATED_STOP_REASONS, Usage
 from evalkit.pricing import cost_usd
 
@@ -57,6 +58,7 @@ def results_json(
             }
         )
     parts = [p.to_json() for c in conversations for p in c.parts]
+    probes = [p.to_json() for c in conversations for p in c.probes]
     usage = sum((c.usage for c in conversations), Usage())
     return {
         "run_dir": str(run_dir),
@@ -64,6 +66,8 @@ def results_json(
         "suite": suite,
         "questions": questions,
         "parts": parts,
+        "probes": probes,
+        "measures": measures(parts, probes),
         "totals": {
             "parts": len(parts),
             "correct": sum(1 for p in parts if p["status"] == "correct"),

@@ -104,6 +104,7 @@ async def _one_sample(
     options: GenerationOptions,
     listener: Listener | None,
     sandbox: Any,
+    probes: str = "none",
 ) -> list[ConversationResult]:
     recorder = _Tee(mr.store, listener, mr.model.name)
     opening: Opening = await _tracked(
@@ -133,6 +134,7 @@ async def _one_sample(
                 sandbox=sandbox,
                 recorder=recorder,
                 conv=conv_id(sample, lp.id),
+                probes=probes,
             ),
         )
         for number, lp in enumerate(suite.problems, 1)
@@ -152,6 +154,7 @@ async def execute(
     *,
     samples: int,
     options: GenerationOptions,
+    probes: str = "none",
     limits: CallLimits,
     cache: ResponseCache | None,
     base_url: str | None,
@@ -180,7 +183,7 @@ async def execute(
         )
         for sample in range(samples):
             mine = mr.options or options
-            jobs.append((mr, _one_sample(mr, mr.client, suite, prompts, sample, mine, listener, sandbox)))
+            jobs.append((mr, _one_sample(mr, mr.client, suite, prompts, sample, mine, listener, sandbox, probes)))
     try:
         gathered = await asyncio.gather(*(job for _, job in jobs))
     finally:

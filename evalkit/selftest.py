@@ -1,7 +1,9 @@
 """Rubric self-tests: grade every rubric example and compare with the verdict it declares.
 
 A rubric part may list examples (``examples: [{answer, verdict, history}]``):
-answers the rubric must grade ``correct``, ``incorrect`` or ``unscored``.
+answers the rubric must grade ``correct``, ``incorrect`` or ``unscored``; and
+each of its probes example replies (``examples: [{reply, outcome, before}]``)
+with the outcome the probe must give them (``held``, ``caved`` ...).
 They are graded by :func:`evalkit.grading.grade_part`, the code live runs use,
 so a rubric that passes its self-tests grades those answers the same way in a
 run. ``history`` holds earlier answers to the same part (for checks that build
@@ -22,10 +24,18 @@ from pathlib import Path
 
 from evalkit.checks.base import Answer
 from evalkit.grading import PartGrade, grade_part, read_parts
+from evalkit.probes import ProbeGrade, grade_probe
 from evalkit.spec.loading import read_yaml
 from evalkit.spec.suite import LoadedProblem, find_yaml, load_suite
 
-__all__ = ["ExampleOutcome", "failures_of", "grade_examples", "run_selftests"]
+__all__ = [
+    "ExampleOutcome",
+    "ProbeExampleOutcome",
+    "failures_of",
+    "grade_examples",
+    "grade_probe_examples",
+    "run_selftests",
+]
 
 
 @dataclass(frozen=True)
@@ -76,11 +86,63 @@ def grade_examples(lp: LoadedProblem, sandbox: object = None) -> list[ExampleOut
     return outcomes
 
 
+@dataclass(frozen=True)
+class ProbeExampleOutcome:
+    """One probe example, graded."""
+
+    problem: str
+    part: str
+    probe: str
+    index: int
+    expected: str
+    graded: ProbeGrade
+    path: Path
+    line: int | None
+    note: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.graded.outcome == self.expected
+
+    def failure_line(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line is not None else str(self.path)
+        why = self.graded.explanation.replace("\n", " ")
+        if len(why) > 400:
+            why = why[:397] + "..."
+        note = f" [{self.note}]" if self.note else ""
+        return (
+            f"{where}: {self.problem}.{self.part} probe {self.probe} example {self.index + 1}{note}: "
+            f"expected {self.expected}, got {self.graded.outcome} ({why})"
+        )
+
+
+def grade_probe_examples(lp: LoadedProblem, sandbox: object = None) -> list[ProbeExampleOutcome]:
+    """Grade every example reply of every probe of one problem's rubric."""
+    _, lines = read_yaml(lp.rubric_path)
+    outcomes: list[ProbeExampleOutcome] = []
+    for part in lp.problem.parts:
+        for p_index, probe in enumerate(lp.part_rubric(part.id).probes):
+            for i, example in enumerate(probe.examples):
+                graded = grade_probe(
+                    lp, part.id, probe, example.reply, example.before, history=example.history, sandbox=sandbox
+                )
+                line = lines.get(("parts", part.id, "probes", p_index, "examples", i))
+                outcomes.append(
+                    ProbeExampleOutcome(
+                        lp.id, part.id, probe.id or probe.kind, i, example.outcome, graded, lp.rubric_path,
+                        line, example.note,
+                    )
+                )  # fmt: skip
+    return outcomes
+
+
 def failures_of(problems: Sequence[LoadedProblem], sandbox: object = None) -> list[str]:
-    """Grade every example of these problems' rubrics; one line per disagreement (empty: all pass)."""
+    """Grade every example of these problems' rubrics (answers and probe replies); one line per
+    disagreement (empty: all pass)."""
     failures: list[str] = []
     for lp in problems:
         failures.extend(o.failure_line() for o in grade_examples(lp, sandbox) if not o.ok)
+        failures.extend(o.failure_line() for o in grade_probe_examples(lp, sandbox) if not o.ok)
     return failures
 
 

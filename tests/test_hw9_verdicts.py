@@ -162,14 +162,19 @@ def test_cassette_contents() -> None:
     assert list(cassette.problems) == ["q1", "q2", "q3", "q4", "q6"]
     hints = {pid: len(p.hints) for pid, p in cassette.problems.items()}
     assert hints == {"q1": 0, "q2": 0, "q3": 1, "q4": 0, "q6": 0}
+    # every follow-up of the write-up is a probe the rubrics declare, in the student's words
     followups = {pid: len(p.followups) for pid, p in cassette.problems.items()}
-    assert followups == {"q1": 1, "q2": 3, "q3": 0, "q4": 1, "q6": 0}
+    assert followups == {"q1": 0, "q2": 0, "q3": 0, "q4": 0, "q6": 0}
+    probes = {pid: list(p.probes) for pid, p in cassette.problems.items() if p.probes}
+    assert probes == {
+        "q1": ["a:squared-norm"],
+        "q2": ["b:max-index-gradient", "b:gradient-one", "b:selected-value"],
+        "q4": ["g:simplify"],
+    }
     assert cassette.problems["q3"].hints[0].startswith("Great catch—yes, you're absolutely right!")
     assert "is_value=True" in cassette.problems["q3"].hints[0]
-    assert (
-        cassette.problems["q4"].followups[0].user
-        == "Since  $hv = d$ , can you simplify the last term in part g?"
-    )
+    assert cassette.problems["q4"].probes["g:simplify"].startswith("You're right! Since  $hv = d$")
+    assert cassette.problems["q2"].probes["b:gradient-one"].startswith("I think you might be conflating")
     text = yaml.safe_dump(cassette.model_dump())
     for note in ("One-shot!", "super helpful", "makes sense to me", "↪", "brain fart", "Staff"):
         assert note not in text

@@ -271,7 +271,7 @@ def test_grade_transcript_cli_json_has_the_run_shape(tmp_path: Path, capsys, mon
     result = run_cli(args, capsys, monkeypatch)
     assert result.code == 0, result.err
     data = json.loads(result.out)
-    assert set(data) == {"run_dir", "model", "suite", "questions", "parts", "totals"}
+    assert set(data) == {"run_dir", "model", "suite", "questions", "parts", "probes", "measures", "totals"}
     assert data["model"] == "transcript:mini"
     assert data["totals"]["hints"] == 1 and data["totals"]["correct"] == 3
     assert set(data["parts"][0]) >= {"problem", "part", "status", "first_attempt_status", "attempts", "hints"}
@@ -333,10 +333,19 @@ def test_grade_transcript_with_a_judge(tmp_path: Path) -> None:
     assert b.status == "correct" and b.first_attempt_status == "correct"
     check = b.history[0].grade.checks[0]
     assert check.kind == "criteria" and check.result.details["graded_by"] == "judge fake:judge"
-    # the question's reply, then the last follow-up, whose reply concedes the point about gradients
-    assert len(judge.prompts) == 2
-    assert "we cannot learn which keys to attend to" in judge.prompts[1]
+    # the question's reply; each of the three follow-ups is a probe the rubric declares, whose reply the
+    # judge grades twice (the probe's claims, and the part's claims on any answer it restates); and the
+    # last follow-up, whose reply concedes the point about gradients, is re-graded as an answer to (b)
+    assert len(judge.prompts) == 1 + 3 * 2 + 1
     assert "Rubric claims:" in judge.prompts[0] and "**argmax is not differentiable**" in judge.prompts[0]
+    last = [p for p in judge.prompts if "we cannot learn which keys to attend to" in p]
+    assert len(last) == 3
+    assert any("the gradient of argmax is zero at every index" in p for p in judge.prompts)
+    assert [(r.probe, r.kind) for r in result.conversations[0].probes] == [
+        ("max-index-gradient", "misconception"),
+        ("gradient-one", "misconception"),
+        ("selected-value", "valid_point"),
+    ]
     assert _part(result, "q2", "a").status == "correct"  # other kinds are not judged
     run = json.loads((result.run_dir / "run.json").read_text())
     assert run["judge"] == "fake:judge"

@@ -45,7 +45,7 @@ import asyncio
 import json
 import re
 import threading
-from collections.abc import Coroutine, Iterator
+from collections.abc import Coroutine, Iterator, Sequence
 from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -210,14 +210,16 @@ def _about_something_else(
 
 
 def claim_matches(
-    params: CriteriaParams, text: str, claims: list[Any] | None = None
+    params: CriteriaParams | None, text: str, claims: Sequence[Any] | None = None
 ) -> list[tuple[bool, bool]]:
-    """For each criterion (or each of ``claims``): (stated, denied) — a pattern occurs as a claim;
-    a pattern occurs only to be denied."""
+    """For each criterion of ``params`` (or each of ``claims``: anything with ``patterns`` and
+    optionally ``unless``): (stated, denied) — a pattern occurs as a claim; a pattern occurs only
+    to be denied."""
     body = _normalize(text)
     sentences = _sentences(body)
     out = []
-    for c in params.criteria if claims is None else claims:
+    items = claims if claims is not None else params.criteria if params is not None else ()
+    for c in items:
         affirmed = denied = False
         for pattern in c.patterns:
             regex = re.compile(pattern, re.IGNORECASE)

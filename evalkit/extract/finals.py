@@ -250,6 +250,30 @@ def _in_question(prose: str, span: Span) -> bool:
     return end is not None and end.group(0) == "?"
 
 
+_CONDITIONAL = re.compile(
+    r"(?:^|\b(?:and|but|even|so|then)\s+)(?<!only )(?:if|suppose|supposing|assuming|had|were)\b[^,;:]{0,40}$"
+    r"|(?:^|\b(?:and|but)\s+)with\s*$",
+    re.IGNORECASE,
+)
+
+
+def _in_condition(prose: str, span: Span) -> bool:
+    """Whether ``span`` is the hypothesis of a sentence that goes on ('If $s = d$, the variance is $1/d$',
+    'With $s = d$ the variance would be ...'): a case considered, not an answer given (``prose``: math
+    masked). 'With' counts only in a sentence that says what *would* happen."""
+    start = max((prose.rfind(c, 0, span.start) for c in ".!?\n;:,"), default=-1) + 1
+    clause = prose[start : span.start].strip()
+    m = _CONDITIONAL.search(clause)
+    if m is None or len(clause.split()) > 6:
+        return False
+    rest = prose[span.end : span.end + 300]
+    stop = re.search(r"[.!?\n]", rest)
+    after = rest[: stop.start()] if stop else rest
+    if not re.search(r"\w", after):
+        return False  # the sentence ends with it: 'This holds if $s = \sqrt{d}$.' states a condition
+    return not clause.lower().rstrip().endswith("with") or re.search(r"\bwould\b", after) is not None
+
+
 class _Reader:
     """The candidates of one region of text, found once and shared by the priority groups."""
 
@@ -265,9 +289,10 @@ class _Reader:
         delimited = [*self.display, *self.inline, *self.code]
         bare = _EMPHASIS.sub(lambda m: " " * len(m.group(0)), mask(self.hidden, delimited))
         self.plain = [p for p in plain_math(bare) if not _is_prose(p.content)]
-        # math in a question ('Is it $s = \sqrt{d}$? I am not sure.') is asked, not answered
+        # math in a question ('Is it $s = \sqrt{d}$? I am not sure.') is asked, not answered; the
+        # hypothesis of an 'if' ('If $s = d$, the variance would be $1/d$') is considered, not answered
         self.display, self.inline, self.code, self.plain = (
-            [s for s in spans if not _in_question(bare, s)]
+            [s for s in spans if not _in_question(bare, s) and not _in_condition(bare, s)]
             for spans in (self.display, self.inline, self.code, self.plain)
         )
 

@@ -55,12 +55,16 @@ class Message:
 class Turn:
     """Which turn of the tutoring conversation a request is (replay answers by it)."""
 
-    kind: Literal["opening", "question", "hint"]
+    kind: Literal["opening", "question", "hint", "probe"]
     problem: str | None = None
     hint: int = 0  # 1-based hint number for kind == "hint"
+    probe: str | None = None  # kind == "probe": which one, as ``part:probe`` (``b:misconception``)
 
     def to_json(self) -> dict[str, Any]:
-        return {"kind": self.kind, "problem": self.problem, "hint": self.hint}
+        out: dict[str, Any] = {"kind": self.kind, "problem": self.problem, "hint": self.hint}
+        if self.probe is not None:
+            out["probe"] = self.probe
+        return out
 
 
 class GenerationOptions(BaseModel):

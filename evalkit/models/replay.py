@@ -11,7 +11,10 @@ question and the replies to each hint, in order::
       q3:
         reply: "### Part (a): Fill in the blanks ..."
         hints: ["Great catch—yes, you're absolutely right! ..."]
+        probes: {"b:misconception": "I think you might be conflating ..."}   # replies to student probes
         followups: [{user: "...", assistant: "..."}]   # recorded, never replayed
+
+A probe the cassette has no reply to is not run (its outcome is ``not_run``).
 
 ``replay:default`` is the cassette bundled with evalkit
 (``cassettes/hw9-claude-opus-4-5.yaml``); ``replay:PATH`` any other.
@@ -47,6 +50,9 @@ class Followup(_Strict):
 class RecordedProblem(_Strict):
     reply: str = Field(min_length=1)
     hints: list[str] = Field(default_factory=list)
+    probes: dict[str, str] = Field(
+        default_factory=dict, description="replies to student probes, by 'part:probe' (b:misconception)"
+    )
     followups: list[Followup] = Field(default_factory=list)
 
 
@@ -106,6 +112,13 @@ class ReplayModel:
             )
         if turn.kind == "question":
             return recorded.reply
+        if turn.kind == "probe":
+            if turn.probe in recorded.probes:
+                return recorded.probes[turn.probe]
+            raise ReplayExhausted(
+                f"cassette {self.path} has no reply to probe {turn.probe} of {turn.problem!r} "
+                f"(it has: {', '.join(recorded.probes) or 'none'})"
+            )
         if turn.hint <= len(recorded.hints):
             return recorded.hints[turn.hint - 1]
         raise ReplayExhausted(

@@ -1,4 +1,5 @@
-"""Several runs side by side: per question and part, how each model did (first try, after hints, failed).
+"""Several runs side by side: per question and part, how each model did (first try, after hints, failed),
+and the tutoring measures (solve, hold, flip ... rates), marked different only beyond noise.
 
 Example::
 
@@ -12,16 +13,26 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from rich.table import Table
 from rich.text import Text
 
 from evalkit.errors import ReportError
+from evalkit.measures import RATES, beyond_noise, measures
 from evalkit.report.document import PartSummary, QuestionReport, RunReport, build_report
 from evalkit.report.html import html_environment, page_context
 from evalkit.store import RunDir
 
-__all__ = ["Comparison", "compare_runs", "comparison_table", "render_comparison", "write_comparison"]
+__all__ = [
+    "Comparison",
+    "RateRow",
+    "compare_runs",
+    "comparison_table",
+    "rates_table",
+    "render_comparison",
+    "write_comparison",
+]
 
 
 @dataclass(frozen=True)
@@ -76,9 +87,35 @@ class QuestionRow:
 
 
 @dataclass(frozen=True)
+class RateRow:
+    """One tutoring measure across the runs: each run's ``k/n`` with its 95% interval."""
+
+    name: str
+    label: str
+    cells: tuple[dict[str, Any] | None, ...]  # the measure as results.json has it (None: not in that run)
+
+    @property
+    def beyond_noise(self) -> bool:
+        """Whether two runs differ on it beyond noise (their intervals do not overlap)."""
+        present = [c for c in self.cells if c]
+        return any(beyond_noise(a, b) for i, a in enumerate(present) for b in present[i + 1 :])
+
+    @staticmethod
+    def shown(cell: dict[str, Any] | None) -> str:
+        if not cell or not cell.get("n"):
+            return "—"
+        lo, hi = cell["ci95"]
+        text = f"{cell['k']}/{cell['n']} ({cell['rate']:.0%}; 95% CI {lo:.0%}–{hi:.0%})"
+        if cell.get("pass_at_k"):
+            text += f"; pass@{cell['pass_at_k']['k']} {cell['pass_at_k']['value']:.0%}"
+        return text
+
+
+@dataclass(frozen=True)
 class Comparison:
     runs: tuple[RunColumn, ...]
     questions: tuple[QuestionRow, ...]
+    rates: tuple[RateRow, ...] = ()
 
     @property
     def has_cost(self) -> bool:
@@ -138,7 +175,22 @@ def compare_runs(runs: Sequence[RunDir]) -> Comparison:
             )
             rows.append(PartRow(short, label, cells))
         questions.append(QuestionRow(qid, short, title, tuple(rows), tuple(per_run)))
-    return Comparison(tuple(columns), tuple(questions))
+    return Comparison(tuple(columns), tuple(questions), _rate_rows(runs))
+
+
+def _rate_rows(runs: Sequence[RunDir]) -> tuple[RateRow, ...]:
+    """The model-level measures of each run (computed from its parts for a run from before they existed)."""
+    blocks = []
+    for rd in runs:
+        results = rd.results or {}
+        m = results.get("measures") or measures(results.get("parts", []), results.get("probes", []))
+        blocks.append(m["model"])
+    rows = []
+    for name, label in RATES.items():
+        cells = tuple(b.get(name) for b in blocks)
+        if any(c and c.get("n") for c in cells):
+            rows.append(RateRow(name, label, cells))
+    return tuple(rows)
 
 
 _STYLE = {"first_try": "green", "after_hint": "yellow", "failed": "red", "unscored": "magenta"}
@@ -185,6 +237,22 @@ def comparison_table(cmp: Comparison) -> Table:
         for r in cmp.runs
     ]
     table.add_row(Text("total", style="bold"), *totals, "")
+    return table
+
+
+def rates_table(cmp: Comparison) -> Table:
+    """The tutoring measures side by side; ≠ only where two runs' 95% intervals do not overlap."""
+    table = Table(title="Tutoring measures (k/n, 95% Wilson interval)", title_justify="left")
+    table.add_column("measure")
+    for run in cmp.runs:
+        table.add_column(Text(run.label, overflow="fold"))
+    table.add_column("≠", justify="center")
+    for row in cmp.rates:
+        table.add_row(
+            row.label,
+            *(RateRow.shown(c) for c in row.cells),
+            Text("≠", style="bold red") if row.beyond_noise else "",
+        )
     return table
 
 

@@ -34,6 +34,7 @@ __all__ = [
     "CheckLine",
     "Grading",
     "PartSummary",
+    "ProbeSummary",
     "QuestionReport",
     "Recap",
     "RunReport",
@@ -151,6 +152,56 @@ class PartSummary:
         return None
 
 
+_PROBE_MARK = {
+    "held": "✓", "fixed": "✓", "corrected": "✓", "accepted": "✓", "located_and_fixed": "✓",
+    "flipped": "✗", "unfixed": "✗", "caved": "✗", "rejected": "✗", "overcorrected": "✗", "missed": "✗",
+    "located": "½", "unscored": "?", "not_run": "–",
+}  # fmt: skip
+_PROBE_KIND = {
+    "challenge": "Challenge",
+    "misconception": "Misconception",
+    "valid_point": "Valid point",
+    "student_work": "Student's work",
+    "claim": "Claim",
+}
+
+
+@dataclass(frozen=True)
+class ProbeSummary:
+    """One student probe: the student's turn, the tutor's reply and the outcome (the margin)."""
+
+    part: str
+    label: str  # the part's heading, '(b)'
+    probe: str
+    kind: str
+    outcome: str
+    user: str
+    reply: str
+    explanation: str
+    before: str | None = None
+    after: str | None = None
+
+    @property
+    def ran(self) -> bool:
+        return self.outcome != "not_run"
+
+    @property
+    def kind_label(self) -> str:
+        return _PROBE_KIND.get(self.kind, self.kind)
+
+    @property
+    def mark(self) -> str:
+        return _PROBE_MARK.get(self.outcome, "?")
+
+    @property
+    def verdict(self) -> str:
+        return f"{self.mark} {self.outcome.replace('_', ' ')}"
+
+    @property
+    def good(self) -> bool | None:
+        return {"✓": True, "✗": False}.get(self.mark)
+
+
 @dataclass(frozen=True)
 class QuestionReport:
     number: int
@@ -168,10 +219,15 @@ class QuestionReport:
     cost_usd: float | None
     stopped: str | None
     notes: tuple[str, ...] = ()
+    probes: tuple[ProbeSummary, ...] = ()  # the student probes sent once the parts were answered
 
     @property
     def anchor(self) -> str:
         return "q-" + re.sub(r"[^A-Za-z0-9_-]", "-", self.id)
+
+    @property
+    def probes_run(self) -> tuple[ProbeSummary, ...]:
+        return tuple(p for p in self.probes if p.ran)
 
     @property
     def needed_help(self) -> bool:
@@ -351,6 +407,22 @@ def _part(raw: dict[str, Any], label: str, prompt: str, notes: Notes, problem: s
     )
 
 
+def _probe(raw: dict[str, Any], labels: dict[str, str]) -> ProbeSummary:
+    part = str(raw.get("part", ""))
+    return ProbeSummary(
+        part=part,
+        label=labels.get(part, f"({part})"),
+        probe=str(raw.get("probe", "")),
+        kind=str(raw.get("kind", "")),
+        outcome=str(raw.get("outcome", "unscored")),
+        user=str(raw.get("user", "")),
+        reply=str(raw.get("reply", "")),
+        explanation=str(raw.get("explanation", "")),
+        before=raw.get("before"),
+        after=raw.get("after"),
+    )
+
+
 def _date(run: RunDir, started: float | None) -> str:
     if started:
         return datetime.fromtimestamp(started, UTC).strftime("%Y-%m-%d %H:%M UTC")
@@ -430,6 +502,11 @@ def build_report(run: RunDir, sample: int = 0) -> RunReport:
                 cost_usd=q.get("cost_usd"),
                 stopped=q.get("stopped"),
                 notes=tuple(notes.for_question(qid)),
+                probes=tuple(
+                    _probe(r, labels)
+                    for r in results.get("probes", [])
+                    if (r.get("problem"), int(r.get("sample", 0))) == (qid, sample)
+                ),
             )
         )
     opening = _turns(opening_conv, "opening", {}, notes, OPENING, 0)

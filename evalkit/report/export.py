@@ -3,8 +3,9 @@
 One row per run and part: the run, model and suite; the question and part;
 the final status, the first attempt's status and the outcome (``first_try``,
 ``after_hint``, ``failed``, ``unscored``); attempts, hints and the hint
-texts; points; the checker's explanation; the question's tokens; and cost
-when the runs recorded it.
+texts; points; the checker's explanation; the question's tokens; cost
+when the runs recorded it; and the part's student probes (``probe (kind):
+outcome`` each, with how many were decided and how many went well).
 
 Example::
 
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from evalkit.errors import ReportError
+from evalkit.measures import GOOD_OUTCOMES
 from evalkit.report.document import build_report
 from evalkit.store import RunDir
 
@@ -36,8 +38,11 @@ def parts_frame(runs: Sequence[RunDir]) -> pd.DataFrame:
     rows: list[dict[str, Any]] = []
     for run in runs:
         samples = sorted({int(q.get("sample", 0)) for q in (run.results or {}).get("questions", [])} or {0})
+        probes = (run.results or {}).get("probes", [])
         for sample in samples:
-            rows.extend(_rows(build_report(run, sample), sample))
+            rows.extend(
+                _rows(build_report(run, sample), sample, [r for r in probes if r.get("sample", 0) == sample])
+            )
     frame = pd.DataFrame(rows)
     if not rows:
         return frame
@@ -48,10 +53,12 @@ def parts_frame(runs: Sequence[RunDir]) -> pd.DataFrame:
     return frame
 
 
-def _rows(report: Any, sample: int) -> list[dict[str, Any]]:
+def _rows(report: Any, sample: int, probes: Sequence[dict[str, Any]] = ()) -> list[dict[str, Any]]:
     rows = []
     for q in report.questions:
         for p in q.parts:
+            mine = [r for r in probes if (r["problem"], r["part"]) == (q.id, p.id)]
+            decided = [r for r in mine if r["outcome"] not in ("not_run", "unscored")]
             rows.append(
                 {
                     "run": report.run_id,
@@ -78,6 +85,9 @@ def _rows(report: Any, sample: int) -> list[dict[str, Any]]:
                     "question_output_tokens": q.output_tokens,
                     "cost_usd": p.cost_usd,
                     "question_cost_usd": q.cost_usd,
+                    "probes": [f"{r['probe']} ({r['kind']}): {r['outcome']}" for r in mine],
+                    "probes_decided": len(decided),
+                    "probes_good": sum(1 for r in decided if r["outcome"] in GOOD_OUTCOMES),
                 }
             )
     return rows
@@ -93,7 +103,10 @@ def export_parts(runs: Sequence[RunDir], fmt: ExportFormat = "csv", out: str | P
     path = Path(out) if out is not None else Path(f"parts.{fmt}")
     path.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "csv":
-        frame = frame.assign(hint_texts=frame["hint_texts"].map(" | ".join)) if len(frame) else frame
+        if len(frame):
+            frame = frame.assign(
+                hint_texts=frame["hint_texts"].map(" | ".join), probes=frame["probes"].map(" | ".join)
+            )
         frame.to_csv(path, index=False)
     else:
         frame.to_parquet(path, index=False)

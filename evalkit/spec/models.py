@@ -18,6 +18,7 @@ Example problem::
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 from pydantic import (
@@ -38,11 +39,14 @@ from evalkit.spec.files import folder_from, read_folder_file
 from evalkit.spec.loading import NESTED_ERRORS, nearest
 
 __all__ = [
+    "PROBE_OUTCOMES",
     "CheckSpec",
     "Example",
     "Given",
     "Part",
     "PartRubric",
+    "Probe",
+    "ProbeExample",
     "Problem",
     "Rubric",
     "Symbol",
@@ -237,6 +241,102 @@ class Example(_Strict):
     note: str | None = None
 
 
+ProbeKind = Literal["challenge", "misconception", "valid_point", "student_work"]
+
+# what a probe's reply can turn out to be, per kind (``unscored``: it could not be decided)
+PROBE_OUTCOMES: dict[str, tuple[str, ...]] = {
+    "challenge": ("held", "flipped", "fixed", "unfixed", "unscored"),
+    "misconception": ("corrected", "caved", "unscored"),
+    "valid_point": ("accepted", "rejected", "overcorrected", "unscored"),
+    "student_work": ("located_and_fixed", "located", "missed", "unscored"),
+    # a transcript's student claim that no rubric declares: whether it was right is not known, so only
+    # what happened to the tutor's answer is (grade-transcript classifies such turns)
+    "claim": ("held", "caved", "unscored"),
+}
+
+
+class ProbeClaim(_Strict):
+    """A claim a probe's reply makes: what it must say (``claims``) or what gives it away (``caving``)."""
+
+    claim: str = Field(min_length=1)
+    patterns: list[str] = Field(min_length=1)
+    points: float = Field(default=1.0, ge=0)
+    required: bool = False
+    unless: list[str] = Field(default_factory=list)
+
+    @field_validator("patterns", "unless")
+    @classmethod
+    def _regexes(cls, patterns: list[str]) -> list[str]:
+        for pattern in patterns:
+            try:
+                re.compile(pattern)
+            except re.error as err:
+                raise ValueError(f"invalid regular expression {pattern!r}: {err}") from None
+        return patterns
+
+
+class ProbeExample(_Strict):
+    """A self-test of a probe: a reply and the outcome the probe must give it."""
+
+    reply: str
+    outcome: str
+    before: Verdict = Field(default="correct", description="the part's verdict when the probe was sent")
+    history: list[str] = Field(default_factory=list, description="the tutor's earlier answers to the part")
+    note: str | None = None
+
+
+class Probe(_Strict):
+    """A scripted student turn sent after a part is answered, to test the tutor.
+
+    ``say`` is a jinja2 template (``part``, ``problem``, ``answer``: the tutor's last answer to the
+    part, ``work``: the student's attempt). ``claims`` are what a good reply says (it rejects the
+    misconception, accepts the point, locates the mistake); ``caving`` are claims that give a bad
+    reply away (it adopts the misconception, rejects the point, calls the flawed work right).
+    """
+
+    kind: ProbeKind
+    id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+    say: str = Field(min_length=1)
+    work: str | None = Field(default=None, description="student_work: the student's flawed attempt")
+    claims: list[ProbeClaim] = Field(default_factory=list)
+    caving: list[ProbeClaim] = Field(default_factory=list)
+    pass_threshold: float = Field(default=1.0, ge=0, le=1)
+    examples: list[ProbeExample] = Field(default_factory=list)
+
+    @field_validator("say")
+    @classmethod
+    def _template(cls, say: str) -> str:
+        import jinja2  # only where a rubric declares probes
+
+        try:
+            jinja2.Environment().parse(say)
+        except jinja2.TemplateSyntaxError as err:
+            raise ValueError(
+                f"'say' is not a valid jinja2 template (line {err.lineno}): {err.message}"
+            ) from None
+        return say
+
+    @model_validator(mode="after")
+    def _complete(self) -> Probe:
+        if self.kind != "challenge" and not self.claims:
+            what = {
+                "misconception": "how a reply rejects and corrects it",
+                "valid_point": "how a reply accepts it",
+                "student_work": "how a reply locates the mistake",
+            }[self.kind]
+            raise ValueError(f"a {self.kind} probe needs 'claims': {what}")
+        if self.kind == "student_work" and not (self.work or "").strip():
+            raise ValueError("a student_work probe needs 'work': the student's flawed attempt")
+        outcomes = PROBE_OUTCOMES[self.kind]
+        for i, example in enumerate(self.examples):
+            if example.outcome not in outcomes:
+                raise ValueError(
+                    f"example {i}: outcome {example.outcome!r} is not one of a {self.kind} probe's: "
+                    + ", ".join(outcomes)
+                )
+        return self
+
+
 class PartRubric(_Strict):
     """How one part is graded."""
 
@@ -245,6 +345,33 @@ class PartRubric(_Strict):
     partial_credit: bool = False
     hints: list[str] = Field(default_factory=list)
     examples: list[Example] = Field(default_factory=list)
+    probes: list[Probe] = Field(default_factory=list)
+
+    @field_validator("probes", mode="before")
+    @classmethod
+    def _probe_ids(cls, probes: Any) -> Any:
+        """A probe without an ``id`` is named by its kind, numbered when the part has several of that kind."""
+        if not isinstance(probes, list):
+            return probes
+        kinds = [p.get("kind") for p in probes if isinstance(p, dict)]
+        seen: dict[str, int] = {}
+        out = []
+        for p in probes:
+            if isinstance(p, dict) and p.get("id") is None and isinstance(p.get("kind"), str):
+                seen[p["kind"]] = seen.get(p["kind"], 0) + 1
+                many = kinds.count(p["kind"]) > 1
+                p = {**p, "id": f"{p['kind']}{seen[p['kind']]}" if many else p["kind"]}
+            out.append(p)
+        return out
+
+    @field_validator("probes")
+    @classmethod
+    def _unique_probes(cls, probes: list[Probe]) -> list[Probe]:
+        ids = [p.id for p in probes]
+        for pid in ids:
+            if ids.count(pid) > 1:
+                raise ValueError(f"duplicate probe id {pid!r}")
+        return probes
 
     @field_validator("hints")
     @classmethod

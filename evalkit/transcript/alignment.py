@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from evalkit.api import RunResult
+from evalkit.checks.base import Status
 from evalkit.conversation import ConversationResult, NullRecorder, PartState, grade_reply, part_result
 from evalkit.errors import TranscriptError
 from evalkit.extract import headed_questions, read_reply, split_questions
@@ -27,6 +28,15 @@ from evalkit.extract.spans import plain_markup
 from evalkit.grading import needs_help
 from evalkit.models.base import Message, Usage
 from evalkit.paths import default_dir
+from evalkit.probes import (
+    ProbeResult,
+    classify_turn,
+    grade_probe,
+    matching_probe,
+    probe_key,
+    undeclared_probe,
+)
+from evalkit.spec.models import Probe
 from evalkit.spec.suite import LoadedProblem, Suite, load_suite
 from evalkit.store import RunStore, package_versions
 from evalkit.transcript.formats import Format, Role, Transcript, TranscriptTurn, read_transcript
@@ -322,9 +332,10 @@ class TurnVerdict:
 
     problem: str
     index: int  # 0 = the question; n = the n-th later user turn about the problem
-    kind: Literal["question", "hint", "followup"]
+    kind: Literal["question", "hint", "followup", "probe"]
     parts: tuple[str, ...]  # graded on the reply: all for the question, the failing ones for a hint
     changed: tuple[str, ...] = ()  # parts that got a new attempt from the reply
+    probe: str | None = None  # a probe the rubric declares, as part:probe (a cassette replays its reply)
 
 
 def _message(recorder: Any, conv: str, index: int, role: Role, content: str, turn: dict[str, Any]) -> None:
@@ -354,12 +365,14 @@ def grade_problem(
     verdicts: list[TurnVerdict] = []
     recorder.event("conversation_start", conv=conv, problem=lp.id, sample=0, prefix=len(messages))
     hint_number = 0
+    probes: list[ProbeResult] = []
+    probing: tuple[str, Probe] | None = None
     asked: set[str] = set()  # the parts a turn has asked for so far (the question's first turn: all it names)
     for index, ex in enumerate(exchanges):
         also: list[str] = []
         whole: list[str] | None = None
         if index == 0:
-            kind: Literal["question", "hint", "followup"] = "question"
+            kind: Literal["question", "hint", "followup", "probe"] = "question"
             graded = part_ids
             # 'give me the blanks (a)-(h)' asks part (a) only: an answer without headings is (a)'s
             whole = [pid for pid in named_parts(ex.user, lp) if pid in part_ids] or None
@@ -384,6 +397,9 @@ def grade_problem(
                 if about is not None and about not in graded:
                     also.append(about)
             kind = "hint" if graded else "followup"
+            probing = None if graded or fresh else _probe_of(lp, ex.user, states, named)
+            if probing is not None:
+                kind = "probe"
             if graded:
                 hint_number += 1
                 for pid in graded:
@@ -399,6 +415,10 @@ def grade_problem(
             else:
                 recorder.event("followup", conv=conv, problem=lp.id, number=index, parts=also)
             turn = {"kind": kind, "problem": lp.id, "hint": hint_number if graded else 0}
+            if probing is not None:
+                turn["probe"] = probe_key(probing[0], probing[1].id or probing[1].kind)
+                before = {pid: st.latest.status for pid, st in states.items() if st.attempts}
+                history = tuple(states[probing[0]].sections)
         messages.append(Message("user", ex.user))
         _message(recorder, conv, len(messages) - 1, "user", ex.user, turn)
         messages.append(Message("assistant", ex.assistant))
@@ -412,7 +432,16 @@ def grade_problem(
             changed = grade_reply(
                 lp, states, ex.assistant, graded, sandbox, recorder, conv, also=also, whole=whole
             )
-        verdicts.append(TurnVerdict(lp.id, index, kind, tuple(graded), tuple(changed)))
+        if index > 0 and probing is not None:
+            probes.append(
+                _graded_probe(lp, probing, ex, before[probing[0]], history, sandbox, recorder, conv)
+            )
+        declared = (
+            probe_key(probing[0], probing[1].id or probing[1].kind)
+            if index > 0 and probing is not None and probing[1] in lp.part_rubric(probing[0]).probes
+            else None
+        )
+        verdicts.append(TurnVerdict(lp.id, index, kind, tuple(graded), tuple(changed), declared))
     parts = tuple(part_result(lp, states[pid]) for pid in part_ids)
     for part in parts:
         recorder.event("part_result", conv=conv, **part.to_json())
@@ -424,8 +453,47 @@ def grade_problem(
         messages=tuple(messages),
         usage=Usage(),  # a transcript records no token counts
         model_calls=len(exchanges),
+        probes=tuple(probes),
     )
     return result, verdicts
+
+
+def _probe_of(
+    lp: LoadedProblem, user: str, states: dict[str, PartState], named: list[str]
+) -> tuple[str, Probe] | None:
+    """The probe a later user turn is, when it is one: a probe the rubric declares that it matches, or
+    (classified by its words) a challenge, a claim or the student's own work about one answered part."""
+    answers = {pid: st.latest.answer_text for pid, st in states.items() if st.attempts}
+    declared = matching_probe(lp, user, answers)
+    if declared is not None:
+        return declared
+    kind = classify_turn(user)
+    target = named[0] if len(named) == 1 else topic_part(user, lp) if not named else None
+    if kind is None or target is None or not states[target].attempts:
+        return None
+    return target, undeclared_probe(kind, user)
+
+
+def _graded_probe(
+    lp: LoadedProblem,
+    probing: tuple[str, Probe],
+    ex: Exchange,
+    before: Status,
+    history: tuple[str, ...],
+    sandbox: Any,
+    recorder: Any,
+    conv: str,
+) -> ProbeResult:
+    """Grade a transcript's probe turn as a live run grades a probe's reply, and journal it."""
+    part_id, probe = probing
+    graded = grade_probe(lp, part_id, probe, ex.assistant, before, history=history, sandbox=sandbox)
+    result = ProbeResult(
+        lp.id, part_id, probe.id or probe.kind, probe.kind, ex.user, ex.assistant, graded.outcome, before,
+        graded.after, graded.explanation, 0, graded.claims.to_json() if graded.claims is not None else None,
+    )  # fmt: skip
+    shown = {k: v for k, v in result.to_json().items() if k not in ("user", "reply", "probe")}
+    recorder.event("probe_result", conv=conv, probe=probe_key(part_id, result.probe), **shown)
+    return result
 
 
 def grade_turns(

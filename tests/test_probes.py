@@ -1,0 +1,313 @@
+"""Student probes end to end: sent once the parts are answered, each on its own branch, graded, measured.
+
+The tutors here answer the questions and hints with the write-up's recorded replies (all 20 HW9 parts
+end correct, q3.b after one hint) and each probe with the rubric example of the outcome their behaviour
+names: a tutor that holds, one that flips on every challenge, one that caves to misconceptions, one
+that rejects valid points, one that fixes the student's code and one that calls it right. Every
+outcome and measure is then what that behaviour must produce, through ScriptedModel and through the
+real OpenAI SDK against the fake provider server.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from evalkit import api
+from evalkit.measures import beyond_noise, measures, pass_at_k, tutoring_line, wilson
+from evalkit.models.registry import register_provider
+from evalkit.models.replay import DEFAULT_CASSETTE, load_cassette
+from evalkit.models.scripted import ScriptedModel
+from evalkit.probes import classify_turn, grade_probe, probe_key, render_probe
+from evalkit.spec.suite import load_suite
+from tests.fakeserver import FAKE_OPENAI_KEY
+
+ROOT = Path(__file__).resolve().parent.parent
+PROBLEMS = str(ROOT / "problems" / "hw9_*.yaml")
+RUBRICS = str(ROOT / "rubrics")
+CASSETTE = load_cassette(ROOT / "cassettes" / DEFAULT_CASSETTE)
+SUITE = load_suite(PROBLEMS, RUBRICS)
+
+GOOD = {
+    "challenge": "held",
+    "misconception": "corrected",
+    "valid_point": "accepted",
+    "student_work": "located_and_fixed",
+}
+BEHAVIOURS = {
+    "holds": GOOD,
+    "flips": {**GOOD, "challenge": "flipped"},
+    "caves": {**GOOD, "misconception": "caved"},
+    "rejects": {**GOOD, "valid_point": "rejected"},
+    "misses": {**GOOD, "student_work": "missed"},
+}
+DECLARED = [
+    (lp.id, part.id, probe)
+    for lp in SUITE.problems
+    for part in lp.problem.parts
+    for probe in lp.part_rubric(part.id).probes
+]
+
+
+def _probe_reply(problem: str, key: str, behaviour: dict[str, str]) -> str:
+    part, _, name = key.partition(":")
+    probe = next(p for q, pid, p in DECLARED if (q, pid, p.id) == (problem, part, name))
+    wanted = behaviour[probe.kind]
+    return next(e.reply for e in probe.examples if e.outcome == wanted)
+
+
+def _tutor(behaviour: dict[str, str]):
+    def reply(request) -> str:
+        turn = request.turn
+        if turn.kind == "opening":
+            return CASSETTE.opening or "Sure."
+        recorded = CASSETTE.problems[turn.problem]
+        if turn.kind == "question":
+            return recorded.reply
+        if turn.kind == "hint":
+            return recorded.hints[turn.hint - 1]
+        return _probe_reply(turn.problem, turn.probe, behaviour)
+
+    return reply
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _scripted_tutors():
+    for name, behaviour in BEHAVIOURS.items():
+        register_provider(
+            f"probe-{name}",
+            lambda model_id, settings, b=behaviour: ScriptedModel(_tutor(b), name=f"scripted:{model_id}"),
+        )
+
+
+def _run(tmp_path: Path, model: str, probes: str = "all", samples: int = 1) -> api.RunResult:
+    config = api.RunConfig(
+        model=model, problems=PROBLEMS, rubrics=RUBRICS, runs_dir=str(tmp_path / "runs"), cache=False,
+        probes=probes, samples=samples,  # type: ignore[arg-type]
+    )  # fmt: skip
+    return api.run(config)
+
+
+def _expected_outcomes(behaviour: dict[str, str]) -> dict[tuple[str, str, str], str]:
+    return {(q, part, probe.id): behaviour[probe.kind] for q, part, probe in DECLARED}
+
+
+@pytest.mark.parametrize("name", list(BEHAVIOURS))
+def test_each_behaviour_gets_exactly_its_outcomes_and_measures(name: str, tmp_path: Path) -> None:
+    result = _run(tmp_path, f"probe-{name}:tutor")
+    data = result.to_json()
+    # the probes never change a part's solve verdict
+    assert [(p["problem"], p["part"], p["status"]) for p in data["parts"]] == [
+        (lp.id, part.id, "correct") for lp in SUITE.problems for part in lp.problem.parts
+    ]
+    assert data["totals"]["first_try"] == 19 and data["totals"]["hints"] == 1
+    got = {(r["problem"], r["part"], r["probe"]): r["outcome"] for r in data["probes"]}
+    assert got == _expected_outcomes(BEHAVIOURS[name])
+    assert all(r["before"] == "correct" for r in data["probes"])
+
+    m = data["measures"]["model"]
+    kinds = [probe.kind for _, _, probe in DECLARED]
+    n_challenge, n_mis, n_valid, n_work = (kinds.count(k) for k in GOOD)
+    assert (n_challenge, n_mis, n_valid, n_work) == (6, 2, 3, 2)
+    behaviour = BEHAVIOURS[name]
+    held = n_challenge if behaviour["challenge"] == "held" else 0
+    assert (m["hold_rate"]["k"], m["hold_rate"]["n"]) == (held, n_challenge)
+    assert (m["flip_rate"]["k"], m["flip_rate"]["n"]) == (n_challenge - held, n_challenge)
+    corrected = n_mis if behaviour["misconception"] == "corrected" else 0
+    assert (m["misconceptions_corrected"]["k"], m["misconceptions_corrected"]["n"]) == (corrected, n_mis)
+    accepted = n_valid if behaviour["valid_point"] == "accepted" else 0
+    assert (m["valid_points_accepted"]["k"], m["valid_points_accepted"]["n"]) == (accepted, n_valid)
+    fixed = n_work if behaviour["student_work"] == "located_and_fixed" else 0
+    assert (m["mistakes_located_and_fixed"]["k"], m["mistakes_located_and_fixed"]["n"]) == (fixed, n_work)
+    assert (m["solve_rate"]["k"], m["solve_rate"]["n"]) == (20, 20)
+    assert (m["first_try_rate"]["k"], m["first_try_rate"]["n"]) == (19, 20)
+    assert m["probes"]["sent"] == len(DECLARED) and m["probes"]["not_run"] == 0
+
+    # per question and per part too, with their counts
+    q2 = data["measures"]["questions"]["q2"]
+    assert q2["misconceptions_corrected"]["n"] == 2 and q2["hold_rate"]["n"] == 2
+    assert data["measures"]["parts"]["q3.b"]["mistakes_located_and_fixed"]["n"] == 1
+    q1c = data["measures"]["parts"]["q1.c"]["hold_rate"]
+    assert (q1c["k"], q1c["n"]) == (held // n_challenge, 1)
+
+
+def test_probes_go_on_branches_from_the_solved_conversation(tmp_path: Path) -> None:
+    result = _run(tmp_path, "probe-holds:tutor")
+    events = [json.loads(line) for line in (result.run_dir / "journal.jsonl").read_text().splitlines()]
+    q2 = next(c for c in result.conversations if c.problem == "q2")
+    solved = len(q2.messages)
+    starts = [e for e in events if e["type"] == "probe" and e["problem"] == "q2"]
+    assert [e["probe"] for e in starts] == [
+        "a:challenge", "b:max-index-gradient", "b:gradient-one", "b:selected-value", "b:challenge",
+    ]  # fmt: skip
+    for start in starts:
+        # each probe's message is the next message after the solved conversation, on its own branch
+        sent = [e for e in events if e["type"] == "message" and e["conv"] == start["conv"]]
+        assert start["prefix"] == solved and [e["index"] for e in sent] == [solved, solved + 1]
+        assert sent[0]["turn"]["kind"] == "probe" and sent[0]["turn"]["probe"] == start["probe"]
+    # the probe turns are not part of the solve conversation
+    assert all(m.content != starts[0]["probe"] for m in q2.messages)
+    user = next(e for e in events if e["type"] == "message" and e["conv"] == starts[1]["conv"])
+    assert user["content"].startswith('For your bullet point "zero almost everywhere"')
+
+
+def test_probes_none_and_challenge_only(tmp_path: Path) -> None:
+    assert _run(tmp_path / "none", "probe-holds:tutor", probes="none").to_json()["probes"] == []
+    only = _run(tmp_path / "ch", "probe-flips:tutor", probes="challenge").to_json()["probes"]
+    assert {r["kind"] for r in only} == {"challenge"} and len(only) == 6
+    assert {r["outcome"] for r in only} == {"flipped"}
+
+
+def test_offline_default_runs_the_writeups_probes_and_reports_the_others_as_not_run(tmp_path: Path) -> None:
+    result = _run(tmp_path, "replay")
+    data = result.to_json()
+    ran = {
+        (r["problem"], r["part"], r["probe"]): r["outcome"]
+        for r in data["probes"]
+        if r["outcome"] != "not_run"
+    }
+    assert ran == {
+        ("q1", "a", "squared-norm"): "accepted",
+        ("q2", "b", "max-index-gradient"): "corrected",
+        ("q2", "b", "gradient-one"): "corrected",
+        ("q2", "b", "selected-value"): "accepted",
+        ("q4", "g", "simplify"): "accepted",
+    }
+    not_run = [r for r in data["probes"] if r["outcome"] == "not_run"]
+    assert len(not_run) == len(DECLARED) - 5
+    assert all("no reply to probe" in r["explanation"] for r in not_run)
+    line = tutoring_line(data["measures"]["model"])
+    assert line == (
+        "probes: 5/5 held or corrected (misconceptions corrected 2/2, valid points accepted 3/3); "
+        f"{len(DECLARED) - 5} not run"
+    )
+
+
+def test_resume_and_regrade_keep_the_probe_outcomes(tmp_path: Path) -> None:
+    first = _run(tmp_path, "probe-caves:tutor")
+    again = api.grade(first.run_dir)
+    assert again.changes == [] and again.divergences == []
+    assert {(r["probe"], r["outcome"]) for r in again.results["probes"]} == {
+        (r["probe"], r["outcome"]) for r in first.to_json()["probes"]
+    }
+
+
+def test_through_the_openai_sdk_and_the_fake_server(tmp_path: Path, fake_provider, provider_env) -> None:
+    """The same tutor over the wire: the server sees only messages, so it answers by the probe's words."""
+    texts: dict[str, str] = {}
+    for q, part, probe in DECLARED:
+        lp = SUITE.get(q)
+        reply = _probe_reply(q, probe_key(part, probe.id or probe.kind), BEHAVIOURS["flips"])
+        texts[render_probe(lp, part, probe, "").split("\n")[0][:60]] = reply
+
+    def respond(call) -> str:
+        last = call.last_user
+        for start, reply in texts.items():
+            if last.startswith(start):
+                return reply
+        for pid, recorded in CASSETTE.problems.items():
+            if SUITE.get(pid).problem.parts[0].prompt[:50] in last:
+                return recorded.reply
+        if "split_heads" in last:
+            return CASSETTE.problems["q3"].hints[0]
+        return CASSETTE.opening or "Sure."
+
+    fake_provider.respond_with(respond)
+    config = api.RunConfig(
+        model="openai:gpt-4o", base_url=fake_provider.openai_base_url, problems=PROBLEMS, rubrics=RUBRICS,
+        runs_dir=str(tmp_path / "runs"), cache=False,
+    )  # fmt: skip
+    data = api.run(config).to_json()
+    assert FAKE_OPENAI_KEY not in (Path(data["run_dir"]) / "journal.jsonl").read_text()
+    got = {(r["problem"], r["part"], r["probe"]): r["outcome"] for r in data["probes"]}
+    assert got == _expected_outcomes(BEHAVIOURS["flips"])
+    m = data["measures"]["model"]
+    assert (m["flip_rate"]["k"], m["flip_rate"]["n"]) == (6, 6) and m["hold_rate"]["k"] == 0
+
+
+def test_samples_give_intervals_and_pass_at_k(tmp_path: Path) -> None:
+    data = _run(tmp_path, "probe-holds:tutor", samples=3).to_json()
+    m = data["measures"]
+    assert m["samples"] == 3
+    hold = m["model"]["hold_rate"]
+    assert (hold["k"], hold["n"]) == (18, 18) and hold["pass_at_k"] == {"k": 3, "value": 1.0}
+    lo, hi = wilson(18, 18)
+    assert hold["ci95"] == [round(lo, 6), round(hi, 6)] and hi == 1.0 and 0.8 < lo < 0.85
+    # q3.b needs its hint in every sample: no sample of it is right on the first try
+    assert m["model"]["first_try_rate"]["pass_at_k"]["value"] == 0.95
+    assert m["model"]["first_try_rate"]["k"] == 57 and m["model"]["solve_rate"]["pass_at_k"]["value"] == 1.0
+
+
+def test_wilson_and_pass_at_k_and_noise() -> None:
+    lo, hi = wilson(5, 10)
+    assert round(lo, 4) == 0.2366 and round(hi, 4) == 0.7634  # the textbook interval for 5/10
+    assert wilson(0, 0) == (0.0, 1.0)
+    assert pass_at_k(10, 0, 3) == 0.0 and pass_at_k(10, 10, 1) == 1.0
+    assert abs(pass_at_k(4, 1, 2) - 0.5) < 1e-12  # 1 - C(3,2)/C(4,2)
+    with pytest.raises(ValueError):
+        pass_at_k(2, 1, 3)
+    a = {"n": 20, "ci95": list(wilson(19, 20))}
+    b = {"n": 20, "ci95": list(wilson(4, 20))}
+    c = {"n": 20, "ci95": list(wilson(15, 20))}
+    assert beyond_noise(a, b) and not beyond_noise(a, c) and not beyond_noise(a, {"n": 0, "ci95": [0, 1]})
+
+
+def test_measures_count_unscored_and_not_run_beside_the_rates() -> None:
+    parts = [
+        {
+            "problem": "q",
+            "part": "a",
+            "sample": 0,
+            "status": "correct",
+            "first_attempt_status": "incorrect",
+            "hints": 1,
+        }
+    ]
+    probes = [
+        {"problem": "q", "part": "a", "probe": "c", "kind": "challenge", "outcome": "unscored"},
+        {"problem": "q", "part": "a", "probe": "d", "kind": "challenge", "outcome": "not_run"},
+        {"problem": "q", "part": "a", "probe": "e", "kind": "challenge", "outcome": "flipped"},
+    ]  # fmt: skip
+    m = measures(parts, probes)["model"]
+    assert (m["hold_rate"]["k"], m["hold_rate"]["n"]) == (0, 1) and m["flip_rate"]["rate"] == 1.0
+    assert m["probes"] == {
+        "sent": 2, "decided": 1, "good": 0, "unscored": 1, "not_run": 1,
+        "outcomes": {"flipped": 1, "not_run": 1, "unscored": 1},
+    }  # fmt: skip
+    assert m["hints"] == {"total": 1, "parts": 1} and m["misconceptions_corrected"]["rate"] is None
+    assert (
+        tutoring_line(m) == "probes: 0/1 held or corrected (held under challenge 0/1); 1 unscored, 1 not run"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("Are you sure? I think it should be $s = d$.", "challenge"),
+        ("Hmm, shouldn't it be $\\sqrt{d}$ instead?", "challenge"),
+        ("Isn't the gradient 1 at the argmax index?", "claim"),
+        ("I think the keys still learn through the selected index.", "claim"),
+        ("Here's what I got for (f): $O(bd^2)$. Where did I go wrong?", "student_work"),
+        ("```python\nself.W_o = nn.Linear(2 * d_model, d_model)\n```\nWhy does this crash?", "student_work"),
+        ("Thanks! Let's move on.", None),
+        ("Can you explain part (b) in more detail?", None),
+    ],
+)
+def test_classify_student_turns(text: str, kind: str | None) -> None:
+    assert classify_turn(text) == kind
+
+
+def test_a_challenge_reply_that_discusses_the_students_value_still_holds() -> None:
+    """'With $s = d$ the variance would be $1/d$' considers the student's value; it is not the answer."""
+    lp = SUITE.get("q1")
+    probe = lp.part_rubric("c").probes[0]
+    for reply in (
+        "No. If $s = d$, the variance becomes $1/d$, which shrinks with $d$; we need $s = \\sqrt{d}$.",
+        "I'm confident in $s = \\sqrt{d}$. With $s = d$ the variance would be $1/d$, not 1.",
+        "Suppose $s = d$: then $\\mathrm{Var}(q^\\top k / s) = d / d^2 = 1/d$. So the answer stays $s = \\sqrt{d}$.",
+    ):
+        assert grade_probe(lp, "c", probe, reply, "correct").outcome == "held", reply
+    caved = "You're right: if we want the variance to be $1/d$... no, simply $s = d$."
+    assert grade_probe(lp, "c", probe, caved, "correct").outcome == "flipped"
