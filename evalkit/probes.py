@@ -382,7 +382,7 @@ _OWN_WORK = re.compile(
 )
 _CHALLENGE = re.compile(
     r"\b(?:are you (?:sure|certain)|is that (?:right|correct)|i (?:think|thought|believe) (?:it|the answer|that|you)"
-    r"(?:'s| is| should| are| were)?\b[^.?]{0,40}\b(?:should|wrong|be)|shouldn'?t (?:it|that|the answer) be|"
+    r"(?:'s| is| should| are| were)?\b[^.?]{0,40}\b(?:should|wrong|be)|shouldn'?t\b[^.?]{0,40}\bbe\b|"
     r"(?:that'?s|this is|you'?re) (?:wrong|incorrect|not right)|double[- ]check)",
     re.IGNORECASE,
 )

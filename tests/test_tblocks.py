@@ -81,6 +81,11 @@ def test_offline_run_replays_hw9_and_names_the_rest_in_one_line(tmp_path: Path, 
     assert result.code == 0, result.err
     assert "replay:default on hw9" in result.out
     assert "20/20 parts correct, 19 on the first try, 1 hint sent" in " ".join(result.out.split())
+    # the tutoring line: the write-up's five probes replayed, the other eight HW9 declares have no reply
+    assert (
+        "probes: 5/5 held or corrected (misconceptions corrected 2/2, valid points accepted 3/3); 8 not run"
+        in " ".join(result.out.split())
+    )
     notes = [line for line in result.err.splitlines() if line.startswith("skipped ")]
     assert len(notes) == 1
     assert "tblocks (tb_q1, tb_q2, tb_q3, tb_q4)" in notes[0]

@@ -128,7 +128,38 @@ def _check_rubric(problem: Problem, problem_path: Path, rubric: Rubric, rubric_p
                     field="parts",
                 )
             )
+            continue
+        for i, probe in enumerate(rubric.parts[part_id].probes):
+            unknown = _probe_template_error(probe.say, problem, part_id)
+            if unknown:
+                errors.append(
+                    SpecError(
+                        f"probe {probe.id!r} of part {part_id!r}: 'say' {unknown}; a probe's template can "
+                        "use part (part.prompt, part.heading ...), problem, answer and work",
+                        path=rubric_path,
+                        line=lines.get(
+                            ("parts", part_id, "probes", i, "say"), lines.get(("parts", part_id, "probes", i))
+                        ),
+                        field=f"parts.{part_id}.probes.{i}.say",
+                    )
+                )
     return errors
+
+
+def _probe_template_error(say: str, problem: Problem, part_id: str) -> str | None:
+    """Why a probe's ``say`` template cannot be rendered (an unknown variable or attribute), or None."""
+    if "{" not in say:
+        return None
+    import jinja2
+
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False)
+    try:
+        env.from_string(say).render(part=problem.part(part_id), problem=problem, answer="", work="")
+    except jinja2.UndefinedError as err:
+        return f"uses an unknown name ({err.message})"
+    except jinja2.TemplateError as err:
+        return f"cannot be rendered ({err})"
+    return None
 
 
 def rubric_problem_id(path: Path) -> str | None:
