@@ -566,10 +566,19 @@ def runs(runs_dir: str | Path | None = None) -> list[RunDir]:
 
 
 def summarize_parts(results: dict[str, Any]) -> list[dict[str, Any]]:
-    """Per-question rows for tables: parts, first try, after hints, failed, points."""
+    """Per-question rows for tables (one per sample): parts, first try, after hints, failed, points, and
+    the probes that went well of those decided."""
+    from evalkit.measures import GOOD_OUTCOMES
+
     rows = []
     for q in results.get("questions", []):
-        parts = [p for p in results["parts"] if p["problem"] == q["problem"]]
+        same = (q["problem"], q.get("sample", 0))
+        parts = [p for p in results["parts"] if (p["problem"], p.get("sample", 0)) == same]
+        probes = [
+            r
+            for r in results.get("probes", [])
+            if (r["problem"], r.get("sample", 0)) == same and r["outcome"] not in ("not_run", "unscored")
+        ]
         rows.append(
             {
                 "problem": q["problem"],
@@ -584,6 +593,9 @@ def summarize_parts(results: dict[str, Any]) -> list[dict[str, Any]]:
                 "hints": sum(p["hints"] for p in parts),
                 "points": q["points"],
                 "max_points": q["max_points"],
+                "sample": q.get("sample", 0),
+                "probes_decided": len(probes),
+                "probes_good": sum(1 for r in probes if r["outcome"] in GOOD_OUTCOMES),
             }
         )
     return rows

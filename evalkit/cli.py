@@ -65,18 +65,25 @@ def print_summary(results: dict[str, Any], console: Console) -> None:
     table = Table(title=f"{results['model']} on {results['suite']}", title_justify="left")
     table.add_column("q", no_wrap=True, min_width=3)
     table.add_column("title", no_wrap=True, overflow="ellipsis", max_width=24)
-    for col in ("parts", "1st", "hinted", "failed", "?", "points"):
+    rows = api.summarize_parts(results)
+    probed = any(row["probes_decided"] for row in rows)
+    sampled = len({row["sample"] for row in rows}) > 1
+    if sampled:
+        table.add_column("sample", justify="right", no_wrap=True)
+    for col in ("parts", "1st", "hinted", "failed", "?", "points", *(("probes",) if probed else ())):
         table.add_column(col, justify="right", no_wrap=True, min_width=len(col))
-    for row in api.summarize_parts(results):
+    for row in rows:
         table.add_row(
             row["problem"],
             row["title"],
+            *((str(row["sample"]),) if sampled else ()),
             str(row["parts"]),
             str(row["first_try"]),
             str(row["after_hints"]),
             str(row["failed"]),
             str(row["unscored"]),
             f"{row['points']:g}/{row['max_points']:g}",
+            *((f"{row['probes_good']}/{row['probes_decided']}",) if probed else ()),
         )
     console.print(table)
     verdicts = "  ".join(f"{p['problem']}.{p['part']} {_verdict(p)}" for p in results["parts"])
@@ -95,6 +102,8 @@ def print_summary(results: dict[str, Any], console: Console) -> None:
     line = tutoring_line(results["measures"]["model"]) if results.get("measures") else None
     if line:
         console.print(line)
+    if results.get("measures", {}).get("samples", 1) > 1:
+        console.print(_rates_line(results["measures"]))
     for q in results["questions"]:
         if q.get("stopped"):
             console.print(f"[yellow]{q['problem']} stopped early:[/] {_escape(str(q['stopped']))}")
@@ -110,6 +119,23 @@ class ProbeChoice(enum.StrEnum):
     none = "none"
     challenge = "challenge"
     all = "all"
+
+
+def _rates_line(m: dict[str, Any]) -> str:
+    """Every rate of a sampled run with its counts, 95% interval and pass@k, on one line."""
+    from evalkit.measures import RATES
+
+    shown = []
+    for name, label in RATES.items():
+        r = m["model"].get(name) or {}
+        if not r.get("n"):
+            continue
+        lo, hi = r["ci95"]
+        text = f"{label} {r['k']}/{r['n']} ({r['rate']:.0%}, 95% CI {lo:.0%}–{hi:.0%})"
+        if r.get("pass_at_k"):
+            text += f" pass@{r['pass_at_k']['k']} {r['pass_at_k']['value']:.0%}"
+        shown.append(text)
+    return f"over {m['samples']} samples: " + "; ".join(shown)
 
 
 @app.command()
