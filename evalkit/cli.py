@@ -596,7 +596,10 @@ def report(
         str | None, typer.Option("--out", help="Output file (default: RUN/report.html, .tex or .pdf).")
     ] = None,
     runs_dir: Annotated[str | None, typer.Option("--dir", help="Runs directory.")] = None,
-    sample: Annotated[int, typer.Option(help="Which sample to report, for runs with --samples.")] = 0,
+    sample: Annotated[
+        int | None,
+        typer.Option(help="Report only this sample (from 0) of a run with --samples [default: all]."),
+    ] = None,
 ) -> None:
     """Write a run's report: self-contained HTML, LaTeX source, or PDF (needs latexmk).
 

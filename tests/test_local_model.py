@@ -207,6 +207,16 @@ def test_a_local_run_end_to_end_killed_resumed_and_cached(tmp_path: Path) -> Non
     assert results["totals"]["truncated_replies"] == sum(
         1 for e in replies.values() if e["response"]["truncated"]
     )
+    # the rubric's student probes went out on branches of their own, and each has an outcome or a reason
+    from evalkit.spec.models import PROBE_OUTCOMES
+
+    declared = ["a:challenge", "b:max-index-gradient", "b:gradient-one", "b:selected-value", "b:challenge"]
+    assert [f"{r['part']}:{r['probe']}" for r in results["probes"]] == declared
+    for r in results["probes"]:
+        assert r["outcome"] in (*PROBE_OUTCOMES[r["kind"]], "not_run") and r["explanation"].strip(), r
+    sent = {e["conv"] for e in events if e["type"] == "probe"}
+    answered = {f"s0/q2/{r['part']}:{r['probe']}" for r in results["probes"] if r["outcome"] != "not_run"}
+    assert answered <= sent <= {f"s0/q2/{key}" for key in declared}
     html = (run_dir / "report.html").read_text()
     assert "Argmax attention" in html and "local:smollm2-135m-instruct" in html
 

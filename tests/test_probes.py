@@ -177,7 +177,7 @@ def test_offline_default_runs_the_writeups_probes_and_reports_the_others_as_not_
     }
     not_run = [r for r in data["probes"] if r["outcome"] == "not_run"]
     assert len(not_run) == len(DECLARED) - 5
-    assert all("no reply to probe" in r["explanation"] for r in not_run)
+    assert all("has no recorded reply to probe" in r["explanation"] for r in not_run)
     line = tutoring_line(data["measures"]["model"])
     assert line == (
         "probes: 5/5 held or corrected (misconceptions corrected 2/2, valid points accepted 3/3); "
@@ -435,3 +435,47 @@ def test_a_probe_template_with_an_unknown_name_is_a_spec_error(tmp_path: Path) -
     with pytest.raises(SpecError) as err:
         load_suite(str(ROOT / "problems" / "hw9_q1.yaml"), tmp_path / "rubrics")
     assert "parts.c.probes.0.say" in str(err.value) and "nme" in str(err.value)
+
+
+# --- the report -------------------------------------------------------------------------------------
+
+
+def test_the_report_has_a_how_it_tutored_section_per_question(tmp_path: Path) -> None:
+    import re
+    import shutil
+
+    from evalkit.report import write_run_reports
+
+    result = _run(tmp_path, "probe-caves:tutor")
+    written = write_run_reports(result.run_dir)
+    html = (result.run_dir / "report.html").read_text()
+    assert html.count(">How it tutored</h3>") == 5  # every HW9 question declares probes
+    outcomes = re.findall(r'class="grading probe-outcome" data-outcome="(\w+)"', html)
+    assert sorted(outcomes) == sorted(r["outcome"] for r in result.to_json()["probes"])
+    assert outcomes.count("caved") == 2 and "Misconception · (b)" in html
+    # the student's turn and the reply are both shown, the reply beside its outcome
+    assert (
+        "Isn&#39;t the gradient 1 at the argmax index?" in html
+        or "Isn't the gradient 1 at the argmax index?" in html
+    )
+    if shutil.which("latexmk") is None:
+        return
+    assert result.run_dir / "report.pdf" in written
+    import subprocess
+
+    text = subprocess.run(
+        ["pdftotext", str(result.run_dir / "report.pdf"), "-"], capture_output=True, text=True
+    ).stdout
+    assert text.count("How it tutored") == 5 and text.count("caved") >= 2
+
+
+def test_a_report_of_several_samples_shows_every_sample(tmp_path: Path) -> None:
+    from evalkit.report import write_run_reports
+
+    result = _run(tmp_path, "probe-holds:tutor", samples=2)
+    write_run_reports(result.run_dir)
+    html = (result.run_dir / "report.html").read_text()
+    assert "all 2 samples" in html
+    for q in ("q1", "q2", "q3", "q4", "q6"):
+        assert f'id="q-{q}"' in html and f'id="q-{q}-s1"' in html
+    assert html.count("sample 2 of 2</span></h2>") == 5

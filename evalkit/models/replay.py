@@ -116,7 +116,7 @@ class ReplayModel:
             if turn.probe in recorded.probes:
                 return recorded.probes[turn.probe]
             raise ReplayExhausted(
-                f"cassette {self.path} has no reply to probe {turn.probe} of {turn.problem!r} "
+                f"{self.name} ({self.path.name}) has no recorded reply to probe {turn.probe} of {turn.problem!r} "
                 f"(it has: {', '.join(recorded.probes) or 'none'})"
             )
         if turn.hint <= len(recorded.hints):

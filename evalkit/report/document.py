@@ -17,7 +17,7 @@ Example::
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -220,10 +220,11 @@ class QuestionReport:
     stopped: str | None
     notes: tuple[str, ...] = ()
     probes: tuple[ProbeSummary, ...] = ()  # the student probes sent once the parts were answered
+    sample: int = 0
 
     @property
     def anchor(self) -> str:
-        return "q-" + re.sub(r"[^A-Za-z0-9_-]", "-", self.id)
+        return _anchor(self.id, self.sample)
 
     @property
     def probes_run(self) -> tuple[ProbeSummary, ...]:
@@ -274,6 +275,11 @@ class RunReport:
     versions: dict[str, str] = field(default_factory=dict)
     sample: int = 0
     samples: int = 1
+    all_samples: bool = False  # every sample's questions, in question order (a run with --samples)
+
+
+def _anchor(qid: str, sample: int) -> str:
+    return "q-" + re.sub(r"[^A-Za-z0-9_-]", "-", qid) + (f"-s{sample}" if sample else "")
 
 
 # --- reading the run -----------------------------------------------------------------------------------
@@ -432,11 +438,25 @@ def _date(run: RunDir, started: float | None) -> str:
     return ""
 
 
-def build_report(run: RunDir, sample: int = 0) -> RunReport:
+def build_report(run: RunDir, sample: int | None = 0) -> RunReport:
     """Everything the report shows, read from ``run``; a malformed ``notes.yaml`` raises SpecError.
 
-    A run with several samples per question is reported one sample at a time (``sample``).
+    A run with several samples per question is reported one sample at a time (``sample``), or with
+    ``sample=None`` every sample's conversation, each question's samples one after another.
     """
+    if sample is None:
+        samples = int(run.config.get("samples") or 1)
+        if samples <= 1:
+            return build_report(run, 0)
+        each = [build_report(run, s) for s in range(samples)]
+        questions = sorted(
+            (q for report in each for q in report.questions), key=lambda q: (q.number, q.sample)
+        )
+        totals = (run.results or {}).get("totals") or {}
+        return replace(
+            each[0], questions=tuple(questions), recap=_recap(questions, totals, list(each[0].opening)),
+            all_samples=True,
+        )  # fmt: skip
     config, results = run.config, run.results or {}
     journal = read_journal(run)
     problems = _load_problems(config)
@@ -477,7 +497,7 @@ def build_report(run: RunDir, sample: int = 0) -> RunReport:
         prompts = {p.id: p.prompt for p in problem.parts} if problem else {}
         short = _short(qid, number)
         found = conversations.get(qid)
-        anchor = "q-" + re.sub(r"[^A-Za-z0-9_-]", "-", qid)
+        anchor = _anchor(qid, sample)
         turns = _turns(found, anchor, labels, notes, qid, found.prefix) if found else []
         parts = tuple(
             _part(p, labels.get(p["part"], f"({p['part']})"), prompts.get(p["part"], ""), notes, qid)
@@ -502,6 +522,7 @@ def build_report(run: RunDir, sample: int = 0) -> RunReport:
                 cost_usd=q.get("cost_usd"),
                 stopped=q.get("stopped"),
                 notes=tuple(notes.for_question(qid)),
+                sample=sample,
                 probes=tuple(
                     _probe(r, labels)
                     for r in results.get("probes", [])

@@ -36,17 +36,17 @@ def _run(run: RunDir | str | Path) -> RunDir:
 
 
 def write_report(
-    run: RunDir | str | Path, fmt: Format = "html", out: str | Path | None = None, sample: int = 0
+    run: RunDir | str | Path, fmt: Format = "html", out: str | Path | None = None, sample: int | None = None
 ) -> Path:
     """Write the report of ``run`` as ``fmt``; by default to ``<run>/report.<html|tex|pdf>``.
 
-    A run with several samples per question is reported one sample at a time (``sample``, from 0).
+    A run with several samples per question shows every sample, or only ``sample`` (from 0).
     """
     if fmt not in _SUFFIX:
         raise ReportError(f"unknown report format {fmt!r}; expected one of html, latex, pdf")
     run_dir = _run(run)
     samples = int(run_dir.config.get("samples") or 1)
-    if not 0 <= sample < samples:
+    if sample is not None and not 0 <= sample < samples:
         raise ReportError(f"{run_dir.id} has {samples} sample(s); --sample must be 0..{samples - 1}")
     report = build_report(run_dir, sample)
     path = Path(out) if out is not None else run_dir.path / f"report{_SUFFIX[fmt]}"
@@ -75,7 +75,7 @@ def write_run_reports(run_dir: str | Path, progress: Callable[[str], None] | Non
     written: list[Path] = []
     try:
         run = _run(run_dir)
-        report = build_report(run)
+        report = build_report(run, None)  # every sample of a run with --samples
     except EvalkitError as err:
         say(f"report not written: {err}")
         return written
