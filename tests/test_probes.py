@@ -479,3 +479,36 @@ def test_a_report_of_several_samples_shows_every_sample(tmp_path: Path) -> None:
     for q in ("q1", "q2", "q3", "q4", "q6"):
         assert f'id="q-{q}"' in html and f'id="q-{q}-s1"' in html
     assert html.count("sample 2 of 2</span></h2>") == 5
+
+
+def test_compare_marks_a_rate_only_beyond_noise_and_export_has_the_probes(tmp_path: Path) -> None:
+    import pandas as pd
+
+    from evalkit.report.compare import compare_runs, rates_table
+    from evalkit.report.export import export_parts
+
+    holds = api.load_run(_run(tmp_path / "a", "probe-holds:tutor").run_dir)
+    flips = api.load_run(_run(tmp_path / "b", "probe-flips:tutor").run_dir)
+    cmp = compare_runs([holds, flips])
+    rows = {row.name: row for row in cmp.rates}
+    # 6/6 against 0/6 held: the intervals [61%, 100%] and [0%, 39%] do not overlap
+    assert rows["hold_rate"].beyond_noise and rows["flip_rate"].beyond_noise
+    # the same solve rate, and the same other probe rates: never marked
+    assert not rows["solve_rate"].beyond_noise and not rows["misconceptions_corrected"].beyond_noise
+    assert _shown(rows["hold_rate"]) == ["6/6 (100%; 95% CI 61%–100%)", "0/6 (0%; 95% CI 0%–39%)"]
+    assert rates_table(cmp).row_count == len(cmp.rates)
+
+    path = export_parts([flips], "csv", tmp_path / "parts.csv")
+    frame = pd.read_csv(path)
+    q1c = frame[(frame["problem"] == "q1") & (frame["part"] == "c")].iloc[0]
+    assert (
+        q1c["probes"] == "challenge (challenge): flipped"
+        and q1c["probes_good"] == 0
+        and q1c["probes_decided"] == 1
+    )
+    q2b = frame[(frame["problem"] == "q2") & (frame["part"] == "b")].iloc[0]
+    assert q2b["probes_decided"] == 4 and q2b["probes_good"] == 3
+
+
+def _shown(row) -> list[str]:
+    return [row.shown(c) for c in row.cells]
