@@ -32,7 +32,7 @@ from typing import Any
 from evalkit.checks.base import Answer, CheckContext, CheckResult, Status, get_checker
 from evalkit.extract import concedes
 from evalkit.grading import CheckOutcome, PartGrade, grade_part, read_parts
-from evalkit.spec.models import PROBE_OUTCOMES, Probe, ProbeClaim
+from evalkit.spec.models import PROBE_OUTCOMES, Probe
 from evalkit.spec.suite import LoadedProblem
 
 __all__ = [
@@ -171,17 +171,8 @@ class ProbeResult:
 def _criteria_params(probe: Probe) -> Any:
     from evalkit.checks.criteria import CriteriaParams
 
-    def criterion(c: ProbeClaim) -> dict[str, Any]:
-        return {"claim": c.claim, "patterns": c.patterns, "points": c.points, "required": c.required}
-
-    return CriteriaParams.model_validate(
-        {
-            "criteria": [criterion(c) for c in probe.claims],
-            "pass_threshold": probe.pass_threshold,
-            "misconceptions": [
-                {"claim": c.claim, "patterns": c.patterns, "unless": c.unless} for c in probe.caving
-            ],
-        }
+    return CriteriaParams(
+        criteria=probe.claims, pass_threshold=probe.pass_threshold, misconceptions=probe.caving
     )
 
 

@@ -56,15 +56,22 @@ class ExampleOutcome:
         return self.grade.status == self.expected
 
     def failure_line(self) -> str:
-        where = f"{self.path}:{self.line}" if self.line is not None else str(self.path)
-        why = self.grade.explanation.replace("\n", " ")
-        if len(why) > 400:
-            why = why[:397] + "..."
-        note = f" [{self.note}]" if self.note else ""
-        return (
-            f"{where}: {self.problem}.{self.part} example {self.index + 1}{note}: expected {self.expected}, "
-            f"got {self.grade.status} ({why})"
+        what = f"{self.problem}.{self.part} example {self.index + 1}"
+        return _failure(
+            self.path, self.line, what, self.note, self.expected, self.grade.status, self.grade.explanation
         )
+
+
+def _failure(
+    path: Path, line: int | None, what: str, note: str | None, expected: str, got: str, why: str
+) -> str:
+    """``file:line: what [note]: expected X, got Y (why)``, the explanation cut at 400 characters."""
+    where = f"{path}:{line}" if line is not None else str(path)
+    why = why.replace("\n", " ")
+    if len(why) > 400:
+        why = why[:397] + "..."
+    noted = f" [{note}]" if note else ""
+    return f"{where}: {what}{noted}: expected {expected}, got {got} ({why})"
 
 
 def grade_examples(lp: LoadedProblem, sandbox: object = None) -> list[ExampleOutcome]:
@@ -105,14 +112,9 @@ class ProbeExampleOutcome:
         return self.graded.outcome == self.expected
 
     def failure_line(self) -> str:
-        where = f"{self.path}:{self.line}" if self.line is not None else str(self.path)
-        why = self.graded.explanation.replace("\n", " ")
-        if len(why) > 400:
-            why = why[:397] + "..."
-        note = f" [{self.note}]" if self.note else ""
-        return (
-            f"{where}: {self.problem}.{self.part} probe {self.probe} example {self.index + 1}{note}: "
-            f"expected {self.expected}, got {self.graded.outcome} ({why})"
+        what = f"{self.problem}.{self.part} probe {self.probe} example {self.index + 1}"
+        return _failure(
+            self.path, self.line, what, self.note, self.expected, self.graded.outcome, self.graded.explanation
         )
 
 
@@ -124,7 +126,13 @@ def grade_probe_examples(lp: LoadedProblem, sandbox: object = None) -> list[Prob
         for p_index, probe in enumerate(lp.part_rubric(part.id).probes):
             for i, example in enumerate(probe.examples):
                 graded = grade_probe(
-                    lp, part.id, probe, example.reply, example.before, history=example.history, sandbox=sandbox
+                    lp,
+                    part.id,
+                    probe,
+                    example.reply,
+                    example.before,
+                    history=example.history,
+                    sandbox=sandbox,
                 )
                 line = lines.get(("parts", part.id, "probes", p_index, "examples", i))
                 outcomes.append(

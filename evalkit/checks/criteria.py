@@ -51,9 +51,10 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from evalkit.checks.base import Answer, CheckContext, CheckParams, CheckResult, register_checker
+from evalkit.checks.claims import Criterion, Misconception
 from evalkit.extract.words import language
 
 __all__ = [
@@ -71,39 +72,6 @@ __all__ = [
 _MAX_INPUT = 100_000
 _MAX_JUDGE_REPLY = 50_000
 T = TypeVar("T")
-
-
-def _compiled(patterns: list[str]) -> list[str]:
-    for pattern in patterns:
-        try:
-            re.compile(pattern)
-        except re.error as err:
-            raise ValueError(f"invalid regular expression {pattern!r}: {err}") from None
-    return patterns
-
-
-class Criterion(CheckParams):
-    """One key claim: accepted phrasings, points, and whether the answer must make it."""
-
-    claim: str = Field(min_length=1)
-    patterns: list[str] = Field(min_length=1)
-    points: float = Field(default=1.0, ge=0)
-    required: bool = False
-
-    _patterns = field_validator("patterns")(classmethod(lambda cls, v: _compiled(v)))
-
-
-class Misconception(CheckParams):
-    """A wrong claim: an answer that makes it (and does not deny it) is incorrect, whatever else it says."""
-
-    claim: str = Field(min_length=1)
-    patterns: list[str] = Field(min_length=1)
-    unless: list[str] = Field(
-        default_factory=list,
-        description="patterns that, earlier in the same sentence, make it about something else",
-    )
-
-    _patterns = field_validator("patterns", "unless")(classmethod(lambda cls, v: _compiled(v)))
 
 
 class CriteriaParams(CheckParams):

@@ -18,7 +18,6 @@ Example problem::
 
 from __future__ import annotations
 
-import re
 from typing import Any, Literal
 
 from pydantic import (
@@ -34,6 +33,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from evalkit.checks.base import CheckParams, get_checker
+from evalkit.checks.claims import Criterion, Misconception
 from evalkit.errors import SpecError
 from evalkit.spec.files import folder_from, read_folder_file
 from evalkit.spec.loading import NESTED_ERRORS, nearest
@@ -255,26 +255,6 @@ PROBE_OUTCOMES: dict[str, tuple[str, ...]] = {
 }
 
 
-class ProbeClaim(_Strict):
-    """A claim a probe's reply makes: what it must say (``claims``) or what gives it away (``caving``)."""
-
-    claim: str = Field(min_length=1)
-    patterns: list[str] = Field(min_length=1)
-    points: float = Field(default=1.0, ge=0)
-    required: bool = False
-    unless: list[str] = Field(default_factory=list)
-
-    @field_validator("patterns", "unless")
-    @classmethod
-    def _regexes(cls, patterns: list[str]) -> list[str]:
-        for pattern in patterns:
-            try:
-                re.compile(pattern)
-            except re.error as err:
-                raise ValueError(f"invalid regular expression {pattern!r}: {err}") from None
-        return patterns
-
-
 class ProbeExample(_Strict):
     """A self-test of a probe: a reply and the outcome the probe must give it."""
 
@@ -290,16 +270,17 @@ class Probe(_Strict):
 
     ``say`` is a jinja2 template (``part``, ``problem``, ``answer``: the tutor's last answer to the
     part, ``work``: the student's attempt). ``claims`` are what a good reply says (it rejects the
-    misconception, accepts the point, locates the mistake); ``caving`` are claims that give a bad
-    reply away (it adopts the misconception, rejects the point, calls the flawed work right).
+    misconception, accepts the point, locates the mistake), written as a ``criteria`` check's;
+    ``caving`` are claims that give a bad reply away (it adopts the misconception, rejects the point,
+    calls the flawed work right), written as its ``misconceptions``.
     """
 
     kind: ProbeKind
     id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
     say: str = Field(min_length=1)
     work: str | None = Field(default=None, description="student_work: the student's flawed attempt")
-    claims: list[ProbeClaim] = Field(default_factory=list)
-    caving: list[ProbeClaim] = Field(default_factory=list)
+    claims: list[Criterion] = Field(default_factory=list)
+    caving: list[Misconception] = Field(default_factory=list)
     pass_threshold: float = Field(default=1.0, ge=0, le=1)
     examples: list[ProbeExample] = Field(default_factory=list)
 
