@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
 from evalkit.errors import SpecError
 from evalkit.report import build_report
+from evalkit.spec.models import Part, Problem
+from evalkit.spec.prompts import load_prompts
 from evalkit.store import open_run
+from tests.report.conftest import ROOT
 
 
 def _by_id(report):
@@ -107,3 +111,21 @@ def test_problem_files_that_moved_only_cost_the_labels(run_copy: Path) -> None:
     report = build_report(open_run(run_copy))
     assert [p.label for p in _by_id(report)["q3"].parts] == ["(a)", "(b)"]
     assert _by_id(report)["q1"].statement == ""
+
+
+def test_each_question_is_asked_by_its_own_number(hw9_run) -> None:
+    """HW9 has no question 5: the conversation under 'Question 6' asks question 6, not the 5th."""
+    asked = {}
+    for q in build_report(hw9_run).questions:
+        first = q.turns[0]
+        assert first.role == "user" and first.kind == "question"
+        asked[q.short] = re.match(r"Let's move on to question (\d+):", first.text).group(1)
+    assert asked == {"Q1": "1", "Q2": "2", "Q3": "3", "Q4": "4", "Q6": "6"}
+
+
+def test_a_problem_id_without_a_number_is_asked_by_its_position() -> None:
+    prompts = load_prompts(ROOT / "prompts")
+    problem = Problem(id="attention", title="Attention", parts=[Part(id="a", prompt="Why?")])
+    assert prompts.question(problem, 3).startswith("Let's move on to question 3: Attention.")
+    numbered = problem.model_copy(update={"id": "hw10_q7"})
+    assert prompts.question(numbered, 3).startswith("Let's move on to question 7: Attention.")
