@@ -30,6 +30,13 @@ __all__ = ["code_style_defs", "math_latex", "to_latex"]
 _MAX_LIST_DEPTH = 4  # LaTeX allows 4 nested lists (and 6 list-like environments in all)
 _BREAK_AFTER = set("_./,(=")
 _CODE_STYLE = "default"
+_OPENERS = {
+    "strong_open": r"\textbf{",
+    "em_open": r"\emph{",
+    "s_open": r"\ekstrike{",
+    "sub_open": r"\textsubscript{",
+    "sup_open": r"\textsuperscript{",
+}
 
 
 def code_style_defs() -> str:
@@ -77,6 +84,7 @@ class _Writer:
         self.table: list[list[tuple[str, str]]] = []
         self.cell: list[str] | None = None
         self.align = "L"
+        self.header_cell = False
         self.heading = False
         self.links: list[str | None] = []
 
@@ -171,12 +179,13 @@ class _Writer:
 
     def cell_open(self, token: Token) -> None:
         self.cell = [r"\textbf{"] if token.type == "th_open" else []
+        self.header_cell = token.type == "th_open"
         style = str(token.attrs.get("style", ""))
         self.align = "R" if "right" in style else "C" if "center" in style else "L"
 
     def cell_close(self) -> None:
         text = "".join(self.cell or [])
-        if text.startswith(r"\textbf{"):
+        if self.header_cell:  # a body cell may start with bold of its own
             text += "}"
         self.cell = None
         if not self.table:
@@ -217,9 +226,9 @@ class _Writer:
                 self.emit("\\hfil\\break\n")
             elif kind == "code_inline":
                 self.emit(r"\texttt{" + _code_text(token.content) + "}")
-            elif kind in ("strong_open", "em_open", "s_open"):
-                self.emit({"strong_open": r"\textbf{", "em_open": r"\emph{", "s_open": r"\ekstrike{"}[kind])
-            elif kind in ("strong_close", "em_close", "s_close"):
+            elif kind in _OPENERS:
+                self.emit(_OPENERS[kind])
+            elif kind in ("strong_close", "em_close", "s_close", "sub_close", "sup_close"):
                 self.emit("}")
             elif kind == "link_open":
                 self.links.append(safe_href(str(token.attrs.get("href", ""))))
