@@ -34,6 +34,7 @@ import jinja2
 
 from evalkit.errors import EvalkitError, ReportError
 from evalkit.report.document import RunReport
+from evalkit.report.explain import MAX_EXPLANATION_CHARS, explanation_latex
 from evalkit.report.latexmd import code_style_defs, to_latex
 from evalkit.report.texescape import escape_text, unicode_declarations
 from evalkit.store import write_bytes_atomic
@@ -65,6 +66,10 @@ def _margin_markdown(text: str) -> Tex:
     return Tex(to_latex(str(text), margin=True))
 
 
+def _explanation(text: str, limit: int = MAX_EXPLANATION_CHARS) -> Tex:
+    return Tex(explanation_latex(str(text), limit))
+
+
 def _clip(text: str, limit: int = 280) -> str:
     text = " ".join(str(text).split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
@@ -76,7 +81,7 @@ def _margin_lines(turn: Any) -> int:
     for g in getattr(turn, "gradings", ()):
         lines += 1 + sum(1 + len(note) // 36 for note in g.notes)
         if g.status != "correct" and g.explanation:
-            lines += -(-len(_clip(g.explanation, 300)) // 48)
+            lines += -(-min(len(g.explanation), MAX_EXPLANATION_CHARS) // 48)
     for note in getattr(turn, "notes", ()):
         lines += 1 + len(note) // 36
     return min(lines + 2, 40)
@@ -116,6 +121,7 @@ def latex_environment() -> jinja2.Environment:
     env.filters.update(
         markdown=_markdown,
         margin_markdown=_margin_markdown,
+        explanation=_explanation,
         clip=_clip,
         number=_number,
         money=_money,

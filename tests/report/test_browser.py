@@ -95,7 +95,7 @@ def test_hw9_report_in_chromium(browser: Browser, hw9_html: Path, artifacts: Pat
         displays
     )  # not laid out as plain inline text
     stacked = page.js(
-        """[...document.querySelectorAll('mfrac')].slice(0, 20).every(f => {
+        """[...document.querySelectorAll('mfrac')].filter(f => f.getClientRects().length).slice(0, 20).every(f => {
              const [top, bottom] = [...f.children].map(c => c.getBoundingClientRect());
              return top.height > 0 && top.bottom <= bottom.top + 1; })"""
     )
@@ -149,3 +149,35 @@ def test_hostile_report_runs_nothing_and_fetches_nothing(
     page.screenshot(artifacts / "report-hostile.png")
     assert page.problems() == []
     assert page.requests() == []
+
+
+def test_hw9_explanations_hints_and_reply_html_render_in_chromium(
+    browser: Browser, hw9_html: Path, artifacts: Path
+) -> None:
+    page = Page(browser, hw9_html, DESKTOP)
+    # the checker's explanations: formulas laid out as MathML, none of their TeX or sympy ASCII left as text
+    why = """[...document.querySelectorAll('table.verdicts td.why')].map(td => {
+               const c = td.cloneNode(true); c.querySelectorAll('details, math').forEach(e => e.remove());
+               return c.textContent; }).join(' | ')"""
+    text = page.js(why)
+    for raw in ("mu^2", "\\left", "\\frac", "sqrt(", "^2", "h*v"):
+        assert raw not in text, raw
+    maths = page.js("document.querySelectorAll('table.verdicts td.why > math').length")
+    assert maths >= 10
+    assert page.js("getComputedStyle(document.querySelector('table.verdicts td.why > math')).display") in (
+        "math",
+        "inline math",
+    )
+    # the hints sent: Markdown rendered as in the recap
+    assert page.js("[...document.querySelectorAll('.hint-sent')].map(d => d.textContent)") == [
+        "1. Would you have to modify split_heads at all?"
+    ]
+    assert page.js("document.querySelectorAll('.hint-sent code').length") == 1
+    # HTML in a reply: Claude's Q3 summary table writes <code>d_model</code>, shown as code
+    assert "<code>" not in page.js("document.getElementById('q-q3').innerText")
+    cells = page.js("[...document.querySelectorAll('#q-q3 .body td > code')].map(c => c.textContent)")
+    assert cells[:3] == ["d_model", "d_model", "d_model"] and "self.num_heads" in cells
+    page.js("document.querySelector('#q-q4 table.verdicts').scrollIntoView()")
+    page.settle()
+    page.screenshot(artifacts / "report-hw9-q4-verdicts.png")
+    assert page.problems() == []

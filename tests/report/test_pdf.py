@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from evalkit.errors import ReportError
-from evalkit.report import build_report
+from evalkit.report import build_report, write_report
 from evalkit.report.latex import build_pdf, render_latex
 from tests.helpers import run_cli
 from tests.report.test_texmath import CASES
@@ -102,3 +102,18 @@ def test_latex_that_never_ends_is_stopped(tmp_path: Path) -> None:
     with pytest.raises(ReportError, match="did not finish within 3s"):
         build_pdf(looping, tmp_path / "loop.pdf", timeout_s=3)
     assert time.monotonic() - start < 20
+
+
+@pytest.fixture(scope="module")
+def hw9_pdf(hw9_run, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_report(hw9_run, "pdf", tmp_path_factory.mktemp("hw9-pdf") / "report.pdf")
+
+
+def test_hw9_pdf_typesets_explanations_hints_and_reply_html(hw9_pdf: Path) -> None:
+    text = pdf_text(hw9_pdf)
+    for raw in (r"\left", r"\frac", "mu^2", "h*v", "<code>", "`"):
+        assert raw not in text, raw
+    assert "formula: dµ2 is equivalent to the expected answer" in text  # d \mu^{2}, typeset
+    table = pdf_text(hw9_pdf, layout=True)  # Claude's summary table of Q3(a), its cells <code>d_model</code>
+    assert re.search(r"^\s*\(a\)\s+d_model$", table, re.MULTILINE)
+    assert re.search(r"^\s*\(g\)\s+self\.num_heads$", table, re.MULTILINE)
