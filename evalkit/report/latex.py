@@ -58,8 +58,9 @@ def _finalize(value: Any) -> Any:
     return escape_text(str(value))
 
 
-def _markdown(text: str) -> Tex:
-    return Tex(to_latex(str(text)))
+def _markdown(text: str, lead: str = "") -> Tex:
+    """``text`` as TeX; ``lead`` is TeX the template built (a margin note for the text's first line)."""
+    return Tex(to_latex(str(text), lead=str(lead)))
 
 
 def _margin_markdown(text: str) -> Tex:
@@ -76,9 +77,11 @@ def _clip(text: str, limit: int = 280) -> str:
 
 
 def _margin_lines(turn: Any) -> int:
-    """About how many body lines a turn's margin note takes (so its label is not put at a page's foot)."""
+    """About how many body lines the margin note of a turn's first line, or of a passage, takes (so
+    that it is not put at a page's foot, where it would run off the page)."""
     lines = 1 if getattr(turn, "hinted_parts", ()) else 0
-    for g in getattr(turn, "gradings", ()):
+    shown = getattr(turn, "shown", None)
+    for g in shown[0].gradings if shown else getattr(turn, "gradings", ()):
         lines += 1 + sum(1 + len(note) // 36 for note in g.notes)
         if g.status != "correct" and g.explanation:
             lines += -(-min(len(g.explanation), MAX_EXPLANATION_CHARS) // 48)

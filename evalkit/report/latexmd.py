@@ -8,6 +8,8 @@ macros used here (``\\ekheading``, ``\\ekdisplay``, ``\\ekurl``,
 
 ``margin=True`` writes for a macro argument such as ``\\marginpar``, where
 Verbatim and tables cannot go: code becomes ``\\texttt`` lines, tables rows of text.
+``lead`` is TeX the caller built (a margin note) put where the text's first
+line is, so a note sits beside the passage it is about.
 
 Example::
 
@@ -76,8 +78,9 @@ def _code_text(text: str) -> str:
 
 
 class _Writer:
-    def __init__(self, margin: bool) -> None:
+    def __init__(self, margin: bool, lead: str = "") -> None:
         self.margin = margin
+        self.lead = lead  # emitted once, on the first line of text (or before a first block of another kind)
         self.out: list[str] = []
         self.lists: list[str] = []  # open list environments ("" when nested too deep to open one)
         self.quotes = 0
@@ -118,9 +121,14 @@ class _Writer:
             "inline": lambda t: self.inline(t.children or []),
         }
         for token in tokens:
+            if self.lead and token.type in ("fence", "code_block", "math_block", "table_open", "hr"):
+                self.emit(self.lead + "%\n")  # in vertical mode: beside the block's first line
+                self.lead = ""
             handler = handlers.get(token.type)
             if handler is not None:
                 handler(token)
+        if self.lead:
+            self.emit(self.lead)
         return "".join(self.out).strip()
 
     def heading_open(self, level: int) -> None:
@@ -216,6 +224,9 @@ class _Writer:
 
     # inline tokens -----------------------------------------------------------------------------
     def inline(self, children: list[Token]) -> None:
+        if self.lead:
+            self.emit("\\leavevmode" + self.lead)
+            self.lead = ""
         for token in children:
             kind = token.type
             if kind == "text":
@@ -248,6 +259,7 @@ class _Writer:
                 self.emit(escape_text(token.content))
 
 
-def to_latex(text: str, *, margin: bool = False) -> str:
-    """``text`` (Markdown with TeX math) as LaTeX that runs no command the text names."""
-    return _Writer(margin).block(parse(text))
+def to_latex(text: str, *, margin: bool = False, lead: str = "") -> str:
+    """``text`` (Markdown with TeX math) as LaTeX that runs no command the text names; ``lead`` (TeX)
+    goes on its first line."""
+    return _Writer(margin, lead).block(parse(text))

@@ -125,7 +125,7 @@ def test_hw9_report_in_chromium(browser: Browser, hw9_html: Path, artifacts: Pat
     page.settle()
     assert page.js("document.documentElement.scrollWidth <= window.innerWidth") is True
     assert (
-        page.js("getComputedStyle(document.querySelector('.turn')).gridTemplateColumns.split(' ').length")
+        page.js("getComputedStyle(document.querySelector('.passage')).gridTemplateColumns.split(' ').length")
         == 1
     )
     page.screenshot(artifacts / "report-hw9-phone.png")
@@ -180,4 +180,35 @@ def test_hw9_explanations_hints_and_reply_html_render_in_chromium(
     page.js("document.querySelector('#q-q4 table.verdicts').scrollIntoView()")
     page.settle()
     page.screenshot(artifacts / "report-hw9-q4-verdicts.png")
+    assert page.problems() == []
+
+
+def test_hw9_margin_verdicts_sit_beside_each_parts_answer(
+    browser: Browser, hw9_html: Path, artifacts: Path
+) -> None:
+    page = Page(browser, hw9_html, DESKTOP)
+    # Q4's reply answers (a)-(g) under their own headings: each verdict is level with its part's heading
+    rows = page.js(
+        """[...document.querySelectorAll('#q-q4-t2 .grading')].map(g => {
+             const heading = [...g.closest('.passage').querySelectorAll('.body > *')]
+               .find(e => e.textContent.startsWith('Part (' + g.dataset.part + ')'));
+             return [g.dataset.part, g.getBoundingClientRect().top,
+                     heading ? heading.getBoundingClientRect().top : null]; })"""
+    )
+    assert [part for part, _, _ in rows] == list("abcdefg")
+    for part, top, heading in rows:
+        assert heading is not None and abs(top - heading) < 30, (part, top, heading)
+    tops = [top for _, top, _ in rows]
+    assert tops == sorted(tops) and tops[-1] - tops[0] > 2000  # spread down the reply, not stacked at its top
+    page.js("document.querySelector('#q-q4-t2 .grading[data-part=\"g\"]').scrollIntoView({block: 'center'})")
+    page.settle()
+    page.screenshot(artifacts / "report-hw9-q4g-margin.png")
+    # on a phone each verdict follows its own part's passage
+    browser.call("Emulation.setDeviceMetricsOverride", PHONE, page.session)
+    page.settle()
+    assert (
+        page.js("getComputedStyle(document.querySelector('.passage')).gridTemplateColumns.split(' ').length")
+        == 1
+    )
+    assert page.js("document.documentElement.scrollWidth <= window.innerWidth") is True
     assert page.problems() == []

@@ -129,3 +129,45 @@ def test_a_problem_id_without_a_number_is_asked_by_its_position() -> None:
     assert prompts.question(problem, 3).startswith("Let's move on to question 3: Attention.")
     numbered = problem.model_copy(update={"id": "hw10_q7"})
     assert prompts.question(numbered, 3).startswith("Let's move on to question 7: Attention.")
+
+
+def test_each_grading_sits_beside_its_parts_answer(hw9_run) -> None:
+    qs = _by_id(build_report(hw9_run))
+    for q in qs.values():
+        for turn in q.turns:
+            assert "\n".join(p.text for p in turn.shown) == turn.text  # the passages are the message, cut
+            assert sorted(g.part for p in turn.shown for g in p.gradings) == sorted(
+                g.part for g in turn.gradings
+            )
+    reply = qs["q4"].turns[1]
+    assert [[g.label for g in p.gradings] for p in reply.shown] == [[], *[[f"({x})"] for x in "abcdefg"]]
+    for passage in reply.shown[1:]:
+        first_line = passage.text.split("\n", 1)[0]
+        assert f"Part {passage.gradings[0].label}:" in first_line, first_line
+    q6 = [p.text.split("\n", 1)[0] for p in qs["q6"].turns[1].shown[1:]]
+    assert [line.lstrip("#* ")[:9] for line in q6] == [
+        "Part (a):",
+        "(b)(i): D",
+        "(b)(ii): ",
+        "(b)(iii):",
+        "Part (c):",
+        "Part (d):",
+    ]
+    # Q3(b)'s second answer, graded on the whole reply to the hint: beside the reply's first line
+    fixed = qs["q3"].turns[3]
+    assert len(fixed.shown) == 1 and [g.source for g in fixed.shown[0].gradings] == ["whole reply"]
+
+
+def test_a_heading_inside_a_list_or_quote_cuts_where_markdown_can_be_cut() -> None:
+    from evalkit.report.placement import cut_reply
+
+    text = "Intro.\n\n1. **(a)** first\n2. **(b)** second\n\n> quoted\n> **(c)** inside\n\n```\n(d) in code\n```\nend"
+    stretches = cut_reply(text, {"a": 2, "b": 3, "c": 6, "d": 9})
+    assert [(s.line, s.parts) for s in stretches] == [
+        (0, ()),
+        (2, ("a",)),
+        (3, ("b",)),
+        (5, ("c",)),
+        (8, ("d",)),
+    ]
+    assert "\n".join(s.text for s in stretches) == text

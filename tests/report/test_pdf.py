@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import html
 import re
 import shutil
 import subprocess
@@ -117,3 +118,45 @@ def test_hw9_pdf_typesets_explanations_hints_and_reply_html(hw9_pdf: Path) -> No
     table = pdf_text(hw9_pdf, layout=True)  # Claude's summary table of Q3(a), its cells <code>d_model</code>
     assert re.search(r"^\s*\(a\)\s+d_model$", table, re.MULTILINE)
     assert re.search(r"^\s*\(g\)\s+self\.num_heads$", table, re.MULTILINE)
+
+
+def pdf_words(pdf: Path) -> list[tuple[int, float, float, str]]:
+    """Every word of the PDF: page (from 1), left x and top y in points, text."""
+    out = subprocess.run(
+        ["pdftotext", "-bbox", str(pdf), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    words, page = [], 0
+    for line in out.splitlines():
+        if "<page " in line:
+            page += 1
+        m = re.search(r'<word xMin="([\d.]+)" yMin="([\d.]+)"[^>]*>(.*)</word>', line)
+        if m:
+            words.append((page, float(m.group(1)), float(m.group(2)), html.unescape(m.group(3))))
+    return words
+
+
+def test_hw9_pdf_margin_verdicts_sit_beside_each_parts_answer(hw9_pdf: Path) -> None:
+    words = pdf_words(hw9_pdf)
+    margin_x = 440.0  # the text block ends at 612 - 6.2 cm; the margin notes start beyond it
+    verdicts = [
+        (p, y, w) for p, x, y, w in words if x > margin_x and re.fullmatch(r"\([a-z]\)(\([iv]+\))?", w)
+    ]
+    headings = [
+        (p, y, w.rstrip(":"))
+        for i, (p, x, y, w) in enumerate(words)
+        if x < margin_x
+        and w.endswith(":")
+        and i
+        and words[i - 1][3] == "Part"
+        and re.fullmatch(r"\([a-z]\):", w)
+    ]
+    q4 = max(p for i, (p, _, _, w) in enumerate(words[:-1]) if (w, words[i + 1][3]) == ("Question", "4:"))
+    after_q4 = [(p, y, w) for p, y, w in headings if p >= q4][:7]
+    assert [w for _, _, w in after_q4] == [f"({x})" for x in "abcdefg"]
+    for page, y, label in after_q4:  # the verdict of Q4's part is level with the part's heading
+        assert any(vp == page and abs(vy - y) < 4 and vw == label for vp, vy, vw in verdicts), (
+            label,
+            page,
+            y,
+        )
+    assert len({page for page, _, _ in after_q4}) >= 3  # the reply runs over pages: not all at its top
