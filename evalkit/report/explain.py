@@ -5,7 +5,8 @@ Checks explain in words and write math two ways: as the model wrote it
 sympy prints it (``d mu^2 is equivalent to the expected answer``,
 ``O(N^2(D + M))``, ``sqrt(2) x_i``). :func:`explanation_pieces` finds those
 spans and gives each one as TeX, so both reports typeset it (MathML in HTML,
-math mode in the PDF); a backtick span is code; the rest is text. A span counts
+math mode in the PDF); a backtick span is code; a quoted one
+(``could not read 'O(n^2'``, a regex's pattern) is raw text, as is the rest. A span counts
 as math only when something marks it so (a script, a TeX command, a Greek
 letter, a known function, an operator with a letter beside it): ``[h, d, q]``
 and ``3/4 claims`` stay text. A long explanation is cut between pieces, never
@@ -45,6 +46,7 @@ _WORD = re.compile(r"[A-Za-z][A-Za-z0-9_]*|[α-ωΑ-Ω]")
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 _COMMAND = re.compile(r"\\(?:[A-Za-z]+|[^A-Za-z\s])")
 _CODE = re.compile(r"`([^`\n]+)`")
+_QUOTED = re.compile(r"(?<!\w)'[^'\n]*'(?!\w)")  # 'O(n^2', a regex: what the check quotes, raw
 _MAX_DEPTH = 12
 
 
@@ -170,12 +172,26 @@ class _Reader:
 
 
 def _spans(text: str) -> list[Piece]:
-    """``text`` (no code in it) cut into text and math pieces."""
+    """``text`` (no code in it) cut into text and math pieces; what it quotes stays text."""
+    out: list[Piece] = []
+    at = 0
+    for m in _QUOTED.finditer(text):
+        out += _unquoted(text[at : m.start()])
+        out.append(Piece("text", m.group(0)))
+        at = m.end()
+    return out + _unquoted(text[at:])
+
+
+def _unquoted(text: str) -> list[Piece]:
     reader, i = _Reader(text), 0
     out: list[Piece] = []
     plain: list[str] = []
     while i < len(text):
-        boundary = i == 0 or not (text[i - 1].isalnum() or text[i - 1] in "_\\")
+        boundary = i == 0 or not (
+            text[i - 1].isalnum()
+            or text[i - 1] in "_\\"
+            or (text[i - 1] == "'" and text[i - 2 : i - 1].isalpha())
+        )  # not inside a word: 'split_heads', "isn't"
         got = reader.sequence(i, 0) if boundary else None
         if got is not None and got[1]:
             if plain:
