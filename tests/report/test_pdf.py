@@ -238,3 +238,28 @@ def test_long_raw_strings_break_inside_the_verdict_table_and_the_margin(fake_run
     )  # in the margin and the table
     for w in pieces:
         assert w.right <= (margin_right if w.x > text_right else text_right) + 2, w
+
+
+def _ink_bottoms(pdf: Path, out: Path) -> list[float]:
+    """Per page, rendered by pdftoppm: how far down (0 = top, 1 = bottom) the text block has ink."""
+    out.mkdir()
+    subprocess.run(["pdftoppm", "-gray", "-r", "24", str(pdf), str(out / "page")], check=True, timeout=120)
+    bottoms = []
+    for image in sorted(out.glob("page-*.pgm")):
+        data = image.read_bytes()
+        m = re.match(rb"P5\s+(\d+)\s+(\d+)\s+255\s", data)
+        assert m, image
+        width, height = int(m.group(1)), int(m.group(2))
+        pixels = data[m.end() :]
+        footer = int(
+            height * 730 / 792
+        )  # the text block ends 2.2 cm above the foot; the page number is below
+        rows = [r for r in range(footer) if min(pixels[r * width : (r + 1) * width]) < 128]
+        bottoms.append(max(rows, default=0) / height)
+    return bottoms
+
+
+def test_hw9_pdf_has_no_half_empty_page(hw9_pdf: Path, tmp_path: Path) -> None:
+    bottoms = _ink_bottoms(hw9_pdf, tmp_path / "pages")
+    assert len(bottoms) >= 15
+    assert {page: round(b, 2) for page, b in enumerate(bottoms[:-1], 1) if b < 0.68} == {}
