@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import html
 import re
-import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -20,10 +19,7 @@ from evalkit.report.latex import build_pdf, render_latex
 from tests.helpers import run_cli
 from tests.report.test_texmath import CASES
 
-pytestmark = [
-    pytest.mark.tex,
-    pytest.mark.skipif(shutil.which("latexmk") is None, reason="latexmk (TeX Live) is not installed"),
-]
+pytestmark = [pytest.mark.tex, pytest.mark.usefixtures("tex")]  # skipped without TeX; failed under CI
 
 
 def pdf_text(pdf: Path, layout: bool = False) -> str:
