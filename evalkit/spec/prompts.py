@@ -34,8 +34,8 @@ def _env(directory: Path) -> jinja2.Environment:
 
 
 def question_number(problem: Problem, position: int) -> int:
-    """The number the homework gives ``problem``: the last number in its id (``q6`` → 6, ``tb_q2`` → 2),
-    else its ``position`` in the problem set (HW9 has no question 5, so position and number differ)."""
+    """The number the homework gives ``problem``: the last number in its id (``q6`` → 6, ``hw10_q2`` → 2),
+    else its ``position`` in the problem set (a set may skip a number: its 5th problem can be question 6)."""
     m = re.search(r"(\d+)\D*$", problem.id)
     return int(m.group(1)) if m else position
 
