@@ -77,7 +77,8 @@ def part_lines(reply: str, problem: Problem, *, whole: bool = True) -> dict[str,
         if label not in layout.starts:
             continue
         at = layout.starts[label]
-        heading = _words(read[at : read.find("\n", at) if "\n" in read[at:] else len(read)])
+        end = read.find("\n", at)
+        heading = " ".join(_words(read[at : end if end >= 0 else len(read)]).split()[:3])  # 'part (a): the'
         after = max(found.values(), default=-1)
         hit = next((i for i in range(after + 1, len(lines)) if heading and heading in lines[i]), None)
         if hit is not None:

@@ -171,3 +171,25 @@ def test_a_heading_inside_a_list_or_quote_cuts_where_markdown_can_be_cut() -> No
         (8, ("d",)),
     ]
     assert "\n".join(s.text for s in stretches) == text
+
+
+def test_a_reply_in_html_is_cut_at_its_parts_headings_too() -> None:
+    from evalkit.report.placement import cut_reply, part_lines
+
+    problem = Problem(
+        id="q1",
+        title="T",
+        parts=[Part(id="a", prompt="Find the mean."), Part(id="b", prompt="The variance?")],
+    )
+    reply = (
+        "<p>Intro.</p>\n\n<p><b>Part (a):</b> the mean is d&mu;<sup>2</sup></p>\n<p>more</p>\n\n"
+        "<h3>Part (b)</h3>\n<p>It is d.</p>"
+    )
+    assert part_lines(reply, problem) == {"a": 2, "b": 5}
+    assert [(s.line, s.parts) for s in cut_reply(reply, part_lines(reply, problem))] == [
+        (0, ()),
+        (2, ("a",)),
+        (5, ("b",)),
+    ]
+    # no blank line between the parts: one paragraph, which is not cut; both verdicts go beside its start
+    assert [s.parts for s in cut_reply("Part (a): x\nPart (b): y", {"a": 0, "b": 1})] == [("a", "b")]
