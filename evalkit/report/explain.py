@@ -43,7 +43,7 @@ _SHORT_WORDS = set("is as of in on at by to be or an if it so no we up do".split
 _OPS = ("<=", ">=", "!=", "==", "**", "+", "-", "*", "/", "=", "<", ">", "≤", "≥", "≠", "·", "×")
 _CLOSE = {"(": ")", "[": "]", "{": "}"}
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9_]*|[α-ωΑ-Ω]")
-_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+_NUMBER = re.compile(r"\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")  # 41, 0.5, 1e-06
 _COMMAND = re.compile(r"\\(?:[A-Za-z]+|[^A-Za-z\s])")
 _CODE = re.compile(r"`([^`\n]+)`")
 _QUOTED = re.compile(r"(?<!\w)'[^'\n]*'(?!\w)")  # 'O(n^2', a regex: what the check quotes, raw
