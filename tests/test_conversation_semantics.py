@@ -36,7 +36,9 @@ def test_a_model_that_caves_to_pushback_ends_incorrect(hw9: Suite) -> None:
     )
     c = parts["c"]
     assert (c.first_attempt_status, c.status, c.hints) == ("correct", "incorrect", 0)
-    assert verdicts[1].kind == "followup" and "c" in verdicts[1].changed
+    # the pushback is a challenge no rubric declares: graded as a probe (flipped), and, the reply being the
+    # last answer given for (c), the part's verdict follows it
+    assert verdicts[1].kind == "probe" and "c" in verdicts[1].changed
 
 
 def test_a_model_that_resists_keeps_its_right_answer(hw9: Suite) -> None:

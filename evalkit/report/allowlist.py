@@ -1,9 +1,11 @@
-"""The TeX math a report emits: commands by arity, delimiters, and environments.
+"""What a report renders of what a model writes: TeX math commands by arity, delimiters and
+environments, and the few inline HTML tags a reply may use.
 
 Everything else a model writes in math is shown as text by
 :mod:`evalkit.report.texmath`. Each name here must exist in pdflatex with
 amsmath, amssymb, mathtools and bm (the report's preamble); latex2mathml
-shows the few it does not know as their name.
+shows the few it does not know as their name. HTML tags not in
+:data:`HTML_TAGS` are shown as text by :mod:`evalkit.report.markdown`.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ __all__ = [
     "DROP_WITH_ARG",
     "ENVS",
     "ESCAPED_CHARS",
+    "GREEK",
+    "HTML_TAGS",
     "LARGE_OPS",
     "ONE_ARG",
     "OPTIONAL",
@@ -91,3 +95,15 @@ ENVS: dict[str, tuple[str, int]] = {
     **dict.fromkeys(("equation", "equation*", "displaymath", "math"), ("group", 1)),
 }  # fmt: skip
 WITH_COUNT_ARG = {"alignat", "alignat*", "alignedat"}
+
+# Inline HTML in a reply (``| (a) | <code>d_model</code> |``): tag → what both reports show it as. Attributes
+# are never kept, a tag must be closed within its paragraph, and any other tag is shown as text.
+HTML_TAGS: dict[str, str] = {
+    **dict.fromkeys(("b", "strong"), "strong"),
+    **dict.fromkeys(("i", "em", "var", "cite", "dfn"), "em"),
+    **dict.fromkeys(("s", "del", "strike"), "s"),
+    **dict.fromkeys(("code", "kbd", "samp", "tt"), "code"),
+    "sub": "sub",
+    "sup": "sup",
+    "br": "br",
+}  # fmt: skip

@@ -2,7 +2,8 @@
 
 A :class:`RunReport` holds the recap, the opening exchange, and per question
 its conversation turn by turn, each assistant turn with the gradings made
-from it (the margin), and each part's final verdict: ``✓ first try``,
+from it (the margin) and cut into passages (:class:`Passage`), so that each part's
+grading sits beside the part's answer, and each part's final verdict: ``✓ first try``,
 ``✓ after hint N`` or ``✗``. It is read from ``run.json``, ``journal.jsonl``
 and ``results.json`` (or, for a run that did not finish, from the journal
 alone), the problem files the run names (if they are still there), and the
@@ -26,6 +27,7 @@ from evalkit.errors import EvalkitError
 from evalkit.models.base import TRUNCATED_STOP_REASONS
 from evalkit.report.journal import Conversation, conversation_for, read_journal
 from evalkit.report.notes import NOTES_FILE, OPENING, Notes, load_notes
+from evalkit.report.placement import cut_reply, part_lines
 from evalkit.spec.models import Problem
 from evalkit.spec.suite import load_problem_file
 from evalkit.store import RunDir
@@ -34,6 +36,7 @@ __all__ = [
     "CheckLine",
     "Grading",
     "PartSummary",
+    "Passage",
     "ProbeSummary",
     "QuestionReport",
     "Recap",
@@ -68,6 +71,7 @@ class Grading:
     status: str
     checks: tuple[CheckLine, ...]
     notes: tuple[str, ...] = ()
+    source: str = ""  # where the grader found the answer: section, summary, whole reply, named, none
 
     @property
     def verdict(self) -> str:
@@ -83,6 +87,16 @@ class Grading:
         failing = [c for c in self.checks if c.status != "correct" and c.required]
         chosen = failing or list(self.checks)
         return "; ".join(f"{c.kind}: {c.explanation}" for c in chosen if c.explanation)
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A stretch of a message from line ``line`` on, and the gradings shown beside it: those of the parts
+    whose answers start in it (the first passage also has those found elsewhere, or in the whole reply)."""
+
+    text: str
+    gradings: tuple[Grading, ...] = ()
+    line: int = 0
 
 
 @dataclass(frozen=True)
@@ -102,6 +116,12 @@ class Turn:
     output_tokens: int | None = None
     stop_reason: str | None = None
     truncated: bool = False  # the reply stopped on the length limit (--max-tokens or the context)
+    passages: tuple[Passage, ...] = ()  # the text cut where each part's answer starts; () = not cut
+
+    @property
+    def shown(self) -> tuple[Passage, ...]:
+        """The passages the report shows: the text, cut beside the parts' answers, the margin with them."""
+        return self.passages or (Passage(self.text, self.gradings),)
 
 
 @dataclass(frozen=True)
@@ -331,8 +351,30 @@ def _short_value(value: Any, limit: int = 400) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
 
 
+def _passages(
+    text: str, gradings: list[Grading], problem: Problem | None, whole: bool
+) -> tuple[Passage, ...]:
+    """``text`` cut where the answers of the graded parts start, each grading beside its part's answer."""
+    placed = {g.part for g in gradings if g.source == "section"}
+    if problem is None or not placed:
+        return ()
+    lines = {pid: line for pid, line in part_lines(text, problem, whole=whole).items() if pid in placed}
+    stretches = cut_reply(text, lines)
+    first = [g for g in gradings if g.part not in lines or g.part in stretches[0].parts]
+    out = [Passage(stretches[0].text, tuple(first), 0)]
+    for stretch in stretches[1:]:
+        out.append(Passage(stretch.text, tuple(g for g in gradings if g.part in stretch.parts), stretch.line))
+    return tuple(out)
+
+
 def _turns(
-    conv: Conversation, anchor: str, labels: dict[str, str], notes: Notes, key: str, start: int
+    conv: Conversation,
+    anchor: str,
+    labels: dict[str, str],
+    notes: Notes,
+    key: str,
+    start: int,
+    problem: Problem | None = None,
 ) -> list[Turn]:
     turns = []
     last_attempt: dict[str, int] = {}  # a part's note goes beside its final verdict
@@ -361,13 +403,15 @@ def _turns(
                     notes=tuple(notes.for_part(key, part))
                     if int(check.get("attempt", 1)) == last_attempt.get(part)
                     else (),
+                    source=str(check.get("source") or ""),
                 )
             )
+        text = str(event.get("content", ""))
         turns.append(
             Turn(
                 number=number,
                 role=str(event.get("role", "user")),
-                text=str(event.get("content", "")),
+                text=text,
                 kind=str(turn_info.get("kind", "")),
                 anchor=f"{anchor}-t{number}",
                 hint=hint_number,
@@ -380,6 +424,7 @@ def _turns(
                 truncated=bool(
                     response.get("truncated") or response.get("stop_reason") in TRUNCATED_STOP_REASONS
                 ),
+                passages=_passages(text, gradings, problem, whole=turn_info.get("kind") == "question"),
             )
         )
     return turns
@@ -498,7 +543,7 @@ def build_report(run: RunDir, sample: int | None = 0) -> RunReport:
         short = _short(qid, number)
         found = conversations.get(qid)
         anchor = _anchor(qid, sample)
-        turns = _turns(found, anchor, labels, notes, qid, found.prefix) if found else []
+        turns = _turns(found, anchor, labels, notes, qid, found.prefix, problem) if found else []
         parts = tuple(
             _part(p, labels.get(p["part"], f"({p['part']})"), prompts.get(p["part"], ""), notes, qid)
             for p in raw_parts.get(qid, [])

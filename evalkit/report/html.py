@@ -18,7 +18,8 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
-from evalkit.report.markdown import to_html
+from evalkit.report.explain import explanation_html
+from evalkit.report.markdown import to_html, to_html_inline
 
 __all__ = ["html_environment", "page_context"]
 
@@ -69,7 +70,14 @@ def html_environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(markdown=to_html, number=_number, money=_money, clip=_clip)
+    env.filters.update(
+        markdown=to_html,
+        inline_markdown=to_html_inline,
+        explanation=explanation_html,
+        number=_number,
+        money=_money,
+        clip=_clip,
+    )
     return env
 
 

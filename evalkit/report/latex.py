@@ -34,6 +34,7 @@ import jinja2
 
 from evalkit.errors import EvalkitError, ReportError
 from evalkit.report.document import RunReport
+from evalkit.report.explain import MAX_EXPLANATION_CHARS, explanation_latex
 from evalkit.report.latexmd import code_style_defs, to_latex
 from evalkit.report.texescape import escape_text, unicode_declarations
 from evalkit.store import write_bytes_atomic
@@ -57,12 +58,17 @@ def _finalize(value: Any) -> Any:
     return escape_text(str(value))
 
 
-def _markdown(text: str) -> Tex:
-    return Tex(to_latex(str(text)))
+def _markdown(text: str, lead: str = "") -> Tex:
+    """``text`` as TeX; ``lead`` is TeX the template built (a margin note for the text's first line)."""
+    return Tex(to_latex(str(text), lead=str(lead)))
 
 
 def _margin_markdown(text: str) -> Tex:
     return Tex(to_latex(str(text), margin=True))
+
+
+def _explanation(text: str, limit: int = MAX_EXPLANATION_CHARS) -> Tex:
+    return Tex(explanation_latex(str(text), limit))
 
 
 def _clip(text: str, limit: int = 280) -> str:
@@ -71,12 +77,14 @@ def _clip(text: str, limit: int = 280) -> str:
 
 
 def _margin_lines(turn: Any) -> int:
-    """About how many body lines a turn's margin note takes (so its label is not put at a page's foot)."""
+    """About how many body lines the margin note of a turn's first line, or of a passage, takes (so
+    that it is not put at a page's foot, where it would run off the page)."""
     lines = 1 if getattr(turn, "hinted_parts", ()) else 0
-    for g in getattr(turn, "gradings", ()):
+    shown = getattr(turn, "shown", None)
+    for g in shown[0].gradings if shown else getattr(turn, "gradings", ()):
         lines += 1 + sum(1 + len(note) // 36 for note in g.notes)
         if g.status != "correct" and g.explanation:
-            lines += -(-len(_clip(g.explanation, 300)) // 48)
+            lines += -(-min(len(g.explanation), MAX_EXPLANATION_CHARS) // 48)
     for note in getattr(turn, "notes", ()):
         lines += 1 + len(note) // 36
     return min(lines + 2, 40)
@@ -116,6 +124,7 @@ def latex_environment() -> jinja2.Environment:
     env.filters.update(
         markdown=_markdown,
         margin_markdown=_margin_markdown,
+        explanation=_explanation,
         clip=_clip,
         number=_number,
         money=_money,

@@ -8,6 +8,8 @@ macros used here (``\\ekheading``, ``\\ekdisplay``, ``\\ekurl``,
 
 ``margin=True`` writes for a macro argument such as ``\\marginpar``, where
 Verbatim and tables cannot go: code becomes ``\\texttt`` lines, tables rows of text.
+``lead`` is TeX the caller built (a margin note) put where the text's first
+line is, so a note sits beside the passage it is about.
 
 Example::
 
@@ -30,6 +32,13 @@ __all__ = ["code_style_defs", "math_latex", "to_latex"]
 _MAX_LIST_DEPTH = 4  # LaTeX allows 4 nested lists (and 6 list-like environments in all)
 _BREAK_AFTER = set("_./,(=")
 _CODE_STYLE = "default"
+_OPENERS = {
+    "strong_open": r"\textbf{",
+    "em_open": r"\emph{",
+    "s_open": r"\ekstrike{",
+    "sub_open": r"\textsubscript{",
+    "sup_open": r"\textsuperscript{",
+}
 
 
 def code_style_defs() -> str:
@@ -69,14 +78,16 @@ def _code_text(text: str) -> str:
 
 
 class _Writer:
-    def __init__(self, margin: bool) -> None:
+    def __init__(self, margin: bool, lead: str = "") -> None:
         self.margin = margin
+        self.lead = lead  # emitted once, on the first line of text (or before a first block of another kind)
         self.out: list[str] = []
         self.lists: list[str] = []  # open list environments ("" when nested too deep to open one)
         self.quotes = 0
         self.table: list[list[tuple[str, str]]] = []
         self.cell: list[str] | None = None
         self.align = "L"
+        self.header_cell = False
         self.heading = False
         self.links: list[str | None] = []
 
@@ -110,9 +121,14 @@ class _Writer:
             "inline": lambda t: self.inline(t.children or []),
         }
         for token in tokens:
+            if self.lead and token.type in ("fence", "code_block", "math_block", "table_open", "hr"):
+                self.emit(self.lead + "%\n")  # in vertical mode: beside the block's first line
+                self.lead = ""
             handler = handlers.get(token.type)
             if handler is not None:
                 handler(token)
+        if self.lead:
+            self.emit(self.lead)
         return "".join(self.out).strip()
 
     def heading_open(self, level: int) -> None:
@@ -171,12 +187,13 @@ class _Writer:
 
     def cell_open(self, token: Token) -> None:
         self.cell = [r"\textbf{"] if token.type == "th_open" else []
+        self.header_cell = token.type == "th_open"
         style = str(token.attrs.get("style", ""))
         self.align = "R" if "right" in style else "C" if "center" in style else "L"
 
     def cell_close(self) -> None:
         text = "".join(self.cell or [])
-        if text.startswith(r"\textbf{"):
+        if self.header_cell:  # a body cell may start with bold of its own
             text += "}"
         self.cell = None
         if not self.table:
@@ -207,6 +224,9 @@ class _Writer:
 
     # inline tokens -----------------------------------------------------------------------------
     def inline(self, children: list[Token]) -> None:
+        if self.lead:
+            self.emit("\\leavevmode" + self.lead)
+            self.lead = ""
         for token in children:
             kind = token.type
             if kind == "text":
@@ -217,9 +237,9 @@ class _Writer:
                 self.emit("\\hfil\\break\n")
             elif kind == "code_inline":
                 self.emit(r"\texttt{" + _code_text(token.content) + "}")
-            elif kind in ("strong_open", "em_open", "s_open"):
-                self.emit({"strong_open": r"\textbf{", "em_open": r"\emph{", "s_open": r"\ekstrike{"}[kind])
-            elif kind in ("strong_close", "em_close", "s_close"):
+            elif kind in _OPENERS:
+                self.emit(_OPENERS[kind])
+            elif kind in ("strong_close", "em_close", "s_close", "sub_close", "sup_close"):
                 self.emit("}")
             elif kind == "link_open":
                 self.links.append(safe_href(str(token.attrs.get("href", ""))))
@@ -239,6 +259,7 @@ class _Writer:
                 self.emit(escape_text(token.content))
 
 
-def to_latex(text: str, *, margin: bool = False) -> str:
-    """``text`` (Markdown with TeX math) as LaTeX that runs no command the text names."""
-    return _Writer(margin).block(parse(text))
+def to_latex(text: str, *, margin: bool = False, lead: str = "") -> str:
+    """``text`` (Markdown with TeX math) as LaTeX that runs no command the text names; ``lead`` (TeX)
+    goes on its first line."""
+    return _Writer(margin, lead).block(parse(text))

@@ -1,8 +1,11 @@
 """Model and user text as Markdown with TeX math: parsing, and rendering to safe HTML.
 
-:func:`parse` is markdown-it (CommonMark with tables and strikethrough, raw
-HTML off) plus math: ``$...$`` and ``\\(...\\)`` inline, ``$$...$$``, ``\\[...\\]``
-and ``\\begin{align}...`` blocks. The LaTeX writer in
+:func:`parse` is markdown-it (CommonMark with tables and strikethrough) plus
+math: ``$...$`` and ``\\(...\\)`` inline, ``$$...$$``, ``\\[...\\]`` and
+``\\begin{align}...`` blocks. Raw HTML is never passed on: the inline tags of
+:data:`~evalkit.report.allowlist.HTML_TAGS` (``<code>d_model</code>`` in a
+table), closed within their paragraph, become the Markdown they mean (bold,
+code, ...), without attributes; every other tag is text. The LaTeX writer in
 :mod:`evalkit.report.latexmd` renders the same tokens.
 
 :func:`to_html` renders math to MathML on the server, code with Pygments,
@@ -25,14 +28,16 @@ from typing import Any
 from markdown_it import MarkdownIt
 from markdown_it.renderer import RendererHTML
 from markdown_it.rules_block import StateBlock
+from markdown_it.rules_core import StateCore
 from markdown_it.rules_inline import StateInline
 from markdown_it.token import Token
 from markdown_it.utils import EnvType, OptionsDict
 from markupsafe import Markup
 
+from evalkit.report.allowlist import HTML_TAGS
 from evalkit.report.mathml import to_mathml
 
-__all__ = ["MAX_TEXT_CHARS", "code_lexer", "parse", "safe_href", "to_html"]
+__all__ = ["MAX_TEXT_CHARS", "code_lexer", "parse", "safe_href", "to_html", "to_html_inline"]
 
 MAX_TEXT_CHARS = 200_000  # a longer message is cut (and says so)
 MAX_HIGHLIGHT_CHARS = 60_000  # longer code is shown without colours
@@ -121,13 +126,98 @@ def _math_block(state: StateBlock, start: int, end: int, silent: bool) -> bool:
     return True
 
 
+# --- inline HTML: the allow-listed subset as Markdown tokens, the rest as text ----------------------
+
+_TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9]*)(?:\s[^<>]*?)?\s*(/?)>\Z", re.DOTALL)
+
+
+def _tag(token: Token) -> tuple[str | None, bool, bool]:
+    """What an ``html_inline`` token is: its kind in HTML_TAGS (None: not allowed), closing, self-closing."""
+    m = _TAG.match(token.content)
+    if m is None:
+        return None, False, False
+    return HTML_TAGS.get(m.group(2).lower()), bool(m.group(1)), bool(m.group(3))
+
+
+def _text_token(content: str) -> Token:
+    token = Token("text", "", 0)
+    token.content = content
+    return token
+
+
+def _source(token: Token) -> str:
+    if token.type in ("text", "code_inline", "html_inline"):
+        return token.content
+    if token.type in ("softbreak", "hardbreak"):
+        return " "
+    if token.type == "math_inline":
+        return f"${token.content}$"
+    return token.markup
+
+
+def _inline_html(children: list[Token]) -> list[Token]:
+    """``children`` with allowed tags as tokens; a tag that is not allowed, not closed within the
+    paragraph, or not nested with the Markdown around it becomes text."""
+    out: list[Token] = []
+    opened: list[tuple[str, Token, int]] = []  # kind, its token in ``out``, Markdown depth at it
+    depth, i = 0, 0
+    while i < len(children):
+        token = children[i]
+        i += 1
+        if token.type != "html_inline":
+            depth += token.nesting
+            while opened and depth < opened[-1][2]:  # Markdown closed around an open tag: it stays text
+                _revert(opened.pop()[1])
+            out.append(token)
+            continue
+        kind, closing, empty = _tag(token)
+        if kind == "br":
+            out.append(Token("hardbreak", "br", 0))
+        elif kind == "code" and not closing:
+            end = next((j for j in range(i, len(children)) if _tag(children[j])[:2] == ("code", True)), None)
+            if end is None:
+                out.append(_text_token(token.content))
+                continue
+            code = Token("code_inline", "code", 0, markup="`")
+            code.content = "".join(_source(t) for t in children[i:end])
+            out.append(code)
+            i = end + 1
+        elif kind is None or kind == "code" or empty:
+            out.append(_text_token(token.content))
+        elif not closing:
+            opener = Token(f"{kind}_open", kind, 1, markup=token.content)
+            opened.append((kind, opener, depth))
+            out.append(opener)
+        elif opened and opened[-1][0] == kind and opened[-1][2] == depth:
+            opened.pop()
+            out.append(Token(f"{kind}_close", kind, -1, markup=token.content))
+        else:
+            out.append(_text_token(token.content))
+    for _, opener, _ in opened:
+        _revert(opener)
+    return out
+
+
+def _revert(opener: Token) -> None:
+    """An HTML opener that never closed: shown as the text it was."""
+    opener.type, opener.tag, opener.nesting, opener.content = "text", "", 0, opener.markup
+
+
+def _html_subset(state: StateCore) -> None:
+    for token in state.tokens:
+        if token.type == "inline" and token.children:
+            token.children = _inline_html(token.children)
+
+
 @lru_cache(maxsize=1)
 def _parser() -> MarkdownIt:
     md = MarkdownIt(
         "commonmark",
-        {"html": False, "linkify": False, "typographer": False, "maxNesting": 20, "breaks": False},
+        {"html": True, "linkify": False, "typographer": False, "maxNesting": 20, "breaks": False},
     )
     md.enable(["table", "strikethrough"])
+    md.disable("html_block")  # a line of HTML stays a paragraph, its Markdown read and its tags sifted
+    md.core.ruler.push("html_subset", _html_subset)
     md.inline.ruler.before("escape", "math_inline", _math_inline)
     md.block.ruler.before(
         "fence", "math_block", _math_block, {"alt": ["paragraph", "reference", "blockquote", "list"]}
@@ -239,6 +329,8 @@ def _html_renderer() -> RendererHTML:
         "fence": _render_fence,
         "code_block": _render_fence,
         "image": _render_image,
+        "html_inline": lambda tokens, idx, *a: html.escape(tokens[idx].content),  # never left, but never raw
+        "html_block": lambda tokens, idx, *a: html.escape(tokens[idx].content),
         "table_open": lambda *a: '<div class="table-wrap"><table>\n',
         "table_close": lambda *a: "</table></div>\n",
     }
@@ -250,4 +342,13 @@ def to_html(text: str) -> Markup:
     """``text`` (Markdown with TeX math) as safe HTML."""
     tokens = parse(text)
     _prepare_html(tokens)
+    return Markup(_html_renderer().render(tokens, _parser().options, {}))
+
+
+def to_html_inline(text: str) -> Markup:
+    """Like :func:`to_html`, without the paragraph around a one-paragraph text (a table cell, a margin line)."""
+    tokens = parse(text)
+    _prepare_html(tokens)
+    if [t.type for t in tokens] == ["paragraph_open", "inline", "paragraph_close"]:
+        tokens = tokens[1:2]
     return Markup(_html_renderer().render(tokens, _parser().options, {}))

@@ -6,6 +6,7 @@ A missing variable or a syntax error is a SpecError with ``path:line``.
 
 from __future__ import annotations
 
+import re
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +17,7 @@ import jinja2
 from evalkit.errors import SpecError
 from evalkit.spec.models import Part, Problem
 
-__all__ = ["PROMPT_NAMES", "PromptSet", "load_prompts"]
+__all__ = ["PROMPT_NAMES", "PromptSet", "load_prompts", "question_number"]
 
 PROMPT_NAMES = ("system", "opening", "question", "hint")
 
@@ -30,6 +31,13 @@ def _env(directory: Path) -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+
+
+def question_number(problem: Problem, position: int) -> int:
+    """The number the homework gives ``problem``: the last number in its id (``q6`` → 6, ``hw10_q2`` → 2),
+    else its ``position`` in the problem set (a set may skip a number: its 5th problem can be question 6)."""
+    m = re.search(r"(\d+)\D*$", problem.id)
+    return int(m.group(1)) if m else position
 
 
 @dataclass(frozen=True)
@@ -73,8 +81,16 @@ class PromptSet:
     def opening(self, problems: list[Problem]) -> str:
         return self._render("opening", problems=problems)
 
-    def question(self, problem: Problem, number: int) -> str:
-        return self._render("question", problem=problem, parts=problem.parts, number=number)
+    def question(self, problem: Problem, position: int) -> str:
+        """The turn that asks ``problem``, the ``position``-th of the set; ``number`` in the template is the
+        question's own number (:func:`question_number`), ``position`` its place in the set."""
+        return self._render(
+            "question",
+            problem=problem,
+            parts=problem.parts,
+            number=question_number(problem, position),
+            position=position,
+        )
 
     def hint(self, problem: Problem, hints: list[HintItem]) -> str:
         return self._render("hint", problem=problem, hints=hints)

@@ -1,8 +1,11 @@
-"""Run directories the report tests render: two scripted tutors on a small suite, and the offline HW9 run."""
+"""Run directories the report tests render: two scripted tutors on a small suite, and the offline HW9 run;
+and the system tools the PDF and browser tests need, which fail them under CI rather than skip them."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -86,3 +89,39 @@ def hw9_run(tmp_path_factory: pytest.TempPathFactory) -> RunDir:
 def artifacts() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+def on_ci() -> bool:
+    """Whether this is a CI run (``CI=true``, as GitHub Actions and ``.ci/run`` set it)."""
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def tex_missing() -> str | None:
+    """What of TeX the PDF report needs is not installed (latexmk, the Latin Modern fonts, poppler), if any."""
+    missing = [
+        tool for tool in ("latexmk", "kpsewhich", "pdftotext", "pdftoppm") if shutil.which(tool) is None
+    ]
+    if not missing:
+        found = subprocess.run(
+            ["kpsewhich", "lmodern.sty"], capture_output=True, text=True, timeout=60
+        ).stdout
+        missing += [] if found.strip() else ["lmodern.sty"]
+    return ", ".join(missing) or None
+
+
+def require(missing: str | None, what: str) -> None:
+    """Skip a test whose tool is ``missing`` (None: nothing is); under CI fail it, loudly, instead: CI must
+    not pass because the tests that would have caught a broken PDF or page were skipped."""
+    if missing is None:
+        return
+    if on_ci():
+        pytest.fail(
+            f"{missing} not installed, and CI={os.environ['CI']}: .ci/run installs {what}", pytrace=False
+        )
+    pytest.skip(f"{missing} not installed ({what})")
+
+
+@pytest.fixture
+def tex() -> None:
+    """TeX Live with latexmk and lmodern, and poppler: the PDF report and the tools that read it."""
+    require(tex_missing(), "TeX Live (latexmk, texlive-latex-extra, lmodern) and poppler-utils")

@@ -16,13 +16,11 @@ import pytest
 
 from evalkit.report import write_report
 from tests.report.cdp import Browser
+from tests.report.conftest import require
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium)"),
-]
+pytestmark = pytest.mark.browser
 
 DESKTOP = {"width": 1280, "height": 900, "deviceScaleFactor": 1, "mobile": False}
 PHONE = {"width": 390, "height": 844, "deviceScaleFactor": 2, "mobile": True}
@@ -30,6 +28,7 @@ PHONE = {"width": 390, "height": 844, "deviceScaleFactor": 2, "mobile": True}
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
+    require(None if CHROMIUM else "chromium", "chromium")  # skipped without it; failed under CI
     assert CHROMIUM is not None
     with Browser(CHROMIUM, tmp_path_factory.mktemp("chromium-profile")) as b:
         yield b
@@ -95,7 +94,7 @@ def test_hw9_report_in_chromium(browser: Browser, hw9_html: Path, artifacts: Pat
         displays
     )  # not laid out as plain inline text
     stacked = page.js(
-        """[...document.querySelectorAll('mfrac')].slice(0, 20).every(f => {
+        """[...document.querySelectorAll('mfrac')].filter(f => f.getClientRects().length).slice(0, 20).every(f => {
              const [top, bottom] = [...f.children].map(c => c.getBoundingClientRect());
              return top.height > 0 && top.bottom <= bottom.top + 1; })"""
     )
@@ -125,7 +124,7 @@ def test_hw9_report_in_chromium(browser: Browser, hw9_html: Path, artifacts: Pat
     page.settle()
     assert page.js("document.documentElement.scrollWidth <= window.innerWidth") is True
     assert (
-        page.js("getComputedStyle(document.querySelector('.turn')).gridTemplateColumns.split(' ').length")
+        page.js("getComputedStyle(document.querySelector('.passage')).gridTemplateColumns.split(' ').length")
         == 1
     )
     page.screenshot(artifacts / "report-hw9-phone.png")
@@ -149,3 +148,66 @@ def test_hostile_report_runs_nothing_and_fetches_nothing(
     page.screenshot(artifacts / "report-hostile.png")
     assert page.problems() == []
     assert page.requests() == []
+
+
+def test_hw9_explanations_hints_and_reply_html_render_in_chromium(
+    browser: Browser, hw9_html: Path, artifacts: Path
+) -> None:
+    page = Page(browser, hw9_html, DESKTOP)
+    # the checker's explanations: formulas laid out as MathML, none of their TeX or sympy ASCII left as text
+    why = """[...document.querySelectorAll('table.verdicts td.why')].map(td => {
+               const c = td.cloneNode(true); c.querySelectorAll('details, math').forEach(e => e.remove());
+               return c.textContent; }).join(' | ')"""
+    text = page.js(why)
+    for raw in ("mu^2", "\\left", "\\frac", "sqrt(", "^2", "h*v"):
+        assert raw not in text, raw
+    maths = page.js("document.querySelectorAll('table.verdicts td.why > math').length")
+    assert maths >= 10
+    assert page.js("getComputedStyle(document.querySelector('table.verdicts td.why > math')).display") in (
+        "math",
+        "inline math",
+    )
+    # the hints sent: Markdown rendered as in the recap
+    assert page.js("[...document.querySelectorAll('.hint-sent')].map(d => d.textContent)") == [
+        "1. Would you have to modify split_heads at all?"
+    ]
+    assert page.js("document.querySelectorAll('.hint-sent code').length") == 1
+    # HTML in a reply: Claude's Q3 summary table writes <code>d_model</code>, shown as code
+    assert "<code>" not in page.js("document.getElementById('q-q3').innerText")
+    cells = page.js("[...document.querySelectorAll('#q-q3 .body td > code')].map(c => c.textContent)")
+    assert cells[:3] == ["d_model", "d_model", "d_model"] and "self.num_heads" in cells
+    page.js("document.querySelector('#q-q4 table.verdicts').scrollIntoView()")
+    page.settle()
+    page.screenshot(artifacts / "report-hw9-q4-verdicts.png")
+    assert page.problems() == []
+
+
+def test_hw9_margin_verdicts_sit_beside_each_parts_answer(
+    browser: Browser, hw9_html: Path, artifacts: Path
+) -> None:
+    page = Page(browser, hw9_html, DESKTOP)
+    # Q4's reply answers (a)-(g) under their own headings: each verdict is level with its part's heading
+    rows = page.js(
+        """[...document.querySelectorAll('#q-q4-t2 .grading')].map(g => {
+             const heading = [...g.closest('.passage').querySelectorAll('.body > *')]
+               .find(e => e.textContent.startsWith('Part (' + g.dataset.part + ')'));
+             return [g.dataset.part, g.getBoundingClientRect().top,
+                     heading ? heading.getBoundingClientRect().top : null]; })"""
+    )
+    assert [part for part, _, _ in rows] == list("abcdefg")
+    for part, top, heading in rows:
+        assert heading is not None and abs(top - heading) < 30, (part, top, heading)
+    tops = [top for _, top, _ in rows]
+    assert tops == sorted(tops) and tops[-1] - tops[0] > 2000  # spread down the reply, not stacked at its top
+    page.js("document.querySelector('#q-q4-t2 .grading[data-part=\"g\"]').scrollIntoView({block: 'center'})")
+    page.settle()
+    page.screenshot(artifacts / "report-hw9-q4g-margin.png")
+    # on a phone each verdict follows its own part's passage
+    browser.call("Emulation.setDeviceMetricsOverride", PHONE, page.session)
+    page.settle()
+    assert (
+        page.js("getComputedStyle(document.querySelector('.passage')).gridTemplateColumns.split(' ').length")
+        == 1
+    )
+    assert page.js("document.documentElement.scrollWidth <= window.innerWidth") is True
+    assert page.problems() == []

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
 from evalkit.errors import SpecError
 from evalkit.report import build_report
+from evalkit.spec.models import Part, Problem
+from evalkit.spec.prompts import load_prompts
 from evalkit.store import open_run
+from tests.report.conftest import ROOT
 
 
 def _by_id(report):
@@ -107,3 +111,85 @@ def test_problem_files_that_moved_only_cost_the_labels(run_copy: Path) -> None:
     report = build_report(open_run(run_copy))
     assert [p.label for p in _by_id(report)["q3"].parts] == ["(a)", "(b)"]
     assert _by_id(report)["q1"].statement == ""
+
+
+def test_each_question_is_asked_by_its_own_number(hw9_run) -> None:
+    """HW9 has no question 5: the conversation under 'Question 6' asks question 6, not the 5th."""
+    asked = {}
+    for q in build_report(hw9_run).questions:
+        first = q.turns[0]
+        assert first.role == "user" and first.kind == "question"
+        asked[q.short] = re.match(r"Let's move on to question (\d+):", first.text).group(1)
+    assert asked == {"Q1": "1", "Q2": "2", "Q3": "3", "Q4": "4", "Q6": "6"}
+
+
+def test_a_problem_id_without_a_number_is_asked_by_its_position() -> None:
+    prompts = load_prompts(ROOT / "prompts")
+    problem = Problem(id="attention", title="Attention", parts=[Part(id="a", prompt="Why?")])
+    assert prompts.question(problem, 3).startswith("Let's move on to question 3: Attention.")
+    numbered = problem.model_copy(update={"id": "hw10_q7"})
+    assert prompts.question(numbered, 3).startswith("Let's move on to question 7: Attention.")
+
+
+def test_each_grading_sits_beside_its_parts_answer(hw9_run) -> None:
+    qs = _by_id(build_report(hw9_run))
+    for q in qs.values():
+        for turn in q.turns:
+            assert "\n".join(p.text for p in turn.shown) == turn.text  # the passages are the message, cut
+            assert sorted(g.part for p in turn.shown for g in p.gradings) == sorted(
+                g.part for g in turn.gradings
+            )
+    reply = qs["q4"].turns[1]
+    assert [[g.label for g in p.gradings] for p in reply.shown] == [[], *[[f"({x})"] for x in "abcdefg"]]
+    for passage in reply.shown[1:]:
+        first_line = passage.text.split("\n", 1)[0]
+        assert f"Part {passage.gradings[0].label}:" in first_line, first_line
+    q6 = [p.text.split("\n", 1)[0] for p in qs["q6"].turns[1].shown[1:]]
+    assert [line.lstrip("#* ")[:9] for line in q6] == [
+        "Part (a):",
+        "(b)(i): D",
+        "(b)(ii): ",
+        "(b)(iii):",
+        "Part (c):",
+        "Part (d):",
+    ]
+    # Q3(b)'s second answer, graded on the whole reply to the hint: beside the reply's first line
+    fixed = qs["q3"].turns[3]
+    assert len(fixed.shown) == 1 and [g.source for g in fixed.shown[0].gradings] == ["whole reply"]
+
+
+def test_a_heading_inside_a_list_or_quote_cuts_where_markdown_can_be_cut() -> None:
+    from evalkit.report.placement import cut_reply
+
+    text = "Intro.\n\n1. **(a)** first\n2. **(b)** second\n\n> quoted\n> **(c)** inside\n\n```\n(d) in code\n```\nend"
+    stretches = cut_reply(text, {"a": 2, "b": 3, "c": 6, "d": 9})
+    assert [(s.line, s.parts) for s in stretches] == [
+        (0, ()),
+        (2, ("a",)),
+        (3, ("b",)),
+        (5, ("c",)),
+        (8, ("d",)),
+    ]
+    assert "\n".join(s.text for s in stretches) == text
+
+
+def test_a_reply_in_html_is_cut_at_its_parts_headings_too() -> None:
+    from evalkit.report.placement import cut_reply, part_lines
+
+    problem = Problem(
+        id="q1",
+        title="T",
+        parts=[Part(id="a", prompt="Find the mean."), Part(id="b", prompt="The variance?")],
+    )
+    reply = (
+        "<p>Intro.</p>\n\n<p><b>Part (a):</b> the mean is d&mu;<sup>2</sup></p>\n<p>more</p>\n\n"
+        "<h3>Part (b)</h3>\n<p>It is d.</p>"
+    )
+    assert part_lines(reply, problem) == {"a": 2, "b": 5}
+    assert [(s.line, s.parts) for s in cut_reply(reply, part_lines(reply, problem))] == [
+        (0, ()),
+        (2, ("a",)),
+        (5, ("b",)),
+    ]
+    # no blank line between the parts: one paragraph, which is not cut; both verdicts go beside its start
+    assert [s.parts for s in cut_reply("Part (a): x\nPart (b): y", {"a": 0, "b": 1})] == [("a", "b")]

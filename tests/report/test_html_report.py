@@ -78,3 +78,33 @@ def test_write_run_reports_says_what_went_wrong(run_copy: Path) -> None:
     messages: list[str] = []
     assert write_run_reports(run_copy, messages.append) == []
     assert len(messages) == 1 and "notes.yaml:2" in messages[0]
+
+
+@pytest.fixture(scope="module")
+def hw9_page(hw9_run) -> str:
+    return render_html(build_report(hw9_run))
+
+
+def _without_tags(html: str) -> str:
+    html = re.sub(r"<details.*?</details>", "", html, flags=re.DOTALL)  # the checks' raw details, kept raw
+    return re.sub(r"<[^>]+>", "", html)
+
+
+def test_hw9_explanations_are_typeset(hw9_page: str) -> None:
+    tables = re.findall(r'<table class="verdicts">.*?</table>', hw9_page, re.DOTALL)
+    assert len(tables) == 5
+    q1, q4 = tables[0], tables[3]
+    assert "<math" in q1 and "<math" in q4 and "<mfrac>" in q4  # d mu^2; O\left(... \frac{bnd}{h} ...\right)
+    text = _without_tags("".join(tables))
+    for raw in ("mu^2", r"\left", r"\frac", "sqrt(d)", "d^2", "h*v"):
+        assert raw not in text, raw
+    assert "formula: " in text and " is equivalent to the expected answer" in text
+
+
+def test_hw9_hints_sent_and_reply_html_are_rendered(hw9_page: str) -> None:
+    hints = re.findall(r'<div class="hint-sent">(.*?)</div>', hw9_page, re.DOTALL)
+    assert hints == ["1. Would you have to modify <code>split_heads</code> at all?"]
+    q3 = hw9_page[hw9_page.index('id="q-q3"') : hw9_page.index('id="q-q4"')]
+    assert "&lt;code&gt;" not in q3  # Claude's summary table writes <code>d_model</code>
+    assert re.search(r"<td>\(a\)</td>\s*<td><code>d_model</code></td>", q3)
+    assert "<td><code>self.num_heads</code></td>" in q3

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
+import yaml
 
 from evalkit.report.latexmd import to_latex
 from evalkit.report.markdown import parse, to_html
 from evalkit.report.mathml import to_mathml
 from tests.report.fake_tutor import HOSTILE, Q1
+
+HTML_CASES = yaml.safe_load((Path(__file__).parent / "cases" / "html.yaml").read_text(encoding="utf-8"))
 
 
 def test_math_is_found_the_way_pandoc_finds_it() -> None:
@@ -94,3 +98,20 @@ def test_deep_lists_do_not_exceed_latex_nesting() -> None:
     tex = to_latex(deep)
     assert tex.count(r"\begin{itemize}") <= 4
     assert tex.count(r"\begin{itemize}") == tex.count(r"\end{itemize}")
+
+
+@pytest.mark.parametrize("case", HTML_CASES, ids=[c["text"][:40] for c in HTML_CASES])
+def test_inline_html_renders_the_allowed_tags_and_shows_the_rest(case: dict) -> None:
+    html, tex = str(to_html(case["text"])), to_latex(case["text"])
+    for shown in case.get("html", []):
+        assert shown in html
+    for absent in case.get("not_html", []):
+        assert absent not in html
+    for shown in case.get("latex", []):
+        assert shown in tex
+    assert tex.count("{") - tex.count(r"\{") == tex.count("}") - tex.count(r"\}")  # balanced for TeX
+
+
+def test_a_body_cell_that_starts_in_bold_keeps_its_braces() -> None:
+    tex = to_latex("| a | b |\n|---|---|\n| **x** | y |")
+    assert r"\textbf{x} & y \\" in tex

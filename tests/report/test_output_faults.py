@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -50,7 +49,7 @@ def _until(condition, timeout_s: float = 60.0) -> bool:
 
 
 @pytest.mark.tex
-@pytest.mark.skipif(shutil.which("latexmk") is None, reason="latexmk (TeX Live) is not installed")
+@pytest.mark.usefixtures("tex")
 def test_sigkill_during_the_pdf_build_leaves_no_tex_directory_and_no_tex_running(tmp_path: Path) -> None:
     tmp = tmp_path / "tmp"
     tmp.mkdir()
@@ -79,7 +78,7 @@ def test_sigkill_during_the_pdf_build_leaves_no_tex_directory_and_no_tex_running
 
 
 @pytest.mark.tex
-@pytest.mark.skipif(shutil.which("latexmk") is None, reason="latexmk (TeX Live) is not installed")
+@pytest.mark.usefixtures("tex")
 def test_a_latex_timeout_stops_tex_and_removes_its_directory(tmp_path: Path, monkeypatch) -> None:
     from evalkit.report.latex import build_pdf
 
