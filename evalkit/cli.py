@@ -83,7 +83,7 @@ def print_summary(results: dict[str, Any], console: Console) -> None:
             str(row["failed"]),
             str(row["unscored"]),
             f"{row['points']:g}/{row['max_points']:g}",
-            *((f"{row['probes_good']}/{row['probes_decided']}",) if probed else ()),
+            *((f"{row['probes_good']}/{row['probes_decided']}" if row["probes_decided"] else "—",) if probed else ()),
         )
     console.print(table)
     verdicts = "  ".join(f"{p['problem']}.{p['part']} {_verdict(p)}" for p in results["parts"])
