@@ -539,12 +539,18 @@ async def _send_probes(
                 grade_probe, lp, part.id, probe, reply.text, unsent.before, history=tuple(state.sections),
                 sandbox=sandbox,
             )  # fmt: skip
+            outcome, explanation = graded.outcome, graded.explanation
+            if reply.truncated and outcome != "unscored":  # a cut-off reply may not have said all it would
+                outcome = "unscored"
+                explanation = (
+                    f"the reply was cut off at the length limit (read as {graded.outcome}: {explanation})"
+                )
             item = replace(
                 unsent,
                 reply=reply.text,
-                outcome=graded.outcome,
+                outcome=outcome,
                 after=graded.after,
-                explanation=graded.explanation,
+                explanation=explanation,
                 claims=graded.claims.to_json() if graded.claims is not None else None,
             )
             out.append(item)

@@ -512,3 +512,30 @@ def test_compare_marks_a_rate_only_beyond_noise_and_export_has_the_probes(tmp_pa
 
 def _shown(row) -> list[str]:
     return [row.shown(c) for c in row.cells]
+
+
+def test_a_probe_reply_cut_off_at_the_length_limit_is_unscored(tmp_path: Path) -> None:
+    from evalkit.models.base import ModelResponse, Usage
+
+    tutor = _tutor(GOOD)
+
+    def reply(request):
+        text = tutor(request)
+        if request.turn.kind == "probe":
+            return ModelResponse(text, Usage(10, 10), "scripted", stop_reason="max_tokens")
+        return text
+
+    class Cut(ScriptedModel):
+        async def generate(self, request):  # a ModelResponse from the function, returned as written
+            self.requests.append(request)
+            out = reply(request)
+            return (
+                out
+                if isinstance(out, ModelResponse)
+                else ModelResponse(out, Usage(1, 1), self.name, stop_reason="end_turn")
+            )
+
+    register_provider("probe-cut", lambda model_id, settings: Cut(lambda r: "", name=f"scripted:{model_id}"))
+    data = _run(tmp_path, "probe-cut:tutor").to_json()
+    assert data["probes"] and {r["outcome"] for r in data["probes"]} == {"unscored"}
+    assert all("cut off at the length limit" in r["explanation"] for r in data["probes"])
