@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -539,3 +540,35 @@ def test_a_probe_reply_cut_off_at_the_length_limit_is_unscored(tmp_path: Path) -
     data = _run(tmp_path, "probe-cut:tutor").to_json()
     assert data["probes"] and {r["outcome"] for r in data["probes"]} == {"unscored"}
     assert all("cut off at the length limit" in r["explanation"] for r in data["probes"])
+
+
+def test_a_run_that_dies_in_its_probes_resumes_asking_only_what_is_missing(tmp_path: Path) -> None:
+    from evalkit.errors import ModelError
+
+    tutor = _tutor(GOOD)
+    state: dict[str, Any] = {"fail": True, "asked": []}
+
+    def flaky(request) -> str:
+        state["asked"].append((request.conv, len(request.messages)))
+        if state["fail"] and request.turn.kind == "probe" and request.turn.probe == "b:gradient-one":
+            raise ModelError("the provider went away")
+        return tutor(request)
+
+    register_provider(
+        "probe-flaky", lambda model_id, settings: ScriptedModel(flaky, name=f"probe-flaky:{model_id}")
+    )
+    with pytest.raises(ModelError):
+        _run(tmp_path, "probe-flaky:tutor")
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    # the probe's request: the opening exchange, q2's question and its reply (solved in one turn), the probe
+    failed = ("s0/q2/b:gradient-one", 5)
+    first = list(state["asked"])
+    assert failed in first
+    state["fail"], state["asked"] = False, []
+    data = api.resume(run_dir).to_json()
+    assert {
+        (r["problem"], r["part"], r["probe"]): r["outcome"] for r in data["probes"]
+    } == _expected_outcomes(GOOD)
+    # the probe that failed is asked again; nothing the first run got a reply to is
+    assert failed in state["asked"]
+    assert not set(state["asked"]) & (set(first) - {failed})
