@@ -6,19 +6,31 @@ to stderr, so stdout stays parseable.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import sys
-from typing import Annotated, Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 from typer.exceptions import TyperException
 
-from evalkit import api
 from evalkit.errors import BudgetExceeded, EvalkitError
-from evalkit.models.base import GenerationOptions
+
+if TYPE_CHECKING:
+    from evalkit import api
+else:
+
+    class _Deferred(ModuleType):
+        """``evalkit.api``, imported at its first use: ``evalkit --help`` and usage errors need none of it."""
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(importlib.import_module("evalkit.api"), name)
+
+    api = _Deferred("evalkit.api")
 
 app = typer.Typer(
     add_completion=False,
@@ -195,6 +207,8 @@ def run(
                 ]
             else:
                 models = tuple(model or ("replay",))
+                from evalkit.models.base import GenerationOptions
+
                 given = {"max_tokens": max_tokens} if max_tokens is not None else {}
                 options = GenerationOptions(
                     temperature=temperature, thinking_budget=thinking_budget, seed=seed, **given
@@ -360,6 +374,10 @@ def check(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Grade one answer, for problem authors: prints the verdict and why."""
+    if kind != "code":  # a math check grades in a worker: start its interpreter while evalkit loads
+        from evalkit.bounded import prestart
+
+        prestart()
     result = api.check(
         kind,
         answer=answer,

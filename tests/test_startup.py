@@ -1,0 +1,106 @@
+"""What a command imports before it answers: the kinds it grades, and nothing for commands that grade nothing.
+
+Each case runs in a fresh interpreter (``sys.modules`` of this one holds everything the other tests
+imported) and prints the heavy modules it ended up with. Speed itself is measured by bench/cli.py.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from evalkit.checks import base as registry
+from evalkit.errors import SpecError
+
+HEAVY = ("torch", "sympy", "evalkit.api", "evalkit.spec.models", "jinja2", "yaml", "anthropic", "openai")
+
+
+def _heavy_after(code: str) -> list[str]:
+    """The HEAVY modules imported by ``code`` run in a fresh interpreter."""
+    probe = textwrap.dedent(code) + f"\nimport json, sys\nprint(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))\n"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_the_kind_table_names_what_each_module_registers() -> None:
+    for module in set(registry._BUILTIN_KINDS.values()):
+        __import__(f"evalkit.checks.{module}")
+    registered = {kind: type(checker).__module__ for kind, checker in registry._REGISTRY.items()}
+    for kind, module in registry._BUILTIN_KINDS.items():
+        assert registered[kind] == f"evalkit.checks.{module}", kind
+    # every kind a built-in module registers is in the table (a new kind must be added there)
+    builtin = {k for k, m in registered.items() if m.removeprefix("evalkit.checks.") in registry._BUILTIN_KINDS.values()}
+    assert builtin <= set(registry._BUILTIN_KINDS)
+
+
+def test_an_unknown_kind_names_every_known_one() -> None:
+    with pytest.raises(SpecError) as err:
+        registry.get_checker("formla")
+    message = str(err.value)
+    assert "unknown check kind 'formla'" in message
+    for kind in ("code", "complexity", "criteria", "exact", "formula", "vector"):
+        assert kind in message
+    assert registry.checker_kinds() == sorted(registry.checker_kinds())
+    assert set(registry._BUILTIN_KINDS) <= set(registry.checker_kinds())
+
+
+def test_a_registered_kind_is_found_and_listed() -> None:
+    @registry.register_checker
+    class Shout:
+        kind = "test-shout"
+        params_model = registry.CheckParams
+
+        def check(self, params, answer, ctx):  # type: ignore[no-untyped-def]
+            return registry.CheckResult.correct("loud")
+
+    try:
+        assert isinstance(registry.get_checker("test-shout"), Shout)
+        assert "test-shout" in registry.checker_kinds()
+    finally:
+        del registry._REGISTRY["test-shout"]
+
+
+def test_a_formula_lookup_imports_sympy_but_not_torch() -> None:
+    heavy = _heavy_after("from evalkit.checks import get_checker; get_checker('formula')")
+    assert "sympy" in heavy  # the probe sees what it should
+    assert "torch" not in heavy
+
+
+def test_listing_the_kinds_imports_no_checker() -> None:
+    assert _heavy_after("from evalkit.checks import checker_kinds; assert 'code' in checker_kinds()") == []
+
+
+def test_the_package_and_the_cli_import_nothing_heavy() -> None:
+    assert _heavy_after("import evalkit, evalkit.cli, evalkit.bounded") == []
+
+
+def test_the_public_names_still_come_from_the_package() -> None:
+    import evalkit
+
+    for name in evalkit.__all__:
+        assert getattr(evalkit, name) is not None, name
+    assert evalkit.RunConfig is __import__("evalkit.api").api.RunConfig
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        evalkit.nope  # noqa: B018
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["--help"], ["run", "--help"], ["validate", "--help"], ["run", "--no-such-option"]],
+)
+def test_help_and_usage_errors_import_nothing_heavy(args: list[str]) -> None:
+    code = f"""
+        import sys
+        from evalkit import cli
+        sys.argv = ["evalkit", *{args!r}]
+        try:
+            cli.main()
+        except SystemExit:
+            pass
+    """
+    assert _heavy_after(code) == []
