@@ -41,7 +41,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-__all__ = ["BoundedError", "BoundedTimeout", "WorkerCrashed", "WorkerPool", "run_bounded"]
+__all__ = ["BoundedError", "BoundedTimeout", "WorkerCrashed", "WorkerPool", "prestart", "run_bounded"]
 
 T = TypeVar("T")
 _HEADER = struct.Struct("!Q")
@@ -188,6 +188,7 @@ class WorkerPool:
         self.preload = tuple(preload)
         self._idle: list[_Worker] = []
         self._count = 0
+        self._starting = 0  # workers :meth:`prestart` is starting in the background
         self._cond = threading.Condition()
         self._closed = False
 
@@ -209,9 +210,38 @@ class WorkerPool:
         finally:
             self._release(worker, healthy)
 
+    def prestart(self) -> None:
+        """Start a worker in the background unless one is idle or starting: a call is coming soon.
+
+        Its interpreter imports the math modules (about half a second) while the caller does
+        other work; the next call takes it instead of starting one of its own.
+        """
+        with self._cond:
+            if self._idle or self._starting or self._count >= self.size or self._closed:
+                return
+            self._count += 1
+            self._starting += 1
+        threading.Thread(target=self._start_idle, name="evalkit-math-prestart", daemon=True).start()
+
+    def _start_idle(self) -> None:
+        try:
+            worker: _Worker | None = _Worker(self.preload)
+        except BaseException:  # the call that needs a worker starts one and reports why it fails
+            worker = None
+        with self._cond:
+            self._starting -= 1
+            if worker is not None and not self._closed:
+                self._idle.append(worker)
+                worker = None
+            else:
+                self._count -= 1
+            self._cond.notify_all()
+        if worker is not None:  # the pool closed while it started
+            worker.close()
+
     def _acquire(self) -> _Worker:
         with self._cond:
-            while not self._idle and self._count >= self.size:
+            while not self._idle and (self._starting or self._count >= self.size):
                 self._cond.wait()
             if self._idle:
                 return self._idle.pop()
@@ -258,6 +288,11 @@ def _shared_pool() -> WorkerPool:
         if _pool is None or _pool_pid != os.getpid():
             _pool, _pool_pid = WorkerPool(), os.getpid()
         return _pool
+
+
+def prestart() -> None:
+    """Start the shared pool's first worker in the background, for a :func:`run_bounded` call coming soon."""
+    _shared_pool().prestart()
 
 
 def run_bounded(fn: Callable[..., T], *args: Any, time_limit_s: float) -> T:

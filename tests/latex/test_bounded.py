@@ -100,3 +100,18 @@ def test_time_limit_must_be_positive():
 
     with pytest.raises(ValueError, match="positive"):
         run_bounded(pow, 2, 2, time_limit_s=0)
+
+
+def test_prestart_starts_one_worker_that_the_next_call_takes():
+    pool = WorkerPool(size=2, preload=())
+    try:
+        pool.prestart()
+        pool.prestart()  # one is starting already: no second one
+        assert pool._count == 1
+        assert pool.run(pow, (2, 5), 5.0) == 32  # waits for the prestarted worker rather than start another
+        assert pool._count == 1 and len(pool._idle) == 1
+        pool.prestart()  # one is idle: nothing to do
+        assert pool._count == 1
+    finally:
+        pool.close()
+    assert pool._count == 0
