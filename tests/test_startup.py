@@ -7,6 +7,7 @@ imported) and prints the heavy modules it ended up with. Speed itself is measure
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -104,3 +105,26 @@ def test_help_and_usage_errors_import_nothing_heavy(args: list[str]) -> None:
             pass
     """
     assert _heavy_after(code) == []
+
+
+def test_a_run_without_a_key_stops_before_loading_anything() -> None:
+    code = """
+        import sys
+        from evalkit import cli
+        sys.argv = ["evalkit", "run", "--model", "claude", "--no-report"]
+        try:
+            cli.main()
+        except SystemExit as exit_:
+            print("exit", exit_.code)
+    """
+    probe = textwrap.dedent(code) + f"\nprint(sorted(m for m in {HEAVY!r} if m in sys.modules))\n"
+    env = {k: v for k, v in os.environ.items() if k not in ("ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL")}
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, env=env)
+    assert done.stderr.strip().splitlines() == [
+        "error: no Anthropic API key: set ANTHROPIC_API_KEY, or run offline with 'evalkit run' "
+        "(replays the recorded transcript)"
+    ]
+    exit_line, heavy = done.stdout.strip().splitlines()
+    assert exit_line == "exit 1"
+    for module in ("torch", "sympy", "anthropic"):  # no SDK, no rubric loaded (they import sympy)
+        assert module not in heavy, heavy

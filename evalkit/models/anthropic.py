@@ -61,6 +61,7 @@ __all__ = [
     "AnthropicModel",
     "cache_breakpoints",
     "create",
+    "require_key",
     "thinking_config",
     "uses_adaptive_thinking",
 ]
@@ -217,6 +218,17 @@ def thinking_config(model_id: str, budget_tokens: int, max_tokens: int) -> dict[
     return {"type": "enabled", "budget_tokens": budget_tokens}
 
 
+def require_key(settings: ModelSettings) -> str:
+    """The key in ``ANTHROPIC_API_KEY``; :class:`MissingKeyError` without one (the SDK is not imported)."""
+    key = os.environ.get(KEY_ENV, "").strip()
+    if not key:
+        raise MissingKeyError(
+            f"no Anthropic API key: set {KEY_ENV}, "
+            "or run offline with 'evalkit run' (replays the recorded transcript)"
+        )
+    return key
+
+
 def create(
     model_id: str, settings: ModelSettings, *, retry_policy: RetryPolicy | None = None
 ) -> AnthropicModel:
@@ -225,12 +237,7 @@ def create(
         import anthropic
     except ImportError:
         raise ModelError("the anthropic SDK is not installed: pip install anthropic") from None
-    key = os.environ.get(KEY_ENV, "").strip()
-    if not key:
-        raise MissingKeyError(
-            f"no Anthropic API key: set {KEY_ENV}, "
-            "or run offline with 'evalkit run' (replays the recorded transcript)"
-        )
+    key = require_key(settings)
     base_url = settings.base_url or os.environ.get(BASE_URL_ENV) or None
     client = anthropic.AsyncAnthropic(
         api_key=key, base_url=base_url, max_retries=0, timeout=settings.timeout_s

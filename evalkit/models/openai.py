@@ -42,7 +42,7 @@ from evalkit.models.retry import (
 if TYPE_CHECKING:
     import openai
 
-__all__ = ["KEY_ENV", "PLACEHOLDER_KEY", "OpenAIModel", "create", "is_compatible_server"]
+__all__ = ["KEY_ENV", "PLACEHOLDER_KEY", "OpenAIModel", "create", "is_compatible_server", "require_key"]
 
 KEY_ENV = "OPENAI_API_KEY"
 BASE_URL_ENV = "OPENAI_BASE_URL"
@@ -170,6 +170,20 @@ def is_compatible_server(base_url: str | None) -> bool:
     return not (host == "openai.com" or host.endswith(".openai.com"))
 
 
+def require_key(settings: ModelSettings) -> str:
+    """The key in ``OPENAI_API_KEY`` (a placeholder for a compatible server that takes none);
+    :class:`MissingKeyError` for OpenAI's own API without one. The SDK is not imported."""
+    key = os.environ.get(KEY_ENV, "").strip()
+    if key:
+        return key
+    if not is_compatible_server(settings.base_url or os.environ.get(BASE_URL_ENV) or None):
+        raise MissingKeyError(
+            f"no OpenAI API key: set {KEY_ENV}, run offline with 'evalkit run' (replays the recorded "
+            "transcript), or use an OpenAI-compatible server (vLLM, llama.cpp, Ollama) with --base-url"
+        )
+    return PLACEHOLDER_KEY
+
+
 def create(model_id: str, settings: ModelSettings, *, retry_policy: RetryPolicy | None = None) -> OpenAIModel:
     """An OpenAI (or OpenAI-compatible) model; raises :class:`MissingKeyError` without a key for OpenAI."""
     try:
@@ -178,14 +192,7 @@ def create(model_id: str, settings: ModelSettings, *, retry_policy: RetryPolicy 
         raise ModelError("the openai SDK is not installed: pip install openai") from None
     base_url = settings.base_url or os.environ.get(BASE_URL_ENV) or None
     compatible = is_compatible_server(base_url)
-    key = os.environ.get(KEY_ENV, "").strip()
-    if not key:
-        if not compatible:
-            raise MissingKeyError(
-                f"no OpenAI API key: set {KEY_ENV}, run offline with 'evalkit run' (replays the recorded "
-                "transcript), or use an OpenAI-compatible server (vLLM, llama.cpp, Ollama) with --base-url"
-            )
-        key = PLACEHOLDER_KEY
+    key = require_key(settings)
     client = openai.AsyncOpenAI(api_key=key, base_url=base_url, max_retries=0, timeout=settings.timeout_s)
     errors = ErrorContext(f"openai:{model_id}", model_id, KEY_ENV, base_url=base_url, secret=key)
     policy = retry_policy or RetryPolicy.for_settings(settings.max_retries)

@@ -10,13 +10,20 @@ from __future__ import annotations
 
 import importlib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from evalkit.errors import ModelError
 from evalkit.models.base import Model
 
-__all__ = ["ModelSettings", "expand_alias", "known_providers", "register_provider", "resolve_model"]
+__all__ = [
+    "ModelSettings",
+    "check_credentials",
+    "expand_alias",
+    "known_providers",
+    "register_provider",
+    "resolve_model",
+]
 
 
 @dataclass(frozen=True)
@@ -42,6 +49,15 @@ _PROVIDERS: dict[str, str | Factory] = {
     "openai": "evalkit.models.openai:create",
     "replay": "evalkit.models.replay:create",
     "local": "evalkit.models.local:create",
+}
+_BUILTIN_PROVIDERS = dict(_PROVIDERS)
+
+
+# provider name -> "module:function(settings)" raising MissingKeyError when its key is not set, without
+# importing the SDK (the alias 'claude' imports it to find the newest model): a run stops at once
+_KEY_CHECKS: dict[str, str] = {
+    "anthropic": "evalkit.models.anthropic:require_key",
+    "openai": "evalkit.models.openai:require_key",
 }
 
 
@@ -108,6 +124,23 @@ _ALIASES: dict[str, Callable[[], str]] = {
     "replay": lambda: "replay:default",
     "local": lambda: "local:default",
 }
+
+
+_ALIAS_PROVIDERS = {"claude": "anthropic", "gpt": "openai", "replay": "replay", "local": "local"}
+
+
+def check_credentials(names: Sequence[str], settings: ModelSettings | None = None) -> None:
+    """Raise :class:`~evalkit.errors.MissingKeyError` if a model of ``names`` needs a key that is not set.
+
+    Cheap, and imports no provider SDK: a run calls it before it loads the problems or works out
+    an alias, so a missing key is its first and only line. Unknown names are left to :func:`resolve_model`.
+    """
+    for name in names:
+        provider = _ALIAS_PROVIDERS.get(name) or name.partition(":")[0]
+        check = _KEY_CHECKS.get(provider)
+        if check is not None and _PROVIDERS.get(provider) == _BUILTIN_PROVIDERS.get(provider):
+            module_name, _, func = check.partition(":")
+            getattr(importlib.import_module(module_name), func)(settings or ModelSettings())
 
 
 def expand_alias(name: str) -> str:
