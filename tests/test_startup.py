@@ -128,3 +128,32 @@ def test_a_run_without_a_key_stops_before_loading_anything() -> None:
     assert exit_line == "exit 1"
     for module in ("torch", "sympy", "anthropic"):  # no SDK, no rubric loaded (they import sympy)
         assert module not in heavy, heavy
+
+
+def test_a_run_against_no_server_on_this_machine_stops_before_loading_anything() -> None:
+    import socket
+
+    with socket.socket() as closed:  # bound, not listening: connections to it are refused
+        closed.bind(("127.0.0.1", 0))
+        base_url = f"http://127.0.0.1:{closed.getsockname()[1]}/v1"
+        code = f"""
+            import sys
+            from evalkit import cli
+            sys.argv = ["evalkit", "run", "--model", "openai:llama3", "--base-url", {base_url!r}, "--no-report"]
+            try:
+                cli.main()
+            except SystemExit as exit_:
+                print("exit", exit_.code)
+        """
+        probe = textwrap.dedent(code) + f"\nprint(sorted(m for m in {HEAVY!r} if m in sys.modules))\n"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
+        done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, env=env)
+    assert done.stderr.strip().splitlines() == [
+        f"error: openai:llama3: nothing is listening at {base_url} (connection refused): is the server "
+        f"running on port {base_url.rsplit(':', 1)[1].removesuffix('/v1')} of this machine, and is the URL "
+        "right (--base-url)?"
+    ]
+    exit_line, heavy = done.stdout.strip().splitlines()
+    assert exit_line == "exit 1"
+    for module in ("torch", "sympy", "openai"):
+        assert module not in heavy, heavy

@@ -49,6 +49,8 @@ from evalkit.models.retry import (
     RetryPolicy,
     call_with_retries,
     connection_failure,
+    connection_refused,
+    probe_local_server,
     status_failure,
     timeout_failure,
 )
@@ -61,6 +63,7 @@ __all__ = [
     "AnthropicModel",
     "cache_breakpoints",
     "create",
+    "preflight",
     "require_key",
     "thinking_config",
     "uses_adaptive_thinking",
@@ -148,7 +151,7 @@ class AnthropicModel:
             cause = exc.__cause__
             connect = type(cause).__name__ == "ConnectError"  # httpx: nothing was sent
             detail = (str(cause) if cause else "") or exc.message
-            return connection_failure(self.errors, detail, connect=connect)
+            return connection_failure(self.errors, detail, connect=connect, refused=connection_refused(exc))
         return None
 
     def parse_response(self, message: Any) -> ModelResponse:
@@ -227,6 +230,12 @@ def require_key(settings: ModelSettings) -> str:
             "or run offline with 'evalkit run' (replays the recorded transcript)"
         )
     return key
+
+
+def preflight(name: str, settings: ModelSettings) -> None:
+    """What can fail before a run loads anything: no key, or no server at a ``--base-url`` on this machine."""
+    require_key(settings)
+    probe_local_server(name, settings.base_url or os.environ.get(BASE_URL_ENV) or None)
 
 
 def create(

@@ -35,6 +35,8 @@ from evalkit.models.retry import (
     RetryPolicy,
     call_with_retries,
     connection_failure,
+    connection_refused,
+    probe_local_server,
     status_failure,
     timeout_failure,
 )
@@ -42,7 +44,7 @@ from evalkit.models.retry import (
 if TYPE_CHECKING:
     import openai
 
-__all__ = ["KEY_ENV", "PLACEHOLDER_KEY", "OpenAIModel", "create", "is_compatible_server", "require_key"]
+__all__ = ["KEY_ENV", "PLACEHOLDER_KEY", "OpenAIModel", "create", "is_compatible_server", "preflight", "require_key"]
 
 KEY_ENV = "OPENAI_API_KEY"
 BASE_URL_ENV = "OPENAI_BASE_URL"
@@ -129,7 +131,7 @@ class OpenAIModel:
             cause = exc.__cause__
             connect = type(cause).__name__ == "ConnectError"  # httpx: nothing was sent
             detail = (str(cause) if cause else "") or exc.message
-            return connection_failure(self.errors, detail, connect=connect)
+            return connection_failure(self.errors, detail, connect=connect, refused=connection_refused(exc))
         return None
 
     def parse_response(self, completion: Any) -> ModelResponse:
@@ -182,6 +184,12 @@ def require_key(settings: ModelSettings) -> str:
             "transcript), or use an OpenAI-compatible server (vLLM, llama.cpp, Ollama) with --base-url"
         )
     return PLACEHOLDER_KEY
+
+
+def preflight(name: str, settings: ModelSettings) -> None:
+    """What can fail before a run loads anything: no key, or no server at a ``--base-url`` on this machine."""
+    require_key(settings)
+    probe_local_server(name, settings.base_url or os.environ.get(BASE_URL_ENV) or None)
 
 
 def create(model_id: str, settings: ModelSettings, *, retry_policy: RetryPolicy | None = None) -> OpenAIModel:

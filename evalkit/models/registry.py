@@ -18,9 +18,9 @@ from evalkit.models.base import Model
 
 __all__ = [
     "ModelSettings",
-    "check_credentials",
     "expand_alias",
     "known_providers",
+    "preflight",
     "register_provider",
     "resolve_model",
 ]
@@ -53,11 +53,11 @@ _PROVIDERS: dict[str, str | Factory] = {
 _BUILTIN_PROVIDERS = dict(_PROVIDERS)
 
 
-# provider name -> "module:function(settings)" raising MissingKeyError when its key is not set, without
-# importing the SDK (the alias 'claude' imports it to find the newest model): a run stops at once
-_KEY_CHECKS: dict[str, str] = {
-    "anthropic": "evalkit.models.anthropic:require_key",
-    "openai": "evalkit.models.openai:require_key",
+# provider name -> "module:function(name, settings)" raising ModelError for what is known to fail before a
+# run starts (no key; no server at a --base-url on this machine), without importing the provider's SDK
+_PREFLIGHTS: dict[str, str] = {
+    "anthropic": "evalkit.models.anthropic:preflight",
+    "openai": "evalkit.models.openai:preflight",
 }
 
 
@@ -129,18 +129,20 @@ _ALIASES: dict[str, Callable[[], str]] = {
 _ALIAS_PROVIDERS = {"claude": "anthropic", "gpt": "openai", "replay": "replay", "local": "local"}
 
 
-def check_credentials(names: Sequence[str], settings: ModelSettings | None = None) -> None:
-    """Raise :class:`~evalkit.errors.MissingKeyError` if a model of ``names`` needs a key that is not set.
+def preflight(names: Sequence[str], settings: ModelSettings | None = None) -> None:
+    """Raise what a run of ``names`` is bound to fail with, before it loads anything or works out an alias.
 
-    Cheap, and imports no provider SDK: a run calls it before it loads the problems or works out
-    an alias, so a missing key is its first and only line. Unknown names are left to :func:`resolve_model`.
+    :class:`~evalkit.errors.MissingKeyError` when a provider's key is not set, and a
+    :class:`~evalkit.errors.ModelError` when ``base_url`` is on this machine and nothing listens there.
+    Imports no provider SDK (the alias ``claude`` imports one to find the newest model). Unknown
+    names, and providers registered in place of the built-in ones, are left to :func:`resolve_model`.
     """
     for name in names:
         provider = _ALIAS_PROVIDERS.get(name) or name.partition(":")[0]
-        check = _KEY_CHECKS.get(provider)
+        check = _PREFLIGHTS.get(provider)
         if check is not None and _PROVIDERS.get(provider) == _BUILTIN_PROVIDERS.get(provider):
             module_name, _, func = check.partition(":")
-            getattr(importlib.import_module(module_name), func)(settings or ModelSettings())
+            getattr(importlib.import_module(module_name), func)(name, settings or ModelSettings())
 
 
 def expand_alias(name: str) -> str:
