@@ -43,7 +43,9 @@ if TYPE_CHECKING:
 # does not import the whole package: the run machinery, pydantic models and YAML loading.
 _HOMES = {
     **dict.fromkeys(("RunConfig", "RunResult", "load_run", "run", "schema", "validate"), "evalkit.api"),
-    **dict.fromkeys(("Answer", "CheckContext", "Checker", "CheckResult", "register_checker"), "evalkit.checks.base"),
+    **dict.fromkeys(
+        ("Answer", "CheckContext", "Checker", "CheckResult", "register_checker"), "evalkit.checks.base"
+    ),
     **dict.fromkeys(
         (
             "BudgetExceeded",

@@ -22,7 +22,10 @@ HEAVY = ("torch", "sympy", "evalkit.api", "evalkit.spec.models", "jinja2", "yaml
 
 def _heavy_after(code: str) -> list[str]:
     """The HEAVY modules imported by ``code`` run in a fresh interpreter."""
-    probe = textwrap.dedent(code) + f"\nimport json, sys\nprint(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))\n"
+    probe = (
+        textwrap.dedent(code)
+        + f"\nimport json, sys\nprint(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))\n"
+    )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -35,7 +38,11 @@ def test_the_kind_table_names_what_each_module_registers() -> None:
     for kind, module in registry._BUILTIN_KINDS.items():
         assert registered[kind] == f"evalkit.checks.{module}", kind
     # every kind a built-in module registers is in the table (a new kind must be added there)
-    builtin = {k for k, m in registered.items() if m.removeprefix("evalkit.checks.") in registry._BUILTIN_KINDS.values()}
+    builtin = {
+        k
+        for k, m in registered.items()
+        if m.removeprefix("evalkit.checks.") in registry._BUILTIN_KINDS.values()
+    }
     assert builtin <= set(registry._BUILTIN_KINDS)
 
 
@@ -147,7 +154,9 @@ def test_a_run_against_no_server_on_this_machine_stops_before_loading_anything()
         """
         probe = textwrap.dedent(code) + f"\nprint(sorted(m for m in {HEAVY!r} if m in sys.modules))\n"
         env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
-        done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, env=env)
+        done = subprocess.run(
+            [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, env=env
+        )
     assert done.stderr.strip().splitlines() == [
         f"error: openai:llama3: nothing is listening at {base_url} (connection refused): is the server "
         f"running on port {base_url.rsplit(':', 1)[1].removesuffix('/v1')} of this machine, and is the URL "

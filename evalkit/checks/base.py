@@ -183,4 +183,6 @@ def get_checker(kind: str) -> Checker:
     try:
         return _REGISTRY[kind]
     except KeyError:
-        raise SpecError(f"unknown check kind {kind!r}; expected one of {', '.join(checker_kinds())}") from None
+        raise SpecError(
+            f"unknown check kind {kind!r}; expected one of {', '.join(checker_kinds())}"
+        ) from None

@@ -44,7 +44,15 @@ from evalkit.models.retry import (
 if TYPE_CHECKING:
     import openai
 
-__all__ = ["KEY_ENV", "PLACEHOLDER_KEY", "OpenAIModel", "create", "is_compatible_server", "preflight", "require_key"]
+__all__ = [
+    "KEY_ENV",
+    "PLACEHOLDER_KEY",
+    "OpenAIModel",
+    "create",
+    "is_compatible_server",
+    "preflight",
+    "require_key",
+]
 
 KEY_ENV = "OPENAI_API_KEY"
 BASE_URL_ENV = "OPENAI_BASE_URL"

@@ -360,9 +360,13 @@ def test_connection_refused_on_this_machine_fails_at_once(
         with pytest.raises(ModelError) as probed:  # what a run says before it loads anything
             probe_local_server(f"{provider}:{model_id}", base_url)
     assert not err.retryable and fast_retries == []  # not one retry, not one wait
-    assert str(err) == str(probed.value) == (
-        f"{provider}:{model_id}: nothing is listening at {base_url} (connection refused): "
-        f"is the server running on port {port} of this machine, and is the URL right (--base-url)?"
+    assert (
+        str(err)
+        == str(probed.value)
+        == (
+            f"{provider}:{model_id}: nothing is listening at {base_url} (connection refused): "
+            f"is the server running on port {port} of this machine, and is the URL right (--base-url)?"
+        )
     )
     assert "\n" not in str(err)
 
