@@ -187,6 +187,7 @@ def run(
     from evalkit.progress import ProgressDisplay
 
     _interrupt_on_sigterm()  # a SIGTERM ends the run like Ctrl-C: journal closed, local server stopped
+    _stop_grading_on_signals()
     display = ProgressDisplay(err_console, quiet=quiet)
     try:
         with display:
@@ -273,6 +274,51 @@ def run(
             _after_run(result, as_json)
     if as_json and len(results) > 1:
         _print_json([r.to_json() for r in results])
+
+
+def _stop_grading_on_signals() -> None:
+    """On Ctrl-C or SIGTERM, kill the math workers and the sandbox at once, from a thread of their own.
+
+    The run stops in the event loop (its task is cancelled), but asyncio then waits for the threads
+    that grade replies, and those wait for a sandbox zygote to start, a job to end or a math worker
+    to answer: seconds. Killed, their pools raise KeyboardInterrupt in those threads, which records
+    nothing (a resume grades those replies again), and the run exits at once. A signal handler
+    cannot do this itself (it runs in the main thread only when the event loop gives way, and it is
+    asyncio's), so the interpreter's wakeup fd tells a thread here which signal came.
+    """
+    import signal
+    import threading
+
+    if (
+        _STATE.get("watching")
+        or not _is_evalkit_process()
+        or threading.current_thread() is not threading.main_thread()
+    ):
+        return  # stopping is for good: not in a process that goes on after the command (tests, scripts)
+    read_fd, write_fd = os.pipe()
+    os.set_blocking(write_fd, False)
+    try:
+        previous = signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
+    except ValueError:
+        previous = None
+    if previous != -1:  # someone else's wakeup fd (or none possible): leave it be
+        if previous is not None:
+            signal.set_wakeup_fd(previous)
+        os.close(read_fd)
+        os.close(write_fd)
+        return
+    _STATE["watching"] = True
+    stopping = {int(signal.SIGINT), int(signal.SIGTERM)}
+
+    def watch() -> None:
+        while data := os.read(read_fd, 64):
+            if stopping.intersection(data):
+                for name in ("evalkit.bounded", "evalkit.sandbox.pool"):  # only pools that exist
+                    module = sys.modules.get(name)
+                    if module is not None:
+                        module.stop()
+
+    threading.Thread(target=watch, name="evalkit-stop-on-signal", daemon=True).start()
 
 
 def _interrupt_on_sigterm() -> None:
@@ -609,26 +655,38 @@ def export(
 
 def main() -> None:
     """Console entry point: one red line and exit code 1 for EvalkitError (2 for usage errors)."""
+    code = _dispatch()
+    if _is_evalkit_process():
+        _exit_now(code)
+    sys.exit(code)
+
+
+def _is_evalkit_process() -> bool:
+    """Whether this process is the ``evalkit`` command (or ``python -m evalkit.cli``), not a caller of main()."""
+    return getattr(sys.modules.get("__main__"), "main", None) is main
+
+
+def _dispatch() -> int:
     try:
         code = app(standalone_mode=False)
-        sys.exit(code if isinstance(code, int) else 0)
+        return code if isinstance(code, int) else 0
     except EvalkitError as err:
         if _STATE["debug"]:
             raise
         err_console.print("[red]error:[/] " + _escape(str(err)), soft_wrap=True)
-        sys.exit(1)
+        return 1
     except typer.Exit as exit_:
-        sys.exit(exit_.exit_code)
+        return exit_.exit_code
     except typer.Abort:
         err_console.print("aborted")
-        sys.exit(130)
+        return 130
     except KeyboardInterrupt:
         err_console.print("interrupted")
-        sys.exit(130)
+        return 130
     except TyperException as err:  # usage errors: unknown option, bad value, missing argument
         hint = " (see 'evalkit --help')" if "--help" not in err.format_message() else ""
         err_console.print("[red]error:[/] " + _escape(err.format_message()) + hint, soft_wrap=True)
-        sys.exit(err.exit_code)
+        return err.exit_code
     except Exception as err:
         if _STATE["debug"]:
             raise
@@ -636,7 +694,37 @@ def main() -> None:
             f"[red]internal error:[/] {type(err).__name__}: {_escape(str(err))} (rerun with --debug for a traceback)",
             soft_wrap=True,
         )
-        sys.exit(3)
+        return 3
+
+
+def _exit_now(code: int) -> None:
+    """End the process without tearing the interpreter down: the exit handlers run, then ``os._exit``.
+
+    With torch and sympy loaded, the interpreter's own teardown (its last garbage collection over
+    millions of objects, then every module) takes a second or more after the command has finished,
+    Ctrl-C included. Nothing evalkit writes waits for it: the journal is written with ``os.write``
+    and fsynced, other files are closed where they are written, and the atexit handlers (the math
+    workers, the sandbox, a local server, the TeX guard, logging) still run here. A thread that the
+    interpreter would wait for is waited for: then the exit is the ordinary one.
+    """
+    import atexit
+    import threading
+
+    main_thread = threading.main_thread()
+    if any(t is not main_thread and t.is_alive() and not t.daemon for t in threading.enumerate()):
+        sys.exit(code)
+    _flush()
+    atexit._run_exitfuncs()  # each handler's error is printed, as at an ordinary exit
+    _flush()
+    os._exit(code)
+
+
+def _flush() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe: nothing more can reach it
+            pass
 
 
 def _escape(text: str) -> str:
