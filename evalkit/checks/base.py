@@ -146,18 +146,19 @@ def register_checker(cls: type[Any]) -> type[Any]:
 
 
 # Each built-in kind and the module that registers it. A lookup imports only the module of the kind
-# it asks for, so grading a formula does not import torch (``code``) and listing the kinds imports
-# nothing; tests/checks/test_registry.py checks this table against what the modules register.
+# it asks for, so grading a formula does not import torch (``code``), validating one does not import
+# sympy (see evalkit/checks/math_kinds.py) and listing the kinds imports nothing; tests/test_startup.py
+# checks this table against what the modules register.
 _BUILTIN_KINDS = {
     "exact": "text",
     "normalized": "text",
     "regex": "text",
     "choice": "text",
     "numeric": "text",
-    "formula": "formula",
-    "complexity": "complexity",
-    "vector": "vector",
-    "condition": "condition",
+    "formula": "math_kinds",  # their parameters, without sympy; their grading on first use
+    "complexity": "math_kinds",
+    "vector": "math_kinds",
+    "condition": "math_kinds",
     "criteria": "criteria",
     "code": "code",
 }
