@@ -326,6 +326,7 @@ class WorkerPool:
 
 _pool: WorkerPool | None = None
 _pool_pid: int | None = None
+_in_worker = False  # this process is a worker: see run_bounded
 _pool_lock = threading.Lock()
 
 
@@ -365,19 +366,30 @@ def run_bounded(fn: Callable[..., T], *args: Any, time_limit_s: float) -> T:
     """
     if time_limit_s <= 0:
         raise ValueError(f"time_limit_s must be positive, got {time_limit_s!r}")
+    if _in_worker:  # inside a worker's call, which is bounded already: no worker of a worker
+        return fn(*args)
     return _shared_pool().run(fn, args, time_limit_s)
 
 
 @atexit.register
 def _close_shared_pool() -> None:
+    # At exit the workers hold nothing worth a goodbye: killed, they do not make this process wait
+    # for their interpreters' teardown (a quarter of a second with sympy loaded).
     if _pool is not None and _pool_pid == os.getpid():
-        _pool.close()
+        _pool.stop()
+        for proc in list(_pool._procs):
+            try:
+                proc.wait(timeout=1.0)  # reaped: killed, it is gone at once
+            except (subprocess.TimeoutExpired, OSError):
+                pass
 
 
 def _worker_main(preload: Sequence[str]) -> None:
     """Entry point of a worker process: import the preload modules, then serve calls until EOF."""
     import importlib
 
+    global _in_worker
+    _in_worker = True
     proto_in, proto_out = os.dup(0), os.dup(1)
     devnull = os.open(os.devnull, os.O_RDWR)
     os.dup2(devnull, 0)

@@ -466,7 +466,7 @@ def check(
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")] = False,
 ) -> None:
     """Grade one answer, for problem authors: prints the verdict and why."""
-    if kind != "code":  # a math check grades in a worker: start its interpreter while evalkit loads
+    if kind != "code":  # main() started the math worker already, before the arguments were parsed
         from evalkit.bounded import prestart
 
         prestart()
@@ -756,6 +756,14 @@ def export(
 
 def main() -> None:
     """Console entry point: one red line and exit code 1 for EvalkitError (2 for usage errors)."""
+    words = [a for a in sys.argv[1:] if not a.startswith("-")]
+    if words[:1] == ["check"] and words[1:2] != ["code"]:
+        # A math check is graded in a worker, a fresh interpreter that takes half a second to load
+        # sympy: start it now, while the arguments are parsed and evalkit loads (prestart() is a no-op
+        # when a worker is idle or starting, so the check command's own call finds this one).
+        from evalkit.bounded import prestart
+
+        prestart()
     code = _dispatch()
     if _is_evalkit_process():
         _exit_now(code)

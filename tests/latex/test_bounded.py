@@ -163,3 +163,14 @@ def test_stop_interrupts_a_worker_that_is_starting():
     pool.stop()
     thread.join(timeout=10)
     assert len(outcome) == 1 and isinstance(outcome[0], KeyboardInterrupt), outcome
+
+
+def test_a_bounded_call_inside_a_worker_runs_there(pool):
+    """A worker's call is bounded already: run_bounded inside it runs inline, not in a worker of its own."""
+    import functools
+
+    from evalkit.bounded import run_bounded
+
+    worker = pool.run(os.getpid, (), 5.0)
+    nested = pool.run(functools.partial(run_bounded, os.getpid, time_limit_s=5.0), (), 5.0)
+    assert nested == worker != os.getpid()
