@@ -52,7 +52,7 @@ def _events(run_dir: Path) -> list[dict]:
     return [json.loads(line) for line in lines if line.endswith("}")]  # the last one may be half written
 
 
-def _zygotes(pid: int) -> list[int]:
+def sandbox_workers(pid: int) -> list[int]:
     """The sandbox workers (zygotes, under bubblewrap or not) that process ``pid`` started."""
     found = []
     for entry in Path("/proc").iterdir():
@@ -67,7 +67,7 @@ def _zygotes(pid: int) -> list[int]:
     return found
 
 
-def _graded_next(event: dict) -> bool:
+def graded_next(event: dict) -> bool:
     """A reply to the question (not the opening exchange): its checks start as it is journaled."""
     return event.get("type") == "message" and event.get("role") == "assistant" and event["conv"] != "opening"
 
@@ -93,7 +93,11 @@ def test_ctrl_c_while_grading_stops_and_resumes_to_the_uninterrupted_verdicts(tm
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and proc.poll() is None:
             journals = list(runs.glob("*/journal.jsonl"))
-            if journals and any(_graded_next(e) for e in _events(journals[0].parent)) and _zygotes(proc.pid):
+            if (
+                journals
+                and any(graded_next(e) for e in _events(journals[0].parent))
+                and sandbox_workers(proc.pid)
+            ):
                 break  # the reply is journaled and its code check is starting the sandbox
             time.sleep(0.01)
         assert proc.poll() is None, "the run ended before it could be interrupted"
