@@ -23,7 +23,7 @@ from evalkit.errors import EvalkitError, SpecError, StoreError
 from evalkit.models.base import GenerationOptions, options_for
 from evalkit.models.batch import BatchPolling, require_batch_support
 from evalkit.models.limits import CallLimits
-from evalkit.models.registry import ModelSettings, expand_alias, resolve_model
+from evalkit.models.registry import ModelSettings, expand_alias, preflight, resolve_model
 from evalkit.paths import default_dir
 from evalkit.pricing import price_for
 from evalkit.regrade import RegradeResult, regrade_run
@@ -250,6 +250,7 @@ def run_many(
     they cover none, nothing runs, ``progress`` gets the note, and the list is empty.
     """
     progress = progress or (lambda _msg: None)
+    preflight(config.all_models(), config.settings())  # no key, no local server: said before any slow step
     names = [expand_alias(m) for m in config.all_models()]
     if config.batch:
         for name in names:

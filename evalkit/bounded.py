@@ -41,7 +41,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-__all__ = ["BoundedError", "BoundedTimeout", "WorkerCrashed", "WorkerPool", "run_bounded"]
+__all__ = ["BoundedError", "BoundedTimeout", "WorkerCrashed", "WorkerPool", "prestart", "run_bounded", "stop"]
 
 T = TypeVar("T")
 _HEADER = struct.Struct("!Q")
@@ -118,7 +118,9 @@ def _read_frame(fd: int, deadline: float | None) -> bytes:
 class _Worker:
     """One worker process and its two pipes."""
 
-    def __init__(self, preload: Sequence[str]) -> None:
+    def __init__(
+        self, preload: Sequence[str], spawned: Callable[[subprocess.Popen[bytes]], None] | None = None
+    ) -> None:
         package_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH", "")) if p)
@@ -132,6 +134,8 @@ class _Worker:
             start_new_session=True,
             close_fds=True,
         )
+        if spawned is not None:
+            spawned(self.proc)
         assert self.proc.stdin is not None and self.proc.stdout is not None
         self.to_fd = self.proc.stdin.fileno()
         self.from_fd = self.proc.stdout.fileno()
@@ -188,8 +192,11 @@ class WorkerPool:
         self.preload = tuple(preload)
         self._idle: list[_Worker] = []
         self._count = 0
+        self._starting = 0  # workers :meth:`prestart` is starting in the background
         self._cond = threading.Condition()
         self._closed = False
+        self._stopped = False
+        self._procs: set[subprocess.Popen[bytes]] = set()  # every worker process, starting ones included
 
     def run(self, fn: Callable[..., T], args: tuple[Any, ...], time_limit_s: float) -> T:
         """Call ``fn(*args)`` in a worker; see :func:`run_bounded`."""
@@ -202,6 +209,8 @@ class WorkerPool:
         except BoundedTimeout:
             raise BoundedTimeout(f"no result within {time_limit_s:g} s") from None
         except (EOFError, OSError, pickle.UnpicklingError):
+            if self._stopped:
+                raise _stopped() from None
             raise WorkerCrashed(f"the math worker died: {worker.stderr_tail()}") from None
         except BaseException as err:
             healthy = not isinstance(err, KeyboardInterrupt)
@@ -209,15 +218,63 @@ class WorkerPool:
         finally:
             self._release(worker, healthy)
 
+    def prestart(self) -> None:
+        """Start a worker in the background unless one is idle or starting: a call is coming soon.
+
+        Its interpreter imports the math modules (about half a second) while the caller does
+        other work; the next call takes it instead of starting one of its own.
+        """
+        with self._cond:
+            if self._idle or self._starting or self._count >= self.size or self._closed:
+                return
+            self._count += 1
+            self._starting += 1
+        threading.Thread(target=self._start_idle, name="evalkit-math-prestart", daemon=True).start()
+
+    def _start_idle(self) -> None:
+        try:
+            worker: _Worker | None = self._new_worker()
+        except BaseException:  # the call that needs a worker starts one and reports why it fails
+            worker = None
+        with self._cond:
+            self._starting -= 1
+            if worker is not None and not self._closed:
+                self._idle.append(worker)
+                worker = None
+            else:
+                self._count -= 1
+            self._cond.notify_all()
+        if worker is not None:  # the pool closed while it started
+            worker.close()
+
+    def _new_worker(self) -> _Worker:
+        def spawned(proc: subprocess.Popen[bytes]) -> None:
+            with self._cond:
+                self._procs.add(proc)
+                stopped = self._stopped
+            if stopped:  # stop() ran while this one was being spawned
+                proc.kill()
+
+        try:
+            return _Worker(self.preload, spawned)
+        except WorkerCrashed:
+            if self._stopped:
+                raise _stopped() from None
+            raise
+
     def _acquire(self) -> _Worker:
         with self._cond:
-            while not self._idle and self._count >= self.size:
+            while not self._idle and (self._starting or self._count >= self.size):
+                if self._stopped:
+                    raise _stopped()
                 self._cond.wait()
+            if self._stopped:
+                raise _stopped()
             if self._idle:
                 return self._idle.pop()
             self._count += 1
         try:
-            return _Worker(self.preload)
+            return self._new_worker()
         except BaseException:
             with self._cond:
                 self._count -= 1
@@ -228,6 +285,8 @@ class WorkerPool:
         if not healthy:
             worker.kill()
         with self._cond:
+            if not healthy or self._closed:
+                self._procs.discard(worker.proc)
             if healthy and not self._closed:
                 self._idle.append(worker)
             else:
@@ -244,10 +303,30 @@ class WorkerPool:
             self._count -= len(idle)
         for worker in idle:
             worker.close()
+        with self._cond:
+            for worker in idle:
+                self._procs.discard(worker.proc)
+
+    def stop(self) -> None:
+        """Kill every worker now, busy and starting ones too (Ctrl-C: the run is over, its grading is not).
+
+        A call in flight or waiting for a worker, and every later one, raises KeyboardInterrupt:
+        never a crash or a timeout, which a check would report as an ``unscored`` verdict.
+        """
+        with self._cond:
+            self._closed = self._stopped = True
+            procs, self._idle = list(self._procs), []
+            self._cond.notify_all()
+        for proc in procs:
+            try:
+                proc.kill()
+            except OSError:
+                pass
 
 
 _pool: WorkerPool | None = None
 _pool_pid: int | None = None
+_in_worker = False  # this process is a worker: see run_bounded
 _pool_lock = threading.Lock()
 
 
@@ -260,6 +339,24 @@ def _shared_pool() -> WorkerPool:
         return _pool
 
 
+def _stopped() -> KeyboardInterrupt:
+    return KeyboardInterrupt("math grading was stopped")
+
+
+def stop() -> None:
+    """Stop this process's shared math workers now (see :meth:`WorkerPool.stop`); for good: no
+    :func:`run_bounded` call succeeds afterwards. The CLI calls it on Ctrl-C and SIGTERM."""
+    with _pool_lock:
+        pool = _pool if _pool_pid == os.getpid() else None
+    if pool is not None:
+        pool.stop()
+
+
+def prestart() -> None:
+    """Start the shared pool's first worker in the background, for a :func:`run_bounded` call coming soon."""
+    _shared_pool().prestart()
+
+
 def run_bounded(fn: Callable[..., T], *args: Any, time_limit_s: float) -> T:
     """Return ``fn(*args)`` computed in a worker process, or raise within ``time_limit_s``.
 
@@ -269,19 +366,30 @@ def run_bounded(fn: Callable[..., T], *args: Any, time_limit_s: float) -> T:
     """
     if time_limit_s <= 0:
         raise ValueError(f"time_limit_s must be positive, got {time_limit_s!r}")
+    if _in_worker:  # inside a worker's call, which is bounded already: no worker of a worker
+        return fn(*args)
     return _shared_pool().run(fn, args, time_limit_s)
 
 
 @atexit.register
 def _close_shared_pool() -> None:
+    # At exit the workers hold nothing worth a goodbye: killed, they do not make this process wait
+    # for their interpreters' teardown (a quarter of a second with sympy loaded).
     if _pool is not None and _pool_pid == os.getpid():
-        _pool.close()
+        _pool.stop()
+        for proc in list(_pool._procs):
+            try:
+                proc.wait(timeout=1.0)  # reaped: killed, it is gone at once
+            except (subprocess.TimeoutExpired, OSError):
+                pass
 
 
 def _worker_main(preload: Sequence[str]) -> None:
     """Entry point of a worker process: import the preload modules, then serve calls until EOF."""
     import importlib
 
+    global _in_worker
+    _in_worker = True
     proto_in, proto_out = os.dup(0), os.dup(1)
     devnull = os.open(os.devnull, os.O_RDWR)
     os.dup2(devnull, 0)

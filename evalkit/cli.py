@@ -7,21 +7,68 @@ to stderr, so stdout stays parseable.
 from __future__ import annotations
 
 import enum
+import importlib
 import json
 import os
 import sys
-from typing import Annotated, Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
+from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 from typer.exceptions import TyperException
 
-from evalkit import api
 from evalkit.errors import BudgetExceeded, EvalkitError
-from evalkit.models.base import GenerationOptions
+
+if TYPE_CHECKING:
+    from evalkit import api
+else:
+
+    class _Deferred(ModuleType):
+        """``evalkit.api``, imported at its first use: ``evalkit --help`` and usage errors need none of it."""
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(importlib.import_module("evalkit.api"), name)
+
+    api = _Deferred("evalkit.api")
+
+
+class _ReadableArgument(TyperArgument):
+    def display_type_rich(self, ctx: Any) -> str | None:
+        return None  # the name column says it (RUN, PATH...); '<list[str]>' would say nothing more
+
+
+def _readable(params: list[Any]) -> list[Any]:
+    """Help a person reads: a flag shows no value (not ``<bool>``), a repeatable option its metavar
+    (not ``<list[str]>``), an argument its name in capitals."""
+    for param in params:
+        if isinstance(param, TyperOption):
+            if param.is_flag and param.metavar is None:
+                param.metavar = ""
+            elif param.multiple and param.metavar is None:
+                param.metavar = (param.name or "value").upper()
+        elif isinstance(param, TyperArgument) and not isinstance(param, _ReadableArgument):
+            if param.metavar is None:
+                param.metavar = (param.name or "value").upper()
+            param.__class__ = _ReadableArgument
+    return params
+
+
+class _Command(TyperCommand):
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _readable(super().get_params(ctx))
+
+
+class _Group(TyperGroup):
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _readable(super().get_params(ctx))
+
 
 app = typer.Typer(
+    cls=_Group,
     add_completion=False,
     no_args_is_help=True,
     help="Evaluate how well an LLM tutors and solves technical homework.",
@@ -55,13 +102,15 @@ def _verdict(part: dict[str, Any]) -> str:
         return f"[green]✓ after hint {part['became_correct_at'] - 1}[/]"
     if part["status"] == "unscored":
         return "[yellow]? unscored[/]"
-    return "[red]✗[/]" + (
-        f" ({part['hints']} hint{'s' if part['hints'] != 1 else ''})" if part["hints"] else ""
-    )
+    from evalkit.progress import plural
+
+    return "[red]✗[/]" + (f" ({plural(part['hints'], 'hint')})" if part["hints"] else "")
 
 
 def print_summary(results: dict[str, Any], console: Console) -> None:
     """The per-question table and the per-part verdicts."""
+    from evalkit.progress import plural
+
     table = Table(title=f"{results['model']} on {results['suite']}", title_justify="left")
     table.add_column("q", no_wrap=True, min_width=3)
     table.add_column("title", no_wrap=True, overflow="ellipsis", max_width=24)
@@ -93,7 +142,7 @@ def print_summary(results: dict[str, Any], console: Console) -> None:
     from_cache = f" ({cached:,} from the prompt cache)" if cached else ""
     console.print(
         f"{t['correct']}/{t['parts']} parts correct, {t['first_try']} on the first try, "
-        f"{t['hints']} hint{'s' if t['hints'] != 1 else ''} sent; "
+        f"{plural(t['hints'], 'hint')} sent; "
         f"{t['input_tokens']:,} input{from_cache} + {t['output_tokens']:,} output tokens"
         + (f", ${t['cost_usd']:.4f}" if t.get("cost_usd") else "")
     )
@@ -110,7 +159,7 @@ def print_summary(results: dict[str, Any], console: Console) -> None:
     cut = t.get("truncated_replies") or 0
     if cut:
         console.print(
-            f"[yellow]{cut} repl{'y was' if cut == 1 else 'ies were'} cut off at the length limit[/] "
+            f"[yellow]{plural(cut, 'reply', 'replies')} {'was' if cut == 1 else 'were'} cut off at the length limit[/] "
             "(stop=length): raise --max-tokens (or --ctx for a local model)"
         )
 
@@ -138,12 +187,15 @@ def _rates_line(m: dict[str, Any]) -> str:
     return f"over {m['samples']} samples: " + "; ".join(shown)
 
 
-@app.command()
+@app.command(cls=_Command)
 def run(
     model: Annotated[
         list[str] | None,
         typer.Option(
-            "--model", "-m", help="Alias (claude, gpt, replay) or provider:model; repeat for several."
+            "--model",
+            "-m",
+            metavar="MODEL",
+            help="Alias (claude, gpt, replay, local) or provider:model; repeat for several.",
         ),
     ] = None,
     problems: Annotated[str | None, typer.Option(help="Problem files: a file, directory or glob.")] = None,
@@ -156,20 +208,20 @@ def run(
         str | None, typer.Option(help="OpenAI-compatible server (vLLM, llama.cpp, Ollama) or proxy URL.")
     ] = None,
     temperature: Annotated[
-        float | None, typer.Option(help="Sampling temperature [default: the provider's; 0 for local].")
+        float | None, typer.Option(help="Sampling temperature (default: the provider's; 0 for local).")
     ] = None,
     seed: Annotated[
-        int | None, typer.Option(min=0, help="Sampling seed (OpenAI-compatible servers) [local: 0].")
+        int | None, typer.Option(min=0, help="Sampling seed, for OpenAI-compatible servers (local: 0).")
     ] = None,
     max_tokens: Annotated[
-        int | None, typer.Option(min=1, help="Maximum output tokens per reply [default: 8192; local: 2048].")
+        int | None, typer.Option(min=1, help="Maximum output tokens per reply (default: 8192; local: 2048).")
     ] = None,
     thinking_budget: Annotated[
         int | None, typer.Option(help="Claude extended thinking budget (tokens, ≥1024).")
     ] = None,
     samples: Annotated[int, typer.Option(min=1, help="Conversations per problem and model.")] = 1,
     max_connections: Annotated[
-        int | None, typer.Option(min=1, help="Model requests in flight at once [default: 8].")
+        int | None, typer.Option(min=1, help="Model requests in flight at once (default: 8).")
     ] = None,
     rpm: Annotated[
         float | None, typer.Option(help="Requests per minute per run (provider rate limit).")
@@ -194,11 +246,11 @@ def run(
         bool, typer.Option("--prompt-cache/--no-prompt-cache", help="Anthropic prompt-cache breakpoints.")
     ] = True,
     threads: Annotated[
-        int | None, typer.Option(min=1, help="Local model: CPU threads [default: half the CPUs].")
+        int | None, typer.Option(min=1, help="Local model: CPU threads (default: half the CPUs).")
     ] = None,
     ctx: Annotated[
         int | None,
-        typer.Option(min=256, help="Local model: context tokens per conversation [default: 8192]."),
+        typer.Option(min=256, help="Local model: context tokens per conversation (default: 8192)."),
     ] = None,
     probes: Annotated[
         ProbeChoice,
@@ -220,6 +272,7 @@ def run(
     from evalkit.progress import ProgressDisplay
 
     _interrupt_on_sigterm()  # a SIGTERM ends the run like Ctrl-C: journal closed, local server stopped
+    _stop_grading_on_signals()
     display = ProgressDisplay(err_console, quiet=quiet)
     try:
         with display:
@@ -240,6 +293,8 @@ def run(
                 ]
             else:
                 models = tuple(model or ("replay",))
+                from evalkit.models.base import GenerationOptions
+
                 given = {"max_tokens": max_tokens} if max_tokens is not None else {}
                 options = GenerationOptions(
                     temperature=temperature, thinking_budget=thinking_budget, seed=seed, **given
@@ -307,6 +362,51 @@ def run(
         _print_json([r.to_json() for r in results])
 
 
+def _stop_grading_on_signals() -> None:
+    """On Ctrl-C or SIGTERM, kill the math workers and the sandbox at once, from a thread of their own.
+
+    The run stops in the event loop (its task is cancelled), but asyncio then waits for the threads
+    that grade replies, and those wait for a sandbox zygote to start, a job to end or a math worker
+    to answer: seconds. Killed, their pools raise KeyboardInterrupt in those threads, which records
+    nothing (a resume grades those replies again), and the run exits at once. A signal handler
+    cannot do this itself (it runs in the main thread only when the event loop gives way, and it is
+    asyncio's), so the interpreter's wakeup fd tells a thread here which signal came.
+    """
+    import signal
+    import threading
+
+    if (
+        _STATE.get("watching")
+        or not _is_evalkit_process()
+        or threading.current_thread() is not threading.main_thread()
+    ):
+        return  # stopping is for good: not in a process that goes on after the command (tests, scripts)
+    read_fd, write_fd = os.pipe()
+    os.set_blocking(write_fd, False)
+    try:
+        previous = signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
+    except ValueError:
+        previous = None
+    if previous != -1:  # someone else's wakeup fd (or none possible): leave it be
+        if previous is not None:
+            signal.set_wakeup_fd(previous)
+        os.close(read_fd)
+        os.close(write_fd)
+        return
+    _STATE["watching"] = True
+    stopping = {int(signal.SIGINT), int(signal.SIGTERM)}
+
+    def watch() -> None:
+        while data := os.read(read_fd, 64):
+            if stopping.intersection(data):
+                for name in ("evalkit.bounded", "evalkit.sandbox.pool"):  # only pools that exist
+                    module = sys.modules.get(name)
+                    if module is not None:
+                        module.stop()
+
+    threading.Thread(target=watch, name="evalkit-stop-on-signal", daemon=True).start()
+
+
 def _interrupt_on_sigterm() -> None:
     """Turn SIGTERM into KeyboardInterrupt in the main thread, so a run stops the way Ctrl-C stops it."""
     import signal
@@ -339,11 +439,11 @@ def _after_run(result: api.RunResult, as_json: bool) -> None:
     err_console.print(f"run directory: {result.run_dir}")
 
 
-@app.command()
+@app.command(cls=_Command)
 def grade(
     run_ref: Annotated[str, typer.Argument(metavar="RUN", help="Run directory, its name, or 'latest'.")],
     runs_dir: Annotated[str | None, typer.Option("--dir", help="Runs directory.")] = None,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")] = False,
 ) -> None:
     """Re-grade a run's stored replies with the current checks (no model is called)."""
     result = api.grade(run_ref, runs_dir)
@@ -370,11 +470,11 @@ def grade(
     err_console.print(f"new results: {result.path}")
 
 
-cache_app = typer.Typer(help="The response cache.", no_args_is_help=True)
+cache_app = typer.Typer(cls=_Group, help="The response cache.", no_args_is_help=True)
 app.add_typer(cache_app, name="cache")
 
 
-@cache_app.command("info")
+@cache_app.command("info", cls=_Command)
 def cache_info() -> None:
     """Where the cache is, and how many replies it holds."""
     from evalkit.cache import ResponseCache
@@ -385,7 +485,7 @@ def cache_info() -> None:
     )
 
 
-@cache_app.command("clear")
+@cache_app.command("clear", cls=_Command)
 def cache_clear() -> None:
     """Delete every cached reply."""
     from evalkit.cache import ResponseCache
@@ -394,24 +494,34 @@ def cache_clear() -> None:
     err_console.print(f"removed {count} cached replies")
 
 
-@app.command()
+@app.command(cls=_Command)
 def check(
     kind: Annotated[str, typer.Argument(help="formula, complexity, vector, condition or code.")],
     answer: Annotated[str | None, typer.Option(help="The answer (LaTeX or text).")] = None,
     expected: Annotated[str | None, typer.Option(help="The expected answer.")] = None,
     assume: Annotated[
-        list[str] | None, typer.Option(help="An assumption, e.g. 'k = d/h'; repeatable.")
+        list[str] | None,
+        typer.Option(metavar="ASSUMPTION", help="An assumption, e.g. 'k = d/h'; repeatable."),
     ] = None,
-    symbols: Annotated[list[str] | None, typer.Option(help="Declared symbols, e.g. 'b n d h k'.")] = None,
-    accept: Annotated[list[str] | None, typer.Option(help="Another accepted answer; repeatable.")] = None,
+    symbols: Annotated[
+        list[str] | None,
+        typer.Option(metavar="NAMES", help="Declared symbols, e.g. 'b n d h k' or 'mu:scalar q:vector'."),
+    ] = None,
+    accept: Annotated[
+        list[str] | None, typer.Option(metavar="ANSWER", help="Another accepted answer; repeatable.")
+    ] = None,
     problem: Annotated[str | None, typer.Option(help="code: the problem id.")] = None,
     part: Annotated[str | None, typer.Option(help="code: the part id.")] = None,
     answer_file: Annotated[
         str | None, typer.Option(help="code: a reply (Markdown with code blocks).")
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")] = False,
 ) -> None:
     """Grade one answer, for problem authors: prints the verdict and why."""
+    if kind != "code":  # main() started the math worker already, before the arguments were parsed
+        from evalkit.bounded import prestart
+
+        prestart()
     result = api.check(
         kind,
         answer=answer,
@@ -431,25 +541,43 @@ def check(
         raise typer.Exit(1)
 
 
-@app.command()
+@app.command(cls=_Command)
 def validate(
-    paths: Annotated[list[str] | None, typer.Argument(help="Files or directories (default: all).")] = None,
+    paths: Annotated[
+        list[str] | None, typer.Argument(metavar="PATH", help="Files or directories (default: all).")
+    ] = None,
+    problems: Annotated[
+        str | None, typer.Option(help="Problem files, as for run: a file, directory or glob.")
+    ] = None,
+    rubrics: Annotated[str | None, typer.Option(help="Rubric directory, as for run.")] = None,
+    prompts: Annotated[str | None, typer.Option(help="Prompt template directory, as for run.")] = None,
     selftest: Annotated[
         bool, typer.Option("--selftest", help="Also grade every rubric example and compare verdicts.")
     ] = False,
 ) -> None:
-    """Check problem, rubric, prompt and cassette files: every error, and a rubric for every problem."""
-    report = api.validate(paths)
+    """Check problem, rubric, prompt and cassette files: every error, and a rubric for every problem.
+
+    Takes the files as paths, or as run takes them: --problems, --rubrics, --prompts.
+    """
+    targets = list(paths or ())
+    if problems is not None:
+        from evalkit.spec.suite import find_yaml
+
+        targets += [str(p) for p in find_yaml(problems)] or [problems]  # nothing matched: 'not found'
+    targets += [d for d in (rubrics, prompts) if d is not None]
+    report = api.validate(targets or None)
     for line in report.errors:
         err_console.print(f"[red]error[/] {_escape(line)}", soft_wrap=True)
     if report.errors:
         raise typer.Exit(1)
-    err_console.print(f"[green]ok[/] {len(report.checked)} file(s) valid")
+    from evalkit.progress import plural
+
+    err_console.print(f"[green]ok[/] {plural(len(report.checked), 'file')} valid")
     if selftest:
         _selftest(report)
 
 
-@app.command()
+@app.command(cls=_Command)
 def schema(
     kind: Annotated[str, typer.Argument(help="problem, rubric, cassette or all.")] = "all",
 ) -> None:
@@ -457,34 +585,68 @@ def schema(
     _print_json(api.schema(kind))
 
 
-@app.command("runs")
+@app.command("runs", cls=_Command)
 def list_runs(
     runs_dir: Annotated[str | None, typer.Option("--dir", help="Runs directory.")] = None,
 ) -> None:
     """List run directories."""
-    table = Table()
-    for col in ("run", "model", "suite", "correct", "hints"):
-        table.add_column(col)
+    rows = []
     for r in api.runs(runs_dir):
         totals = (r.results or {}).get("totals")
         correct = f"{totals['correct']}/{totals['parts']}" if totals else "(incomplete)"
-        table.add_row(
-            r.id,
-            str(r.config.get("model")),
-            str(r.config.get("suite")),
-            correct,
-            str(totals["hints"]) if totals else "",
-        )
-    out_console.print(table)
+        hints = str(totals["hints"]) if totals else ""
+        rows.append((r.id, str(r.config.get("model")), str(r.config.get("suite")), correct, hints))
+    heads = ("run", "model", "suite", "correct", "hints")
+    widths = [max([len(head), *(len(row[k]) for row in rows)]) for k, head in enumerate(heads)]
+    if out_console.is_terminal:
+        widths = _fit_run_table(widths, out_console.width)
+    table = Table(box=box.SIMPLE_HEAD)
+    for k, head in enumerate(heads):
+        table.add_column(head, width=widths[k], overflow="fold", justify="right" if k > 2 else "left")
+    for row in rows:
+        table.add_row(*row)
+    _wide_enough(out_console, table).print(table)
 
 
-@app.command()
+def _fit_run_table(widths: list[int], total: int) -> list[int]:
+    """Column widths of the runs table in a terminal ``total`` wide: the run id is never cut.
+
+    A run id is what ``show``, ``report`` and ``--resume`` take. The model and suite columns wrap first
+    (down to 5 characters); a terminal too narrow even then folds the id onto more lines, whole.
+    """
+    chrome = 3 * len(widths) + 1  # a space of padding either side of each column, and a rule (blank) between
+    if sum(widths) + chrome <= total:
+        return widths
+    run, model, suite, *fixed = widths
+    least = [min(model, 5), min(suite, 5)]
+    room = total - chrome - sum(fixed) - run
+    if room < sum(least):  # the id folds
+        return [max(total - chrome - sum(fixed) - sum(least), 16), *least, *fixed]
+    extra = room - sum(least)  # shared by model and suite, in proportion to what they would take
+    wanted = (model - least[0]) + (suite - least[1])
+    give_model = extra * (model - least[0]) // wanted if wanted else 0
+    return [run, least[0] + give_model, least[1] + extra - give_model, *fixed]
+
+
+def _wide_enough(console: Console, table: Table) -> Console:
+    """``console``, or for a pipe or file (not a terminal) one as wide as the table: nothing wraps there."""
+    if console.is_terminal:
+        return console
+    from rich.measure import Measurement
+
+    width = Measurement.get(console, console.options.update(width=10_000), table).maximum
+    if width <= console.width:
+        return console
+    return Console(file=console.file, width=width, highlight=False, no_color=console.no_color)
+
+
+@app.command(cls=_Command)
 def show(
     run_ref: Annotated[
         str, typer.Argument(metavar="RUN", help="Run directory, its name, or 'latest'.")
     ] = "latest",
     runs_dir: Annotated[str | None, typer.Option("--dir", help="Runs directory.")] = None,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")] = False,
 ) -> None:
     """Print a run's summary table."""
     run_dir = api.load_run(run_ref, runs_dir)
@@ -502,12 +664,15 @@ def _selftest(report: api.ValidationReport) -> None:
     for line in failures:
         err_console.print(f"[red]self-test[/] {_escape(line)}", soft_wrap=True)
     if failures:
-        err_console.print(f"[red]{len(failures)} rubric example(s) graded differently than declared[/]")
+        from evalkit.progress import plural
+
+        count = plural(len(failures), "rubric example")
+        err_console.print(f"[red]{count} graded differently than declared[/]")
         raise typer.Exit(1)
     err_console.print("[green]ok[/] every rubric example gets its declared verdict")
 
 
-@app.command("grade-transcript")
+@app.command("grade-transcript", cls=_Command)
 def grade_transcript(
     file: Annotated[str, typer.Argument(metavar="FILE", help="Write-up, Markdown or JSON transcript.")],
     problems: Annotated[str | None, typer.Option(help="Problem files: a file, directory or glob.")] = None,
@@ -561,11 +726,11 @@ def grade_transcript(
     err_console.print(f"run directory: {result.run_dir}")
 
 
-new_app = typer.Typer(help="Scaffold new files.", no_args_is_help=True)
+new_app = typer.Typer(cls=_Group, help="Scaffold new files.", no_args_is_help=True)
 app.add_typer(new_app, name="new")
 
 
-@new_app.command("problem")
+@new_app.command("problem", cls=_Command)
 def new_problem(
     name: Annotated[str, typer.Argument(help="Problem id and file name, e.g. hw10_q1.")],
     code: Annotated[
@@ -586,7 +751,7 @@ def new_problem(
 # --- reports (logic in evalkit/report) -------------------------------------------------------------
 
 
-@app.command()
+@app.command(cls=_Command)
 def report(
     run_ref: Annotated[
         str, typer.Argument(metavar="RUN", help="Run directory, its name, or 'latest'.")
@@ -598,7 +763,7 @@ def report(
     runs_dir: Annotated[str | None, typer.Option("--dir", help="Runs directory.")] = None,
     sample: Annotated[
         int | None,
-        typer.Option(help="Report only this sample (from 0) of a run with --samples [default: all]."),
+        typer.Option(help="Report only this sample (from 0) of a run with --samples (default: all)."),
     ] = None,
 ) -> None:
     """Write a run's report: self-contained HTML, LaTeX source, or PDF (needs latexmk).
@@ -611,9 +776,9 @@ def report(
     err_console.print(f"wrote {_escape(str(path))}", soft_wrap=True)
 
 
-@app.command()
+@app.command(cls=_Command)
 def compare(
-    run_refs: Annotated[list[str], typer.Argument(metavar="RUN...", help="Two or more runs to compare.")],
+    run_refs: Annotated[list[str], typer.Argument(metavar="RUN", help="Two or more runs to compare.")],
     out: Annotated[
         str, typer.Option("--out", help="Where to write the comparison as HTML.")
     ] = "compare.html",
@@ -631,9 +796,9 @@ def compare(
     err_console.print(f"wrote {_escape(str(path))}", soft_wrap=True)
 
 
-@app.command()
+@app.command(cls=_Command)
 def export(
-    run_refs: Annotated[list[str], typer.Argument(metavar="RUN...", help="Runs to export.")],
+    run_refs: Annotated[list[str], typer.Argument(metavar="RUN", help="Runs to export.")],
     export_format: Annotated[str, typer.Option("--format", "-f", help="csv or parquet.")] = "csv",
     out: Annotated[
         str | None, typer.Option("--out", help="Output file (default: parts.csv/.parquet).")
@@ -649,26 +814,46 @@ def export(
 
 def main() -> None:
     """Console entry point: one red line and exit code 1 for EvalkitError (2 for usage errors)."""
+    words = [a for a in sys.argv[1:] if not a.startswith("-")]
+    if words[:1] == ["check"] and words[1:2] != ["code"]:
+        # A math check is graded in a worker, a fresh interpreter that takes half a second to load
+        # sympy: start it now, while the arguments are parsed and evalkit loads (prestart() is a no-op
+        # when a worker is idle or starting, so the check command's own call finds this one).
+        from evalkit.bounded import prestart
+
+        prestart()
+    code = _dispatch()
+    if _is_evalkit_process():
+        _exit_now(code)
+    sys.exit(code)
+
+
+def _is_evalkit_process() -> bool:
+    """Whether this process is the ``evalkit`` command (or ``python -m evalkit.cli``), not a caller of main()."""
+    return getattr(sys.modules.get("__main__"), "main", None) is main
+
+
+def _dispatch() -> int:
     try:
         code = app(standalone_mode=False)
-        sys.exit(code if isinstance(code, int) else 0)
+        return code if isinstance(code, int) else 0
     except EvalkitError as err:
         if _STATE["debug"]:
             raise
         err_console.print("[red]error:[/] " + _escape(str(err)), soft_wrap=True)
-        sys.exit(1)
+        return 1
     except typer.Exit as exit_:
-        sys.exit(exit_.exit_code)
+        return exit_.exit_code
     except typer.Abort:
         err_console.print("aborted")
-        sys.exit(130)
+        return 130
     except KeyboardInterrupt:
         err_console.print("interrupted")
-        sys.exit(130)
+        return 130
     except TyperException as err:  # usage errors: unknown option, bad value, missing argument
         hint = " (see 'evalkit --help')" if "--help" not in err.format_message() else ""
         err_console.print("[red]error:[/] " + _escape(err.format_message()) + hint, soft_wrap=True)
-        sys.exit(err.exit_code)
+        return err.exit_code
     except Exception as err:
         if _STATE["debug"]:
             raise
@@ -676,7 +861,37 @@ def main() -> None:
             f"[red]internal error:[/] {type(err).__name__}: {_escape(str(err))} (rerun with --debug for a traceback)",
             soft_wrap=True,
         )
-        sys.exit(3)
+        return 3
+
+
+def _exit_now(code: int) -> None:
+    """End the process without tearing the interpreter down: the exit handlers run, then ``os._exit``.
+
+    With torch and sympy loaded, the interpreter's own teardown (its last garbage collection over
+    millions of objects, then every module) takes a second or more after the command has finished,
+    Ctrl-C included. Nothing evalkit writes waits for it: the journal is written with ``os.write``
+    and fsynced, other files are closed where they are written, and the atexit handlers (the math
+    workers, the sandbox, a local server, the TeX guard, logging) still run here. A thread that the
+    interpreter would wait for is waited for: then the exit is the ordinary one.
+    """
+    import atexit
+    import threading
+
+    main_thread = threading.main_thread()
+    if any(t is not main_thread and t.is_alive() and not t.daemon for t in threading.enumerate()):
+        sys.exit(code)
+    _flush()
+    atexit._run_exitfuncs()  # each handler's error is printed, as at an ordinary exit
+    _flush()
+    os._exit(code)
+
+
+def _flush() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe: nothing more can reach it
+            pass
 
 
 def _escape(text: str) -> str:

@@ -18,7 +18,12 @@ from rich.text import Text
 from evalkit.models.base import Usage
 from evalkit.pricing import cost_usd
 
-__all__ = ["ProgressDisplay"]
+__all__ = ["ProgressDisplay", "plural"]
+
+
+def plural(count: int, word: str, many: str | None = None) -> str:
+    """``1 hint``, ``2 hints``, ``0 hints``; ``many`` for a plural that is not ``word + 's'`` (``reply``)."""
+    return f"{count:,} {word if count == 1 else many or word + 's'}"
 
 
 class ProgressDisplay:
@@ -68,7 +73,8 @@ class ProgressDisplay:
             eta = f", ETA {elapsed / self.done * (self.total - self.done):.0f}s"
         return (
             f"conversations {self.done}/{self.total} done, {self.started - self.done} running; "
-            f"{self.turns} turns, {self.hints} hints; {self.tokens_in:,}+{self.tokens_out:,} tokens, "
+            f"{plural(self.turns, 'turn')}, {plural(self.hints, 'hint')}; "
+            f"{self.tokens_in:,}+{self.tokens_out:,} tokens, "
             f"${self.cost:.4f}; {elapsed:.1f}s{eta}"
         )
 

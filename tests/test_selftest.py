@@ -107,4 +107,4 @@ def test_validate_selftest_cli(tmp_path: Path, capsys, monkeypatch) -> None:
     result = run_cli(["validate", "--selftest"], capsys, monkeypatch)
     assert result.code == 1
     assert "self-test" in result.err and "expected incorrect, got correct" in result.err
-    assert "1 rubric example(s) graded differently than declared" in result.err
+    assert "1 rubric example graded differently than declared" in result.err

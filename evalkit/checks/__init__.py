@@ -1,7 +1,7 @@
 """Check kinds: the Checker protocol and registry, and one module per family of kinds.
 
 Each module registers its kinds with ``@register_checker``; the built-in ones are imported
-on the first registry lookup (``get_checker``, ``checker_kinds``), not with this package,
+on the first lookup of one of their kinds (``get_checker``), not with this package,
 so commands that grade nothing (``--help``, ``runs``, ``show``, ``report``) do not import
 torch and sympy.
 """

@@ -145,29 +145,45 @@ def register_checker(cls: type[Any]) -> type[Any]:
     return cls
 
 
-_BUILTIN_MODULES = ("text", "formula", "complexity", "vector", "condition", "criteria", "code")
+# Each built-in kind and the module that registers it. A lookup imports only the module of the kind
+# it asks for, so grading a formula does not import torch (``code``), validating one does not import
+# sympy (see evalkit/checks/math_kinds.py) and listing the kinds imports nothing; tests/test_startup.py
+# checks this table against what the modules register.
+_BUILTIN_KINDS = {
+    "exact": "text",
+    "normalized": "text",
+    "regex": "text",
+    "choice": "text",
+    "numeric": "text",
+    "formula": "math_kinds",  # their parameters, without sympy; their grading on first use
+    "complexity": "math_kinds",
+    "vector": "math_kinds",
+    "condition": "math_kinds",
+    "criteria": "criteria",
+    "code": "code",
+}
 
 
-def _load_builtin_checkers() -> None:
-    """Import the built-in kind modules (each registers its kinds); cheap after the first call."""
-    import importlib
+def _load_builtin(kind: str) -> None:
+    """Import the module that registers the built-in ``kind`` (a dictionary lookup after the first time)."""
+    module = _BUILTIN_KINDS.get(kind)
+    if module is not None:
+        import importlib
 
-    for name in _BUILTIN_MODULES:
-        importlib.import_module(f"evalkit.checks.{name}")
+        importlib.import_module(f"evalkit.checks.{module}")
 
 
 def checker_kinds() -> list[str]:
-    """The registered check kinds, sorted."""
-    _load_builtin_checkers()
-    return sorted(_REGISTRY)
+    """The known check kinds (built-in and registered), sorted; imports no checker module."""
+    return sorted({*_BUILTIN_KINDS, *_REGISTRY})
 
 
 def get_checker(kind: str) -> Checker:
     """The checker registered as ``kind``; a SpecError naming the known kinds otherwise."""
-    _load_builtin_checkers()
+    _load_builtin(kind)
     try:
         return _REGISTRY[kind]
     except KeyError:
         raise SpecError(
-            f"unknown check kind {kind!r}; expected one of {', '.join(sorted(_REGISTRY))}"
+            f"unknown check kind {kind!r}; expected one of {', '.join(checker_kinds())}"
         ) from None

@@ -30,7 +30,6 @@ import sympy
 
 from evalkit.checks.base import Answer, CheckContext, CheckResult, register_checker
 from evalkit.checks.formula import (
-    MathParams,
     MathRequest,
     chain_conflict,
     combine_results,
@@ -38,6 +37,7 @@ from evalkit.checks.formula import (
     read_spec,
     run_math_check,
 )
+from evalkit.checks.math_kinds import ComplexityParams
 from evalkit.errors import SpecError
 from evalkit.latex import LatexSyntaxError, ParsedMath, ParsedSide, SymbolTable, parse_math, show
 from evalkit.latex.assumptions import Assumptions
@@ -53,11 +53,6 @@ _KIND_WORDS = {
     "Ω": "a lower bound Ω(.)",
     "o": "a strict upper bound o(.)",
 }
-
-
-class ComplexityParams(MathParams):
-    strict_notation: bool = False
-    require_notation: bool = False
 
 
 class GrowthClass:

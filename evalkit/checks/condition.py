@@ -23,13 +23,13 @@ import sympy
 
 from evalkit.checks.base import Answer, CheckContext, CheckResult, register_checker
 from evalkit.checks.formula import (
-    MathParams,
     MathRequest,
     combine_results,
     read_expected,
     read_spec,
     run_math_check,
 )
+from evalkit.checks.math_kinds import ConditionParams
 from evalkit.errors import SpecError
 from evalkit.latex import LatexSyntaxError, ParsedMath, SymbolTable, parse_math, show
 from evalkit.latex.assumptions import Assumptions
@@ -39,10 +39,6 @@ __all__ = ["ConditionChecker", "ConditionParams", "normalize_condition"]
 
 _FLIP = {"<": ">", "<=": ">="}
 _WORDS = {">": "> 0", ">=": ">= 0", "!=": "!= 0", "=": "= 0"}
-
-
-class ConditionParams(MathParams):
-    pass
 
 
 def normalize_condition(parsed: ParsedMath) -> tuple[Any, str]:

@@ -48,14 +48,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import sympy
-from pydantic import Field, field_validator
 from sympy.core.function import AppliedUndef
 
 from evalkit.bounded import BoundedTimeout, WorkerCrashed, run_bounded
-from evalkit.checks.base import Answer, CheckContext, CheckParams, CheckResult, register_checker
+from evalkit.checks.base import Answer, CheckContext, CheckResult, register_checker
+from evalkit.checks.math_kinds import FormulaParams, MathParams
 from evalkit.errors import SpecError
 from evalkit.extract import asked_quantities, expected_names, final_answers
 from evalkit.latex import LatexSyntaxError, ParsedMath, ParsedSide, SymbolSpec, SymbolTable, parse_math, show
@@ -78,36 +78,8 @@ __all__ = [
     "run_math_check",
 ]
 
-SymbolKindName = Literal["dimension", "integer", "scalar", "vector", "matrix", "function"]
 _EQUAL_RELATIONS = ("=", "~", "≈")
 _BIG_O = r"\\mathcal\s*\{?\s*O|\bO\s*\\?(?:left)?\s*\(|\\Theta|Θ|\\Omega|Ω"  # what a big-O answer looks like
-
-
-class MathParams(CheckParams):
-    """Parameters shared by the ``formula``, ``complexity``, ``vector`` and ``condition`` kinds."""
-
-    expected: str | None = None
-    accept: list[str] = Field(default_factory=list)
-    assumptions: list[str] = Field(default_factory=list)
-    symbols: dict[str, SymbolKindName] = Field(default_factory=dict)
-    anchor: str | None = None
-    time_limit_s: float | None = Field(default=None, gt=0, le=300)
-
-    @field_validator("anchor")
-    @classmethod
-    def _compiles(cls, anchor: str | None) -> str | None:
-        if anchor is not None:
-            try:
-                re.compile(anchor)
-            except re.error as err:
-                raise ValueError(f"anchor is not a valid regular expression: {err}") from None
-        return anchor
-
-
-class FormulaParams(MathParams):
-    tolerance: float = Field(default=1e-6, ge=0)
-    percent: Literal["ratio", "points", "either"] = "ratio"
-    units: Literal["auto", "require", "ignore"] = "auto"
 
 
 @dataclass(frozen=True)

@@ -19,9 +19,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from evalkit.bounded import BoundedTimeout, WorkerCrashed, run_bounded
 from evalkit.checks.base import Answer, CheckContext, CheckResult, get_checker
 from evalkit.errors import SpecError
-from evalkit.latex.symbols import parse_symbol_list
 
 __all__ = ["MATH_KINDS", "check_expression"]
 
@@ -47,11 +47,44 @@ def check_expression(
     ``'M = Theta(D)'``). ``options`` are further parameters of the kind
     (``{"tolerance": 1e-3}``). Raises :class:`SpecError` for an unknown kind
     or bad parameters; never for a bad answer.
-    """
-    from evalkit.spec.models import Part, Problem
 
+    The whole check, reading the answer included, runs in a math worker
+    (:mod:`evalkit.bounded`) under ``time_limit_s`` (or the ``time_limit_s``
+    option), so the caller imports no sympy: ``evalkit check`` answers while
+    the worker it started at once is the only process that loads it.
+    """
     if kind not in MATH_KINDS:
         raise SpecError(f"unknown math check kind {kind!r}; expected one of {', '.join(MATH_KINDS)}")
+    options = dict(options or {})
+    limit = float(options.get("time_limit_s") or time_limit_s)
+    try:
+        return run_bounded(
+            _check_here, kind, answer, expected, assumptions, symbols, accept, time_limit_s, options,
+            time_limit_s=limit,
+        )  # fmt: skip
+    except BoundedTimeout:
+        return CheckResult.unscored(
+            "answer_timeout",
+            f"grading took longer than {limit:g} s and was stopped; the answer may be too complex to compare",
+        )
+    except WorkerCrashed as err:
+        return CheckResult.unscored("grader_crash", f"the math worker stopped while grading: {err}")
+
+
+def _check_here(
+    kind: str,
+    answer: str,
+    expected: str,
+    assumptions: Sequence[str],
+    symbols: Sequence[str],
+    accept: Sequence[str],
+    time_limit_s: float,
+    options: Mapping[str, Any],
+) -> CheckResult:
+    """:func:`check_expression` in this process (a math worker, where its grading runs inline)."""
+    from evalkit.latex.symbols import parse_symbol_list
+    from evalkit.spec.models import Part, Problem
+
     checker = get_checker(kind)
     try:
         specs = parse_symbol_list(symbols)
@@ -62,7 +95,7 @@ def check_expression(
         "accept": list(accept),
         "assumptions": list(assumptions),
         "symbols": {s.name: s.kind for s in specs},
-        **(options or {}),
+        **options,
     }
     try:
         params = checker.params_model.model_validate(raw)

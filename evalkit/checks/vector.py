@@ -16,14 +16,12 @@ Rubric example::
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 import sympy
-from pydantic import Field
 
 from evalkit.checks.base import Answer, CheckContext, CheckResult, register_checker
 from evalkit.checks.formula import (
-    MathParams,
     MathRequest,
     chain_conflict,
     combine_results,
@@ -32,17 +30,13 @@ from evalkit.checks.formula import (
     run_math_check,
     value_chain,
 )
+from evalkit.checks.math_kinds import VectorParams
 from evalkit.errors import SpecError
 from evalkit.latex import LatexSyntaxError, ParsedMath, SymbolTable, parse_math, show
 from evalkit.latex.assumptions import Assumptions
 from evalkit.latex.equivalence import compare_values
 
 __all__ = ["VectorChecker", "VectorParams"]
-
-
-class VectorParams(MathParams):
-    tolerance: float = Field(default=1e-6, ge=0)
-    orientation: Literal["any", "strict"] = "any"
 
 
 def _entries_close(a: Any, e: Any, tolerance: float) -> bool | None:

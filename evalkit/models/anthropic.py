@@ -49,6 +49,8 @@ from evalkit.models.retry import (
     RetryPolicy,
     call_with_retries,
     connection_failure,
+    connection_refused,
+    probe_local_server,
     status_failure,
     timeout_failure,
 )
@@ -61,6 +63,8 @@ __all__ = [
     "AnthropicModel",
     "cache_breakpoints",
     "create",
+    "preflight",
+    "require_key",
     "thinking_config",
     "uses_adaptive_thinking",
 ]
@@ -147,7 +151,7 @@ class AnthropicModel:
             cause = exc.__cause__
             connect = type(cause).__name__ == "ConnectError"  # httpx: nothing was sent
             detail = (str(cause) if cause else "") or exc.message
-            return connection_failure(self.errors, detail, connect=connect)
+            return connection_failure(self.errors, detail, connect=connect, refused=connection_refused(exc))
         return None
 
     def parse_response(self, message: Any) -> ModelResponse:
@@ -217,6 +221,23 @@ def thinking_config(model_id: str, budget_tokens: int, max_tokens: int) -> dict[
     return {"type": "enabled", "budget_tokens": budget_tokens}
 
 
+def require_key(settings: ModelSettings) -> str:
+    """The key in ``ANTHROPIC_API_KEY``; :class:`MissingKeyError` without one (the SDK is not imported)."""
+    key = os.environ.get(KEY_ENV, "").strip()
+    if not key:
+        raise MissingKeyError(
+            f"no Anthropic API key: set {KEY_ENV}, "
+            "or run offline with 'evalkit run' (replays the recorded transcript)"
+        )
+    return key
+
+
+def preflight(name: str, settings: ModelSettings) -> None:
+    """What can fail before a run loads anything: no key, or no server at a ``--base-url`` on this machine."""
+    require_key(settings)
+    probe_local_server(name, settings.base_url or os.environ.get(BASE_URL_ENV) or None)
+
+
 def create(
     model_id: str, settings: ModelSettings, *, retry_policy: RetryPolicy | None = None
 ) -> AnthropicModel:
@@ -225,12 +246,7 @@ def create(
         import anthropic
     except ImportError:
         raise ModelError("the anthropic SDK is not installed: pip install anthropic") from None
-    key = os.environ.get(KEY_ENV, "").strip()
-    if not key:
-        raise MissingKeyError(
-            f"no Anthropic API key: set {KEY_ENV}, "
-            "or run offline with 'evalkit run' (replays the recorded transcript)"
-        )
+    key = require_key(settings)
     base_url = settings.base_url or os.environ.get(BASE_URL_ENV) or None
     client = anthropic.AsyncAnthropic(
         api_key=key, base_url=base_url, max_retries=0, timeout=settings.timeout_s

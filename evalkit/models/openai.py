@@ -35,6 +35,8 @@ from evalkit.models.retry import (
     RetryPolicy,
     call_with_retries,
     connection_failure,
+    connection_refused,
+    probe_local_server,
     status_failure,
     timeout_failure,
 )
@@ -42,7 +44,15 @@ from evalkit.models.retry import (
 if TYPE_CHECKING:
     import openai
 
-__all__ = ["KEY_ENV", "PLACEHOLDER_KEY", "OpenAIModel", "create", "is_compatible_server"]
+__all__ = [
+    "KEY_ENV",
+    "PLACEHOLDER_KEY",
+    "OpenAIModel",
+    "create",
+    "is_compatible_server",
+    "preflight",
+    "require_key",
+]
 
 KEY_ENV = "OPENAI_API_KEY"
 BASE_URL_ENV = "OPENAI_BASE_URL"
@@ -129,7 +139,7 @@ class OpenAIModel:
             cause = exc.__cause__
             connect = type(cause).__name__ == "ConnectError"  # httpx: nothing was sent
             detail = (str(cause) if cause else "") or exc.message
-            return connection_failure(self.errors, detail, connect=connect)
+            return connection_failure(self.errors, detail, connect=connect, refused=connection_refused(exc))
         return None
 
     def parse_response(self, completion: Any) -> ModelResponse:
@@ -170,6 +180,26 @@ def is_compatible_server(base_url: str | None) -> bool:
     return not (host == "openai.com" or host.endswith(".openai.com"))
 
 
+def require_key(settings: ModelSettings) -> str:
+    """The key in ``OPENAI_API_KEY`` (a placeholder for a compatible server that takes none);
+    :class:`MissingKeyError` for OpenAI's own API without one. The SDK is not imported."""
+    key = os.environ.get(KEY_ENV, "").strip()
+    if key:
+        return key
+    if not is_compatible_server(settings.base_url or os.environ.get(BASE_URL_ENV) or None):
+        raise MissingKeyError(
+            f"no OpenAI API key: set {KEY_ENV}, run offline with 'evalkit run' (replays the recorded "
+            "transcript), or use an OpenAI-compatible server (vLLM, llama.cpp, Ollama) with --base-url"
+        )
+    return PLACEHOLDER_KEY
+
+
+def preflight(name: str, settings: ModelSettings) -> None:
+    """What can fail before a run loads anything: no key, or no server at a ``--base-url`` on this machine."""
+    require_key(settings)
+    probe_local_server(name, settings.base_url or os.environ.get(BASE_URL_ENV) or None)
+
+
 def create(model_id: str, settings: ModelSettings, *, retry_policy: RetryPolicy | None = None) -> OpenAIModel:
     """An OpenAI (or OpenAI-compatible) model; raises :class:`MissingKeyError` without a key for OpenAI."""
     try:
@@ -178,14 +208,7 @@ def create(model_id: str, settings: ModelSettings, *, retry_policy: RetryPolicy 
         raise ModelError("the openai SDK is not installed: pip install openai") from None
     base_url = settings.base_url or os.environ.get(BASE_URL_ENV) or None
     compatible = is_compatible_server(base_url)
-    key = os.environ.get(KEY_ENV, "").strip()
-    if not key:
-        if not compatible:
-            raise MissingKeyError(
-                f"no OpenAI API key: set {KEY_ENV}, run offline with 'evalkit run' (replays the recorded "
-                "transcript), or use an OpenAI-compatible server (vLLM, llama.cpp, Ollama) with --base-url"
-            )
-        key = PLACEHOLDER_KEY
+    key = require_key(settings)
     client = openai.AsyncOpenAI(api_key=key, base_url=base_url, max_retries=0, timeout=settings.timeout_s)
     errors = ErrorContext(f"openai:{model_id}", model_id, KEY_ENV, base_url=base_url, secret=key)
     policy = retry_policy or RetryPolicy.for_settings(settings.max_retries)

@@ -10,13 +10,20 @@ from __future__ import annotations
 
 import importlib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from evalkit.errors import ModelError
 from evalkit.models.base import Model
 
-__all__ = ["ModelSettings", "expand_alias", "known_providers", "register_provider", "resolve_model"]
+__all__ = [
+    "ModelSettings",
+    "expand_alias",
+    "known_providers",
+    "preflight",
+    "register_provider",
+    "resolve_model",
+]
 
 
 @dataclass(frozen=True)
@@ -42,6 +49,15 @@ _PROVIDERS: dict[str, str | Factory] = {
     "openai": "evalkit.models.openai:create",
     "replay": "evalkit.models.replay:create",
     "local": "evalkit.models.local:create",
+}
+_BUILTIN_PROVIDERS = dict(_PROVIDERS)
+
+
+# provider name -> "module:function(name, settings)" raising ModelError for what is known to fail before a
+# run starts (no key; no server at a --base-url on this machine), without importing the provider's SDK
+_PREFLIGHTS: dict[str, str] = {
+    "anthropic": "evalkit.models.anthropic:preflight",
+    "openai": "evalkit.models.openai:preflight",
 }
 
 
@@ -108,6 +124,25 @@ _ALIASES: dict[str, Callable[[], str]] = {
     "replay": lambda: "replay:default",
     "local": lambda: "local:default",
 }
+
+
+_ALIAS_PROVIDERS = {"claude": "anthropic", "gpt": "openai", "replay": "replay", "local": "local"}
+
+
+def preflight(names: Sequence[str], settings: ModelSettings | None = None) -> None:
+    """Raise what a run of ``names`` is bound to fail with, before it loads anything or works out an alias.
+
+    :class:`~evalkit.errors.MissingKeyError` when a provider's key is not set, and a
+    :class:`~evalkit.errors.ModelError` when ``base_url`` is on this machine and nothing listens there.
+    Imports no provider SDK (the alias ``claude`` imports one to find the newest model). Unknown
+    names, and providers registered in place of the built-in ones, are left to :func:`resolve_model`.
+    """
+    for name in names:
+        provider = _ALIAS_PROVIDERS.get(name) or name.partition(":")[0]
+        check = _PREFLIGHTS.get(provider)
+        if check is not None and _PROVIDERS.get(provider) == _BUILTIN_PROVIDERS.get(provider):
+            module_name, _, func = check.partition(":")
+            getattr(importlib.import_module(module_name), func)(name, settings or ModelSettings())
 
 
 def expand_alias(name: str) -> str:

@@ -29,15 +29,18 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import ipaddress
 import logging
 import random
 import re
+import socket
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from typing import TypeVar
+from urllib.parse import urlsplit
 
 from evalkit.errors import ContextFull, ModelError
 
@@ -47,8 +50,12 @@ __all__ = [
     "RetryPolicy",
     "call_with_retries",
     "connection_failure",
+    "connection_refused",
+    "is_loopback",
     "one_line",
     "parse_retry_after",
+    "probe_local_server",
+    "refused_here",
     "retry_timing",
     "status_failure",
     "timeout_failure",
@@ -310,9 +317,68 @@ def timeout_failure(ctx: ErrorContext, timeout_s: float) -> Failure:
     )
 
 
-def connection_failure(ctx: ErrorContext, detail: str, *, connect: bool = False) -> Failure:
-    """A connection that could not be made (``connect``) or was dropped: retryable."""
+def is_loopback(base_url: str | None) -> bool:
+    """Whether ``base_url`` names this machine: ``localhost``, ``127.0.0.0/8`` or ``::1``."""
+    host = (urlsplit(base_url).hostname or "") if base_url else ""
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def connection_refused(exc: BaseException) -> bool:
+    """Whether the connection behind an SDK's connection error was refused (nothing listens on the port)."""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, ConnectionRefusedError):
+            return True
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return False
+
+
+def refused_here(model: str, base_url: str) -> ModelError:
+    """The error for a refused connection to a server on this machine: a configuration error, not retried."""
+    parts = urlsplit(base_url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return ModelError(
+        f"{model}: nothing is listening at {base_url} (connection refused): "
+        f"is the server running on port {port} of this machine, and is the URL right (--base-url)?"
+    )
+
+
+def probe_local_server(model: str, base_url: str | None, timeout_s: float = 1.0) -> None:
+    """Raise :func:`refused_here`'s error if ``base_url`` is on this machine and nothing listens on its port.
+
+    A run calls it before it loads anything, so a server that is not running is its first line,
+    not a failure after start-up. Other hosts, and anything but a refusal, are left to the run.
+    """
+    if not base_url or not is_loopback(base_url):
+        return
+    parts = urlsplit(base_url)
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        socket.create_connection((parts.hostname, port), timeout=timeout_s).close()
+    except ConnectionRefusedError:
+        raise refused_here(model, base_url) from None
+    except (OSError, ValueError):  # a timeout, an odd address: the run's own calls will say what it is
+        return
+
+
+def connection_failure(
+    ctx: ErrorContext, detail: str, *, connect: bool = False, refused: bool = False
+) -> Failure:
+    """A connection that could not be made (``connect``) or was dropped: retryable.
+
+    Except a connection ``refused`` on this machine (``--base-url http://127.0.0.1:8000/v1`` with no server
+    on port 8000): waiting would not start the server, so it fails at once and says what to check.
+    """
     said = one_line(detail, ctx.secret, limit=120)
+    if refused and ctx.base_url and is_loopback(ctx.base_url):
+        return Failure(refused_here(ctx.model, ctx.base_url))
     if ctx.base_url:
         msg = f"{ctx.model}: connection to {ctx.base_url} failed ({said})"
         if connect:

@@ -32,7 +32,7 @@ from typing import IO, Any, Literal
 from evalkit.errors import SandboxError
 from evalkit.sandbox.jobs import CallOutcome, ErrorInfo, Job, Limits, RunOutcome, Termination, parse_report
 
-__all__ = ["Isolation", "SandboxPool", "default_pool"]
+__all__ = ["Isolation", "SandboxPool", "default_pool", "stop"]
 
 Isolation = Literal["auto", "namespaces", "bwrap"]
 ZYGOTE = Path(__file__).with_name("_zygote.py")
@@ -85,6 +85,10 @@ class _Process:
         finally:
             theirs.close()
         self.ready: dict[str, Any] = {}
+        with _live_lock:
+            _live.add(self)
+        if _stopping.is_set():  # stop() ran while this one was being spawned
+            self.proc.kill()
 
     def receive(self, deadline: float) -> dict[str, Any] | None:
         """The zygote's next message; None if it exited; TimeoutError after ``deadline``."""
@@ -101,6 +105,8 @@ class _Process:
             ready = {"ready": False, "error": repr(err)}
         if not ready.get("ready"):
             self.kill()
+            if _stopping.is_set():
+                raise _stopped()
             raise SandboxError(
                 f"the sandbox worker did not start: {ready.get('error') or _stderr_tail(self.log) or 'no output'}"
             )
@@ -169,12 +175,16 @@ class _Process:
         self.channel.close()
         self.log.close()
         self._remove_root()
+        with _live_lock:
+            _live.discard(self)
 
     def kill(self) -> None:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
         self._remove_root()
+        with _live_lock:
+            _live.discard(self)
 
     def _remove_root(self) -> None:
         if self.root is not None:
@@ -280,14 +290,19 @@ class SandboxPool:
         count = workers or len(os.sched_getaffinity(0)) or 1
         chosen = _choose_isolation(isolation)
         try:
-            return cls._launch(count, chosen, warm)
-        except SandboxError as first:
-            if isolation != "auto" or chosen != "namespaces" or shutil.which("bwrap") is None:
-                raise
             try:
-                return cls._launch(count, "bwrap", warm)
-            except SandboxError as second:
-                raise SandboxError(f"{first}; the bubblewrap fallback failed too: {second}") from None
+                return cls._launch(count, chosen, warm)
+            except SandboxError as first:
+                if isolation != "auto" or chosen != "namespaces" or shutil.which("bwrap") is None:
+                    raise
+                try:
+                    return cls._launch(count, "bwrap", warm)
+                except SandboxError as second:
+                    raise SandboxError(f"{first}; the bubblewrap fallback failed too: {second}") from None
+        except SandboxError:
+            if _stopping.is_set():  # its zygotes were killed while they started
+                raise _stopped() from None
+            raise
 
     @classmethod
     def _launch(cls, count: int, isolation: Literal["namespaces", "bwrap"], warm: bool) -> SandboxPool:
@@ -355,7 +370,20 @@ class SandboxPool:
         self.cgroups_missing = str(process.ready.get("cgroups_missing") or "")
 
     def run(self, job: Job) -> RunOutcome:
-        """Run ``job`` on a free worker; SandboxError if the sandbox itself fails (never for bad code)."""
+        """Run ``job`` on a free worker; SandboxError if the sandbox itself fails (never for bad code).
+
+        After :func:`stop` it raises KeyboardInterrupt instead, in flight or not: the code was not graded.
+        """
+        try:
+            return self._run(job)
+        except SandboxError:
+            if _stopping.is_set():
+                raise _stopped() from None
+            raise
+
+    def _run(self, job: Job) -> RunOutcome:
+        if _stopping.is_set():
+            raise _stopped()
         if self._closed:
             raise SandboxError("the sandbox pool is closed")
         slot = self._idle.get()
@@ -448,12 +476,40 @@ def _bwrap_command(masks: list[str], uid: int) -> list[str]:
 
 _default: SandboxPool | None = None
 _default_lock = threading.Lock()
+_live: set[_Process] = set()  # every zygote of this process, starting ones included
+_live_lock = threading.Lock()
+_stopping = threading.Event()
+
+
+def _stopped() -> KeyboardInterrupt:
+    return KeyboardInterrupt("the sandbox was stopped")
+
+
+def stop() -> None:
+    """Kill every sandbox worker of this process now, starting and busy ones too; for good.
+
+    The CLI calls it on Ctrl-C and SIGTERM, so that a run's grading threads do not wait for zygotes
+    to start or jobs to end: a job in flight, a pool starting, and every later :meth:`SandboxPool.run`
+    raise KeyboardInterrupt, never a SandboxError (which a check would report as ``unscored``).
+    """
+    _stopping.set()
+    with _live_lock:
+        processes = list(_live)
+    for process in processes:
+        try:
+            process.kill()
+        except OSError:
+            pass
 
 
 def default_pool() -> SandboxPool:
     """The process-wide pool, started on first use and closed at exit."""
     global _default
+    if _stopping.is_set():
+        raise _stopped()
     with _default_lock:
+        if _stopping.is_set():
+            raise _stopped()
         if _default is None or _default._closed:
             _default = SandboxPool.start()
             atexit.register(_default.close)

@@ -100,3 +100,77 @@ def test_time_limit_must_be_positive():
 
     with pytest.raises(ValueError, match="positive"):
         run_bounded(pow, 2, 2, time_limit_s=0)
+
+
+def test_prestart_starts_one_worker_that_the_next_call_takes():
+    pool = WorkerPool(size=2, preload=())
+    try:
+        pool.prestart()
+        pool.prestart()  # one is starting already: no second one
+        assert pool._count == 1
+        assert pool.run(pow, (2, 5), 5.0) == 32  # waits for the prestarted worker rather than start another
+        assert pool._count == 1 and len(pool._idle) == 1
+        pool.prestart()  # one is idle: nothing to do
+        assert pool._count == 1
+    finally:
+        pool.close()
+    assert pool._count == 0
+
+
+def test_stop_interrupts_calls_in_flight_waiting_and_starting():
+    pool = WorkerPool(size=1, preload=())
+    outcomes: dict[str, BaseException | object] = {}
+
+    def call(name: str, seconds: float) -> None:
+        try:
+            outcomes[name] = pool.run(time.sleep, (seconds,), 60.0)
+        except BaseException as err:
+            outcomes[name] = err
+
+    busy = threading.Thread(target=call, args=("busy", 30))
+    busy.start()
+    while not pool._procs or pool._count == 0 or pool._idle:
+        time.sleep(0.01)
+    waiting = threading.Thread(target=call, args=("waiting", 0))  # the pool's one worker is busy
+    waiting.start()
+    time.sleep(0.2)
+    procs = set(pool._procs)
+    pool.stop()
+    for thread in (busy, waiting):
+        thread.join(timeout=10)
+        assert not thread.is_alive()
+    assert isinstance(outcomes["busy"], KeyboardInterrupt), outcomes  # not WorkerCrashed: no verdict
+    assert isinstance(outcomes["waiting"], KeyboardInterrupt), outcomes
+    assert all(p.poll() is not None for p in procs)
+    with pytest.raises(KeyboardInterrupt):
+        pool.run(pow, (2, 2), 5.0)  # for good
+
+
+def test_stop_interrupts_a_worker_that_is_starting():
+    pool = WorkerPool(size=1, preload=("evalkit.checks.formula",))  # imports sympy: slow to start
+    outcome: list[BaseException | object] = []
+
+    def call() -> None:
+        try:
+            outcome.append(pool.run(pow, (2, 2), 60.0))
+        except BaseException as err:
+            outcome.append(err)
+
+    thread = threading.Thread(target=call)
+    thread.start()
+    while not pool._procs:
+        time.sleep(0.005)
+    pool.stop()
+    thread.join(timeout=10)
+    assert len(outcome) == 1 and isinstance(outcome[0], KeyboardInterrupt), outcome
+
+
+def test_a_bounded_call_inside_a_worker_runs_there(pool):
+    """A worker's call is bounded already: run_bounded inside it runs inline, not in a worker of its own."""
+    import functools
+
+    from evalkit.bounded import run_bounded
+
+    worker = pool.run(os.getpid, (), 5.0)
+    nested = pool.run(functools.partial(run_bounded, os.getpid, time_limit_s=5.0), (), 5.0)
+    assert nested == worker != os.getpid()

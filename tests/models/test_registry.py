@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import subprocess
 import sys
@@ -14,7 +15,7 @@ from evalkit.errors import MissingKeyError
 from evalkit.models.anthropic import AnthropicModel
 from evalkit.models.base import Model
 from evalkit.models.openai import OpenAIModel
-from evalkit.models.registry import ModelSettings, expand_alias, resolve_model
+from evalkit.models.registry import ModelSettings, expand_alias, preflight, resolve_model
 from tests.fakeserver import FakeProvider, Fault
 from tests.models.support import chat
 
@@ -92,3 +93,40 @@ def test_importing_the_models_package_imports_no_provider_sdk() -> None:
     code = "import sys, evalkit.models; print(sorted({'anthropic', 'openai'} & set(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+@pytest.mark.parametrize(("name", "says"), [("claude", "no Anthropic API key: set ANTHROPIC_API_KEY"),
+                                            ("anthropic:claude-haiku-4-5", "no Anthropic API key"),
+                                            ("gpt", "no OpenAI API key: set OPENAI_API_KEY"),
+                                            ("openai:gpt-5.5", "no OpenAI API key")])  # fmt: skip
+def test_preflight_names_the_missing_key_without_importing_the_sdk(name: str, says: str) -> None:
+    code = (
+        "import sys\nfrom evalkit.models.registry import preflight\n"
+        f"try:\n    preflight(['replay', {name!r}])\nexcept Exception as err:\n"
+        "    print(type(err).__name__, err)\n"
+        "print(sorted({'anthropic', 'openai'} & set(sys.modules)))"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.endswith(("_API_KEY", "_BASE_URL"))}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    first, imported = out.stdout.strip().splitlines()
+    assert first.startswith(f"MissingKeyError {says}") and "'evalkit run'" in first
+    assert imported == "[]"
+
+
+def test_preflight_passes_with_a_key_or_a_compatible_server(
+    provider_env: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    preflight(["claude", "gpt", "replay", "local", "openai:x"])
+    monkeypatch.delenv("OPENAI_API_KEY")
+    preflight(["openai:llama3"], ModelSettings(base_url="http://10.0.0.5:8000/v1"))  # takes no key
+    with pytest.raises(MissingKeyError):
+        preflight(["openai:llama3"], ModelSettings(base_url="https://api.openai.com/v1"))
+    preflight(["nonsense", "mystery:model"])  # resolve_model says what is wrong with these
+
+
+def test_preflight_leaves_a_replaced_provider_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    from evalkit.models import registry
+
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    monkeypatch.setitem(registry._PROVIDERS, "anthropic", lambda model_id, settings: None)
+    preflight(["anthropic:claude-haiku-4-5"])  # its factory decides what it needs

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import ipaddress
 import json
 import logging
+import socket
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +25,10 @@ from evalkit.models.retry import (
     Failure,
     RetryPolicy,
     call_with_retries,
+    is_loopback,
     one_line,
     parse_retry_after,
+    probe_local_server,
     retry_timing,
     status_failure,
 )
@@ -318,17 +324,80 @@ def test_fail_fast_statuses_are_not_retried(
     assert fake_provider.request_count == 1 and fast_retries == []
 
 
+@contextmanager
+def closed_port(host: str) -> Iterator[int]:
+    """A port on ``host`` that refuses connections: bound (so nothing else takes it) but not listening."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.bind((host, 0))
+    except OSError as err:
+        pytest.skip(f"cannot bind {host}: {err}")
+    with sock:
+        yield sock.getsockname()[1]
+
+
+def _outside_address() -> str:
+    """This machine's address on its network (not loopback): a refusal there is not 'on this machine'."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.connect(("192.0.2.1", 9))  # no packet is sent: this only picks the outgoing interface
+        address = probe.getsockname()[0]
+    if ipaddress.ip_address(address).is_loopback:
+        pytest.skip("no network interface but loopback")
+    return address
+
+
 @pytest.mark.parametrize("provider", PROVIDERS)
-def test_connection_refused_is_retried_then_explained(
+@pytest.mark.parametrize(("host", "url_host"), [("127.0.0.1", "127.0.0.1"), ("127.0.0.1", "localhost"),
+                                                ("::1", "[::1]")])  # fmt: skip
+def test_connection_refused_on_this_machine_fails_at_once(
+    provider: str, host: str, url_host: str, provider_env: dict, fast_retries: list[float]
+) -> None:
+    create, model_id, _ = PROVIDERS[provider]
+    with closed_port(host) as port:
+        base_url = f"http://{url_host}:{port}" + ("/v1" if provider == "openai" else "")
+        err = generate_error(create, model_id, ModelSettings(base_url=base_url, max_retries=6), chat("hi"))
+        with pytest.raises(ModelError) as probed:  # what a run says before it loads anything
+            probe_local_server(f"{provider}:{model_id}", base_url)
+    assert not err.retryable and fast_retries == []  # not one retry, not one wait
+    assert (
+        str(err)
+        == str(probed.value)
+        == (
+            f"{provider}:{model_id}: nothing is listening at {base_url} (connection refused): "
+            f"is the server running on port {port} of this machine, and is the URL right (--base-url)?"
+        )
+    )
+    assert "\n" not in str(err)
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_connection_refused_elsewhere_is_retried_then_explained(
     provider: str, provider_env: dict, fast_retries: list[float]
 ) -> None:
-    create, model_id, attr = PROVIDERS[provider]
-    with FakeProvider() as fake:
-        base_url = getattr(fake, attr)
-    # the fake is closed: nothing listens on its port any more
-    err = generate_error(create, model_id, ModelSettings(base_url=base_url, max_retries=2), chat("hi"))
-    assert err.retryable and "gave up after 3 attempts" in str(err)
+    create, model_id, _ = PROVIDERS[provider]
+    address = _outside_address()
+    with closed_port(address) as port:
+        base_url = f"http://{address}:{port}"
+        err = generate_error(create, model_id, ModelSettings(base_url=base_url, max_retries=2), chat("hi"))
+        probe_local_server(f"{provider}:{model_id}", base_url)  # another host: nothing to say in advance
+    assert err.retryable and "gave up after 3 attempts" in str(err) and len(fast_retries) == 2
     assert f"connection to {base_url} failed" in str(err) and "is the server running?" in str(err)
+
+
+def test_a_listening_server_on_this_machine_passes_the_probe(fake_provider: FakeProvider) -> None:
+    probe_local_server("openai:x", fake_provider.openai_base_url)
+    assert fake_provider.request_count == 0  # a connection opened and closed is not a request
+
+
+@pytest.mark.parametrize(
+    ("url", "here"),
+    [("http://127.0.0.1:8000/v1", True), ("http://127.8.9.10:1", True), ("http://localhost:11434/v1", True),
+     ("http://[::1]:8000", True), ("https://api.localhost/v1", True), ("http://10.0.0.5:8000/v1", False),
+     ("https://api.openai.com/v1", False), ("http://localhost.example.com", False), (None, False)],
+)  # fmt: skip
+def test_is_loopback(url: str | None, here: bool) -> None:
+    assert is_loopback(url) is here
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)

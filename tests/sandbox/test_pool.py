@@ -165,3 +165,57 @@ def test_the_memory_limit_counts_every_process_of_the_check(pool: SandboxPool) -
     assert (
         outcome.failure(limits) == "the code ran out of memory (limit 256 MiB for all its processes together)"
     )
+
+
+_STOP_PROBE = """
+import json, sys, threading, time
+from evalkit.sandbox import Call, Job, Limits, SandboxPool, default_pool
+from evalkit.sandbox import pool as pools
+
+outcomes = {}
+
+def attempt(name, work):
+    try:
+        outcomes[name] = repr(work())
+    except BaseException as err:
+        outcomes[name] = type(err).__name__
+
+if sys.argv[1] == "starting":
+    thread = threading.Thread(target=attempt, args=("start", default_pool))
+    thread.start()
+    while not pools._live:
+        time.sleep(0.005)
+else:
+    started = default_pool()
+    job = Job("import time\\ndef nap():\\n    time.sleep(30)\\n", (Call("nap", ()),), Limits(cpu_s=30, wall_s=60))
+    thread = threading.Thread(target=attempt, args=("job", lambda: started.run(job)))
+    thread.start()
+    time.sleep(1.0)
+pools.stop()
+thread.join(timeout=20)
+attempt("later", default_pool)
+print(json.dumps({**outcomes, "alive": thread.is_alive(), "live": len(pools._live)}))
+"""
+
+
+@pytest.mark.parametrize("when", ["starting", "busy"])
+def test_stop_turns_a_start_or_a_job_into_keyboard_interrupt(when: str) -> None:
+    """After stop() (Ctrl-C) nothing the sandbox was doing becomes a SandboxError, which a check would
+    report as an unscored verdict; run in a child process, since stop() is for good."""
+    import json
+    import subprocess
+    import sys
+
+    if os.geteuid() != 0 and shutil.which("bwrap") is None:
+        pytest.skip("needs root (namespaces) or bubblewrap")
+    done = subprocess.run(
+        [sys.executable, "-c", _STOP_PROBE, when],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        cwd=Path(__file__).parents[2],
+    )
+    assert done.returncode == 0, done.stderr
+    outcome = json.loads(done.stdout.strip().splitlines()[-1])
+    first = "start" if when == "starting" else "job"
+    assert outcome == {first: "KeyboardInterrupt", "later": "KeyboardInterrupt", "alive": False, "live": 0}
