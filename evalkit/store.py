@@ -23,7 +23,7 @@ import json
 import os
 import platform
 import re
-import tempfile
+import secrets
 import threading
 import time
 from dataclasses import dataclass
@@ -60,11 +60,25 @@ def _why(err: OSError) -> str:
     return reason
 
 
+# Whole files get the journal's mode, 0644 less the umask (``mkstemp`` would make them 0600).
+_FILE_MODE = 0o644
+
+
+def _temporary_beside(path: Path) -> tuple[int, str]:
+    """A new file ``.<name>.<random>`` in ``path``'s directory, opened for writing, mode 0644 less the umask."""
+    while True:
+        tmp = str(path.parent / f".{path.name}.{secrets.token_hex(6)}")
+        try:
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, _FILE_MODE), tmp
+        except FileExistsError:  # pragma: no cover - 48 random bits
+            continue
+
+
 def write_bytes_atomic(path: Path, data: bytes) -> None:
     """Write ``path`` so that readers see the old file or the new one, never half; StoreError if refused."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        fd, tmp = _temporary_beside(path)
     except OSError as err:
         raise StoreError(f"cannot write {path}: {_why(err)}") from None
     try:
@@ -136,7 +150,7 @@ class _RunLock:
     def __init__(self, path: Path) -> None:
         lock = path / LOCK
         try:
-            self.fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            self.fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, _FILE_MODE)
         except OSError as err:
             raise StoreError(f"cannot lock {lock}: {_why(err)}") from None
         try:
@@ -181,7 +195,7 @@ class RunStore:
         self._broken: StoreError | None = None
         journal = path / JOURNAL
         try:
-            self._fd = os.open(journal, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            self._fd = os.open(journal, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, _FILE_MODE)
         except OSError as err:
             self._run_lock.release()
             raise StoreError(f"cannot write the journal {journal}: {_why(err)}") from None
