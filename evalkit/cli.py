@@ -560,8 +560,9 @@ def report(
 def compare(
     run_refs: Annotated[list[str], typer.Argument(metavar="RUN...", help="Two or more runs to compare.")],
     out: Annotated[
-        str, typer.Option("--out", help="Where to write the comparison as HTML.")
-    ] = "compare.html",
+        str | None,
+        typer.Option("--out", help="Where to write the comparison as HTML (default: beside the runs)."),
+    ] = None,
     runs_dir: Annotated[str | None, typer.Option("--dir", help="Runs directory.")] = None,
 ) -> None:
     """Compare runs per question and part: first try / after hints / failed, tokens, cost."""
@@ -578,7 +579,8 @@ def export(
     run_refs: Annotated[list[str], typer.Argument(metavar="RUN...", help="Runs to export.")],
     export_format: Annotated[str, typer.Option("--format", "-f", help="csv or parquet.")] = "csv",
     out: Annotated[
-        str | None, typer.Option("--out", help="Output file (default: parts.csv/.parquet).")
+        str | None,
+        typer.Option("--out", help="Output file (default: RUN/parts.csv, or beside the runs for several)."),
     ] = None,
     runs_dir: Annotated[str | None, typer.Option("--dir", help="Runs directory.")] = None,
 ) -> None:
