@@ -1,16 +1,64 @@
-"""The ``results.json`` / ``--json`` shape of a run, shared by runs (:mod:`evalkit.api`) and re-grading."""
+"""The ``results.json`` / ``--json`` shape of a run, shared by runs (:mod:`evalkit.api`) and re-grading.
+
+It reads conversations through :class:`Conversation`, the fields a results file shows, so the
+shape of a file does not depend on how a conversation is held (the tutoring loop, a regrade).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
-from evalkit.conversation import ConversationResult
 from evalkit.models.base import TRUNCATED_STOP_REASONS, Usage
 from evalkit.pricing import cost_usd
+from evalkit.store import conv_id
 
-__all__ = ["results_json", "truncated_replies"]
+__all__ = ["Conversation", "counting_opening", "results_json", "truncated_replies"]
+
+
+class _Part(Protocol):
+    @property
+    def points(self) -> float: ...
+    @property
+    def max_points(self) -> float: ...
+    def to_json(self) -> dict[str, Any]: ...
+
+
+class Conversation(Protocol):
+    """What a results file shows of one conversation (:class:`~evalkit.conversation.ConversationResult`)."""
+
+    @property
+    def problem(self) -> str: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def sample(self) -> int: ...
+    @property
+    def parts(self) -> Sequence[_Part]: ...
+    @property
+    def usage(self) -> Usage: ...
+    @property
+    def model_calls(self) -> int: ...
+    @property
+    def stopped(self) -> str | None: ...
+
+
+C = TypeVar("C", bound=Conversation)
+
+
+def counting_opening(conversations: list[C], opening: Usage) -> list[C]:
+    """``conversations`` of one sample with the opening exchange's one call and tokens on the first.
+
+    Every conversation of a sample continues the same opening; a run and a regrade count it once,
+    so their totals are the tokens the run was sent and sent back.
+    """
+    if not conversations:
+        return conversations
+    first = conversations[0]
+    counted = replace(first, usage=first.usage + opening, model_calls=first.model_calls + 1)  # type: ignore[type-var]
+    return [counted, *conversations[1:]]
 
 
 def truncated_replies(events: Iterable[dict[str, Any]]) -> dict[str, int]:
@@ -28,7 +76,7 @@ def results_json(
     run_dir: Path,
     model: str,
     suite: str,
-    conversations: tuple[ConversationResult, ...] | list[ConversationResult],
+    conversations: Sequence[Conversation],
     *,
     batch: bool = False,
     truncated: Mapping[str, int] | None = None,
@@ -53,7 +101,7 @@ def results_json(
                 "cost_usd": round(cost_usd(model, conv.usage, batch=batch), 6),
                 "model_calls": conv.model_calls,
                 "stopped": conv.stopped,
-                "truncated_replies": truncated.get(f"s{conv.sample}/{conv.problem}", 0),
+                "truncated_replies": truncated.get(conv_id(conv.sample, conv.problem), 0),
             }
         )
     parts = [p.to_json() for c in conversations for p in c.parts]

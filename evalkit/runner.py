@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from evalkit.cache import CachedModel, ResponseCache
@@ -22,9 +22,10 @@ from evalkit.models.base import GenerationOptions, Model
 from evalkit.models.batch import BatchingModel, BatchPolling, budget_only
 from evalkit.models.journal import JournalModel, stored_turns
 from evalkit.models.limits import CallLimits, LimitedModel
+from evalkit.results import counting_opening
 from evalkit.spec.prompts import PromptSet
 from evalkit.spec.suite import Suite
-from evalkit.store import RunStore
+from evalkit.store import RunStore, conv_id
 
 __all__ = ["Listener", "ModelRun", "execute"]
 
@@ -56,12 +57,6 @@ class ModelRun:
     conversations: list[ConversationResult] = field(default_factory=list)
     client: Model | None = None  # the wrapped model actually used
     waves: BatchingModel | None = None  # batch mode: collects each wave of turns into one batch
-
-
-def conv_id(sample: int, problem: str | None) -> str:
-    if problem is None:
-        return "opening" if sample == 0 else f"s{sample}/opening"
-    return f"s{sample}/{problem}"
 
 
 def wrap_model(
@@ -137,12 +132,7 @@ async def _one_sample(
         )
         for number, lp in enumerate(suite.problems, 1)
     ]
-    results = list(await asyncio.gather(*tasks))
-    # the opening's tokens are shared by the sample's conversations; count them once, on the first
-    if results:
-        first = results[0]
-        results[0] = replace(first, usage=first.usage + opening.usage, model_calls=first.model_calls + 1)
-    return results
+    return counting_opening(list(await asyncio.gather(*tasks)), opening.usage)
 
 
 async def execute(

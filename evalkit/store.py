@@ -36,6 +36,7 @@ from evalkit.errors import StoreError
 __all__ = [
     "RunDir",
     "RunStore",
+    "conv_id",
     "list_runs",
     "open_run",
     "package_versions",
@@ -134,6 +135,13 @@ _KEYS: dict[str, tuple[str, ...]] = {
 # Everything else is flushed (it survives a crash of evalkit) and is re-derived on resume
 # if a power loss takes it.
 _DURABLE = frozenset({"message", "batch_submitted", "run_end"})
+
+
+def conv_id(sample: int, problem: str | None) -> str:
+    """The journal's id of a conversation: ``s<sample>/<problem>``, or a sample's opening exchange."""
+    if problem is None:
+        return "opening" if sample == 0 else f"s{sample}/opening"
+    return f"s{sample}/{problem}"
 
 
 def event_key(event: dict[str, Any]) -> tuple[Any, ...] | None:
