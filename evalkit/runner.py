@@ -12,11 +12,12 @@ sends each wave of turns as one provider batch, and only the cost cap applies.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from evalkit.cache import CachedModel, ResponseCache
+from evalkit.cache import CachedModel, ResponseCache, request_key
 from evalkit.conversation import ConversationResult, Opening, run_conversation, run_opening
 from evalkit.models.base import GenerationOptions, Model
 from evalkit.models.batch import BatchingModel, BatchPolling, budget_only
@@ -157,7 +158,11 @@ async def execute(
     for mr in runs:
         if batch is not None:
             mr.waves = BatchingModel(
-                mr.model, base_url=base_url, polling=batch, journal=mr.store, stored_events=mr.stored_events
+                mr.model,
+                custom_id=functools.partial(request_key, mr.model.name, base_url),
+                polling=batch,
+                journal=mr.store,
+                stored_events=mr.stored_events,
             )
             mr.waves.conversations_started(samples)  # each sample's opening
         mr.client = wrap_model(
