@@ -27,7 +27,7 @@ from evalkit.models.registry import ModelSettings, expand_alias, resolve_model
 from evalkit.paths import default_dir
 from evalkit.pricing import price_for
 from evalkit.regrade import RegradeResult, regrade_run
-from evalkit.results import results_json, truncated_replies
+from evalkit.results import JudgeSpend, results_json, truncated_replies
 from evalkit.runner import Listener, ModelRun, execute
 from evalkit.spec.loading import read_yaml, spec_error_lines
 from evalkit.spec.models import Problem, Rubric
@@ -127,6 +127,7 @@ class RunResult:
         return [p for c in self.conversations for p in c.parts]
 
     truncated: Mapping[str, int] = field(default_factory=dict)
+    judge: JudgeSpend | None = None  # what the judge (--judge) cost; counted in the totals' cost_usd
 
     def to_json(self) -> dict[str, Any]:
         return results_json(
@@ -136,6 +137,7 @@ class RunResult:
             self.conversations,
             batch=self.batch,
             truncated=self.truncated,
+            judge=self.judge,
         )
 
 
@@ -200,14 +202,17 @@ def _execute_judged(
                 tuple(mr.conversations),
                 batch=config.batch,
                 truncated=truncated_replies(RunDir(mr.store.path, {}, None).journal()),
+                judge=mr.judge.spent() if mr.judge is not None else None,
             )
             mr.store.write_results(result.to_json())
-            # calls: the replies this process asked a provider for (not served from the journal or cache)
+            # calls: the replies this process asked a provider for (not served from the journal or cache);
+            # spent_usd: what they and the judge cost
             mr.store.event(
                 "run_end",
                 status="complete",
                 spent_usd=round(limits.spend.cost_usd, 6),
                 calls=limits.spend.calls,
+                **({"judge": result.judge.to_json()} if result.judge is not None else {}),
             )
             out.append(result)
         return out

@@ -89,6 +89,12 @@ def print_summary(results: dict[str, Any], console: Console) -> None:
         f"{t['input_tokens']:,} input{from_cache} + {t['output_tokens']:,} output tokens"
         + (f", ${t['cost_usd']:.4f}" if t.get("cost_usd") else "")
     )
+    judge = t.get("judge")
+    if judge:
+        console.print(
+            f"judge {judge['model']}: {judge['calls']} calls, {judge['input_tokens']:,} input + "
+            f"{judge['output_tokens']:,} output tokens, ${judge['cost_usd']:.4f} (in the total)"
+        )
     for q in results["questions"]:
         if q.get("stopped"):
             console.print(f"[yellow]{q['problem']} stopped early:[/] {_escape(str(q['stopped']))}")

@@ -7,7 +7,7 @@ shape of a file does not depend on how a conversation is held (the tutoring loop
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -15,7 +15,7 @@ from evalkit.models.base import TRUNCATED_STOP_REASONS, Usage
 from evalkit.pricing import cost_usd
 from evalkit.store import conv_id
 
-__all__ = ["Conversation", "counting_opening", "results_json", "truncated_replies"]
+__all__ = ["Conversation", "JudgeSpend", "counting_opening", "results_json", "truncated_replies"]
 
 
 class _Part(Protocol):
@@ -61,6 +61,24 @@ def counting_opening(conversations: list[C], opening: Usage) -> list[C]:
     return [counted, *conversations[1:]]
 
 
+@dataclass(frozen=True)
+class JudgeSpend:
+    """What the judge model (``--judge``) cost a run: its calls, tokens and dollars."""
+
+    model: str
+    calls: int
+    usage: Usage
+    cost_usd: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "calls": self.calls,
+            **self.usage.to_json(),
+            "cost_usd": round(self.cost_usd, 6),
+        }
+
+
 def truncated_replies(events: Iterable[dict[str, Any]]) -> dict[str, int]:
     """How many replies of each conversation (``conv`` id) stopped on a length limit, from journal events."""
     counts: dict[str, int] = {}
@@ -80,11 +98,14 @@ def results_json(
     *,
     batch: bool = False,
     truncated: Mapping[str, int] | None = None,
+    judge: JudgeSpend | None = None,
 ) -> dict[str, Any]:
     """The ``results.json`` / ``--json`` shape.
 
     ``truncated`` (from :func:`truncated_replies`) marks each question with the number of its
     replies that were cut off at ``--max-tokens`` or the context (``truncated_replies``).
+    ``judge`` (a run with ``--judge``) is shown in the totals as ``judge`` and its dollars are
+    counted in ``cost_usd``; the token totals are the tutored model's.
     """
     truncated = truncated or {}
     questions: list[dict[str, Any]] = []
@@ -106,6 +127,7 @@ def results_json(
         )
     parts = [p.to_json() for c in conversations for p in c.parts]
     usage = sum((c.usage for c in conversations), Usage())
+    cost = sum(float(q["cost_usd"]) for q in questions) + (judge.cost_usd if judge is not None else 0.0)
     return {
         "run_dir": str(run_dir),
         "model": model,
@@ -124,6 +146,7 @@ def results_json(
             "cache_read_tokens": usage.cache_read_tokens,
             "cache_write_tokens": usage.cache_write_tokens,
             "truncated_replies": sum(truncated.values()),  # the openings' too
-            "cost_usd": round(sum(float(q["cost_usd"]) for q in questions), 6),
+            "cost_usd": round(cost, 6),
+            **({"judge": judge.to_json()} if judge is not None else {}),
         },
     }

@@ -7,28 +7,33 @@ not paid for again), the call limits (connections, requests per minute, cost),
 and the provider adapter (with its own retries). In batch mode (``--batch``) the
 adapter is reached through :class:`~evalkit.models.batch.BatchingModel`, which
 sends each wave of turns as one provider batch, and only the cost cap applies.
+
+A judge (``--judge``) grading a model run's explanations is counted in its
+:class:`JudgeTally`: its calls, tokens and dollars, which count toward the cost cap.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from evalkit.cache import CachedModel, ResponseCache, request_key
 from evalkit.conversation import ConversationResult, Opening, run_conversation, run_opening
-from evalkit.models.base import GenerationOptions, Model
+from evalkit.models.base import GenerationOptions, Model, Usage
 from evalkit.models.batch import BatchingModel, BatchPolling, budget_only
 from evalkit.models.journal import JournalModel, stored_turns
-from evalkit.models.limits import CallLimits, LimitedModel
-from evalkit.results import counting_opening
+from evalkit.models.limits import CallLimits, LimitedModel, Spend
+from evalkit.pricing import cost_usd
+from evalkit.results import JudgeSpend, counting_opening
 from evalkit.spec.prompts import PromptSet
 from evalkit.spec.suite import Suite
 from evalkit.store import RunStore, conv_id
 
-__all__ = ["Listener", "ModelRun", "execute"]
+__all__ = ["JudgeTally", "Listener", "ModelRun", "execute"]
 
 Listener = Callable[[str, dict[str, Any]], None]
 T = TypeVar("T")
@@ -47,6 +52,38 @@ class _Tee:
             self.listener(type, {"model": self.model, **data})
 
 
+class JudgeTally:
+    """What the judge cost one model run: calls, tokens, dollars; the dollars count toward ``--max-cost``.
+
+    Judge replies arrive on the grading threads; their dollars are added to the run's
+    :class:`~evalkit.models.limits.Spend` on the event loop, the one thread that writes it, before
+    the conversation that was graded asks its next turn (whose cost check then includes them).
+    """
+
+    def __init__(self, spend: Spend, loop: asyncio.AbstractEventLoop) -> None:
+        self._spend, self._loop = spend, loop
+        self._lock = threading.Lock()
+        self._judge, self._calls, self._usage, self._cost = "", 0, Usage(), 0.0
+
+    def judged(self, judge: str, usage: Usage) -> None:
+        cost = cost_usd(judge, usage)
+        with self._lock:
+            self._judge, self._calls = judge, self._calls + 1
+            self._usage, self._cost = self._usage + usage, self._cost + cost
+        try:
+            self._loop.call_soon_threadsafe(self._charge, cost)
+        except RuntimeError:  # the loop has closed: the run is over and there is nothing left to cap
+            pass
+
+    def _charge(self, cost: float) -> None:
+        self._spend.cost_usd += cost
+
+    def spent(self) -> JudgeSpend | None:
+        """The judge's calls, tokens and dollars so far; None if no judge was asked."""
+        with self._lock:
+            return JudgeSpend(self._judge, self._calls, self._usage, self._cost) if self._calls else None
+
+
 @dataclass
 class ModelRun:
     """One model's share of a run: its client, its run directory, and its results."""
@@ -58,6 +95,7 @@ class ModelRun:
     conversations: list[ConversationResult] = field(default_factory=list)
     client: Model | None = None  # the wrapped model actually used
     waves: BatchingModel | None = None  # batch mode: collects each wave of turns into one batch
+    judge: JudgeTally | None = None  # what the judge (--judge) cost, once the run has started
 
 
 def wrap_model(
@@ -93,6 +131,7 @@ async def _tracked(waves: BatchingModel | None, conversation: Awaitable[T], succ
 
 async def _one_sample(
     mr: ModelRun,
+    judge: JudgeTally,
     client: Model,
     suite: Suite,
     prompts: PromptSet,
@@ -101,39 +140,43 @@ async def _one_sample(
     listener: Listener | None,
     sandbox: Any,
 ) -> list[ConversationResult]:
+    from evalkit.checks.criteria import metering  # the check kinds load when a run starts, not on import
+
     recorder = _Tee(mr.store, listener, mr.model.name)
-    opening: Opening = await _tracked(
-        mr.waves,
-        run_opening(
-            client,
-            prompts,
-            list(suite.problems),
-            options=options,
-            sample=sample,
-            recorder=recorder,
-            conv=conv_id(sample, None),
-        ),
-        successors=len(suite.problems),
-    )
-    tasks = [
-        _tracked(
+    with metering(judge):  # what the judge is asked while this sample is graded is this run's
+        opening: Opening = await _tracked(
             mr.waves,
-            run_conversation(
+            run_opening(
                 client,
                 prompts,
-                lp,
-                number,
-                opening,
+                list(suite.problems),
                 options=options,
                 sample=sample,
-                sandbox=sandbox,
                 recorder=recorder,
-                conv=conv_id(sample, lp.id),
+                conv=conv_id(sample, None),
             ),
+            successors=len(suite.problems),
         )
-        for number, lp in enumerate(suite.problems, 1)
-    ]
-    return counting_opening(list(await asyncio.gather(*tasks)), opening.usage)
+        tasks = [
+            _tracked(
+                mr.waves,
+                run_conversation(
+                    client,
+                    prompts,
+                    lp,
+                    number,
+                    opening,
+                    options=options,
+                    sample=sample,
+                    sandbox=sandbox,
+                    recorder=recorder,
+                    conv=conv_id(sample, lp.id),
+                ),
+            )
+            for number, lp in enumerate(suite.problems, 1)
+        ]
+        results = list(await asyncio.gather(*tasks))
+    return counting_opening(results, opening.usage)
 
 
 async def execute(
@@ -156,6 +199,7 @@ async def execute(
     """
     jobs = []
     for mr in runs:
+        judge = mr.judge = JudgeTally(limits.spend, asyncio.get_running_loop())
         if batch is not None:
             mr.waves = BatchingModel(
                 mr.model,
@@ -175,7 +219,9 @@ async def execute(
         )
         for sample in range(samples):
             mine = mr.options or options
-            jobs.append((mr, _one_sample(mr, mr.client, suite, prompts, sample, mine, listener, sandbox)))
+            jobs.append(
+                (mr, _one_sample(mr, judge, mr.client, suite, prompts, sample, mine, listener, sandbox))
+            )
     try:
         gathered = await asyncio.gather(*(job for _, job in jobs))
     finally:
