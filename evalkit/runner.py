@@ -3,10 +3,11 @@
 Per model, one run directory. Each conversation is an asyncio task; model calls
 go through, outermost first: the journal (resume: replies already stored are
 served from the run's own journal), the response cache (a reply seen before is
-not paid for again), the call limits (connections, requests per minute, cost),
-and the provider adapter (with its own retries). In batch mode (``--batch``) the
-adapter is reached through :class:`~evalkit.models.batch.BatchingModel`, which
-sends each wave of turns as one provider batch, and only the cost cap applies.
+not paid for again), a wait until the replies the call is built on are on disk
+(:meth:`~evalkit.store.RunStore.synced`), the call limits (connections, requests
+per minute, cost), and the provider adapter (with its own retries). In batch mode
+(``--batch``) the adapter is reached through :class:`~evalkit.models.batch.BatchingModel`,
+which sends each wave of turns as one provider batch, and only the cost cap applies.
 
 A judge (``--judge``) grading a model run's explanations is counted in its
 :class:`JudgeTally`: its calls, tokens and dollars, which count toward the cost cap.
@@ -19,11 +20,11 @@ import functools
 import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from evalkit.cache import CachedModel, ResponseCache, request_key
 from evalkit.conversation import ConversationResult, Opening, run_conversation, run_opening
-from evalkit.models.base import GenerationOptions, Model, Usage
+from evalkit.models.base import GenerationOptions, Model, ModelRequest, ModelResponse, Usage
 from evalkit.models.batch import BatchingModel, BatchPolling, budget_only
 from evalkit.models.journal import JournalModel, stored_turns
 from evalkit.models.limits import CallLimits, LimitedModel, Spend
@@ -98,6 +99,31 @@ class ModelRun:
     judge: JudgeTally | None = None  # what the judge (--judge) cost, once the run has started
 
 
+class Journal(Protocol):
+    async def synced(self, *convs: str) -> None: ...
+
+
+class _AfterTheJournal:
+    """A model whose calls go out once the replies they are built on are on disk (the store's group commit).
+
+    Nothing is asked of a provider (nor paid for) on the strength of a reply a power loss could still take.
+    """
+
+    def __init__(self, inner: Model, journal: Journal) -> None:
+        self.inner, self.journal = inner, journal
+        self.name, self.provider = inner.name, inner.provider
+
+    async def generate(self, request: ModelRequest) -> ModelResponse:
+        if request.conv:  # its conversation's replies, and the opening exchange it continues
+            await self.journal.synced(request.conv, conv_id(request.sample, None))
+        else:
+            await self.journal.synced()
+        return await self.inner.generate(request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
 def wrap_model(
     model: Model,
     *,
@@ -105,9 +131,11 @@ def wrap_model(
     cache: ResponseCache | None,
     base_url: str | None,
     stored_events: list[dict[str, Any]],
+    journal: Journal,
     waves: BatchingModel | None = None,
 ) -> Model:
     client: Model = LimitedModel(model, limits) if waves is None else LimitedModel(waves, budget_only(limits))
+    client = _AfterTheJournal(client, journal)
     if cache is not None and model.provider in _CACHEABLE:
         # a local model's replies are keyed by its weights' hash, not by where its server listened
         client = CachedModel(client, cache, getattr(model, "cache_scope", None) or base_url)
@@ -215,6 +243,7 @@ async def execute(
             cache=cache,
             base_url=base_url,
             stored_events=mr.stored_events,
+            journal=mr.store,
             waves=mr.waves,
         )
         for sample in range(samples):
