@@ -28,7 +28,7 @@ from evalkit.paths import default_dir
 from evalkit.pricing import price_for
 from evalkit.regrade import RegradeResult, regrade_run
 from evalkit.results import JudgeSpend, results_json, truncated_replies
-from evalkit.runner import Listener, ModelRun, execute
+from evalkit.runner import JudgeMetering, Listener, ModelRun, execute
 from evalkit.spec.loading import read_yaml, spec_error_lines
 from evalkit.spec.models import Problem, Rubric
 from evalkit.spec.prompts import PromptSet, load_prompts
@@ -157,10 +157,13 @@ def _execute(
     prompts: PromptSet,
     listener: Listener | None,
 ) -> list[RunResult]:
-    from evalkit.checks.criteria import judging  # the check kinds import torch: only when a run starts
+    from evalkit.checks.criteria import (
+        judging,
+        metering,
+    )  # the check kinds import torch: only when a run starts
 
-    with judging(config.judge, ModelSettings(max_retries=config.max_retries)):
-        return _execute_judged(config, model_runs, suite, prompts, listener)
+    with judging(config.judge, ModelSettings(max_retries=config.max_retries)) as judge:
+        return _execute_judged(config, model_runs, suite, prompts, listener, metering if judge else None)
 
 
 def _execute_judged(
@@ -169,6 +172,7 @@ def _execute_judged(
     suite: Suite,
     prompts: PromptSet,
     listener: Listener | None,
+    judge_meter: JudgeMetering | None,
 ) -> list[RunResult]:
     limits = CallLimits(
         max_connections=config.max_connections, rpm=config.rpm, max_cost=config.max_cost, batch=config.batch
@@ -191,6 +195,7 @@ def _execute_judged(
                 base_url=config.base_url,
                 listener=listener,
                 batch=BatchPolling(first_s=config.batch_poll_s) if config.batch else None,
+                judge_meter=judge_meter,
             )
         )
         out = []

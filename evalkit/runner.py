@@ -16,9 +16,11 @@ A judge (``--judge``) grading a model run's explanations is counted in its
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import threading
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
@@ -37,6 +39,8 @@ from evalkit.store import RunStore, conv_id
 __all__ = ["JudgeTally", "Listener", "ModelRun", "execute"]
 
 Listener = Callable[[str, dict[str, Any]], None]
+# counts a run's judge calls in the context it opens (the grading threads of its tasks included)
+JudgeMetering = Callable[["JudgeTally"], AbstractContextManager[object]]
 T = TypeVar("T")
 _CACHEABLE = {"anthropic", "openai", "local"}
 
@@ -159,7 +163,7 @@ async def _tracked(waves: BatchingModel | None, conversation: Awaitable[T], succ
 
 async def _one_sample(
     mr: ModelRun,
-    judge: JudgeTally,
+    metered: AbstractContextManager[object],
     client: Model,
     suite: Suite,
     prompts: PromptSet,
@@ -168,10 +172,8 @@ async def _one_sample(
     listener: Listener | None,
     sandbox: Any,
 ) -> list[ConversationResult]:
-    from evalkit.checks.criteria import metering  # the check kinds load when a run starts, not on import
-
     recorder = _Tee(mr.store, listener, mr.model.name)
-    with metering(judge):  # what the judge is asked while this sample is graded is this run's
+    with metered:  # what the judge is asked while this sample is graded is this run's
         opening: Opening = await _tracked(
             mr.waves,
             run_opening(
@@ -220,14 +222,17 @@ async def execute(
     listener: Listener | None = None,
     sandbox: Any = None,
     batch: BatchPolling | None = None,
+    judge_meter: JudgeMetering | None = None,
 ) -> None:
     """Run every conversation of every model run; results land in each ``ModelRun``.
 
     With ``batch``, each model's turns go out in waves through its provider's batch API.
+    ``judge_meter`` (:func:`evalkit.checks.criteria.metering`, from the API) counts the judge's
+    calls of each model run's grading in its :class:`JudgeTally`.
     """
     jobs = []
     for mr in runs:
-        judge = mr.judge = JudgeTally(limits.spend, asyncio.get_running_loop())
+        mr.judge = JudgeTally(limits.spend, asyncio.get_running_loop())
         if batch is not None:
             mr.waves = BatchingModel(
                 mr.model,
@@ -248,8 +253,9 @@ async def execute(
         )
         for sample in range(samples):
             mine = mr.options or options
+            metered = judge_meter(mr.judge) if judge_meter is not None else contextlib.nullcontext()
             jobs.append(
-                (mr, _one_sample(mr, judge, mr.client, suite, prompts, sample, mine, listener, sandbox))
+                (mr, _one_sample(mr, metered, mr.client, suite, prompts, sample, mine, listener, sandbox))
             )
     try:
         gathered = await asyncio.gather(*(job for _, job in jobs))
