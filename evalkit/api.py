@@ -157,10 +157,8 @@ def _execute(
     prompts: PromptSet,
     listener: Listener | None,
 ) -> list[RunResult]:
-    from evalkit.checks.criteria import (
-        judging,
-        metering,
-    )  # the check kinds import torch: only when a run starts
+    # the check kinds import torch: only when a run starts
+    from evalkit.checks.criteria import judging, metering
 
     with judging(config.judge, ModelSettings(max_retries=config.max_retries)) as judge:
         return _execute_judged(config, model_runs, suite, prompts, listener, metering if judge else None)
