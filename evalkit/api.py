@@ -27,8 +27,8 @@ from evalkit.models.registry import ModelSettings, expand_alias, preflight, reso
 from evalkit.paths import default_dir
 from evalkit.pricing import price_for
 from evalkit.regrade import RegradeResult, regrade_run
-from evalkit.results import results_json, truncated_replies
-from evalkit.runner import Listener, ModelRun, execute
+from evalkit.results import JudgeSpend, results_json, truncated_replies
+from evalkit.runner import JudgeMetering, Listener, ModelRun, execute
 from evalkit.spec.loading import read_yaml, spec_error_lines
 from evalkit.spec.models import Problem, Rubric
 from evalkit.spec.prompts import PromptSet, load_prompts
@@ -129,6 +129,7 @@ class RunResult:
         return [p for c in self.conversations for p in c.parts]
 
     truncated: Mapping[str, int] = field(default_factory=dict)
+    judge: JudgeSpend | None = None  # what the judge (--judge) cost; counted in the totals' cost_usd
 
     def to_json(self) -> dict[str, Any]:
         return results_json(
@@ -138,6 +139,7 @@ class RunResult:
             self.conversations,
             batch=self.batch,
             truncated=self.truncated,
+            judge=self.judge,
         )
 
 
@@ -157,10 +159,11 @@ def _execute(
     prompts: PromptSet,
     listener: Listener | None,
 ) -> list[RunResult]:
-    from evalkit.checks.criteria import judging  # the check kinds import torch: only when a run starts
+    # the check kinds import torch: only when a run starts
+    from evalkit.checks.criteria import judging, metering
 
-    with judging(config.judge, ModelSettings(max_retries=config.max_retries)):
-        return _execute_judged(config, model_runs, suite, prompts, listener)
+    with judging(config.judge, ModelSettings(max_retries=config.max_retries)) as judge:
+        return _execute_judged(config, model_runs, suite, prompts, listener, metering if judge else None)
 
 
 def _execute_judged(
@@ -169,6 +172,7 @@ def _execute_judged(
     suite: Suite,
     prompts: PromptSet,
     listener: Listener | None,
+    judge_meter: JudgeMetering | None,
 ) -> list[RunResult]:
     limits = CallLimits(
         max_connections=config.max_connections, rpm=config.rpm, max_cost=config.max_cost, batch=config.batch
@@ -192,6 +196,7 @@ def _execute_judged(
                 base_url=config.base_url,
                 listener=listener,
                 batch=BatchPolling(first_s=config.batch_poll_s) if config.batch else None,
+                judge_meter=judge_meter,
             )
         )
         out = []
@@ -203,14 +208,17 @@ def _execute_judged(
                 tuple(mr.conversations),
                 batch=config.batch,
                 truncated=truncated_replies(RunDir(mr.store.path, {}, None).journal()),
+                judge=mr.judge.spent() if mr.judge is not None else None,
             )
             mr.store.write_results(result.to_json())
-            # calls: the replies this process asked a provider for (not served from the journal or cache)
+            # calls: the replies this process asked a provider for (not served from the journal or cache);
+            # spent_usd: what they and the judge cost
             mr.store.event(
                 "run_end",
                 status="complete",
                 spent_usd=round(limits.spend.cost_usd, 6),
                 calls=limits.spend.calls,
+                **({"judge": result.judge.to_json()} if result.judge is not None else {}),
             )
             out.append(result)
         return out

@@ -132,7 +132,11 @@ def print_summary(results: dict[str, Any], console: Console) -> None:
             str(row["failed"]),
             str(row["unscored"]),
             f"{row['points']:g}/{row['max_points']:g}",
-            *((f"{row['probes_good']}/{row['probes_decided']}" if row["probes_decided"] else "—",) if probed else ()),
+            *(
+                (f"{row['probes_good']}/{row['probes_decided']}" if row["probes_decided"] else "—",)
+                if probed
+                else ()
+            ),
         )
     console.print(table)
     verdicts = "  ".join(f"{p['problem']}.{p['part']} {_verdict(p)}" for p in results["parts"])
@@ -146,6 +150,12 @@ def print_summary(results: dict[str, Any], console: Console) -> None:
         f"{t['input_tokens']:,} input{from_cache} + {t['output_tokens']:,} output tokens"
         + (f", ${t['cost_usd']:.4f}" if t.get("cost_usd") else "")
     )
+    judge = t.get("judge")
+    if judge:
+        console.print(
+            f"judge {judge['model']}: {judge['calls']} calls, {judge['input_tokens']:,} input + "
+            f"{judge['output_tokens']:,} output tokens, ${judge['cost_usd']:.4f} (in the total)"
+        )
     from evalkit.measures import tutoring_line
 
     line = tutoring_line(results["measures"]["model"]) if results.get("measures") else None
@@ -780,8 +790,9 @@ def report(
 def compare(
     run_refs: Annotated[list[str], typer.Argument(metavar="RUN", help="Two or more runs to compare.")],
     out: Annotated[
-        str, typer.Option("--out", help="Where to write the comparison as HTML.")
-    ] = "compare.html",
+        str | None,
+        typer.Option("--out", help="Where to write the comparison as HTML (default: beside the runs)."),
+    ] = None,
     runs_dir: Annotated[str | None, typer.Option("--dir", help="Runs directory.")] = None,
 ) -> None:
     """Compare runs per question and part: first try / after hints / failed, tokens, cost."""
@@ -801,7 +812,8 @@ def export(
     run_refs: Annotated[list[str], typer.Argument(metavar="RUN", help="Runs to export.")],
     export_format: Annotated[str, typer.Option("--format", "-f", help="csv or parquet.")] = "csv",
     out: Annotated[
-        str | None, typer.Option("--out", help="Output file (default: parts.csv/.parquet).")
+        str | None,
+        typer.Option("--out", help="Output file (default: RUN/parts.csv, or beside the runs for several)."),
     ] = None,
     runs_dir: Annotated[str | None, typer.Option("--dir", help="Runs directory.")] = None,
 ) -> None:

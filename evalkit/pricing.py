@@ -23,14 +23,27 @@ import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from evalkit.errors import SpecError
-from evalkit.models.base import Usage
 from evalkit.spec.loading import read_yaml, validation_to_spec_error
 
-__all__ = ["BATCH_DISCOUNT", "Price", "cost_usd", "price_for"]
+__all__ = ["BATCH_DISCOUNT", "Price", "Tokens", "cost_usd", "price_for"]
+
+
+class Tokens(Protocol):
+    """The token counts a price applies to (:class:`~evalkit.models.base.Usage` has them)."""
+
+    @property
+    def uncached_input_tokens(self) -> int: ...
+    @property
+    def cache_read_tokens(self) -> int: ...
+    @property
+    def cache_write_tokens(self) -> int: ...
+    @property
+    def output_tokens(self) -> int: ...
 
 
 # What a provider charges for prompt-cache reads and writes, as multiples of the input price,
@@ -125,7 +138,7 @@ def price_for(model: str) -> Price | None:
 BATCH_DISCOUNT = 0.5  # both Anthropic's Message Batches and OpenAI's Batch API charge half
 
 
-def cost_usd(model: str, usage: Usage, *, batch: bool = False) -> float:
+def cost_usd(model: str, usage: Tokens, *, batch: bool = False) -> float:
     """Dollars for one call (at batch prices with ``batch``); 0 for unknown models.
 
     Cache reads and writes are priced at the cache rates, the rest of the input at the input price.

@@ -18,11 +18,10 @@ from typing import Any
 from evalkit.conversation import ConversationResult, Opening, run_conversation, run_opening
 from evalkit.models.base import GenerationOptions
 from evalkit.models.journal import Diverged, JournalModel, stored_turns
-from evalkit.results import results_json, truncated_replies
-from evalkit.runner import conv_id
+from evalkit.results import counting_opening, results_json, truncated_replies
 from evalkit.spec.prompts import PromptSet
 from evalkit.spec.suite import Suite
-from evalkit.store import RunDir, write_json_atomic
+from evalkit.store import RunDir, conv_id, write_json_atomic
 
 __all__ = ["Divergence", "RegradeResult", "regrade_run"]
 
@@ -70,6 +69,7 @@ async def _regrade_async(
         except Diverged as err:
             divergences.append(Divergence(err.conv, err.index, "the opening prompt changed: " + err.reason))
             continue
+        sample_conversations: list[ConversationResult] = []
         for number, lp in enumerate(suite.problems, 1):
             conv = conv_id(sample, lp.id)
             try:
@@ -80,7 +80,6 @@ async def _regrade_async(
             except Diverged as err:
                 divergences.append(Divergence(conv, err.index, "the question prompt changed: " + err.reason))
                 continue
-            conversations.append(result)
             stored = _stored_length(events, conv)
             if result.stopped and conv in outgrown:  # it stopped there in the run too
                 result = replace(result, stopped=outgrown[conv])
@@ -97,6 +96,9 @@ async def _regrade_async(
                         "the stored conversation sent a hint the new verdicts would not",
                     )
                 )
+            sample_conversations.append(result)
+        # counted as the run counts it: the opening's call and tokens once per sample, on its first question
+        conversations.extend(counting_opening(sample_conversations, opening.usage))
     return conversations, divergences
 
 

@@ -2,7 +2,8 @@
 
 - ``run.json``: configuration, model, package versions, content hash of the problem set.
 - ``journal.jsonl``: append-only, one event per line (message, check, hint, part result...),
-  flushed and fsynced as it happens, so a crash loses at most the line being written.
+  written as it happens, so a crash of evalkit loses at most the line being written; replies
+  are fsynced (grouped, off the event loop) before anything more is asked of a provider.
 - ``results.json``: per question and part, the verdicts, attempts, hints, points and tokens.
 - ``.lock``: held (``flock``) by the process writing the run, whose pid it names.
 
@@ -15,6 +16,7 @@ are put back in the order of their ``seq`` and an event seen twice counts once.
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import fcntl
 import functools
@@ -23,7 +25,7 @@ import json
 import os
 import platform
 import re
-import tempfile
+import secrets
 import threading
 import time
 from dataclasses import dataclass
@@ -36,6 +38,7 @@ from evalkit.errors import StoreError
 __all__ = [
     "RunDir",
     "RunStore",
+    "conv_id",
     "list_runs",
     "open_run",
     "package_versions",
@@ -60,11 +63,25 @@ def _why(err: OSError) -> str:
     return reason
 
 
+# Whole files get the journal's mode, 0644 less the umask (``mkstemp`` would make them 0600).
+_FILE_MODE = 0o644
+
+
+def _temporary_beside(path: Path) -> tuple[int, str]:
+    """A new file ``.<name>.<random>`` in ``path``'s directory, opened for writing, mode 0644 less the umask."""
+    while True:
+        tmp = str(path.parent / f".{path.name}.{secrets.token_hex(6)}")
+        try:
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, _FILE_MODE), tmp
+        except FileExistsError:  # pragma: no cover - 48 random bits
+            continue
+
+
 def write_bytes_atomic(path: Path, data: bytes) -> None:
     """Write ``path`` so that readers see the old file or the new one, never half; StoreError if refused."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        fd, tmp = _temporary_beside(path)
     except OSError as err:
         raise StoreError(f"cannot write {path}: {_why(err)}") from None
     try:
@@ -116,10 +133,23 @@ _KEYS: dict[str, tuple[str, ...]] = {
 }
 
 
-# Events fsynced as they are written: a model's reply costs money and time to get again.
-# Everything else is flushed (it survives a crash of evalkit) and is re-derived on resume
-# if a power loss takes it.
-_DURABLE = frozenset({"message", "batch_submitted", "run_end"})
+# Events that must reach the disk (fsync) before the run asks a provider for anything more,
+# writes its results or ends: a model's reply (it costs money and time to get again), a batch
+# submitted, the end of the run. Every event is written at once (it survives a crash of evalkit);
+# the others reach the disk with the next of these and are re-derived on resume if a power loss
+# takes them (a question sent is worded again from the prompts).
+_DURABLE = frozenset({"batch_submitted", "run_end"})
+
+
+def _durable(type: str, data: dict[str, Any]) -> bool:
+    return type in _DURABLE or (type == "message" and data.get("role") == "assistant")
+
+
+def conv_id(sample: int, problem: str | None) -> str:
+    """The journal's id of a conversation: ``s<sample>/<problem>``, or a sample's opening exchange."""
+    if problem is None:
+        return "opening" if sample == 0 else f"s{sample}/opening"
+    return f"s{sample}/{problem}"
 
 
 def event_key(event: dict[str, Any]) -> tuple[Any, ...] | None:
@@ -136,7 +166,7 @@ class _RunLock:
     def __init__(self, path: Path) -> None:
         lock = path / LOCK
         try:
-            self.fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            self.fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, _FILE_MODE)
         except OSError as err:
             raise StoreError(f"cannot lock {lock}: {_why(err)}") from None
         try:
@@ -164,6 +194,15 @@ class RunStore:
     A resumed run re-executes its conversations against the stored replies;
     events already in the journal are not written twice, so a resumed journal
     reads like an uninterrupted one.
+
+    Group commit: :meth:`event` writes its line at once, and a thread of the store fsyncs
+    the journal whenever durable events (replies) are waiting, one fsync for all written
+    since the last, so neither the event loop nor the grading threads wait for the disk.
+    :meth:`synced` (async) waits until the durable events so far of some conversations are
+    on disk: the runner awaits it before each call to a provider for the replies the call
+    is built on (its conversation's and its sample's opening); the results and the end of
+    the run wait for all of them (:meth:`sync`). A power loss can thus take only replies
+    nothing was done with yet, as if they had never arrived.
     """
 
     def __init__(
@@ -179,9 +218,17 @@ class RunStore:
         self._existing = existing or set()
         self._run_lock = lock or _RunLock(path)
         self._broken: StoreError | None = None
+        # group commit, under self._lock: the seq of the last durable event written, and of the last on disk
+        self._changed = threading.Condition(self._lock)
+        self._written = self._synced = 0
+        self._last_durable: dict[str, int] = {}  # per conversation ("" for the run's own events)
+        self._waiters: list[tuple[int, asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
+        self._fsyncer: threading.Thread | None = None
+        self._closing = False
         journal = path / JOURNAL
         try:
-            self._fd = os.open(journal, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            self._fd = os.open(journal, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, _FILE_MODE)
+            self._end = os.fstat(self._fd).st_size  # where the next line starts: the store is the one writer
         except OSError as err:
             self._run_lock.release()
             raise StoreError(f"cannot write the journal {journal}: {_why(err)}") from None
@@ -248,39 +295,132 @@ class RunStore:
             if key is not None and key in self._existing:
                 return
             record = {"seq": self._seq + 1, "ts": round(time.time(), 3), "type": type, **data}
-            self._append((json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8"), type in _DURABLE)
+            self._append((json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8"))
             self._seq += 1
             if key is not None:
                 self._existing.add(key)
+            if _durable(type, data):
+                self._written = self._last_durable[str(data.get("conv") or "")] = self._seq
+                self._start_fsyncer()
+                self._changed.notify_all()
 
-    def _append(self, line: bytes, durable: bool) -> None:
-        end = os.fstat(self._fd).st_size
+    def _append(self, line: bytes) -> None:
         try:
             written = os.write(self._fd, line)
             if written != len(line):
                 raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-            if durable:
-                os.fsync(self._fd)
         except OSError as err:
             try:
-                os.ftruncate(self._fd, end)  # no torn line: the journal ends with the last whole event
+                os.ftruncate(self._fd, self._end)  # no torn line: the journal ends with the last whole event
             except OSError:
                 pass  # a torn last line is dropped on resume
-            self._broken = StoreError(
-                f"cannot write the journal {self.path / JOURNAL}: {_why(err)}; "
-                f"what was written is kept: 'evalkit run --resume {self.path}' continues from there"
+            raise self._break(err) from None
+        self._end += written
+
+    def _break(self, err: OSError) -> StoreError:
+        self._broken = StoreError(
+            f"cannot write the journal {self.path / JOURNAL}: {_why(err)}; "
+            f"what was written is kept: 'evalkit run --resume {self.path}' continues from there"
+        )
+        return self._broken
+
+    # -- group commit ---------------------------------------------------------------------------
+
+    def _start_fsyncer(self) -> None:
+        if self._fsyncer is None:
+            self._fsyncer = threading.Thread(
+                target=self._fsync_forever, name="evalkit-journal-fsync", daemon=True
             )
-            raise self._broken from None
+            self._fsyncer.start()
+
+    def _fsync_forever(self) -> None:
+        """The store's thread: fsync the journal whenever durable events wait, until the store closes."""
+        while True:
+            with self._changed:
+                while self._synced >= self._written and not self._closing and self._broken is None:
+                    self._changed.wait()
+                # broken, or closing with everything on disk: this thread's work is done
+                if self._broken is not None or self._synced >= self._written:
+                    self._settle()
+                    return
+                target = self._written
+            try:
+                os.fsync(self._fd)  # without the lock: events go on being written meanwhile
+            except OSError as err:
+                with self._changed:
+                    self._break(err)
+                    self._settle()
+                    self._changed.notify_all()
+                return
+            with self._changed:
+                self._synced = target
+                self._settle()
+                self._changed.notify_all()
+
+    def _settle(self) -> None:
+        """Wake the :meth:`synced` waiters whose events are on disk (all of them, with the error, if broken)."""
+        broken, done = self._broken, []
+        for waiter in self._waiters:
+            if broken is not None or waiter[0] <= self._synced:
+                done.append(waiter)
+        self._waiters = [w for w in self._waiters if w not in done]
+        for _, loop, future in done:
+            try:
+                loop.call_soon_threadsafe(_resolve, future, broken)
+            except RuntimeError:  # its loop has closed: nobody waits any more
+                pass
+
+    async def synced(self, *convs: str) -> None:
+        """Wait until the durable events written so far (only those of ``convs``, if given) are on disk.
+
+        StoreError if the disk refused them. Returns at once when they are there already.
+        """
+        with self._changed:
+            if self._broken is not None:
+                raise self._broken
+            target = max((self._last_durable.get(c, 0) for c in convs), default=0) if convs else self._written
+            if self._synced >= target:
+                return
+            future = asyncio.get_running_loop().create_future()
+            self._waiters.append((target, asyncio.get_running_loop(), future))
+        await future
+
+    def sync(self) -> None:
+        """:meth:`synced`, blocking."""
+        with self._changed:
+            target = self._written
+            while self._synced < target and self._broken is None:
+                self._changed.wait()
+            if self._broken is not None:
+                raise self._broken
 
     def write_results(self, results: dict[str, Any]) -> None:
+        """``results.json``, once the journal it is read from is on disk."""
+        self.sync()
         write_json_atomic(self.path / RESULTS, results)
 
     def close(self) -> None:
+        """Put what is waiting on disk, close the journal and release the run."""
+        with self._changed:
+            self._closing = True
+            self._changed.notify_all()
+            fsyncer = self._fsyncer
+        if fsyncer is not None:
+            fsyncer.join()
         with self._lock:
             if self._fd >= 0:
                 os.close(self._fd)
                 self._fd = -1
             self._run_lock.release()
+
+
+def _resolve(future: asyncio.Future[None], error: StoreError | None) -> None:
+    if future.done():  # the waiter was cancelled (Ctrl-C)
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(None)
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ and, after a restart, poll a batch it already submitted instead of paying for it
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 import signal
@@ -34,6 +35,11 @@ ROOT = Path(__file__).parent.parent
 PROVIDERS = ["openai", "anthropic"]
 # The trio suite's waves: the opening; the three questions; the hints for sums and products; products' 2nd hint.
 TRIO_WAVES = [1, 3, 2, 1]
+
+
+def keyed(model: Any) -> Any:
+    """The custom ids a run gives its batches: the response cache's request keys (no base URL)."""
+    return functools.partial(request_key, model.name, None)
 
 
 def base_url(fake: FakeProvider, provider: str) -> str:
@@ -247,7 +253,7 @@ def test_without_a_conversation_count_a_quiet_moment_starts_a_wave(fake_provider
     async def main() -> list[str]:
         model = resolve_model("anthropic:m", ModelSettings(base_url=fake_provider.anthropic_base_url))
         polling = BatchPolling(first_s=1.0, factor=3.0, max_s=5.0, sleep=record)
-        batching = BatchingModel(model, polling=polling, quiet_s=0.01)
+        batching = BatchingModel(model, custom_id=keyed(model), polling=polling, quiet_s=0.01)
         try:
             together = await asyncio.gather(*(batching.generate(request(t)) for t in ("a", "b", "c")))
             alone = await batching.generate(request("d"))
@@ -269,7 +275,9 @@ def test_a_batch_from_before_a_restart_that_is_gone_is_asked_again(fake_provider
         key = request_key(model.name, None, request("x"))
         stored = [{"type": "batch_submitted", "batch": "batch_gone", "custom_ids": [key]}]
         assert submitted_batches(stored) == {key: "batch_gone"}
-        batching = BatchingModel(model, stored_events=stored, polling=BatchPolling(first_s=0), quiet_s=0.01)
+        batching = BatchingModel(
+            model, custom_id=keyed(model), stored_events=stored, polling=BatchPolling(first_s=0), quiet_s=0.01
+        )
         try:
             return (await batching.generate(request("x"))).text
         finally:
@@ -286,7 +294,7 @@ def test_a_conversation_cancelled_while_queued_is_not_sent(fake_provider, provid
 
     async def main() -> str:
         model = resolve_model("anthropic:m", ModelSettings(base_url=fake_provider.anthropic_base_url))
-        batching = BatchingModel(model, polling=BatchPolling(first_s=0))
+        batching = BatchingModel(model, custom_id=keyed(model), polling=BatchPolling(first_s=0))
         batching.conversations_started(2)
         try:
             first = asyncio.create_task(batching.generate(request("a")))
@@ -310,7 +318,7 @@ def test_closing_while_a_batch_is_out_says_how_to_pick_it_up(fake_provider, prov
 
     async def main() -> None:
         model = resolve_model("openai:m", ModelSettings(base_url=fake_provider.openai_base_url))
-        batching = BatchingModel(model, polling=BatchPolling(first_s=0.01))
+        batching = BatchingModel(model, custom_id=keyed(model), polling=BatchPolling(first_s=0.01))
         batching.conversations_started(1)
         waiting = asyncio.create_task(batching.generate(request("a")))
         while not batches.openai:

@@ -5,13 +5,17 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import re
 import time
+from pathlib import Path
 
+import pytest
 from rich.console import Console
 
 from evalkit import api
+from evalkit.cli import print_summary
 from evalkit.errors import BudgetExceeded
-from evalkit.models.base import Message, ModelRequest, Turn
+from evalkit.models.base import Message, ModelRequest, Turn, Usage
 from evalkit.models.limits import CallLimits, LimitedModel
 from evalkit.models.scripted import ScriptedModel
 from evalkit.pricing import cost_usd, price_for
@@ -191,29 +195,85 @@ def test_batch_runs_are_priced_at_half(tmp_path, provider_env, fast_retries) -> 
     assert abs(batched["totals"]["cost_usd"] - normal["totals"]["cost_usd"] / 2) < 1e-9
 
 
-def test_run_with_a_judge_grades_explanations_by_the_judge(tmp_path, provider_env, monkeypatch) -> None:
-    import re
+def strict_judge(call) -> Reply:
+    """A judge that finds no claim met, at 1,000 input and 100 output tokens a reply."""
+    count = len(re.findall(r"^\s*(\d+)\.", call.last_user, re.MULTILINE)) or 1
+    verdict = {"claims": [{"index": i, "met": False, "quote": ""} for i in range(1, count + 1)]}
+    return Reply(json.dumps(verdict), input_tokens=1000, output_tokens=100)
 
+
+def judged_config(tmp_path, judge: str = "anthropic:judge", **changes) -> api.RunConfig:
+    """The offline HW9 Q2 (free: a replay) with a judge on the fake server for its explanation part."""
+    return api.RunConfig(
+        model="replay", problems="problems/hw9_q2.yaml", runs_dir=str(tmp_path), judge=judge, **changes
+    )
+
+
+def test_run_with_a_judge_grades_explanations_by_the_judge(tmp_path, provider_env, monkeypatch) -> None:
     with FakeProvider() as fake:
         monkeypatch.setenv("ANTHROPIC_BASE_URL", fake.anthropic_base_url)
-
-        def judge(call) -> str:  # a strict judge: no claim is met
-            count = len(re.findall(r"^\s*(\d+)\.", call.last_user, re.MULTILINE)) or 1
-            return json.dumps(
-                {"claims": [{"index": i, "met": False, "quote": ""} for i in range(1, count + 1)]}
-            )
-
-        fake.respond_with(judge)
-        config = api.RunConfig(
-            model="replay",
-            problems="problems/hw9_q2.yaml",
-            runs_dir=str(tmp_path),
-            judge="anthropic:judge",
-        )
-        result = api.run(config).to_json()
+        fake.respond_with(strict_judge)
+        result = api.run(judged_config(tmp_path)).to_json()
         judged = fake.chat_requests()
     parts = {p["part"]: p for p in result["parts"]}
     assert judged, "the judge was asked"
     assert all(r.body["model"] == "judge" for r in judged)
     assert parts["a"]["status"] == "correct"  # the vector check does not involve the judge
     assert parts["b"]["first_attempt_status"] == "incorrect"  # keywords alone pass it; the judge does not
+
+
+JUDGE = "anthropic:claude-haiku-4-5"  # priced: the built-in table's claude-haiku
+
+
+def test_the_judges_calls_tokens_and_dollars_are_in_the_run_totals(
+    tmp_path, provider_env, monkeypatch
+) -> None:
+    with FakeProvider() as fake:
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", fake.anthropic_base_url)
+        fake.respond_with(strict_judge)
+        result = api.run(judged_config(tmp_path, JUDGE)).to_json()
+        calls = len(fake.chat_requests())
+    per_call = cost_usd(JUDGE, Usage(1000, 100))
+    assert calls >= 1 and per_call > 0
+    totals = result["totals"]
+    assert totals["judge"] == {
+        "model": JUDGE,
+        "calls": calls,
+        "input_tokens": 1000 * calls,
+        "output_tokens": 100 * calls,
+        "cost_usd": round(calls * per_call, 6),
+    }
+    assert totals["cost_usd"] == round(
+        calls * per_call, 6
+    )  # the replayed tutee is free: all of it is the judge's
+    # the token totals stay the tutee's own
+    assert totals["input_tokens"] == sum(q["usage"]["input_tokens"] for q in result["questions"])
+    run_dir = Path(result["run_dir"])
+    assert json.loads((run_dir / "results.json").read_text())["totals"]["judge"] == totals["judge"]
+    (end,) = [
+        json.loads(line) for line in (run_dir / "journal.jsonl").read_text().splitlines() if "run_end" in line
+    ]
+    assert end["judge"]["calls"] == calls and end["spent_usd"] == round(calls * per_call, 6)
+    out = io.StringIO()
+    print_summary(result, Console(file=out, width=300))
+    assert (
+        f"judge {JUDGE}: {calls} calls, {1000 * calls:,} input + {100 * calls:,} output tokens"
+        in out.getvalue()
+    )
+
+
+def test_the_judge_counts_toward_max_cost(tmp_path, provider_env, monkeypatch) -> None:
+    with FakeProvider() as fake:
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", fake.anthropic_base_url)
+        fake.respond_with(strict_judge)
+        # one judge reply costs more than the cap: the hint its verdict sends is never asked
+        with pytest.raises(BudgetExceeded, match=r"reached its --max-cost"):
+            api.run(judged_config(tmp_path, JUDGE, max_cost=cost_usd(JUDGE, Usage(1000, 100)) / 2))
+        assert len(fake.chat_requests()) == 1
+    (run_dir,) = tmp_path.iterdir()
+    events = [json.loads(line) for line in (run_dir / "journal.jsonl").read_text().splitlines()]
+    assert [e["turn"]["kind"] for e in events if e["type"] == "message" and e["role"] == "assistant"] == [
+        "opening",
+        "question",
+    ]
+    assert events[-1]["type"] == "run_end" and events[-1]["status"] == "interrupted"

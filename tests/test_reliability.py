@@ -485,3 +485,5 @@ def test_a_conversation_that_outgrows_the_context_ends_and_the_run_goes_on(
         out = run_cli(["grade", str(result.run_dir)], capsys, monkeypatch)
         assert out.code == 0, out.err
         assert "products stopped early" in out.out and "never sent" not in out.out + out.err
+        regraded = {q["problem"]: q for q in api.grade(result.run_dir).results["questions"]}
+        assert regraded["products"]["stopped"] == questions["products"]["stopped"]  # the run's own words

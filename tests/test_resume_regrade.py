@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -111,6 +112,34 @@ def test_regrade_without_changes_changes_nothing(specs, tmp_path) -> None:
     assert parts_of(regraded.results) == parts_of(result.to_json())
     assert regraded.path.parent == result.run_dir and regraded.path.name.startswith("results.regrade-")
     assert (result.run_dir / "results.json").exists()  # the old results are kept
+
+
+def _journaled_usage(run_dir: Path) -> tuple[int, int, int]:
+    """Input and output tokens of every reply in the journal, and how many replies: what the run was paid."""
+    replies = [
+        json.loads(line)["response"]
+        for line in (run_dir / "journal.jsonl").read_text().splitlines()
+        if '"role": "assistant"' in line
+    ]
+    usage = [r["usage"] for r in replies]
+    return sum(u["input_tokens"] for u in usage), sum(u["output_tokens"] for u in usage), len(replies)
+
+
+def test_regrade_counts_the_tokens_and_calls_of_the_run(specs, tmp_path) -> None:
+    register_provider("scripted", lambda model_id, settings: ScriptedModel(tutor, name="scripted:t"))
+    result = api.run(replace(config(specs, tmp_path, "scripted:t"), samples=2))  # two openings
+    ran = result.to_json()
+    regraded = api.grade(result.run_dir)
+    assert regraded.changes == [] and regraded.divergences == []
+    paid_in, paid_out, replies = _journaled_usage(result.run_dir)
+    for results in (ran, regraded.results):
+        totals = results["totals"]
+        assert (totals["input_tokens"], totals["output_tokens"]) == (paid_in, paid_out)
+        assert sum(q["model_calls"] for q in results["questions"]) == replies
+    per_question = [(q["problem"], q["sample"], q["usage"], q["model_calls"]) for q in ran["questions"]]
+    assert [
+        (q["problem"], q["sample"], q["usage"], q["model_calls"]) for q in regraded.results["questions"]
+    ] == per_question
 
 
 def test_regrade_reports_where_the_conversation_would_diverge(specs, tmp_path) -> None:

@@ -37,6 +37,8 @@ the expected answer and the claims as instructions and must reply with JSON
 ``{"claims": [{"index": 1, "met": true, "quote": "..."}]}``. A judge reply that
 cannot be parsed, a judge error or timeout make the check ``unscored`` (reasons
 ``judge_parse_error``, ``judge_error``, ``judge_timeout``), never ``correct``.
+Inside ``with metering(meter):`` each judge reply's tokens are told to ``meter``
+(a run counts them in its totals and its ``--max-cost``).
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ from collections.abc import Coroutine, Iterator, Sequence
 from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -57,15 +59,20 @@ from evalkit.checks.base import Answer, CheckContext, CheckParams, CheckResult, 
 from evalkit.checks.claims import Criterion, Misconception
 from evalkit.extract.words import language
 
+if TYPE_CHECKING:
+    from evalkit.models.base import Usage
+
 __all__ = [
     "CriteriaParams",
     "Criterion",
+    "JudgeMeter",
     "JudgeSession",
     "claim_matches",
     "current_judge",
     "judge_claims",
     "judging",
     "keyword_claims",
+    "metering",
     "use_judge",
 ]
 
@@ -352,6 +359,25 @@ def use_judge(model: Any, timeout_s: float = 600.0) -> Iterator[JudgeSession]:
         session.close()
 
 
+class JudgeMeter(Protocol):
+    """Counts what a run's judge calls cost (the runner's: they go into its totals and ``--max-cost``)."""
+
+    def judged(self, judge: str, usage: Usage) -> None: ...
+
+
+_METER: ContextVar[JudgeMeter | None] = ContextVar("evalkit_judge_meter", default=None)
+
+
+@contextmanager
+def metering(meter: JudgeMeter) -> Iterator[None]:
+    """Tell ``meter`` of every judge reply in this context (the tasks and grading threads it starts, too)."""
+    token = _METER.set(meter)
+    try:
+        yield
+    finally:
+        _METER.reset(token)
+
+
 @contextmanager
 def judging(judge: Any, settings: Any = None) -> Iterator[str | None]:
     """Grade ``criteria`` checks with ``judge`` inside the block: a model name, a Model, or None (patterns).
@@ -444,6 +470,9 @@ def judge_claims(
         )
     except EvalkitError as err:
         return CheckResult.unscored("judge_error", f"judge {session.name} failed: {err}")
+    meter = _METER.get()
+    if meter is not None:  # a reply is paid for, whether or not it can be read
+        meter.judged(session.name, response.usage)
     parsed = _parse_judge(response.text, len(params.criteria) + len(params.misconceptions))
     if isinstance(parsed, str):
         return CheckResult.unscored(

@@ -6,7 +6,8 @@ the run is waiting (the runner says how many conversations are live with
 :meth:`BatchingModel.conversations_started` and :meth:`BatchingModel.conversation_ended`;
 used on its own, a short quiet moment stands in), the queue goes out as one
 batch (Anthropic Message Batches; OpenAI Files + Batches on ``/v1/chat/completions``),
-with each request's :func:`~evalkit.cache.request_key` as its ``custom_id``. The
+each request named by the ``custom_id`` function it is given (the runner gives the response
+cache's :func:`~evalkit.cache.request_key`: a stable hash of all that determines a reply). The
 batch is polled with exponential backoff, and each waiting ``generate`` gets its
 reply, or a :class:`~evalkit.errors.ModelError` for an item that failed. Items that
 failed in a retryable way (rate limits, overload, server errors, expiry) go out
@@ -20,7 +21,10 @@ for it again.
 
 Example::
 
-    waves = BatchingModel(resolve_model("claude"), journal=store, polling=BatchPolling(first_s=10))
+    model = resolve_model("claude")
+    waves = BatchingModel(
+        model, custom_id=functools.partial(request_key, model.name, None), journal=store, polling=BatchPolling(10)
+    )
     waves.conversations_started(3)
     replies = await asyncio.gather(*(ask(waves, problem) for problem in problems))  # one batch
 """
@@ -35,7 +39,6 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
-from evalkit.cache import request_key
 from evalkit.errors import ModelError
 from evalkit.models.base import Model, ModelRequest, ModelResponse
 from evalkit.models.limits import CallLimits
@@ -150,7 +153,7 @@ class BatchingModel:
         self,
         model: Model,
         *,
-        base_url: str | None = None,
+        custom_id: Callable[[ModelRequest], str],
         polling: BatchPolling | None = None,
         journal: Journal | None = None,
         stored_events: Iterable[dict[str, Any]] = (),
@@ -160,7 +163,7 @@ class BatchingModel:
         self.inner = model
         self.name = model.name
         self.provider = model.provider
-        self.base_url = base_url
+        self.custom_id = custom_id  # the same for the same request, across restarts: resume finds its batch
         self.polling = polling or BatchPolling()
         self.journal = journal
         self.quiet_s = quiet_s
@@ -196,7 +199,7 @@ class BatchingModel:
     async def generate(self, request: ModelRequest) -> ModelResponse:
         if self._closed:
             raise ModelError(f"{self.name}: batch mode is closed")
-        key = request_key(self.name, self.base_url, request)
+        key = self.custom_id(request)
         params = self._api.params(request)
         self._waiting += 1
         try:

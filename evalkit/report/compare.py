@@ -5,13 +5,14 @@ Example::
 
     cmp = compare_runs([load_run("runA"), load_run("runB")])
     console.print(comparison_table(cmp))       # in the terminal (rich)
-    write_comparison(cmp, "compare.html")      # one self-contained page
+    write_comparison(cmp)                      # one self-contained page: runs/compare-<UTC>.html
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ from evalkit.errors import ReportError
 from evalkit.measures import RATES, beyond_noise, measures
 from evalkit.report.document import PartSummary, QuestionReport, RunReport, build_report
 from evalkit.report.html import html_environment, page_context
-from evalkit.store import RunDir
+from evalkit.store import RunDir, write_text_atomic
 
 __all__ = [
     "Comparison",
@@ -116,6 +117,7 @@ class Comparison:
     runs: tuple[RunColumn, ...]
     questions: tuple[QuestionRow, ...]
     rates: tuple[RateRow, ...] = ()
+    beside: Path | None = None  # the directory of the (first) run compared: where the page goes by default
 
     @property
     def has_cost(self) -> bool:
@@ -175,7 +177,7 @@ def compare_runs(runs: Sequence[RunDir]) -> Comparison:
             )
             rows.append(PartRow(short, label, cells))
         questions.append(QuestionRow(qid, short, title, tuple(rows), tuple(per_run)))
-    return Comparison(tuple(columns), tuple(questions), _rate_rows(runs))
+    return Comparison(tuple(columns), tuple(questions), _rate_rows(runs), beside=runs[0].path.parent)
 
 
 def _rate_rows(runs: Sequence[RunDir]) -> tuple[RateRow, ...]:
@@ -262,9 +264,16 @@ def render_comparison(cmp: Comparison) -> str:
     return template.render(c=cmp, **page_context())
 
 
-def write_comparison(cmp: Comparison, out: str | Path) -> Path:
-    """Write :func:`render_comparison` of ``cmp`` to ``out``."""
-    path = Path(out)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_comparison(cmp), encoding="utf-8")
+def write_comparison(cmp: Comparison, out: str | Path | None = None) -> Path:
+    """Write :func:`render_comparison` of ``cmp`` to ``out``; by default beside the runs, ``compare-<UTC>.html``.
+
+    Returns the path written (atomically: a reader sees the old page or the new one).
+    """
+    if out is not None:
+        path = Path(out)
+    elif cmp.beside is not None:
+        path = cmp.beside / f"compare-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.html"
+    else:
+        raise ReportError("say where to write the comparison (--out FILE)")
+    write_text_atomic(path, render_comparison(cmp))
     return path

@@ -7,26 +7,30 @@ texts; points; the checker's explanation; the question's tokens; cost
 when the runs recorded it; and the part's student probes (``probe (kind):
 outcome`` each, with how many were decided and how many went well).
 
+By default the table is written beside the runs: ``RUN/parts.csv`` for one run,
+``<runs dir>/parts-<UTC>.csv`` for several.
+
 Example::
 
-    export_parts([load_run("latest")], "csv", "parts.csv")
+    export_parts([load_run("latest")], "csv")   # runs/<id>/parts.csv
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from evalkit.errors import ReportError
 from evalkit.measures import GOOD_OUTCOMES
 from evalkit.report.document import build_report
-from evalkit.store import RunDir
+from evalkit.store import RunDir, write_bytes_atomic, write_text_atomic
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["export_parts", "parts_frame"]
+__all__ = ["default_export_path", "export_parts", "parts_frame"]
 
 ExportFormat = Literal["csv", "parquet"]
 
@@ -93,21 +97,30 @@ def _rows(report: Any, sample: int, probes: Sequence[dict[str, Any]] = ()) -> li
     return rows
 
 
+def default_export_path(runs: Sequence[RunDir], fmt: ExportFormat) -> Path:
+    """Where an export goes unless told: ``RUN/parts.<fmt>`` for one run, else ``parts-<UTC>.<fmt>`` beside them."""
+    if len(runs) == 1:
+        return runs[0].path / f"parts.{fmt}"
+    return runs[0].path.parent / f"parts-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.{fmt}"
+
+
 def export_parts(runs: Sequence[RunDir], fmt: ExportFormat = "csv", out: str | Path | None = None) -> Path:
-    """Write :func:`parts_frame` of ``runs`` as ``fmt`` (default file ``parts.<fmt>`` here)."""
+    """Write :func:`parts_frame` of ``runs`` as ``fmt`` to ``out`` (default :func:`default_export_path`).
+
+    Returns the path written (atomically).
+    """
     if fmt not in ("csv", "parquet"):
         raise ReportError(f"unknown export format {fmt!r}; expected csv or parquet")
     if not runs:
         raise ReportError("export needs at least one run")
     frame = parts_frame(runs)
-    path = Path(out) if out is not None else Path(f"parts.{fmt}")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = Path(out) if out is not None else default_export_path(runs, fmt)
     if fmt == "csv":
         if len(frame):
             frame = frame.assign(
                 hint_texts=frame["hint_texts"].map(" | ".join), probes=frame["probes"].map(" | ".join)
             )
-        frame.to_csv(path, index=False)
+        write_text_atomic(path, frame.to_csv(index=False))
     else:
-        frame.to_parquet(path, index=False)
+        write_bytes_atomic(path, frame.to_parquet(index=False))
     return path

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
@@ -82,6 +85,42 @@ def test_export(fake_runs, tmp_path, capsys, monkeypatch, fmt: str) -> None:
     assert (row["outcome"], row["attempts"], row["hints"]) == ("after_hint", 2, 1)
     hints = row["hint_texts"] if fmt == "csv" else " | ".join(row["hint_texts"])
     assert hints == "Would you have to modify `split_heads` at all?"
+
+
+def _written(err: str) -> Path:
+    (line,) = [line for line in err.splitlines() if line.startswith("wrote ")]
+    return Path(line.removeprefix("wrote "))
+
+
+def test_compare_and_export_write_beside_the_runs_not_in_the_current_directory(
+    fake_runs, tmp_path, capsys, monkeypatch
+) -> None:
+    runs = tmp_path / "runs"
+    a, b = (shutil.copytree(fake_runs[k].path, runs / fake_runs[k].id) for k in ("a", "b"))
+    here = tmp_path / "checkout"
+    here.mkdir()
+    monkeypatch.chdir(here)
+
+    result = run_cli(["compare", str(a), str(b)], capsys, monkeypatch)
+    assert result.code == 0, result.err
+    page = _written(result.err)
+    assert page.parent == runs and page.name.startswith("compare-") and page.suffix == ".html"
+    assert "tutor-a vs tutor-b" in page.read_text(encoding="utf-8")
+
+    result = run_cli(["export", str(a)], capsys, monkeypatch)
+    assert result.code == 0, result.err
+    assert _written(result.err) == a / "parts.csv" and len(pd.read_csv(a / "parts.csv")) == 8
+
+    result = run_cli(["export", str(a), str(b), "-f", "parquet"], capsys, monkeypatch)
+    assert result.code == 0, result.err
+    table = _written(result.err)
+    assert table.parent == runs and table.name.startswith("parts-") and table.suffix == ".parquet"
+    assert len(pd.read_parquet(table)) == 16
+
+    assert list(here.iterdir()) == [], "nothing is written where the command was typed"
+    out = here / "mine" / "cmp.html"
+    result = run_cli(["compare", str(a), str(b), "--out", str(out)], capsys, monkeypatch)
+    assert result.code == 0 and _written(result.err) == out and out.exists()
 
 
 def test_public_api() -> None:
