@@ -52,10 +52,9 @@ _SEALS = fcntl.F_SEAL_SEAL | fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_S
 
 
 def _masks() -> list[str]:
-    """Directories the sandbox must not see even if an interpreter prefix contains them."""
-    import evalkit
-
-    return [str(Path(evalkit.__file__).resolve().parent)]
+    """Directories the sandbox must not see even if an interpreter prefix contains them: evalkit's own
+    package (this file's grandparent), read from the path rather than by importing the package."""
+    return [str(Path(__file__).resolve().parent.parent)]
 
 
 def _stderr_tail(log: IO[bytes]) -> str:
