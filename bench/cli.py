@@ -10,8 +10,8 @@ what it should (a fast wrong answer is no pass).
     python bench/cli.py [--runs 5] [--only NAME ...]
 
 Targets: a command that grades nothing answers within 1 s (``--help``, ``runs``, ``show``,
-``validate``, a run without its key or without its local server, ``check complexity``);
-``check formula`` within 1.5 s; Ctrl-C ends a run within 1 s of the signal, while the run's first
+``validate``, a run without its key or without its local server); a command that grades one answer
+(``check formula``, and ``check complexity``, which grades the same way) within 1.5 s; Ctrl-C ends a run within 1 s of the signal, while the run's first
 reply is being graded (the sandbox starting); a refused connection to a server on this machine
 fails within 2 s, through the real SDKs inside a run (no retries). Commands that grade a whole
 run (``grade``, ``validate --selftest``) are timed without a target. Ends with one line:
@@ -133,7 +133,7 @@ def cases(runs_dir: Path, port: int) -> list[Case]:
                 "--symbols",
                 "b n d h k",
             ],
-            1.0,
+            1.5,
             expect_text="correct",
         ),
         Case(
