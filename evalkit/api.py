@@ -494,6 +494,8 @@ def validate(paths: list[str] | None = None) -> ValidationReport:
     Every error is reported, one line each. Every problem found must have a
     rubric (among the files given, or in ``rubrics/`` beside its directory)
     that covers its parts; references and skeletons named by file are loaded.
+    A code check that passed before with the same content (parameters, problem
+    folder, evalkit's code, torch) does not run torch again (:mod:`evalkit.spec.verified`).
     """
     errors: list[str] = []
     targets = (
@@ -521,7 +523,9 @@ def validate(paths: list[str] | None = None) -> ValidationReport:
     rubric_files = [p for p, k in kinds.items() if k == "rubric"]
     hint = "rubrics/ beside the problems' directory (or give it to validate)"
     rubrics = [*rubric_files, *_sibling_rubrics(problem_files, rubric_files)]
-    loaded, spec_errors = pair_rubrics(problem_files, rubrics, hint)
+    from evalkit.spec.verified import VerifiedChecks
+
+    loaded, spec_errors = pair_rubrics(problem_files, rubrics, hint, VerifiedChecks.default())
     for problem_error in spec_errors:
         errors.extend(_lines(problem_error))
         failed.add(str(problem_error.path))

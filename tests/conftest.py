@@ -50,3 +50,21 @@ def fast_retries() -> Iterator[list[float]]:
 
     with retry_timing(sleep=record):
         yield delays
+
+
+# --- the record of verified code checks (see evalkit/spec/verified.py) ------------------------------
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _verified_checks_of_the_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Validations in the tests (and the evalkit processes they start) record code checks in a
+    directory of the session's, never in the user's ~/.cache/evalkit/verified."""
+    import os
+
+    before = os.environ.get("EVALKIT_VERIFIED_DIR")
+    os.environ["EVALKIT_VERIFIED_DIR"] = str(tmp_path_factory.mktemp("verified"))
+    yield
+    if before is None:
+        os.environ.pop("EVALKIT_VERIFIED_DIR", None)
+    else:
+        os.environ["EVALKIT_VERIFIED_DIR"] = before

@@ -109,6 +109,37 @@ def test_a_math_kind_is_validated_without_sympy() -> None:
     assert _heavy_after(lookup) == []
 
 
+def test_a_code_kind_is_validated_without_torch_when_it_runs_nothing() -> None:
+    lookup = """
+        from evalkit.checks import get_checker
+        params = get_checker('code').params_model
+        params(mode='shape', blank='A', expected=['h', 'd', 'k'], aliases={'q': 'k'})
+        params(mode='blanks', skeleton='mha', reference='rmsnorm.py:RMSNorm', cases=[{'inputs': {'x': [2, 3]}}])
+    """  # a shape to compare, and an author's reference not resolved without its problem's folder
+    heavy = _heavy_after(lookup)
+    assert "torch" not in heavy and "sympy" not in heavy, heavy
+
+
+def test_a_code_kind_grades_through_its_module_on_first_use() -> None:
+    code = """
+        import sys
+        from evalkit.checks import get_checker
+        from evalkit.checks.base import Answer, CheckContext
+        from evalkit.spec.models import Part, Problem
+        checker = get_checker("code")
+        params = checker.params_model.model_validate({"mode": "shape", "blank": "A", "expected": ["h", "d"]})
+        assert "torch" not in sys.modules and "evalkit.checks.code" not in sys.modules
+        problem = Problem(id="q", title="q", parts=[Part(id="a", prompt="The shape of A?")])
+        result = checker.check(params, Answer(text="A = [h, d]"), CheckContext(problem, problem.parts[0]))
+        print(result.status, type(get_checker("code")).__name__)
+    """
+    done = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["correct", "CodeChecker"]
+
+
 def test_a_quick_check_loads_sympy_in_its_worker_only() -> None:
     """`evalkit check formula`: the answer is read and graded in the math worker, not in evalkit."""
     code = """

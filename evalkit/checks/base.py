@@ -160,7 +160,7 @@ _BUILTIN_KINDS = {
     "vector": "math_kinds",
     "condition": "math_kinds",
     "criteria": "criteria",
-    "code": "code",
+    "code": "code_params",  # its parameters, validated without torch when they can be; its grading on first use
 }
 
 

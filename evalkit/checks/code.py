@@ -81,6 +81,9 @@ function may stand for ``expected``; in ``shape`` mode a reference run on
         - inputs: {logits: [4, 7], target: {shape: [4], dtype: int64, high: 7}, eps: {value: 0.1}}
       grad_of: [logits]
       outputs: [0]
+
+The parameters and their validation are :mod:`evalkit.checks.code_params` (no torch until a
+reference is resolved or run); this module is imported when a code check first grades.
 """
 
 from __future__ import annotations
@@ -90,13 +93,12 @@ import re
 import threading
 from collections.abc import Mapping, Sequence
 from itertools import permutations
-from typing import TYPE_CHECKING, Any, Literal, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationInfo, model_validator
 from torch import Tensor
 
-from evalkit.checks.base import Answer, CheckContext, CheckParams, CheckResult, Status, register_checker
+from evalkit.checks.base import Answer, CheckContext, CheckResult, Status, register_checker
 from evalkit.checks.code_answers import (
     _attempts,
     _blank_values,
@@ -108,222 +110,22 @@ from evalkit.checks.code_answers import (
     blank_names,
     bound_shapes,
 )
+from evalkit.checks.code_params import CodeCase, CodeInput, CodeParams
 from evalkit.errors import SandboxError, SpecError
 from evalkit.extract import split_parts
-from evalkit.reference.cases import InputSpec, Trial, einsum_trials, reference_trials
-from evalkit.reference.files import resolve_reference, resolve_skeleton
+from evalkit.reference.cases import Trial, einsum_trials, reference_trials
 from evalkit.reference.patch import Patched, apply_fragments, assemble_program
 from evalkit.reference.registry import Reference
 from evalkit.reference.skeletons import PRELUDE, BlankError, fill_blanks, find_blanks
 from evalkit.sandbox import Call, Job, Limits, RunOutcome, default_pool
 from evalkit.sandbox.jobs import ErrorInfo
-from evalkit.spec.files import folder_from, is_file_reference
 
 if TYPE_CHECKING:
     from evalkit.spec.models import CheckSpec, Problem
 
-__all__ = ["CodeCase", "CodeChecker", "CodeParams", "grade_code_answer"]
+__all__ = ["CodeCase", "CodeChecker", "CodeInput", "CodeParams", "grade_code_answer"]
 
-Mode = Literal["blanks", "patch", "program", "einsum", "shape"]
-_PRIMES = (2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53, 59, 61, 67, 71, 73, 79, 83, 89, 97)
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 MAX_SOURCE_IN_DETAILS = 20_000
-
-
-class CodeInput(BaseModel):
-    """An input other than a float32 tensor: ``{shape, dtype, low, high}``, or ``{value}`` passed as is."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    shape: list[int] | None = None
-    dtype: Literal["float32", "float64", "int64", "int32", "bool"] = "float32"
-    low: int = 0
-    high: int | None = None
-    value: int | float | bool | str | None = None
-
-    @model_validator(mode="after")
-    def _consistent(self) -> CodeInput:
-        if self.shape is None:
-            if "value" not in self.model_fields_set:
-                raise ValueError("an input needs 'shape' (a tensor) or 'value' (passed as it is)")
-            return self
-        if "value" in self.model_fields_set:
-            raise ValueError("an input has either 'shape' or 'value', not both")
-        if self.dtype.startswith("int") and (self.high is None or self.high <= self.low):
-            raise ValueError(
-                f"{self.dtype} inputs need 'high' above 'low' (values are drawn from [low, high))"
-            )
-        return self
-
-    def spec(self) -> InputSpec:
-        if self.shape is None:
-            return InputSpec(value=self.value, literal=True)
-        return InputSpec(tuple(self.shape), self.dtype, self.low, self.high)
-
-
-class CodeCase(BaseModel):
-    """Constructor keywords (module references) and named inputs, passed positionally in order."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    init: dict[str, int | float | bool | str] = Field(default_factory=dict)
-    inputs: dict[str, list[int] | CodeInput] = Field(min_length=1)
-
-    def specs(self) -> dict[str, InputSpec]:
-        return {
-            k: v.spec() if isinstance(v, CodeInput) else InputSpec(tuple(v)) for k, v in self.inputs.items()
-        }
-
-
-class CodeParams(CheckParams):
-    """Parameters of a ``code`` check; see the module docstring for each mode."""
-
-    mode: Mode
-    skeleton: str | None = None
-    skeleton_given: str | None = None
-    blanks: list[str] | None = None
-    reference: str | None = None
-    entry: str | None = None
-    copy_weights: bool = True
-    cases: list[CodeCase] = Field(default_factory=list)
-    seeds: list[int] = Field(default_factory=lambda: [0, 1], min_length=1)
-    grad_of: list[str] = Field(default_factory=list)
-    atol: float = Field(default=1e-5, ge=0)
-    rtol: float = Field(default=1e-4, ge=0)
-    operands: dict[str, list[str]] | None = None
-    expected: str | list[str] | None = None
-    dims: list[dict[str, int]] = Field(default_factory=list)
-    aliases: dict[str, str] = Field(default_factory=dict)
-    blank: str | None = None
-    outputs: list[int] | None = Field(default=None, min_length=1)
-    output: int = Field(default=0, ge=0)
-    time_limit_s: float | None = Field(default=None, gt=0)
-    _reference: Reference | None = PrivateAttr(default=None)
-    _skeleton: str | None = PrivateAttr(default=None)
-
-    @model_validator(mode="after")
-    def _fits_mode(self, info: ValidationInfo) -> CodeParams:
-        folder = folder_from(info.context)
-        if self.mode in ("blanks", "patch") and (self.skeleton is None) == (self.skeleton_given is None):
-            raise ValueError(f"mode {self.mode} needs exactly one of 'skeleton' or 'skeleton_given'")
-        if self.skeleton is not None and (folder is not None or not self.skeleton.endswith(".py")):
-            self._skeleton = _spec_value(resolve_skeleton, self.skeleton, folder)
-        if self.reference is not None and (folder is not None or not is_file_reference(self.reference)):
-            self._reference = _spec_value(resolve_reference, self.reference, folder)
-        if self.mode in ("blanks", "patch", "program"):
-            if self.reference is None or not self.cases:
-                raise ValueError(f"mode {self.mode} needs 'reference' and at least one entry in 'cases'")
-            self._check_cases()
-        if self.mode == "einsum":
-            if not self.operands or (isinstance(self.expected, str) == (self.reference is not None)):
-                raise ValueError(
-                    "mode einsum needs 'operands' and either an 'expected' equation or a 'reference'"
-                )
-            if isinstance(self.expected, str) or self._reference is not None:
-                try:
-                    einsum_trials(self._expected_einsum(), self.operands, self.dim_sets(), [0])
-                except (RuntimeError, KeyError, TypeError, ValueError) as err:
-                    raise ValueError(f"the expected einsum does not run on the operands: {err}") from None
-        if self.mode == "shape":
-            if self.reference is not None:
-                if not self.operands or self.expected is not None:
-                    raise ValueError("mode shape with a 'reference' needs 'operands' (and no 'expected')")
-                if self._reference is not None:
-                    _spec_value(self.reference_shape, self.dim_sets()[0])
-            elif not isinstance(self.expected, list):
-                raise ValueError("mode shape needs 'expected' as a list of dimensions, e.g. [h, d, k]")
-        for sizes in self.dims:
-            missing = sorted(t for a, t in self.aliases.items() if t not in sizes and a not in sizes)
-            if missing:
-                raise ValueError(f"dims {sizes} give no size to {', '.join(missing)}, which aliases refer to")
-        return self
-
-    def _check_cases(self) -> None:
-        reference = self._reference
-        for case in self.cases:
-            if case.init and reference is not None and not reference.is_module:
-                raise ValueError(f"reference {self.reference!r} is a function: cases take no 'init'")
-            unknown = set(self.grad_of) - set(case.inputs)
-            if unknown:
-                raise ValueError(f"grad_of names {sorted(unknown)}, which are not inputs of every case")
-            specs = case.specs()
-            not_float = [
-                n for n in self.grad_of if specs[n].literal or not specs[n].dtype.startswith("float")
-            ]
-            if not_float:
-                raise ValueError(f"grad_of names {not_float}, which are not float tensors")
-        if reference is not None and reference.origin:  # an author's reference: run it once, here
-            try:
-                reference_trials(reference, [(c.init, c.specs()) for c in self.cases[:1]], self.seeds[:1],
-                                 self.grad_of, self.copy_weights, self.outputs)  # fmt: skip
-            except Exception as err:
-                raise ValueError(
-                    f"the reference {self.reference} fails on the first case ({type(err).__name__}: {err})"
-                ) from None
-
-    def resolved_reference(self) -> Reference:
-        """The reference this check compares with (a SpecError if it could not be resolved)."""
-        if self._reference is None:
-            return resolve_reference(self.reference or "", None)  # raises: says why it is unknown
-        return self._reference
-
-    def skeleton_source(self) -> str | None:
-        """The named skeleton's source (None with ``skeleton_given``)."""
-        if self.skeleton is None:
-            return None
-        return self._skeleton if self._skeleton is not None else resolve_skeleton(self.skeleton, None)
-
-    def _expected_einsum(self) -> str | Reference:
-        return self.expected if isinstance(self.expected, str) else self.resolved_reference()
-
-    def reference_shape(self, sizes: Mapping[str, int]) -> list[int]:
-        """Shape mode with a reference: the shape of its output ``output`` on operands of these sizes."""
-        assert self.operands is not None
-        generator = torch.Generator().manual_seed(0)
-        inputs = [
-            torch.randn(*[sizes[d] for d in shape], generator=generator) for shape in self.operands.values()
-        ]
-        outputs = outputs_of_reference(self.resolved_reference(), inputs)
-        if self.output >= len(outputs):
-            raise ValueError(f"output {self.output} asked for, but the reference returns {len(outputs)}")
-        return list(outputs[self.output].shape)
-
-    def trial_key(self) -> str:
-        """What the reference trials depend on: the parameters and the reference's file and content."""
-        origin = self._reference.origin if self._reference is not None else ""
-        return self.model_dump_json() + origin
-
-    def dim_sets(self, known: Sequence[str] = ()) -> list[dict[str, int]]:
-        """The dimension assignments to try: the declared ones, or two of distinct primes.
-
-        Generated assignments cover the operands' dimensions (einsum) or the
-        expected shape's, the aliases' and ``known`` (the problem's dimension
-        symbols) — so an answer may use any of them, and only equal ones agree.
-        """
-        if self.dims:
-            sets = [dict(d) for d in self.dims]
-        else:
-            names: set[str] = set(known)
-            if self.operands:
-                names = {d for shape in self.operands.values() for d in shape}
-            elif isinstance(self.expected, list):
-                names |= {n for e in self.expected for n in _NAME.findall(e)} | set(self.aliases.values())
-            names -= set(self.aliases)
-            ordered = sorted(names)
-            primes = _PRIMES[: len(ordered)]
-            sets = [
-                dict(zip(ordered, primes, strict=True)),
-                dict(zip(ordered, reversed(primes), strict=True)),
-            ]
-        for alias, target in self.aliases.items():
-            for s in sets:
-                s.setdefault(alias, s[target])
-        return sets
-
-
-def _spec_value(getter: Any, *args: Any) -> Any:
-    try:
-        return getter(*args)
-    except SpecError as err:
-        raise ValueError(str(err)) from None
 
 
 def outputs_of_reference(reference: Reference, inputs: Sequence[Any]) -> tuple[Tensor, ...]:

@@ -11,14 +11,21 @@ outputs itself, and the sandbox's filesystem does not contain this package.
 * :mod:`~evalkit.reference.patch` — applying a model's code fragments to a skeleton.
 """
 
-from evalkit.reference.registry import (
-    Reference,
-    get_reference,
-    get_skeleton,
-    reference_names,
-    skeleton_names,
-)
-from evalkit.reference.skeletons import BlankError, Skeleton, fill_blanks, find_blanks
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from evalkit.reference.registry import Reference, get_reference, reference_names
+    from evalkit.reference.skeletons import (
+        BlankError,
+        Skeleton,
+        fill_blanks,
+        find_blanks,
+        get_skeleton,
+        skeleton_names,
+    )
 
 __all__ = [
     "BlankError",
@@ -31,3 +38,24 @@ __all__ = [
     "reference_names",
     "skeleton_names",
 ]
+
+# the skeletons need no torch: a submodule such as evalkit.reference.skeletons or .files is imported
+# without the registry (and torch) until a reference is asked for
+_HOMES = {
+    "Reference": "registry",
+    "get_reference": "registry",
+    "reference_names": "registry",
+    "BlankError": "skeletons",
+    "Skeleton": "skeletons",
+    "fill_blanks": "skeletons",
+    "find_blanks": "skeletons",
+    "get_skeleton": "skeletons",
+    "skeleton_names": "skeletons",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{home}"), name)

@@ -19,13 +19,14 @@ import re
 import sys
 import threading
 from pathlib import Path
-from typing import Any
-
-from torch import nn
+from typing import TYPE_CHECKING, Any
 
 from evalkit.errors import SpecError
-from evalkit.reference.registry import Reference, get_reference, get_skeleton
+from evalkit.reference.skeletons import get_skeleton
 from evalkit.spec.files import FILE_REFERENCE, folder_path, is_file_reference, read_folder_file
+
+if TYPE_CHECKING:
+    from evalkit.reference.registry import Reference
 
 __all__ = ["load_file_reference", "resolve_reference", "resolve_skeleton"]
 
@@ -66,6 +67,10 @@ def load_file_reference(folder: Path, spec: str) -> Reference:
     ``origin`` holds the file's path and content digest, so results computed from
     an older version of the file are never reused.
     """
+    from torch import nn
+
+    from evalkit.reference.registry import Reference
+
     match = FILE_REFERENCE.match(spec)
     if match is None:
         raise SpecError(f"reference {spec!r} should read FILE.py:NAME, e.g. 'layernorm.py:LayerNorm'")
@@ -98,8 +103,10 @@ def _is_local(value: Any, module: Any) -> bool:
 
 
 def resolve_reference(name: str, folder: Path | None) -> Reference:
-    """A built-in reference by name, or the author's ``file.py:Name`` in ``folder``."""
+    """A built-in reference by name, or the author's ``file.py:Name`` in ``folder`` (imports torch)."""
     if not is_file_reference(name):
+        from evalkit.reference.registry import get_reference
+
         return get_reference(name)
     if folder is None:
         raise SpecError(
@@ -110,7 +117,7 @@ def resolve_reference(name: str, folder: Path | None) -> Reference:
 
 
 def resolve_skeleton(name: str, folder: Path | None) -> str:
-    """The source of a built-in skeleton by name, or of the author's ``file.py`` in ``folder``."""
+    """The source of a built-in skeleton by name, or of the author's ``file.py`` in ``folder`` (no torch)."""
     if not name.endswith(".py"):
         return get_skeleton(name).source
     if folder is None:

@@ -19,7 +19,7 @@ from torch import Tensor, nn
 
 from evalkit.errors import SpecError
 from evalkit.reference import attention, decoding, linear, mha
-from evalkit.reference.skeletons import SKELETONS, Skeleton
+from evalkit.reference.skeletons import get_skeleton, skeleton_names
 
 __all__ = ["Reference", "get_reference", "get_skeleton", "reference_names", "skeleton_names"]
 
@@ -107,16 +107,3 @@ def get_reference(name: str) -> Reference:
         raise SpecError(
             f"unknown reference {name!r}; expected one of {', '.join(reference_names())}"
         ) from None
-
-
-def skeleton_names() -> list[str]:
-    """The registered skeleton names, sorted."""
-    return sorted(SKELETONS)
-
-
-def get_skeleton(name: str) -> Skeleton:
-    """The skeleton called ``name``; a SpecError naming the known ones otherwise."""
-    try:
-        return SKELETONS[name]
-    except KeyError:
-        raise SpecError(f"unknown skeleton {name!r}; expected one of {', '.join(skeleton_names())}") from None

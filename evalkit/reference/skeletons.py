@@ -17,6 +17,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from evalkit.errors import SpecError
+
 __all__ = [
     "MHA_SKELETON",
     "MHA_WIDE_V_START",
@@ -25,6 +27,8 @@ __all__ = [
     "Skeleton",
     "fill_blanks",
     "find_blanks",
+    "get_skeleton",
+    "skeleton_names",
 ]
 
 PRELUDE = "import math\n\nimport torch\nimport torch.nn as nn\nimport torch.nn.functional as F\n"
@@ -245,3 +249,16 @@ SKELETONS: dict[str, Skeleton] = {
         ),
     )
 }
+
+
+def skeleton_names() -> list[str]:
+    """The registered skeleton names, sorted."""
+    return sorted(SKELETONS)
+
+
+def get_skeleton(name: str) -> Skeleton:
+    """The skeleton called ``name``; a SpecError naming the known ones otherwise."""
+    try:
+        return SKELETONS[name]
+    except KeyError:
+        raise SpecError(f"unknown skeleton {name!r}; expected one of {', '.join(skeleton_names())}") from None

@@ -12,8 +12,11 @@ names the nearest known one::
 from __future__ import annotations
 
 import difflib
+import hashlib
+import threading
 import types
 import typing
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -53,7 +56,7 @@ def format_loc(loc: Loc) -> str:
     return out
 
 
-def _build(node: yaml.Node, loc: Loc, lines: LineMap, loader: yaml.SafeLoader, path: str) -> Any:
+def _build(node: yaml.Node, loc: Loc, lines: LineMap, loader: Any, path: str) -> Any:
     lines[loc] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
         loader.flatten_mapping(node)
@@ -80,8 +83,19 @@ def _build(node: yaml.Node, loc: Loc, lines: LineMap, loader: yaml.SafeLoader, p
     return loader.construct_object(node, deep=True)
 
 
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's parser when PyYAML was built with it
+_parsed: OrderedDict[tuple[str, str], tuple[Any, LineMap]] = OrderedDict()
+_PARSED_MAX = 256
+_parsed_lock = threading.Lock()
+
+
 def read_yaml(path: str | Path, text: str | None = None) -> tuple[Any, LineMap]:
-    """Parse one YAML document; return the data and a map from location to line."""
+    """Parse one YAML document; return the data and a map from location to line.
+
+    A file is parsed once per process for each content it has (the text is read
+    every time, so a changed file is parsed again); callers share the result
+    and must not change it.
+    """
     path = Path(path)
     if text is None:
         try:
@@ -94,7 +108,29 @@ def read_yaml(path: str | Path, text: str | None = None) -> tuple[Any, LineMap]:
             raise SpecError("is a directory, expected a YAML file", path=path) from None
         except UnicodeDecodeError as err:
             raise SpecError(f"not UTF-8 text ({err.reason} at byte {err.start})", path=path) from None
-    loader = yaml.SafeLoader(text)
+    key = (str(path), hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest())
+    with _parsed_lock:
+        if key in _parsed:
+            _parsed.move_to_end(key)
+            return _parsed[key]
+    try:
+        found = _parse(path, text, _Loader)
+    except SpecError:
+        if _Loader is yaml.SafeLoader:
+            raise
+        # the pure-Python parser's message and line, as they always were (libyaml words its errors
+        # differently); a document it accepts after all is taken as it reads it
+        found = _parse(path, text, yaml.SafeLoader)
+    with _parsed_lock:
+        _parsed[key] = found
+        if len(_parsed) > _PARSED_MAX:
+            _parsed.popitem(last=False)
+    return found
+
+
+def _parse(path: Path, text: str, loader_class: Any) -> tuple[Any, LineMap]:
+    """The data of ``text`` and its line map, read with ``loader_class``; a SpecError if it is not YAML."""
+    loader = loader_class(text)
     try:
         node = loader.get_single_node()
         if node is None:

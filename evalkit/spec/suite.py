@@ -19,6 +19,7 @@ from evalkit.errors import SpecError
 from evalkit.spec.files import FOLDER_KEY, folder_files, problem_folder
 from evalkit.spec.loading import SpecErrors, load_model, read_yaml
 from evalkit.spec.models import PartRubric, Problem, Rubric
+from evalkit.spec.verified import VERIFIED_KEY, VerifiedChecks
 
 __all__ = [
     "LoadedProblem",
@@ -97,9 +98,18 @@ def load_problem_file(path: Path) -> Problem:
     return load_model(Problem, path, context={FOLDER_KEY: problem_folder(path)})
 
 
-def load_rubric_file(path: Path, folder: Path | None = None) -> Rubric:
-    """A rubric file; ``folder`` is its problem's (for references and skeletons named by file)."""
-    return load_model(Rubric, path, context={FOLDER_KEY: folder} if folder is not None else None)
+def load_rubric_file(path: Path, folder: Path | None = None, verified: VerifiedChecks | None = None) -> Rubric:
+    """A rubric file; ``folder`` is its problem's (for references and skeletons named by file).
+
+    With ``verified``, a code check that passed before with the same content skips running torch
+    (:mod:`evalkit.spec.verified`).
+    """
+    context: dict[str, object] = {}
+    if folder is not None:
+        context[FOLDER_KEY] = folder
+    if verified is not None:
+        context[VERIFIED_KEY] = verified
+    return load_model(Rubric, path, context=context or None)
 
 
 def _check_rubric(problem: Problem, problem_path: Path, rubric: Rubric, rubric_path: Path) -> list[SpecError]:
@@ -173,12 +183,16 @@ def rubric_problem_id(path: Path) -> str | None:
 
 
 def pair_rubrics(
-    problem_files: Sequence[Path], rubric_files: Sequence[Path], rubric_hint: str = "the rubrics directory"
+    problem_files: Sequence[Path],
+    rubric_files: Sequence[Path],
+    rubric_hint: str = "the rubrics directory",
+    verified: VerifiedChecks | None = None,
 ) -> tuple[list[LoadedProblem], list[SpecError]]:
     """Every problem with its rubric, and every error found on the way (all of them, not the first).
 
     A rubric is validated with its problem's folder, so references and
-    skeletons named by file are found and checked.
+    skeletons named by file are found and checked; ``verified`` lets code
+    checks that passed before with the same content skip running torch.
     """
     errors: list[SpecError] = []
     problems: list[tuple[Problem, Path]] = []
@@ -202,7 +216,7 @@ def pair_rubrics(
         pid = rubric_problem_id(rpath)
         folder = problem_folder(seen[pid]) if pid in seen else None
         try:
-            rubric = load_rubric_file(rpath, folder)
+            rubric = load_rubric_file(rpath, folder, verified)
         except SpecError as err:
             errors.append(err)
             if pid is not None:

@@ -1,0 +1,334 @@
+"""The ``code`` kind as a spec sees it: its parameters, validated without importing torch when they can be.
+
+Validating a code check has a pure part (the mode's keys, cases, ``grad_of``,
+``dims``; a skeleton found by name or read from the problem's folder) and a part
+that runs torch: its reference is resolved (an author's ``file.py:Name`` is
+imported) and run once on the first case, an expected einsum is run on the
+operands, a reference's output shape is computed. Given a
+:class:`~evalkit.spec.verified.VerifiedChecks` in the validation context
+(``evalkit validate`` passes one), a check whose key (its parameters, its
+problem folder's files, the code doing the work) passed before skips the torch
+part: its reference is then resolved when it is first used, and refused if its
+file changed since. Without one (a run's loading), every check is validated in full.
+
+The checker registered here imports :mod:`evalkit.checks.code` (torch, the
+sandbox) the first time it grades; that module then registers its own in this
+one's place. The parameter classes are the same objects under both names.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationInfo, model_validator
+
+from evalkit.checks.base import _REGISTRY, Answer, CheckContext, CheckParams, CheckResult, register_checker
+from evalkit.errors import SpecError
+from evalkit.reference.files import resolve_reference, resolve_skeleton
+from evalkit.spec.files import FILE_REFERENCE, folder_from, is_file_reference
+from evalkit.spec.verified import VerifiedChecks, folder_digests, verified_from
+
+if TYPE_CHECKING:
+    from evalkit.reference.cases import InputSpec
+    from evalkit.reference.registry import Reference
+
+__all__ = ["CodeCase", "CodeInput", "CodeParams", "Mode"]
+
+Mode = Literal["blanks", "patch", "program", "einsum", "shape"]
+_PRIMES = (2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53, 59, 61, 67, 71, 73, 79, 83, 89, 97)
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+class CodeInput(BaseModel):
+    """An input other than a float32 tensor: ``{shape, dtype, low, high}``, or ``{value}`` passed as is."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    shape: list[int] | None = None
+    dtype: Literal["float32", "float64", "int64", "int32", "bool"] = "float32"
+    low: int = 0
+    high: int | None = None
+    value: int | float | bool | str | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> CodeInput:
+        if self.shape is None:
+            if "value" not in self.model_fields_set:
+                raise ValueError("an input needs 'shape' (a tensor) or 'value' (passed as it is)")
+            return self
+        if "value" in self.model_fields_set:
+            raise ValueError("an input has either 'shape' or 'value', not both")
+        if self.dtype.startswith("int") and (self.high is None or self.high <= self.low):
+            raise ValueError(
+                f"{self.dtype} inputs need 'high' above 'low' (values are drawn from [low, high))"
+            )
+        return self
+
+    @property
+    def is_float_tensor(self) -> bool:
+        return self.shape is not None and self.dtype.startswith("float")
+
+    def spec(self) -> InputSpec:
+        from evalkit.reference.cases import InputSpec
+
+        if self.shape is None:
+            return InputSpec(value=self.value, literal=True)
+        return InputSpec(tuple(self.shape), self.dtype, self.low, self.high)
+
+
+class CodeCase(BaseModel):
+    """Constructor keywords (module references) and named inputs, passed positionally in order."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    init: dict[str, int | float | bool | str] = Field(default_factory=dict)
+    inputs: dict[str, list[int] | CodeInput] = Field(min_length=1)
+
+    def specs(self) -> dict[str, InputSpec]:
+        from evalkit.reference.cases import InputSpec
+
+        return {
+            k: v.spec() if isinstance(v, CodeInput) else InputSpec(tuple(v)) for k, v in self.inputs.items()
+        }
+
+    def is_float_tensor(self, name: str) -> bool:
+        """Whether input ``name`` is a float tensor (a plain shape is float32)."""
+        value = self.inputs[name]
+        return value.is_float_tensor if isinstance(value, CodeInput) else True
+
+
+class CodeParams(CheckParams):
+    """Parameters of a ``code`` check; see :mod:`evalkit.checks.code` for each mode."""
+
+    mode: Mode
+    skeleton: str | None = None
+    skeleton_given: str | None = None
+    blanks: list[str] | None = None
+    reference: str | None = None
+    entry: str | None = None
+    copy_weights: bool = True
+    cases: list[CodeCase] = Field(default_factory=list)
+    seeds: list[int] = Field(default_factory=lambda: [0, 1], min_length=1)
+    grad_of: list[str] = Field(default_factory=list)
+    atol: float = Field(default=1e-5, ge=0)
+    rtol: float = Field(default=1e-4, ge=0)
+    operands: dict[str, list[str]] | None = None
+    expected: str | list[str] | None = None
+    dims: list[dict[str, int]] = Field(default_factory=list)
+    aliases: dict[str, str] = Field(default_factory=dict)
+    blank: str | None = None
+    outputs: list[int] | None = Field(default=None, min_length=1)
+    output: int = Field(default=0, ge=0)
+    time_limit_s: float | None = Field(default=None, gt=0)
+    _reference: Reference | None = PrivateAttr(default=None)
+    _skeleton: str | None = PrivateAttr(default=None)
+    _folder: Path | None = PrivateAttr(default=None)  # the problem's, for a reference resolved on first use
+    _reference_digest: str | None = PrivateAttr(default=None)  # of its file, when validated without torch
+
+    @model_validator(mode="after")
+    def _fits_mode(self, info: ValidationInfo) -> CodeParams:
+        folder = folder_from(info.context)
+        self._folder = folder
+        verified = verified_from(info.context)
+        key, digest = self._verified_key(verified, folder) if verified is not None else (None, None)
+        if verified is not None and key is not None and verified.has(key):
+            self._reference_digest = digest  # the reference is resolved on first use, from this content
+            self._validate(folder, run_torch=False)
+            return self
+        self._validate(folder, run_torch=True)
+        # recorded only if nothing it covers changed while it ran (else that content never ran)
+        if verified is not None and key is not None and self._verified_key(verified, folder)[0] == key:
+            verified.add(key)
+        return self
+
+    def _runs_torch(self) -> bool:
+        """Whether validating this check runs torch at all (resolving or running a reference, an einsum)."""
+        return self.reference is not None or (self.mode == "einsum" and isinstance(self.expected, str))
+
+    def _verified_key(self, verified: VerifiedChecks, folder: Path | None) -> tuple[str | None, str | None]:
+        """This check's key in ``verified`` and its reference file's digest (None, None: nothing to
+        skip, or the folder cannot be read, so it is validated in full)."""
+        if not self._runs_torch():
+            return None, None
+        names_a_file = (self.reference is not None and is_file_reference(self.reference)) or (
+            self.skeleton is not None and self.skeleton.endswith(".py")
+        )
+        if not names_a_file:
+            return verified.key(self.model_dump_json(), None), None
+        if folder is None:
+            return None, None  # validated in full, which says that the folder is not known
+        try:
+            files = folder_digests(folder)
+        except OSError:
+            return None, None
+        match = FILE_REFERENCE.match(self.reference or "")
+        digest = files.get(str(Path(match.group("file")))) if match is not None else None
+        if match is not None and digest is None:
+            return None, None  # not a file of the folder: validated in full, which says so
+        return verified.key(self.model_dump_json(), files), digest
+
+    def _validate(self, folder: Path | None, run_torch: bool) -> None:
+        """Every check of the parameters; the ones that run torch only if ``run_torch``."""
+        if self.mode in ("blanks", "patch") and (self.skeleton is None) == (self.skeleton_given is None):
+            raise ValueError(f"mode {self.mode} needs exactly one of 'skeleton' or 'skeleton_given'")
+        if self.skeleton is not None and (folder is not None or not self.skeleton.endswith(".py")):
+            self._skeleton = _spec_value(resolve_skeleton, self.skeleton, folder)
+        if (
+            run_torch
+            and self.reference is not None
+            and (folder is not None or not is_file_reference(self.reference))
+        ):
+            self._reference = _spec_value(resolve_reference, self.reference, folder)
+        if self.mode in ("blanks", "patch", "program"):
+            if self.reference is None or not self.cases:
+                raise ValueError(f"mode {self.mode} needs 'reference' and at least one entry in 'cases'")
+            self._check_cases()
+        if self.mode == "einsum":
+            if not self.operands or (isinstance(self.expected, str) == (self.reference is not None)):
+                raise ValueError(
+                    "mode einsum needs 'operands' and either an 'expected' equation or a 'reference'"
+                )
+            if run_torch and (isinstance(self.expected, str) or self._reference is not None):
+                from evalkit.reference.cases import einsum_trials
+
+                try:
+                    einsum_trials(self._expected_einsum(), self.operands, self.dim_sets(), [0])
+                except (RuntimeError, KeyError, TypeError, ValueError) as err:
+                    raise ValueError(f"the expected einsum does not run on the operands: {err}") from None
+        if self.mode == "shape":
+            if self.reference is not None:
+                if not self.operands or self.expected is not None:
+                    raise ValueError("mode shape with a 'reference' needs 'operands' (and no 'expected')")
+                if self._reference is not None:
+                    _spec_value(self.reference_shape, self.dim_sets()[0])
+            elif not isinstance(self.expected, list):
+                raise ValueError("mode shape needs 'expected' as a list of dimensions, e.g. [h, d, k]")
+        for sizes in self.dims:
+            missing = sorted(t for a, t in self.aliases.items() if t not in sizes and a not in sizes)
+            if missing:
+                raise ValueError(f"dims {sizes} give no size to {', '.join(missing)}, which aliases refer to")
+
+    def _check_cases(self) -> None:
+        reference = self._reference  # None when validated without torch (it passed before) or not known
+        for case in self.cases:
+            if case.init and reference is not None and not reference.is_module:
+                raise ValueError(f"reference {self.reference!r} is a function: cases take no 'init'")
+            unknown = set(self.grad_of) - set(case.inputs)
+            if unknown:
+                raise ValueError(f"grad_of names {sorted(unknown)}, which are not inputs of every case")
+            not_float = [n for n in self.grad_of if not case.is_float_tensor(n)]
+            if not_float:
+                raise ValueError(f"grad_of names {not_float}, which are not float tensors")
+        if reference is not None and reference.origin:  # an author's reference: run it once, here
+            from evalkit.reference.cases import reference_trials
+
+            try:
+                reference_trials(reference, [(c.init, c.specs()) for c in self.cases[:1]], self.seeds[:1],
+                                 self.grad_of, self.copy_weights, self.outputs)  # fmt: skip
+            except Exception as err:
+                raise ValueError(
+                    f"the reference {self.reference} fails on the first case ({type(err).__name__}: {err})"
+                ) from None
+
+    def resolved_reference(self) -> Reference:
+        """The reference this check compares with (a SpecError if it cannot be resolved).
+
+        A check validated without torch resolves it here, from the problem's folder, and refuses
+        a reference file that changed since it was validated.
+        """
+        if self._reference is not None:
+            return self._reference
+        reference = resolve_reference(self.reference or "", self._folder)  # raises: says why it is unknown
+        digest = self._reference_digest
+        if digest is not None and not reference.origin.endswith(f"#{digest}"):
+            path = reference.origin.rpartition("#")[0]
+            raise SpecError(
+                f"{path} changed after its rubric was validated; load the rubric again "
+                "(evalkit validate checks the new version)"
+            )
+        self._reference = reference
+        return reference
+
+    def skeleton_source(self) -> str | None:
+        """The named skeleton's source (None with ``skeleton_given``)."""
+        if self.skeleton is None:
+            return None
+        return self._skeleton if self._skeleton is not None else resolve_skeleton(self.skeleton, None)
+
+    def _expected_einsum(self) -> str | Reference:
+        return self.expected if isinstance(self.expected, str) else self.resolved_reference()
+
+    def reference_shape(self, sizes: Mapping[str, int]) -> list[int]:
+        """Shape mode with a reference: the shape of its output ``output`` on operands of these sizes."""
+        import torch
+
+        from evalkit.reference.registry import outputs_of
+
+        assert self.operands is not None
+        generator = torch.Generator().manual_seed(0)
+        inputs = [
+            torch.randn(*[sizes[d] for d in shape], generator=generator) for shape in self.operands.values()
+        ]
+        with torch.no_grad():
+            outputs = outputs_of(self.resolved_reference().call({}, tuple(inputs)))
+        if self.output >= len(outputs):
+            raise ValueError(f"output {self.output} asked for, but the reference returns {len(outputs)}")
+        return list(outputs[self.output].shape)
+
+    def trial_key(self) -> str:
+        """What the reference trials depend on: the parameters and the reference's file and content."""
+        origin = self.resolved_reference().origin if self.reference is not None else ""
+        return self.model_dump_json() + origin
+
+    def dim_sets(self, known: Sequence[str] = ()) -> list[dict[str, int]]:
+        """The dimension assignments to try: the declared ones, or two of distinct primes.
+
+        Generated assignments cover the operands' dimensions (einsum) or the
+        expected shape's, the aliases' and ``known`` (the problem's dimension
+        symbols) — so an answer may use any of them, and only equal ones agree.
+        """
+        if self.dims:
+            sets = [dict(d) for d in self.dims]
+        else:
+            names: set[str] = set(known)
+            if self.operands:
+                names = {d for shape in self.operands.values() for d in shape}
+            elif isinstance(self.expected, list):
+                names |= {n for e in self.expected for n in _NAME.findall(e)} | set(self.aliases.values())
+            names -= set(self.aliases)
+            ordered = sorted(names)
+            primes = _PRIMES[: len(ordered)]
+            sets = [
+                dict(zip(ordered, primes, strict=True)),
+                dict(zip(ordered, reversed(primes), strict=True)),
+            ]
+        for alias, target in self.aliases.items():
+            for s in sets:
+                s.setdefault(alias, s[target])
+        return sets
+
+
+def _spec_value(getter: Any, *args: Any) -> Any:
+    try:
+        return getter(*args)
+    except SpecError as err:
+        raise ValueError(str(err)) from None
+
+
+@register_checker
+class DeferredCodeChecker:
+    """The ``code`` kind until :mod:`evalkit.checks.code` is imported (on first use); its checker then takes over."""
+
+    kind: ClassVar[str] = "code"
+    params_model: ClassVar[type[CheckParams]] = CodeParams
+    module: ClassVar[str] = "evalkit.checks.code"
+
+    def check(self, params: Any, answer: Answer, ctx: CheckContext) -> CheckResult:
+        importlib.import_module(self.module)  # registers CodeChecker, in this one's place
+        checker = _REGISTRY[self.kind]
+        if checker is self:
+            raise RuntimeError(f"{self.module} did not register the {self.kind!r} check")
+        result: CheckResult = checker.check(params, answer, ctx)
+        return result
