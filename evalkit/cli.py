@@ -497,11 +497,17 @@ def cache_info() -> None:
 
 @cache_app.command("clear", cls=_Command)
 def cache_clear() -> None:
-    """Delete every cached reply."""
+    """Delete every cached reply, and the record of code checks that passed validation."""
     from evalkit.cache import ResponseCache
+    from evalkit.progress import plural
+    from evalkit.spec.verified import VerifiedChecks
 
     count = ResponseCache.default().clear()
-    err_console.print(f"removed {count} cached replies")
+    checks = VerifiedChecks.default().clear()
+    err_console.print(
+        f"removed {plural(count, 'cached reply', 'cached replies')} and "
+        f"{plural(checks, 'recorded validation', 'recorded validations')}"
+    )
 
 
 @app.command(cls=_Command)

@@ -101,6 +101,15 @@ class VerifiedChecks:
     def _file(self, key: str) -> Path:
         return self.path / key[:2] / key
 
+    def clear(self) -> int:
+        """Forget every recorded pass (the next validate runs every check); returns how many there were."""
+        count = 0
+        for entry in self.path.glob("*/*"):
+            if entry.is_file():
+                entry.unlink(missing_ok=True)
+                count += 1
+        return count
+
     def _entry(self, key: str) -> bytes:
         return f"{_FORMAT}\n{key}\n".encode()
 

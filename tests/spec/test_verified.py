@@ -227,3 +227,19 @@ def test_the_default_suite_is_validated_without_torch_the_second_time(tmp_path: 
         {"ok": True, "checked": checked, "torch": True},
         {"ok": True, "checked": checked, "torch": False},
     ]
+
+
+def test_cache_clear_forgets_the_recorded_validations(tmp_path, capsys, monkeypatch) -> None:
+    from evalkit.spec.verified import VerifiedChecks
+    from tests.helpers import run_cli
+
+    record = tmp_path / "verified"
+    monkeypatch.setenv("EVALKIT_VERIFIED_DIR", str(record))
+    monkeypatch.setenv("EVALKIT_CACHE_DIR", str(tmp_path / "replies"))
+    checks = VerifiedChecks(record)
+    key = checks.key("{}", None)
+    checks.add(key)
+    assert checks.has(key)
+    result = run_cli(["cache", "clear"], capsys, monkeypatch)
+    assert result.code == 0 and "1 recorded validation" in result.err
+    assert not checks.has(key)
