@@ -572,3 +572,52 @@ def test_a_run_that_dies_in_its_probes_resumes_asking_only_what_is_missing(tmp_p
     # the probe that failed is asked again; nothing the first run got a reply to is
     assert failed in state["asked"]
     assert not set(state["asked"]) & (set(first) - {failed})
+
+
+def test_probes_through_the_anthropic_sdk_read_the_solved_conversation_from_the_prompt_cache(
+    tmp_path: Path, fake_provider, provider_env
+) -> None:
+    """Every probe of a problem branches from the same solved conversation: its end is a cache breakpoint,
+    so the second probe onwards reads it from Anthropic's prompt cache instead of paying for it again."""
+    texts = {
+        render_probe(SUITE.get("q2"), part, probe, "").split("\n")[0][:60]: _probe_reply(
+            "q2", probe_key(part, probe.id or probe.kind), GOOD
+        )
+        for q, part, probe in DECLARED
+        if q == "q2"
+    }
+
+    def respond(call) -> str:
+        last = call.last_user
+        for start, reply in texts.items():
+            if last.startswith(start):
+                return reply
+        if SUITE.get("q2").problem.parts[0].prompt[:50] in last:
+            return CASSETTE.problems["q2"].reply
+        return CASSETTE.opening or "Sure."
+
+    fake_provider.respond_with(respond)
+    config = api.RunConfig(
+        model="anthropic:claude-sonnet-4-5", base_url=fake_provider.anthropic_base_url,
+        problems=str(ROOT / "problems" / "hw9_q2.yaml"), rubrics=RUBRICS, runs_dir=str(tmp_path / "runs"), cache=False,
+    )  # fmt: skip
+    result = api.run(config)
+    data = result.to_json()
+    assert {r["outcome"] for r in data["probes"]} == {"held", "corrected", "accepted"}
+    probe_bodies = [r.body for r in fake_provider.chat_requests() if len(r.body["messages"]) == 5]
+    assert len(probe_bodies) == 5
+    for body in probe_bodies:
+        marked = [
+            i for i, m in enumerate(body["messages"]) if any("cache_control" in b for b in m["content"])
+        ]
+        assert marked == [1, 3, 4]  # the opening's end, the solved conversation's end, the probe
+    events = [json.loads(line) for line in (result.run_dir / "journal.jsonl").read_text().splitlines()]
+    reads = [
+        e["response"]["usage"].get("cache_read_tokens", 0)
+        for e in events
+        if e["type"] == "message" and e["role"] == "assistant" and e["turn"]["kind"] == "probe"
+    ]
+    solved = (
+        sum(len(m.content) for m in result.conversations[0].messages) // 4
+    )  # about the solved prefix's tokens
+    assert reads[0] < solved and all(r >= 0.8 * solved for r in reads[1:]), (reads, solved)

@@ -182,14 +182,17 @@ class AnthropicModel:
 def cache_breakpoints(request: ModelRequest) -> list[int]:
     """Which messages of ``request`` get a cache breakpoint: the shared opening exchange's last, and the last.
 
-    The opening exchange is the first two messages of every question and hint turn (Anthropic
-    allows four breakpoints; a request here never has more than two).
+    The opening exchange is the first two messages of every question and hint turn. A probe is sent on
+    its own branch from the solved conversation, so the end of that conversation (the message before
+    the probe) is shared by every probe of the problem and gets one too. Anthropic allows four
+    breakpoints; a request here never has more than three.
     """
     last = len(request.messages) - 1
     if last < 0:
         return []
     opening_end = 1 if request.turn.kind != "opening" and last > 1 else None
-    return [i for i in (opening_end, last) if i is not None]
+    solved_end = last - 1 if request.turn.kind == "probe" and last - 1 > 1 else None
+    return [i for i in (opening_end, solved_end, last) if i is not None]
 
 
 def _claude_version(model_id: str) -> tuple[int, int] | None:
