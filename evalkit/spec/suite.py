@@ -98,7 +98,9 @@ def load_problem_file(path: Path) -> Problem:
     return load_model(Problem, path, context={FOLDER_KEY: problem_folder(path)})
 
 
-def load_rubric_file(path: Path, folder: Path | None = None, verified: VerifiedChecks | None = None) -> Rubric:
+def load_rubric_file(
+    path: Path, folder: Path | None = None, verified: VerifiedChecks | None = None
+) -> Rubric:
     """A rubric file; ``folder`` is its problem's (for references and skeletons named by file).
 
     With ``verified``, a code check that passed before with the same content skips running torch

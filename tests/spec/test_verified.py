@@ -114,7 +114,9 @@ def test_any_file_of_the_folder_and_any_parameter_is_part_of_the_key(
     assert api.validate([str(suite)]).ok
     assert runs == {"reference": 1}
     rubric = suite / "rubrics" / "tblocks_q3.yaml"
-    rubric.write_text(rubric.read_text().replace("K: [b, n, d]}", "K: [b, n, d]}, dims: [{b: 2, n: 3, d: 4}]"))
+    rubric.write_text(
+        rubric.read_text().replace("K: [b, n, d]}", "K: [b, n, d]}, dims: [{b: 2, n: 3, d: 4}]")
+    )
     runs.clear()
     assert api.validate([str(suite)]).ok
     assert runs == {"einsum": 1}
