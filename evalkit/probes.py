@@ -400,8 +400,9 @@ def _words(text: str) -> list[str]:
 
 
 def matching_probe(lp: LoadedProblem, text: str, answers: dict[str, str]) -> tuple[str, Probe] | None:
-    """The declared probe a transcript's student turn is, if one matches it closely (its words, in
-    order, at least 80% alike); ``answers`` holds each part's last answer (for the templates)."""
+    """The declared probe a transcript's student turn is, if one matches it closely: its words, in
+    order, at least 95% alike (one changed word in a short turn can change its claim, so a near miss
+    is classified instead). ``answers`` holds each part's last answer, for the templates."""
     from difflib import SequenceMatcher
 
     said = _words(text)
@@ -413,7 +414,7 @@ def matching_probe(lp: LoadedProblem, text: str, answers: dict[str, str]) -> tup
             except Exception:  # a template that needs more than a transcript gives: never a match
                 continue
             ratio = SequenceMatcher(None, said, rendered, autojunk=False).ratio()
-            if ratio >= 0.8 and (best is None or ratio > best[0]):
+            if ratio >= 0.95 and (best is None or ratio > best[0]):
                 best = (ratio, part.id, probe)
     return (best[1], best[2]) if best else None
 

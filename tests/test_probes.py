@@ -621,3 +621,16 @@ def test_probes_through_the_anthropic_sdk_read_the_solved_conversation_from_the_
         sum(len(m.content) for m in result.conversations[0].messages) // 4
     )  # about the solved prefix's tokens
     assert reads[0] < solved and all(r >= 0.8 * solved for r in reads[1:]), (reads, solved)
+
+
+def test_a_turn_one_word_off_a_declared_probe_is_classified_not_matched(tmp_path: Path) -> None:
+    """'Isn't the gradient 0 at the argmax index?' says the opposite of the declared misconception: it is not
+    graded as that probe, only classified (a claim) and graded by the part's checks."""
+    from evalkit.probes import matching_probe
+
+    lp = SUITE.get("q2")
+    declared = (
+        "Isn't the gradient 1 at the argmax index? like you have in your output? Or am I misinterpreting"
+    )
+    assert matching_probe(lp, declared, {}) is not None
+    assert matching_probe(lp, declared.replace("gradient 1", "gradient 0"), {}) is None
