@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, StrictInt, StrictStr, ValidationErro
 
 from evalkit.errors import StoreError
 from evalkit.models.base import Model, ModelRequest, ModelResponse
+from evalkit.paths import cache_dir
 from evalkit.store import write_json_atomic
 
 __all__ = ["CacheInfo", "CachedModel", "ResponseCache", "request_key"]
@@ -83,11 +83,7 @@ class ResponseCache:
 
     @classmethod
     def default(cls) -> ResponseCache:
-        env = os.environ.get("EVALKIT_CACHE_DIR")
-        if env:
-            return cls(env)
-        base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-        return cls(Path(base) / "evalkit" / "responses")
+        return cls(cache_dir("responses", "EVALKIT_CACHE_DIR"))
 
     def _file(self, key: str) -> Path:
         return self.path / key[:2] / f"{key}.json"

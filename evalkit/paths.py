@@ -7,9 +7,10 @@ then beside the installed package (the repository evalkit was installed from).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-__all__ = ["default_dir", "project_root"]
+__all__ = ["cache_dir", "default_dir", "project_root"]
 
 
 def project_root() -> Path:
@@ -22,3 +23,12 @@ def default_dir(name: str) -> Path:
     if local.is_dir() or name == "runs":
         return local
     return project_root() / name
+
+
+def cache_dir(name: str, env: str) -> Path:
+    """evalkit's cache directory ``name`` (``responses``, ``models``, ``verified``): ``$env`` if set, else
+    ``$XDG_CACHE_HOME/evalkit/name`` (``~/.cache/evalkit/name``)."""
+    given = os.environ.get(env)
+    if given:
+        return Path(given)
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "evalkit" / name

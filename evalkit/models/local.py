@@ -50,6 +50,7 @@ from evalkit.models.llamacpp import LlamaServer, server_version
 from evalkit.models.openai import PLACEHOLDER_KEY, OpenAIModel
 from evalkit.models.registry import ModelSettings
 from evalkit.models.retry import ErrorContext, Failure, RetryPolicy
+from evalkit.paths import cache_dir
 
 __all__ = [
     "DEFAULT_CTX",
@@ -118,11 +119,7 @@ def sha256_of(path: Path) -> str:
 
 
 def models_dir() -> Path:
-    env = os.environ.get("EVALKIT_MODELS_DIR")
-    if env:
-        return Path(env)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "evalkit" / "models"
+    return cache_dir("models", "EVALKIT_MODELS_DIR")
 
 
 def _verified(path: Path, source: GgufSource) -> bool:

@@ -43,6 +43,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from evalkit.paths import cache_dir
 from evalkit.spec.files import folder_files
 
 __all__ = ["VERIFIED_KEY", "VerifiedChecks", "verified_from"]
@@ -85,11 +86,7 @@ class VerifiedChecks:
 
     @classmethod
     def default(cls) -> VerifiedChecks:
-        env = os.environ.get("EVALKIT_VERIFIED_DIR")
-        if env:
-            return cls(env)
-        base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-        return cls(Path(base) / "evalkit" / "verified")
+        return cls(cache_dir("verified", "EVALKIT_VERIFIED_DIR"))
 
     @staticmethod
     def key(params: str, files: Mapping[str, str] | None) -> str:
