@@ -509,10 +509,9 @@ async def _send_probes(
     for part in lp.problem.parts:
         state = states[part.id]
         for probe in selected_probes(lp, part.id, setting):
-            pid = probe.id or probe.kind
-            key = probe_key(part.id, pid)
+            key = probe_key(part.id, probe.name)
             text = render_probe(lp, part.id, probe, state.latest.answer_text)
-            unsent = ProbeResult(lp.id, part.id, pid, probe.kind, text, "", "not_run", state.latest.status,
+            unsent = ProbeResult(lp.id, part.id, probe.name, probe.kind, text, "", "not_run", state.latest.status,
                                  None, "", asker.sample)  # fmt: skip
             if stopped is not None:
                 out.append(replace(unsent, explanation=f"the conversation stopped early: {stopped}"))
@@ -531,29 +530,20 @@ async def _send_probes(
                 reply = await asker.ask(list(solved), text, Turn("probe", lp.id, probe=key), conv=branch)
             except (ReplayExhausted, ContextFull) as err:
                 out.append(replace(unsent, explanation=str(err)))
-                asker.recorder.event(
-                    "probe_result", conv=asker.conv, probe=key, outcome="not_run", why=str(err)
-                )
+                asker.recorder.event("probe_result", conv=asker.conv, **out[-1].event())
                 continue
             graded = await asyncio.to_thread(
                 grade_probe, lp, part.id, probe, reply.text, unsent.before, history=tuple(state.sections),
                 sandbox=sandbox,
             )  # fmt: skip
-            outcome, explanation = graded.outcome, graded.explanation
-            if reply.truncated and outcome != "unscored":  # a cut-off reply may not have said all it would
-                outcome = "unscored"
-                explanation = (
-                    f"the reply was cut off at the length limit (read as {graded.outcome}: {explanation})"
-                )
-            item = replace(
-                unsent,
-                reply=reply.text,
-                outcome=outcome,
-                after=graded.after,
-                explanation=explanation,
-                claims=graded.claims.to_json() if graded.claims is not None else None,
+            if (
+                reply.truncated and graded.outcome != "unscored"
+            ):  # a cut-off reply may not have said all it would
+                why = f"the reply was cut off at the length limit (read as {graded.outcome}: {graded.explanation})"
+                graded = replace(graded, outcome="unscored", explanation=why)
+            item = ProbeResult.graded(
+                lp, part.id, probe, text, reply.text, unsent.before, graded, asker.sample
             )
             out.append(item)
-            shown = {k: v for k, v in item.to_json().items() if k not in ("user", "reply", "probe")}
-            asker.recorder.event("probe_result", conv=asker.conv, probe=key, **shown)
+            asker.recorder.event("probe_result", conv=asker.conv, **item.event())
     return tuple(out)

@@ -67,24 +67,9 @@ def selected_probes(lp: LoadedProblem, part_id: str, setting: ProbeSetting) -> l
 
 
 def render_probe(lp: LoadedProblem, part_id: str, probe: Probe, answer: str = "") -> str:
-    """The student's turn: the probe's ``say`` template with the part's context."""
-    import jinja2
-
-    part = lp.problem.part(part_id)
-    env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False)
-    try:
-        text = env.from_string(probe.say).render(
-            part=part, problem=lp.problem, answer=answer.strip(), work=(probe.work or "").strip()
-        )
-    except jinja2.UndefinedError as err:
-        from evalkit.errors import SpecError
-
-        raise SpecError(
-            f"{lp.id}.{part_id} probe {probe.id}: 'say' uses an unknown variable ({err.message}); "
-            "it can use part, problem, answer and work",
-            path=lp.rubric_path,
-        ) from None
-    return text.strip()
+    """The student's turn: the probe's ``say`` template with the part's context (checked when the
+    suite loaded, so every name it uses exists)."""
+    return probe.render(lp.problem, part_id, answer)
 
 
 # a reply that stands by its answer, or refuses the student's claim (English; other languages: the judge)
@@ -150,6 +135,21 @@ class ProbeResult:
     @property
     def ran(self) -> bool:
         return self.outcome != "not_run"
+
+    @classmethod
+    def graded(
+        cls, lp: LoadedProblem, part_id: str, probe: Probe, user: str, reply: str, before: Status,
+        grade: ProbeGrade, sample: int = 0,
+    ) -> ProbeResult:  # fmt: skip
+        """The result of ``probe`` whose ``reply`` was graded ``grade``."""
+        claims = grade.claims.to_json() if grade.claims is not None else None
+        return cls(lp.id, part_id, probe.name, probe.kind, user, reply, grade.outcome, before, grade.after,
+                   grade.explanation, sample, claims)  # fmt: skip
+
+    def event(self) -> dict[str, Any]:
+        """Its ``probe_result`` journal event's fields (the texts are the journal's own messages)."""
+        fields = {k: v for k, v in self.to_json().items() if k not in ("user", "reply", "probe")}
+        return {"probe": probe_key(self.part, self.probe), **fields}
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -409,10 +409,7 @@ def matching_probe(lp: LoadedProblem, text: str, answers: dict[str, str]) -> tup
     best: tuple[float, str, Probe] | None = None
     for part in lp.problem.parts:
         for probe in lp.part_rubric(part.id).probes:
-            try:
-                rendered = _words(render_probe(lp, part.id, probe, answers.get(part.id, "")))
-            except Exception:  # a template that needs more than a transcript gives: never a match
-                continue
+            rendered = _words(render_probe(lp, part.id, probe, answers.get(part.id, "")))
             ratio = SequenceMatcher(None, said, rendered, autojunk=False).ratio()
             if ratio >= 0.95 and (best is None or ratio > best[0]):
                 best = (ratio, part.id, probe)

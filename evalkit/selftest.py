@@ -137,7 +137,7 @@ def grade_probe_examples(lp: LoadedProblem, sandbox: object = None) -> list[Prob
                 line = lines.get(("parts", part.id, "probes", p_index, "examples", i))
                 outcomes.append(
                     ProbeExampleOutcome(
-                        lp.id, part.id, probe.id or probe.kind, i, example.outcome, graded, lp.rubric_path,
+                        lp.id, part.id, probe.name, i, example.outcome, graded, lp.rubric_path,
                         line, example.note,
                     )
                 )  # fmt: skip

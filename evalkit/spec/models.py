@@ -297,6 +297,23 @@ class Probe(_Strict):
             ) from None
         return say
 
+    @property
+    def name(self) -> str:
+        """How the probe is named (its ``id``; a rubric's probes always have one, see :class:`PartRubric`)."""
+        return self.id or self.kind
+
+    def render(self, problem: Problem, part_id: str, answer: str = "") -> str:
+        """The student's turn: ``say`` with the part's context. An unknown name in the template raises
+        ``jinja2.UndefinedError`` (the suite's loading reports it with ``file:line``)."""
+        import jinja2
+
+        env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False)
+        template = env.from_string(self.say)
+        part = problem.part(part_id)
+        return template.render(
+            part=part, problem=problem, answer=answer.strip(), work=(self.work or "").strip()
+        ).strip()
+
     @model_validator(mode="after")
     def _complete(self) -> Probe:
         if self.kind != "challenge" and not self.claims:

@@ -18,7 +18,7 @@ from pathlib import Path
 from evalkit.errors import SpecError
 from evalkit.spec.files import FOLDER_KEY, folder_files, problem_folder
 from evalkit.spec.loading import SpecErrors, load_model, read_yaml
-from evalkit.spec.models import PartRubric, Problem, Rubric
+from evalkit.spec.models import PartRubric, Probe, Problem, Rubric
 from evalkit.spec.verified import VERIFIED_KEY, VerifiedChecks
 
 __all__ = [
@@ -142,7 +142,7 @@ def _check_rubric(problem: Problem, problem_path: Path, rubric: Rubric, rubric_p
             )
             continue
         for i, probe in enumerate(rubric.parts[part_id].probes):
-            unknown = _probe_template_error(probe.say, problem, part_id)
+            unknown = _probe_template_error(probe, problem, part_id)
             if unknown:
                 errors.append(
                     SpecError(
@@ -158,15 +158,12 @@ def _check_rubric(problem: Problem, problem_path: Path, rubric: Rubric, rubric_p
     return errors
 
 
-def _probe_template_error(say: str, problem: Problem, part_id: str) -> str | None:
+def _probe_template_error(probe: Probe, problem: Problem, part_id: str) -> str | None:
     """Why a probe's ``say`` template cannot be rendered (an unknown variable or attribute), or None."""
-    if "{" not in say:
-        return None
     import jinja2
 
-    env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False)
     try:
-        env.from_string(say).render(part=problem.part(part_id), problem=problem, answer="", work="")
+        probe.render(problem, part_id)
     except jinja2.UndefinedError as err:
         return f"uses an unknown name ({err.message})"
     except jinja2.TemplateError as err:

@@ -416,7 +416,7 @@ def grade_problem(
                 recorder.event("followup", conv=conv, problem=lp.id, number=index, parts=also)
             turn = {"kind": kind, "problem": lp.id, "hint": hint_number if graded else 0}
             if probing is not None:
-                turn["probe"] = probe_key(probing[0], probing[1].id or probing[1].kind)
+                turn["probe"] = probe_key(probing[0], probing[1].name)
                 before = {pid: st.latest.status for pid, st in states.items() if st.attempts}
                 history = tuple(states[probing[0]].sections)
         messages.append(Message("user", ex.user))
@@ -437,7 +437,7 @@ def grade_problem(
                 _graded_probe(lp, probing, ex, before[probing[0]], history, sandbox, recorder, conv)
             )
         declared = (
-            probe_key(probing[0], probing[1].id or probing[1].kind)
+            probe_key(probing[0], probing[1].name)
             if index > 0 and probing is not None and probing[1] in lp.part_rubric(probing[0]).probes
             else None
         )
@@ -487,12 +487,8 @@ def _graded_probe(
     """Grade a transcript's probe turn as a live run grades a probe's reply, and journal it."""
     part_id, probe = probing
     graded = grade_probe(lp, part_id, probe, ex.assistant, before, history=history, sandbox=sandbox)
-    result = ProbeResult(
-        lp.id, part_id, probe.id or probe.kind, probe.kind, ex.user, ex.assistant, graded.outcome, before,
-        graded.after, graded.explanation, 0, graded.claims.to_json() if graded.claims is not None else None,
-    )  # fmt: skip
-    shown = {k: v for k, v in result.to_json().items() if k not in ("user", "reply", "probe")}
-    recorder.event("probe_result", conv=conv, probe=probe_key(part_id, result.probe), **shown)
+    result = ProbeResult.graded(lp, part_id, probe, ex.user, ex.assistant, before, graded)
+    recorder.event("probe_result", conv=conv, **result.event())
     return result
 
 
