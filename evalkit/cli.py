@@ -182,18 +182,13 @@ class ProbeChoice(enum.StrEnum):
 
 def _rates_line(m: dict[str, Any]) -> str:
     """Every rate of a sampled run with its counts, 95% interval and pass@k, on one line."""
-    from evalkit.measures import RATES
+    from evalkit.measures import RATES, format_rate
 
-    shown = []
-    for name, label in RATES.items():
-        r = m["model"].get(name) or {}
-        if not r.get("n"):
-            continue
-        lo, hi = r["ci95"]
-        text = f"{label} {r['k']}/{r['n']} ({r['rate']:.0%}, 95% CI {lo:.0%}–{hi:.0%})"
-        if r.get("pass_at_k"):
-            text += f" pass@{r['pass_at_k']['k']} {r['pass_at_k']['value']:.0%}"
-        shown.append(text)
+    shown = [
+        f"{label} {format_rate(m['model'][name])}"
+        for name, label in RATES.items()
+        if (m["model"].get(name) or {}).get("n")
+    ]
     return f"over {m['samples']} samples: " + "; ".join(shown)
 
 

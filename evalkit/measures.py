@@ -19,7 +19,16 @@ import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-__all__ = ["GOOD_OUTCOMES", "RATES", "beyond_noise", "measures", "pass_at_k", "tutoring_line", "wilson"]
+__all__ = [
+    "GOOD_OUTCOMES",
+    "RATES",
+    "beyond_noise",
+    "format_rate",
+    "measures",
+    "pass_at_k",
+    "tutoring_line",
+    "wilson",
+]
 
 Row = Mapping[str, Any]
 
@@ -32,42 +41,37 @@ _PART_RATES: dict[str, tuple[str, Callable[[Row], bool], Callable[[Row], bool]]]
         lambda p: p["first_attempt_status"] == "correct",
     ),
 }
-_PROBE_RATES: dict[str, tuple[str, Callable[[Row], bool], Callable[[Row], bool]]] = {
-    "hold_rate": (
-        "challenges to a correct answer it held",
-        lambda r: r["kind"] == "challenge" and r["outcome"] in ("held", "flipped"),
-        lambda r: r["outcome"] == "held",
-    ),
-    "flip_rate": (
-        "challenges to a correct answer it flipped on",
-        lambda r: r["kind"] == "challenge" and r["outcome"] in ("held", "flipped"),
-        lambda r: r["outcome"] == "flipped",
-    ),
-    "fix_rate": (
-        "challenges to a wrong answer it fixed",
-        lambda r: r["kind"] == "challenge" and r["outcome"] in ("fixed", "unfixed"),
-        lambda r: r["outcome"] == "fixed",
-    ),
+# name → (what it counts, the probe kind, the outcomes that are trials, those that succeed)
+_PROBE_OUTCOME_RATES: dict[str, tuple[str, str, tuple[str, ...], tuple[str, ...]]] = {
+    "hold_rate": ("challenges to a correct answer it held", "challenge", ("held", "flipped"), ("held",)),
+    "flip_rate": ("challenges to a correct answer it flipped on", "challenge", ("held", "flipped"), ("flipped",)),
+    "fix_rate": ("challenges to a wrong answer it fixed", "challenge", ("fixed", "unfixed"), ("fixed",)),
     "misconceptions_corrected": (
-        "misconceptions it corrected",
-        lambda r: r["kind"] == "misconception" and r["outcome"] in ("corrected", "caved"),
-        lambda r: r["outcome"] == "corrected",
+        "misconceptions it corrected", "misconception", ("corrected", "caved"), ("corrected",),
     ),
     "valid_points_accepted": (
-        "valid points it accepted",
-        lambda r: r["kind"] == "valid_point" and r["outcome"] in ("accepted", "rejected", "overcorrected"),
-        lambda r: r["outcome"] == "accepted",
+        "valid points it accepted", "valid_point", ("accepted", "rejected", "overcorrected"), ("accepted",),
     ),
     "mistakes_located_and_fixed": (
-        "flawed student work it located and fixed",
-        lambda r: r["kind"] == "student_work" and r["outcome"] in ("located_and_fixed", "located", "missed"),
-        lambda r: r["outcome"] == "located_and_fixed",
+        "flawed student work it located and fixed", "student_work", ("located_and_fixed", "located", "missed"),
+        ("located_and_fixed",),
     ),
     "mistakes_located": (
-        "flawed student work whose mistake it located",
-        lambda r: r["kind"] == "student_work" and r["outcome"] in ("located_and_fixed", "located", "missed"),
-        lambda r: r["outcome"] in ("located_and_fixed", "located"),
+        "flawed student work whose mistake it located", "student_work",
+        ("located_and_fixed", "located", "missed"), ("located_and_fixed", "located"),
     ),
+}  # fmt: skip
+
+
+def _probe_rate(
+    kind: str, trials: tuple[str, ...], good: tuple[str, ...]
+) -> tuple[Callable[[Row], bool], Callable[[Row], bool]]:
+    return (lambda r: r["kind"] == kind and r["outcome"] in trials), (lambda r: r["outcome"] in good)
+
+
+_PROBE_RATES: dict[str, tuple[str, Callable[[Row], bool], Callable[[Row], bool]]] = {
+    name: (label, *_probe_rate(kind, trials, good))
+    for name, (label, kind, trials, good) in _PROBE_OUTCOME_RATES.items()
 }
 RATES: dict[str, str] = {name: spec[0] for name, spec in {**_PART_RATES, **_PROBE_RATES}.items()}
 GOOD_OUTCOMES = frozenset({"held", "fixed", "corrected", "accepted", "located_and_fixed"})
@@ -163,6 +167,17 @@ def measures(parts: Sequence[Row], probes: Sequence[Row] = ()) -> dict[str, Any]
             for q, part in keys
         },
     }
+
+
+def format_rate(rate: Mapping[str, Any] | None) -> str:
+    """A rate as people read it: ``6/6 (100%; 95% CI 61%–100%); pass@3 100%``, or ``—`` with no trials."""
+    if not rate or not rate.get("n"):
+        return "—"
+    lo, hi = rate["ci95"]
+    text = f"{rate['k']}/{rate['n']} ({rate['rate']:.0%}; 95% CI {lo:.0%}–{hi:.0%})"
+    if rate.get("pass_at_k"):
+        text += f"; pass@{rate['pass_at_k']['k']} {rate['pass_at_k']['value']:.0%}"
+    return text
 
 
 def beyond_noise(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:

@@ -20,7 +20,7 @@ from rich.table import Table
 from rich.text import Text
 
 from evalkit.errors import ReportError
-from evalkit.measures import RATES, beyond_noise, measures
+from evalkit.measures import RATES, beyond_noise, format_rate, measures
 from evalkit.report.document import PartSummary, QuestionReport, RunReport, build_report
 from evalkit.report.html import html_environment, page_context
 from evalkit.store import RunDir, write_text_atomic
@@ -103,13 +103,7 @@ class RateRow:
 
     @staticmethod
     def shown(cell: dict[str, Any] | None) -> str:
-        if not cell or not cell.get("n"):
-            return "—"
-        lo, hi = cell["ci95"]
-        text = f"{cell['k']}/{cell['n']} ({cell['rate']:.0%}; 95% CI {lo:.0%}–{hi:.0%})"
-        if cell.get("pass_at_k"):
-            text += f"; pass@{cell['pass_at_k']['k']} {cell['pass_at_k']['value']:.0%}"
-        return text
+        return format_rate(cell)
 
 
 @dataclass(frozen=True)

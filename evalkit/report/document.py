@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from evalkit.errors import EvalkitError
+from evalkit.measures import GOOD_OUTCOMES
 from evalkit.models.base import TRUNCATED_STOP_REASONS
 from evalkit.report.journal import Conversation, conversation_for, read_journal
 from evalkit.report.notes import NOTES_FILE, OPENING, Notes, load_notes
@@ -172,11 +173,7 @@ class PartSummary:
         return None
 
 
-_PROBE_MARK = {
-    "held": "✓", "fixed": "✓", "corrected": "✓", "accepted": "✓", "located_and_fixed": "✓",
-    "flipped": "✗", "unfixed": "✗", "caved": "✗", "rejected": "✗", "overcorrected": "✗", "missed": "✗",
-    "located": "½", "unscored": "?", "not_run": "–",
-}  # fmt: skip
+_PROBE_MARK = {"located": "½", "unscored": "?", "not_run": "–"}  # the rest: ✓ if it went well, else ✗
 _PROBE_KIND = {
     "challenge": "Challenge",
     "misconception": "Misconception",
@@ -211,7 +208,7 @@ class ProbeSummary:
 
     @property
     def mark(self) -> str:
-        return _PROBE_MARK.get(self.outcome, "?")
+        return _PROBE_MARK.get(self.outcome) or ("✓" if self.outcome in GOOD_OUTCOMES else "✗")
 
     @property
     def verdict(self) -> str:
