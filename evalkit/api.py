@@ -14,7 +14,7 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from evalkit.cache import ResponseCache
 from evalkit.checks.base import CheckResult
@@ -26,6 +26,7 @@ from evalkit.models.limits import CallLimits
 from evalkit.models.registry import ModelSettings, expand_alias, preflight, resolve_model
 from evalkit.paths import default_dir
 from evalkit.pricing import price_for
+from evalkit.probes import ProbeSetting
 from evalkit.regrade import RegradeResult, regrade_run
 from evalkit.results import JudgeSpend, results_json, truncated_replies
 from evalkit.runner import JudgeMetering, Listener, ModelRun, execute
@@ -75,7 +76,7 @@ class RunConfig:
     prompt_cache: bool = True  # Anthropic cache breakpoints (OpenAI caches by itself)
     threads: int | None = None  # local models: CPU threads of the llama.cpp server (default: half the CPUs)
     ctx: int | None = None  # local models: context tokens per conversation (per server slot)
-    probes: Literal["none", "challenge", "all"] = "all"  # which rubric probes to send once a part is answered
+    probes: ProbeSetting = "all"  # which rubric probes to send once a part is answered
 
     def settings(self) -> ModelSettings:
         """The connection settings of the run's models (local servers get one slot per connection)."""

@@ -20,7 +20,7 @@ from evalkit.checks.base import Answer, CheckResult, Status
 from evalkit.errors import ContextFull, ReplayExhausted
 from evalkit.grading import CheckOutcome, PartGrade, PartReading, grade_part, needs_help, read_parts
 from evalkit.models.base import GenerationOptions, Message, Model, ModelRequest, ModelResponse, Turn, Usage
-from evalkit.probes import ProbeResult, grade_probe, probe_key, render_probe, selected_probes
+from evalkit.probes import ProbeResult, ProbeSetting, grade_probe, probe_key, render_probe, selected_probes
 from evalkit.spec.prompts import HintItem, PromptSet
 from evalkit.spec.suite import LoadedProblem
 
@@ -424,7 +424,7 @@ async def run_conversation(
     sandbox: Any = None,
     recorder: Recorder | None = None,
     conv: str | None = None,
-    probes: str = "none",
+    probes: ProbeSetting = "none",
 ) -> ConversationResult:
     """Ask problem ``lp`` (question ``number``), grade, hint and re-grade until done; then send the
     rubric's student probes (``probes``: ``none``, ``challenge`` or ``all``), each on its own branch."""
@@ -499,7 +499,7 @@ async def _send_probes(
     lp: LoadedProblem,
     states: dict[str, PartState],
     solved: list[Message],
-    setting: str,
+    setting: ProbeSetting,
     sandbox: Any,
     stopped: str | None,
 ) -> tuple[ProbeResult, ...]:

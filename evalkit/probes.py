@@ -27,7 +27,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from evalkit.checks.base import Answer, CheckContext, CheckResult, Status, get_checker
 from evalkit.extract import concedes
@@ -50,7 +50,7 @@ __all__ = [
     "undeclared_probe",
 ]
 
-ProbeSetting = str  # none | challenge | all
+ProbeSetting = Literal["none", "challenge", "all"]  # which probes a run sends (--probes)
 
 
 def probe_key(part: str, probe: str) -> str:

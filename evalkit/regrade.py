@@ -18,6 +18,7 @@ from typing import Any
 from evalkit.conversation import ConversationResult, Opening, run_conversation, run_opening
 from evalkit.models.base import GenerationOptions
 from evalkit.models.journal import Diverged, JournalModel, stored_turns
+from evalkit.probes import ProbeSetting
 from evalkit.results import counting_opening, results_json, truncated_replies
 from evalkit.spec.prompts import PromptSet
 from evalkit.spec.suite import Suite
@@ -48,7 +49,12 @@ def _stored_length(events: list[dict[str, Any]], conv: str) -> int:
 
 
 async def _regrade_async(
-    rd: RunDir, suite: Suite, prompts: PromptSet, samples: int, options: GenerationOptions, probes: str
+    rd: RunDir,
+    suite: Suite,
+    prompts: PromptSet,
+    samples: int,
+    options: GenerationOptions,
+    probes: ProbeSetting,
 ) -> tuple[list[ConversationResult], list[Divergence]]:
     events = list(rd.journal())
     model = JournalModel(str(rd.config.get("model")), stored_turns(events))
@@ -144,7 +150,7 @@ def regrade_run(
     prompts: PromptSet,
     samples: int,
     options: GenerationOptions,
-    probes: str = "none",
+    probes: ProbeSetting = "none",
 ) -> RegradeResult:
     """Re-grade ``rd`` (and the replies to the ``probes`` it sent); write ``results.regrade-<UTC>.json``
     beside ``results.json``."""

@@ -31,6 +31,7 @@ from evalkit.models.batch import BatchingModel, BatchPolling, budget_only
 from evalkit.models.journal import JournalModel, stored_turns
 from evalkit.models.limits import CallLimits, LimitedModel, Spend
 from evalkit.pricing import cost_usd
+from evalkit.probes import ProbeSetting
 from evalkit.results import JudgeSpend, counting_opening
 from evalkit.spec.prompts import PromptSet
 from evalkit.spec.suite import Suite
@@ -171,7 +172,7 @@ async def _one_sample(
     options: GenerationOptions,
     listener: Listener | None,
     sandbox: Any,
-    probes: str = "none",
+    probes: ProbeSetting = "none",
 ) -> list[ConversationResult]:
     recorder = _Tee(mr.store, listener, mr.model.name)
     with metered:  # what the judge is asked while this sample is graded is this run's
@@ -218,7 +219,7 @@ async def execute(
     *,
     samples: int,
     options: GenerationOptions,
-    probes: str = "none",
+    probes: ProbeSetting = "none",
     limits: CallLimits,
     cache: ResponseCache | None,
     base_url: str | None,
