@@ -38,6 +38,7 @@ __all__ = [
     "CheckResult",
     "Checker",
     "Status",
+    "bounded_check",
     "checker_kinds",
     "get_checker",
     "register_checker",
@@ -187,3 +188,20 @@ def get_checker(kind: str) -> Checker:
         raise SpecError(
             f"unknown check kind {kind!r}; expected one of {', '.join(checker_kinds())}"
         ) from None
+
+
+def bounded_check(fn: Any, *args: Any, time_limit_s: float) -> CheckResult:
+    """``fn(*args)`` (a :class:`CheckResult`) computed in a bounded math worker; a timeout or a crashed
+    worker is ``unscored`` with its reason, never a verdict."""
+    from evalkit.bounded import BoundedTimeout, WorkerCrashed, run_bounded
+
+    try:
+        result: CheckResult = run_bounded(fn, *args, time_limit_s=time_limit_s)
+        return result
+    except BoundedTimeout:
+        return CheckResult.unscored(
+            "answer_timeout",
+            f"grading took longer than {time_limit_s:g} s and was stopped; the answer may be too complex to compare",
+        )
+    except WorkerCrashed as err:
+        return CheckResult.unscored("grader_crash", f"the math worker stopped while grading: {err}")

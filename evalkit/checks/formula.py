@@ -53,8 +53,7 @@ from typing import Any
 import sympy
 from sympy.core.function import AppliedUndef
 
-from evalkit.bounded import BoundedTimeout, WorkerCrashed, run_bounded
-from evalkit.checks.base import Answer, CheckContext, CheckResult, register_checker
+from evalkit.checks.base import Answer, CheckContext, CheckResult, bounded_check, register_checker
 from evalkit.checks.math_kinds import FormulaParams, MathParams
 from evalkit.errors import SpecError
 from evalkit.extract import asked_quantities, expected_names, final_answers
@@ -139,14 +138,7 @@ def grade_request(
 ) -> CheckResult:
     """Run ``grade(request)`` in a bounded worker, turning timeouts and crashes into ``unscored``."""
     try:
-        return run_bounded(grade, request, time_limit_s=time_limit_s)
-    except BoundedTimeout:
-        return CheckResult.unscored(
-            "answer_timeout",
-            f"grading took longer than {time_limit_s:g} s and was stopped; the answer may be too complex to compare",
-        )
-    except WorkerCrashed as err:
-        return CheckResult.unscored("grader_crash", f"the math worker stopped while grading: {err}")
+        return bounded_check(grade, request, time_limit_s=time_limit_s)
     except (LatexSyntaxError, RecursionError, MemoryError) as err:
         return CheckResult.unscored("answer_parse_error", f"could not read the answer: {err}")
     except SpecError:

@@ -19,8 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from evalkit.bounded import BoundedTimeout, WorkerCrashed, run_bounded
-from evalkit.checks.base import Answer, CheckContext, CheckResult, get_checker
+from evalkit.checks.base import Answer, CheckContext, CheckResult, bounded_check, get_checker
 from evalkit.errors import SpecError
 
 __all__ = ["MATH_KINDS", "check_expression"]
@@ -57,18 +56,10 @@ def check_expression(
         raise SpecError(f"unknown math check kind {kind!r}; expected one of {', '.join(MATH_KINDS)}")
     options = dict(options or {})
     limit = float(options.get("time_limit_s") or time_limit_s)
-    try:
-        return run_bounded(
-            _check_here, kind, answer, expected, assumptions, symbols, accept, time_limit_s, options,
-            time_limit_s=limit,
-        )  # fmt: skip
-    except BoundedTimeout:
-        return CheckResult.unscored(
-            "answer_timeout",
-            f"grading took longer than {limit:g} s and was stopped; the answer may be too complex to compare",
-        )
-    except WorkerCrashed as err:
-        return CheckResult.unscored("grader_crash", f"the math worker stopped while grading: {err}")
+    return bounded_check(
+        _check_here, kind, answer, expected, assumptions, symbols, accept, time_limit_s, options,
+        time_limit_s=limit,
+    )  # fmt: skip
 
 
 def _check_here(
