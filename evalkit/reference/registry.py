@@ -10,6 +10,7 @@ the known ones. Example::
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -18,7 +19,7 @@ import torch
 from torch import Tensor, nn
 
 from evalkit.errors import SpecError
-from evalkit.reference import attention, decoding, linear, mha
+from evalkit.reference.names import BUILTIN, Builtin, builtin, builtin_names
 from evalkit.reference.skeletons import get_skeleton, skeleton_names
 
 __all__ = ["Reference", "get_reference", "get_skeleton", "reference_names", "skeleton_names"]
@@ -67,43 +68,21 @@ def outputs_of(value: Any) -> tuple[Tensor, ...]:
     raise TypeError(f"expected a tensor or a tuple of tensors, got {type(value).__name__}")
 
 
-_REFERENCES: dict[str, Reference] = {
-    r.name: r
-    for r in (
-        Reference("sdpa", attention.scaled_dot_product_attention, "scaled_dot_product_attention",
-                  "softmax(QKᵀ/√d) V, with an optional mask (mask == 0 is excluded)"),
-        Reference("argmax_attention", attention.argmax_attention, "argmax_attention",
-                  "one-hot(argmax QKᵀ) V: values get gradients, queries and keys do not"),
-        Reference("mha", mha.MultiHeadAttention, "MultiHeadAttention",
-                  "HW9 Q3(a): the homework's MultiHeadAttention(d_model, num_heads), filled", is_module=True),
-        Reference("mha_wide_v", mha.MultiHeadAttentionWideValues, "MultiHeadAttention",
-                  "HW9 Q3(b): values of 2 * d_model features, W_o back to d_model", is_module=True),
-        Reference("mha_step", decoding.mha_decode_step, "multihead_attention_step",
-                  "HW9 Q4: one multi-head decoding step (prev_K [b, h, n, k])"),
-        Reference("mqa_step", decoding.mqa_decode_step, "multiquery_attention_step",
-                  "HW9 Q4: one multi-query decoding step (prev_K [b, n, k])"),
-        Reference("quadratic_feature_map", linear.quadratic_feature_map, "phi",
-                  "HW9 Q6: φ with φ(q)·φ(k) = (q·k + 1)², dimension 1 + D + D(D+1)/2"),
-        Reference("kernel_attention", linear.kernel_attention, "kernel_attention",
-                  "HW9 Q6: linearized attention φ(Q)(φ(K)ᵀV) / φ(Q)Σφ(K) with the quadratic φ"),
-        Reference("quadratic_kernel_attention", linear.quadratic_kernel_attention, "kernel_attention",
-                  "HW9 Q6: the O(N²) form with sim(q, k) = (qᵀk + 1)²"),
-        Reference("softmax_attention", linear.softmax_attention, "softmax_attention",
-                  "HW9 Q6: exp(qᵀk/√D)-weighted average of the values"),
-    )
-}  # fmt: skip
+def _built(name: str, builtin: Builtin) -> Reference:
+    home, _, attribute = builtin.target.partition(":")
+    target = getattr(importlib.import_module(f"evalkit.reference.{home}"), attribute)
+    return Reference(name, target, builtin.entry, builtin.summary, is_module=builtin.is_module)
+
+
+_REFERENCES: dict[str, Reference] = {name: _built(name, builtin) for name, builtin in BUILTIN.items()}
 
 
 def reference_names() -> list[str]:
     """The registered reference names, sorted."""
-    return sorted(_REFERENCES)
+    return builtin_names()
 
 
 def get_reference(name: str) -> Reference:
     """The reference called ``name``; a SpecError naming the known ones otherwise."""
-    try:
-        return _REFERENCES[name]
-    except KeyError:
-        raise SpecError(
-            f"unknown reference {name!r}; expected one of {', '.join(reference_names())}"
-        ) from None
+    builtin(name)  # an unknown name: the SpecError that lists the known ones
+    return _REFERENCES[name]
