@@ -430,6 +430,7 @@ class ValidationReport:
     checked: list[str]
     errors: list[str]
     problems: tuple[LoadedProblem, ...] = ()
+    not_run: tuple[str, ...] = ()  # RUBRIC: what, for each reference validated without running it
 
     @property
     def ok(self) -> bool:
@@ -489,7 +490,7 @@ def _sibling_rubrics(problem_files: list[Path], given: list[Path]) -> list[Path]
     return found
 
 
-def validate(paths: list[str] | None = None) -> ValidationReport:
+def validate(paths: list[str] | None = None, run_references: bool = True) -> ValidationReport:
     """Check problem, rubric, prompt and cassette files; with no paths, the default set.
 
     Every error is reported, one line each. Every problem found must have a
@@ -497,6 +498,13 @@ def validate(paths: list[str] | None = None) -> ValidationReport:
     that covers its parts; references and skeletons named by file are loaded.
     A code check that passed before with the same content (parameters, problem
     folder, evalkit's code, torch) does not run torch again (:mod:`evalkit.spec.verified`).
+
+    ``run_references=False`` runs no torch at all (no torch import: ``evalkit validate``
+    answers in half a second): references are read, not run — a built-in one's name is
+    looked up, an author's file parsed for the name — and an einsum is checked against its
+    operands by torch's rules. What a check that did not pass before would have run (an
+    author's reference on its first case, a reference's output shape) is listed in
+    ``not_run``; ``run_references=True``, a run's loading and ``--selftest`` run it.
     """
     errors: list[str] = []
     targets = (
@@ -526,12 +534,13 @@ def validate(paths: list[str] | None = None) -> ValidationReport:
     rubrics = [*rubric_files, *_sibling_rubrics(problem_files, rubric_files)]
     from evalkit.spec.verified import VerifiedChecks
 
-    loaded, spec_errors = pair_rubrics(problem_files, rubrics, hint, VerifiedChecks.default())
+    not_run: list[str] | None = None if run_references else []
+    loaded, spec_errors = pair_rubrics(problem_files, rubrics, hint, VerifiedChecks.default(), not_run)
     for problem_error in spec_errors:
         errors.extend(_lines(problem_error))
         failed.add(str(problem_error.path))
     checked = [str(p) for p in files if str(p) not in failed]
-    return ValidationReport(checked, errors, tuple(loaded))
+    return ValidationReport(checked, errors, tuple(loaded), tuple(not_run or ()))
 
 
 def _lines(err: EvalkitError) -> list[str]:

@@ -24,6 +24,8 @@ from typer.exceptions import TyperException
 from evalkit.errors import BudgetExceeded, EvalkitError
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from evalkit import api
 else:
 
@@ -568,7 +570,8 @@ def validate(
 ) -> None:
     """Check problem, rubric, prompt and cassette files: every error, and a rubric for every problem.
 
-    Takes the files as paths, or as run takes them: --problems, --rubrics, --prompts.
+    Takes the files as paths, or as run takes them: --problems, --rubrics, --prompts. An author's
+    reference code is read here, and run by --selftest (and by a run, before its first call).
     """
     targets = list(paths or ())
     if problems is not None:
@@ -576,7 +579,7 @@ def validate(
 
         targets += [str(p) for p in find_yaml(problems)] or [problems]  # nothing matched: 'not found'
     targets += [d for d in (rubrics, prompts) if d is not None]
-    report = api.validate(targets or None)
+    report = api.validate(targets or None, run_references=selftest)
     for line in report.errors:
         err_console.print(f"[red]error[/] {_escape(line)}", soft_wrap=True)
     if report.errors:
@@ -584,6 +587,8 @@ def validate(
     from evalkit.progress import plural
 
     err_console.print(f"[green]ok[/] {plural(len(report.checked), 'file')} valid")
+    if report.not_run:
+        _print_not_run(report.not_run)
     if selftest:
         _selftest(report)
 
@@ -667,6 +672,21 @@ def show(
         _print_json(run_dir.results)
     else:
         print_summary(run_dir.results, out_console)
+
+
+def _print_not_run(not_run: Sequence[str], shown: int = 5) -> None:
+    """The references validate read but did not run (new or changed since they last passed)."""
+    from evalkit.progress import plural
+
+    err_console.print(
+        f"[yellow]note[/] {plural(len(not_run), 'reference')} read, not run (new or changed since "
+        "they last passed); evalkit validate --selftest runs them, as a run does before its first call:",
+        soft_wrap=True,
+    )
+    for line in not_run[:shown]:
+        err_console.print(f"  {_escape(line)}", soft_wrap=True)
+    if len(not_run) > shown:
+        err_console.print(f"  and {len(not_run) - shown} more")
 
 
 def _selftest(report: api.ValidationReport) -> None:

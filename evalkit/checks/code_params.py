@@ -1,15 +1,22 @@
 """The ``code`` kind as a spec sees it: its parameters, validated without importing torch when they can be.
 
 Validating a code check has a pure part (the mode's keys, cases, ``grad_of``,
-``dims``; a skeleton found by name or read from the problem's folder) and a part
-that runs torch: its reference is resolved (an author's ``file.py:Name`` is
-imported) and run once on the first case, an expected einsum is run on the
-operands, a reference's output shape is computed. Given a
-:class:`~evalkit.spec.verified.VerifiedChecks` in the validation context
-(``evalkit validate`` passes one), a check whose key (its parameters, its
-problem folder's files, the code doing the work) passed before skips the torch
-part: its reference is then resolved when it is first used, and refused if its
-file changed since. Without one (a run's loading), every check is validated in full.
+``dims``; a skeleton found by name or read from the problem's folder; an expected
+einsum checked against its operands by torch's rules, :mod:`evalkit.reference.equations`)
+and a part that runs torch: its reference is resolved (an author's ``file.py:Name`` is
+imported) and run once on the first case, a reference einsum is run on the operands, a
+reference's output shape is computed. The validation context chooses:
+
+* nothing given (a run's loading): every check is validated in full;
+* a :class:`~evalkit.spec.verified.VerifiedChecks`: a check whose key (its parameters, its
+  problem folder's files, the code doing the work) passed before skips the torch part; the
+  others are validated in full, and recorded when they pass (``validate --selftest``);
+* also a ``not_run`` list (plain ``evalkit validate``): the others are *read* instead — a
+  built-in reference's name looked up, an author's file parsed for the name — and what
+  their validation in full would have run is appended to the list.
+
+A reference not resolved at validation is resolved when it is first used, and refused
+if its file changed since it was read.
 
 The checker registered here imports :mod:`evalkit.checks.code` (torch, the
 sandbox) the first time it grades; that module then registers its own in this
@@ -28,9 +35,10 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationInfo, 
 
 from evalkit.checks.base import _REGISTRY, Answer, CheckContext, CheckParams, CheckResult, register_checker
 from evalkit.errors import SpecError
-from evalkit.reference.files import resolve_reference, resolve_skeleton
+from evalkit.reference.equations import einsum_shape
+from evalkit.reference.files import inspect_reference, resolve_reference, resolve_skeleton
 from evalkit.spec.files import FILE_REFERENCE, folder_from, is_file_reference
-from evalkit.spec.verified import VerifiedChecks, folder_digests, verified_from
+from evalkit.spec.verified import VerifiedChecks, folder_digests, not_run_from, verified_from
 
 if TYPE_CHECKING:
     from evalkit.reference.cases import InputSpec
@@ -132,71 +140,91 @@ class CodeParams(CheckParams):
         folder = folder_from(info.context)
         self._folder = folder
         verified = verified_from(info.context)
-        key, digest = self._verified_key(verified, folder) if verified is not None else (None, None)
+        key = self._verified_key(verified, folder) if verified is not None else None
         if verified is not None and key is not None and verified.has(key):
-            self._reference_digest = digest  # the reference is resolved on first use, from this content
+            self._validate(folder, run_torch=False)  # the reference is resolved on first use
+            return self
+        not_run = not_run_from(info.context)
+        if not_run is not None and self.reference is not None:  # validated without torch
             self._validate(folder, run_torch=False)
+            runs = self._what_runs()
+            if runs is not None:
+                not_run.append(runs)
             return self
         self._validate(folder, run_torch=True)
         # recorded only if nothing it covers changed while it ran (else that content never ran)
-        if verified is not None and key is not None and self._verified_key(verified, folder)[0] == key:
+        if verified is not None and key is not None and self._verified_key(verified, folder) == key:
             verified.add(key)
         return self
 
-    def _runs_torch(self) -> bool:
-        """Whether validating this check runs torch at all (resolving or running a reference, an einsum)."""
-        return self.reference is not None or (self.mode == "einsum" and isinstance(self.expected, str))
+    def _what_runs(self) -> str | None:
+        """What validating this check in full runs beyond reading it (None: nothing)."""
+        if self.reference is None:
+            return None
+        if self.mode == "einsum":
+            return f"reference {self.reference} on the operands"
+        if self.mode == "shape":
+            return f"reference {self.reference} for its output's shape"
+        if is_file_reference(self.reference):
+            return f"reference {self.reference} on its first case"
+        return None  # a built-in reference is only looked up by name
 
-    def _verified_key(self, verified: VerifiedChecks, folder: Path | None) -> tuple[str | None, str | None]:
-        """This check's key in ``verified`` and its reference file's digest (None, None: nothing to
-        skip, or the folder cannot be read, so it is validated in full)."""
-        if not self._runs_torch():
-            return None, None
-        names_a_file = (self.reference is not None and is_file_reference(self.reference)) or (
+    def _verified_key(self, verified: VerifiedChecks, folder: Path | None) -> str | None:
+        """This check's key in ``verified`` (None: nothing to skip, or the folder cannot be read, so
+        it is validated in full)."""
+        if self.reference is None:
+            return None
+        names_a_file = is_file_reference(self.reference) or (
             self.skeleton is not None and self.skeleton.endswith(".py")
         )
         if not names_a_file:
-            return verified.key(self.model_dump_json(), None), None
+            return verified.key(self.model_dump_json(), None)
         if folder is None:
-            return None, None  # validated in full, which says that the folder is not known
+            return None  # validated in full, which says that the folder is not known
         try:
             files = folder_digests(folder)
         except OSError:
-            return None, None
-        match = FILE_REFERENCE.match(self.reference or "")
-        digest = files.get(str(Path(match.group("file")))) if match is not None else None
-        if match is not None and digest is None:
-            return None, None  # not a file of the folder: validated in full, which says so
-        return verified.key(self.model_dump_json(), files), digest
+            return None
+        match = FILE_REFERENCE.match(self.reference)
+        if match is not None and str(Path(match.group("file"))) not in files:
+            return None  # not a file of the folder: validated in full, which says so
+        return verified.key(self.model_dump_json(), files)
 
     def _validate(self, folder: Path | None, run_torch: bool) -> None:
-        """Every check of the parameters; the ones that run torch only if ``run_torch``."""
+        """Every check of the parameters; the ones that run torch only if ``run_torch``.
+
+        Without torch a reference is read, not imported: a built-in one's name is looked up, an
+        author's file is parsed for the name (:func:`~evalkit.reference.files.inspect_reference`).
+        """
         if self.mode in ("blanks", "patch") and (self.skeleton is None) == (self.skeleton_given is None):
             raise ValueError(f"mode {self.mode} needs exactly one of 'skeleton' or 'skeleton_given'")
         if self.skeleton is not None and (folder is not None or not self.skeleton.endswith(".py")):
             self._skeleton = _spec_value(resolve_skeleton, self.skeleton, folder)
-        if (
-            run_torch
-            and self.reference is not None
-            and (folder is not None or not is_file_reference(self.reference))
-        ):
-            self._reference = _spec_value(resolve_reference, self.reference, folder)
+        is_module: bool | None = None
+        if self.reference is not None and (folder is not None or not is_file_reference(self.reference)):
+            if run_torch:
+                self._reference = _spec_value(resolve_reference, self.reference, folder)
+                is_module = self._reference.is_module
+            else:
+                is_module, self._reference_digest = _spec_value(inspect_reference, self.reference, folder)
         if self.mode in ("blanks", "patch", "program"):
             if self.reference is None or not self.cases:
                 raise ValueError(f"mode {self.mode} needs 'reference' and at least one entry in 'cases'")
-            self._check_cases()
+            self._check_cases(is_module)
         if self.mode == "einsum":
             if not self.operands or (isinstance(self.expected, str) == (self.reference is not None)):
                 raise ValueError(
                     "mode einsum needs 'operands' and either an 'expected' equation or a 'reference'"
                 )
-            if run_torch and (isinstance(self.expected, str) or self._reference is not None):
+            if isinstance(self.expected, str):
+                self._check_equation(self.expected, self.operands)
+            elif self._reference is not None:
                 from evalkit.reference.cases import einsum_trials
 
                 try:
-                    einsum_trials(self._expected_einsum(), self.operands, self.dim_sets(), [0])
+                    einsum_trials(self._reference, self.operands, self.dim_sets(), [0])
                 except (RuntimeError, KeyError, TypeError, ValueError) as err:
-                    raise ValueError(f"the expected einsum does not run on the operands: {err}") from None
+                    raise ValueError(f"the reference einsum does not run on the operands: {err}") from None
         if self.mode == "shape":
             if self.reference is not None:
                 if not self.operands or self.expected is not None:
@@ -205,15 +233,32 @@ class CodeParams(CheckParams):
                     _spec_value(self.reference_shape, self.dim_sets()[0])
             elif not isinstance(self.expected, list):
                 raise ValueError("mode shape needs 'expected' as a list of dimensions, e.g. [h, d, k]")
+        used = {d for shape in (self.operands or {}).values() for d in shape}
         for sizes in self.dims:
             missing = sorted(t for a, t in self.aliases.items() if t not in sizes and a not in sizes)
             if missing:
                 raise ValueError(f"dims {sizes} give no size to {', '.join(missing)}, which aliases refer to")
+            missing = sorted(used - set(sizes))
+            if missing:
+                raise ValueError(f"dims {sizes} give no size to {', '.join(missing)}, which operands use")
 
-    def _check_cases(self) -> None:
-        reference = self._reference  # None when validated without torch (it passed before) or not known
+    def _check_equation(self, equation: str, operands: Mapping[str, Sequence[str]]) -> None:
+        """The expected einsum fits the operands' shapes under every dimension assignment (no torch)."""
+        for sizes in self.dim_sets():  # declared dims give every operand's dimension a size (checked below)
+            if any(d not in sizes for shape in operands.values() for d in shape):
+                return
+            try:
+                einsum_shape(equation, [[sizes[d] for d in shape] for shape in operands.values()])
+            except ValueError as err:
+                names = ", ".join(f"{k}: [{', '.join(v)}]" for k, v in operands.items())
+                raise ValueError(
+                    f"the expected einsum {equation!r} does not fit the operands ({names}): {err}"
+                ) from None
+
+    def _check_cases(self, is_module: bool | None) -> None:
+        """The cases fit the reference: ``is_module`` says whether it is a class (None: not known)."""
         for case in self.cases:
-            if case.init and reference is not None and not reference.is_module:
+            if case.init and is_module is False:
                 raise ValueError(f"reference {self.reference!r} is a function: cases take no 'init'")
             unknown = set(self.grad_of) - set(case.inputs)
             if unknown:
@@ -221,6 +266,7 @@ class CodeParams(CheckParams):
             not_float = [n for n in self.grad_of if not case.is_float_tensor(n)]
             if not_float:
                 raise ValueError(f"grad_of names {not_float}, which are not float tensors")
+        reference = self._reference  # None when validated without torch, or not known
         if reference is not None and reference.origin:  # an author's reference: run it once, here
             from evalkit.reference.cases import reference_trials
 
@@ -246,7 +292,7 @@ class CodeParams(CheckParams):
             path = reference.origin.rpartition("#")[0]
             raise SpecError(
                 f"{path} changed after its rubric was validated; load the rubric again "
-                "(evalkit validate checks the new version)"
+                "(evalkit validate --selftest runs the new version)"
             )
         self._reference = reference
         return reference

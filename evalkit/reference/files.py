@@ -12,6 +12,7 @@ and reading the folder's files is :mod:`evalkit.spec.files`. Example::
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import importlib.util
 import inspect
@@ -22,13 +23,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from evalkit.errors import SpecError
+from evalkit.reference.names import builtin
 from evalkit.reference.skeletons import get_skeleton
 from evalkit.spec.files import FILE_REFERENCE, folder_path, is_file_reference, read_folder_file
 
 if TYPE_CHECKING:
     from evalkit.reference.registry import Reference
 
-__all__ = ["load_file_reference", "resolve_reference", "resolve_skeleton"]
+__all__ = [
+    "inspect_file_reference",
+    "inspect_reference",
+    "load_file_reference",
+    "resolve_reference",
+    "resolve_skeleton",
+]
 
 
 _modules: dict[tuple[str, str], Any] = {}
@@ -98,6 +106,49 @@ def load_file_reference(folder: Path, spec: str) -> Reference:
     return Reference(spec, target, name, summary, is_module=is_module, origin=f"{path.resolve()}#{digest}")
 
 
+def inspect_file_reference(folder: Path, spec: str) -> tuple[bool | None, str]:
+    """What ``spec`` (``file.py:Name``) is, read without running the file: whether it is a class
+    (None: bound some other way, e.g. imported) and the file's content digest.
+
+    A SpecError says what :func:`load_file_reference` would refuse that reading shows: a name
+    that is not ``FILE.py:NAME``, a missing file, a syntax error (with its line), a name the file
+    never binds. What only running shows (an import that fails, a class that is not an
+    ``nn.Module``) is left to loading.
+    """
+    match = FILE_REFERENCE.match(spec)
+    if match is None:
+        raise SpecError(f"reference {spec!r} should read FILE.py:NAME, e.g. 'layernorm.py:LayerNorm'")
+    path = folder_path(folder, match.group("file"))
+    data = path.read_bytes()
+    try:
+        tree = ast.parse(data, filename=str(path))
+    except SyntaxError as err:
+        raise SpecError(f"{path}:{err.lineno}: the reference module does not parse ({err.msg})") from None
+    except ValueError as err:  # null bytes
+        raise SpecError(f"{path}: the reference module does not parse ({err})") from None
+    name = match.group("name")
+    bound: dict[str, bool | None] = {}
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            bound[node.name] = False
+        elif isinstance(node, ast.ClassDef):
+            bound[node.name] = True
+        else:  # an assignment, import, or a block that binds names some other way
+            for child in ast.walk(node):
+                if isinstance(child, ast.Name) and isinstance(child.ctx, ast.Store):
+                    bound[child.id] = None
+                elif isinstance(child, ast.alias):
+                    bound[(child.asname or child.name).split(".")[0]] = None
+                elif isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                    bound[child.name] = None
+    if name not in bound:
+        defined = sorted(k for k, v in bound.items() if v is not None and not k.startswith("_"))
+        raise SpecError(
+            f"{path} defines no function or class {name!r} (it defines: {', '.join(defined) or 'nothing callable'})"
+        )
+    return bound[name], hashlib.sha256(data).hexdigest()
+
+
 def _is_local(value: Any, module: Any) -> bool:
     return getattr(value, "__module__", None) == module.__name__
 
@@ -114,6 +165,14 @@ def resolve_reference(name: str, folder: Path | None) -> Reference:
             "(evalkit validate DIR, or a run) so its folder is known"
         )
     return load_file_reference(folder, name)
+
+
+def inspect_reference(name: str, folder: Path) -> tuple[bool | None, str | None]:
+    """:func:`resolve_reference` without torch: whether ``name`` is a module class (None: not known
+    without importing it) and, for an author's file, its content digest."""
+    if not is_file_reference(name):
+        return builtin(name).is_module, None
+    return inspect_file_reference(folder, name)
 
 
 def resolve_skeleton(name: str, folder: Path | None) -> str:

@@ -19,7 +19,7 @@ from evalkit.errors import SpecError
 from evalkit.spec.files import FOLDER_KEY, folder_files, problem_folder
 from evalkit.spec.loading import SpecErrors, load_model, read_yaml
 from evalkit.spec.models import PartRubric, Probe, Problem, Rubric
-from evalkit.spec.verified import VERIFIED_KEY, VerifiedChecks
+from evalkit.spec.verified import NOT_RUN_KEY, VERIFIED_KEY, VerifiedChecks
 
 __all__ = [
     "LoadedProblem",
@@ -99,18 +99,24 @@ def load_problem_file(path: Path) -> Problem:
 
 
 def load_rubric_file(
-    path: Path, folder: Path | None = None, verified: VerifiedChecks | None = None
+    path: Path,
+    folder: Path | None = None,
+    verified: VerifiedChecks | None = None,
+    not_run: list[str] | None = None,
 ) -> Rubric:
     """A rubric file; ``folder`` is its problem's (for references and skeletons named by file).
 
     With ``verified``, a code check that passed before with the same content skips running torch
-    (:mod:`evalkit.spec.verified`).
+    (:mod:`evalkit.spec.verified`). With ``not_run``, no check runs torch: what a check's
+    validation in full would run (an author's reference on its first case) is appended instead.
     """
     context: dict[str, object] = {}
     if folder is not None:
         context[FOLDER_KEY] = folder
     if verified is not None:
         context[VERIFIED_KEY] = verified
+    if not_run is not None:
+        context[NOT_RUN_KEY] = not_run
     return load_model(Rubric, path, context=context or None)
 
 
@@ -186,12 +192,15 @@ def pair_rubrics(
     rubric_files: Sequence[Path],
     rubric_hint: str = "the rubrics directory",
     verified: VerifiedChecks | None = None,
+    not_run: list[str] | None = None,
 ) -> tuple[list[LoadedProblem], list[SpecError]]:
     """Every problem with its rubric, and every error found on the way (all of them, not the first).
 
     A rubric is validated with its problem's folder, so references and
     skeletons named by file are found and checked; ``verified`` lets code
-    checks that passed before with the same content skip running torch.
+    checks that passed before with the same content skip running torch. With
+    ``not_run``, no check runs torch, and what was not run is appended as
+    ``RUBRIC: what`` (see :func:`load_rubric_file`).
     """
     errors: list[SpecError] = []
     problems: list[tuple[Problem, Path]] = []
@@ -214,8 +223,9 @@ def pair_rubrics(
     for rpath in rubric_files:
         pid = rubric_problem_id(rpath)
         folder = problem_folder(seen[pid]) if pid in seen else None
+        skipped: list[str] | None = [] if not_run is not None else None
         try:
-            rubric = load_rubric_file(rpath, folder, verified)
+            rubric = load_rubric_file(rpath, folder, verified, skipped)
         except SpecError as err:
             errors.append(err)
             if pid is not None:
@@ -228,6 +238,8 @@ def pair_rubrics(
             )
             continue
         rubric_by_id[rubric.problem] = (rubric, rpath)
+        if not_run is not None and skipped:
+            not_run.extend(f"{rpath}: {what}" for what in skipped)
     loaded: list[LoadedProblem] = []
     for problem, ppath in problems:
         if problem.id in invalid and problem.id not in rubric_by_id:

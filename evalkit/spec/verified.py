@@ -46,12 +46,15 @@ from typing import Any
 from evalkit.paths import cache_dir
 from evalkit.spec.files import folder_files
 
-__all__ = ["VERIFIED_KEY", "VerifiedChecks", "verified_from"]
+__all__ = ["NOT_RUN_KEY", "VERIFIED_KEY", "VerifiedChecks", "not_run_from", "verified_from"]
 
 log = logging.getLogger("evalkit.verified")
 
 #: The validation-context key that holds the :class:`VerifiedChecks` a loader may consult.
 VERIFIED_KEY = "verified_checks"
+#: The validation-context key of a list: given one, a code check that would run torch and did not pass
+#: before is validated without torch, and what it did not run is appended (a line each).
+NOT_RUN_KEY = "references_not_run"
 _PACKAGE = Path(__file__).resolve().parent.parent
 _SOURCES = ("reference/*.py", "checks/code.py", "checks/code_params.py", "spec/files.py", "spec/verified.py")
 _FORMAT = "evalkit verified code check 1"
@@ -149,3 +152,9 @@ def verified_from(context: Mapping[str, Any] | None) -> VerifiedChecks | None:
     """The :class:`VerifiedChecks` a validation context carries, if any."""
     value = (context or {}).get(VERIFIED_KEY)
     return value if isinstance(value, VerifiedChecks) else None
+
+
+def not_run_from(context: Mapping[str, Any] | None) -> list[str] | None:
+    """The list a validation context gives for the checks validated without torch, if any."""
+    value = (context or {}).get(NOT_RUN_KEY)
+    return value if isinstance(value, list) else None

@@ -170,7 +170,10 @@ def test_without_a_pool_the_shared_default_pool_is_used() -> None:
             {"mode": "program", "reference": "sdpa", "cases": [{"init": {"d": 1}, "inputs": {"Q": [1]}}]},
             "take no 'init'",
         ),
-        ({"mode": "einsum", "operands": {"x": ["b", "d"]}, "expected": "bd,dk->bk"}, "does not run"),
+        (
+            {"mode": "einsum", "operands": {"x": ["b", "d"]}, "expected": "bd,dk->bk"},
+            "the equation has 2 operands, but only 1 are given",
+        ),
         ({"mode": "shape", "expected": "h, d, k"}, "list of dimensions"),
         ({"mode": "shape", "expected": ["h"], "tolerance": 1}, "Extra inputs"),
         (
