@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -32,3 +34,18 @@ def run_cli(
         code = int(exit_.code or 0) if not isinstance(exit_.code, str) else 1
     captured = capsys.readouterr()
     return CliResult(code, captured.out, captured.err)
+
+
+ROOT = Path(__file__).parent.parent
+
+
+def copy_suite(root: Path, names: tuple[str, ...]) -> Path:
+    """A suite of the repository's problems ``names`` (each file, folder and rubric) under ``root``."""
+    (root / "rubrics").mkdir(parents=True, exist_ok=True)
+    (root / "problems").mkdir(exist_ok=True)
+    for name in names:
+        if (ROOT / "problems" / name).is_dir():
+            shutil.copytree(ROOT / "problems" / name, root / "problems" / name)
+        shutil.copy(ROOT / "problems" / f"{name}.yaml", root / "problems")
+        shutil.copy(ROOT / "rubrics" / f"{name}.yaml", root / "rubrics")
+    return root

@@ -122,10 +122,10 @@ def inspect_file_reference(folder: Path, spec: str) -> tuple[bool | None, str]:
     data = path.read_bytes()
     try:
         tree = ast.parse(data, filename=str(path))
-    except SyntaxError as err:
-        raise SpecError(f"{path}:{err.lineno}: the reference module does not parse ({err.msg})") from None
-    except ValueError as err:  # null bytes
-        raise SpecError(f"{path}: the reference module does not parse ({err})") from None
+    except (SyntaxError, ValueError) as err:  # ValueError: null bytes, before Python 3.12
+        line = getattr(err, "lineno", None)
+        where = f"{path}:{line}" if line else str(path)
+        raise SpecError(f"{where}: the reference module does not parse ({getattr(err, 'msg', err)})") from None
     name = match.group("name")
     bound: dict[str, bool | None] = {}
     for node in tree.body:

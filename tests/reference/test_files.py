@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ from evalkit.checks.base import Answer
 from evalkit.errors import SpecError
 from evalkit.grading import grade_part
 from evalkit.reference.cases import InputSpec
-from evalkit.reference.files import load_file_reference
+from evalkit.reference.files import inspect_file_reference, load_file_reference
 from evalkit.sandbox import default_pool
 from evalkit.spec.suite import load_suite
 
@@ -105,6 +106,43 @@ def test_bad_references_are_one_clear_error(tmp_path: Path, source: str, spec: s
     (folder / "ref.py").write_text(source)
     with pytest.raises(SpecError, match=message):
         load_file_reference(folder, spec)
+    if "not a torch.nn.Module" in message:  # only running the file shows it
+        assert inspect_file_reference(folder, spec) == (True, hashlib.sha256(source.encode()).hexdigest())
+    else:  # reading it (plain `evalkit validate`) refuses it too, with the same words where it can
+        read = (
+            message if "import" not in message else r"defines no function or class 'f' \(it defines: nothing"
+        )
+        with pytest.raises(SpecError, match=read):
+            inspect_file_reference(folder, spec)
+
+
+@pytest.mark.parametrize(
+    ("source", "kind"),
+    [
+        ("def f(x):\n    return x\n", False),
+        ("async def f(x):\n    return x\n", False),
+        ("from torch import nn\nclass f(nn.Module):\n    pass\n", True),
+        ("from torch.nn.functional import relu as f\n", None),
+        ("import f\n", None),
+        ("f = lambda x: x\n", None),
+        ("try:\n    from fast import f\nexcept ImportError:\n    def f(x):\n        return x\n", None),
+        ("if True:\n    (g, f) = (1, lambda x: x)\n", None),
+    ],
+)
+def test_reading_a_reference_says_whether_it_is_a_class_or_that_only_running_it_can(
+    tmp_path: Path, source: str, kind: bool | None
+) -> None:
+    (tmp_path / "ref.py").write_text(source)
+    assert inspect_file_reference(tmp_path, "ref.py:f")[0] is kind
+
+
+def test_reading_a_reference_that_does_not_parse_gives_its_line(tmp_path: Path) -> None:
+    (tmp_path / "ref.py").write_text("import torch\n\ndef f(x)\n    return x\n")
+    with pytest.raises(SpecError, match=r"ref\.py:3: the reference module does not parse \(expected ':'\)"):
+        inspect_file_reference(tmp_path, "ref.py:f")
+    (tmp_path / "ref.py").write_bytes(b"def f(x):\n    return x\0\n")
+    with pytest.raises(SpecError, match=r"ref\.py: the reference module does not parse \(.*null bytes"):
+        inspect_file_reference(tmp_path, "ref.py:f")
 
 
 def test_a_reference_error_in_a_rubric_points_at_its_check(tmp_path: Path) -> None:

@@ -22,9 +22,7 @@ import pytest
 from evalkit import api
 from evalkit.errors import SpecError
 from evalkit.spec.suite import load_suite
-from tests.helpers import run_cli
-
-ROOT = Path(__file__).parent.parent.parent
+from tests.helpers import ROOT, copy_suite, run_cli
 
 
 @pytest.fixture(autouse=True)
@@ -37,13 +35,7 @@ def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 def suite(tmp_path: Path) -> Path:
     """tblocks Q1 (a module reference run on its first case) and Q3 (an einsum reference)."""
-    root = tmp_path / "suite"
-    (root / "rubrics").mkdir(parents=True)
-    for name in ("tblocks_q1", "tblocks_q3"):
-        shutil.copytree(ROOT / "problems" / name, root / "problems" / name)
-        shutil.copy(ROOT / "problems" / f"{name}.yaml", root / "problems")
-        shutil.copy(ROOT / "rubrics" / f"{name}.yaml", root / "rubrics")
-    return root
+    return copy_suite(tmp_path / "suite", ("tblocks_q1", "tblocks_q3"))
 
 
 def _edit(path: Path, old: str, new: str) -> None:
@@ -152,13 +144,7 @@ def test_what_reading_shows_is_an_error_without_importing_torch(suite: Path, tmp
 def test_einsums_and_built_in_names_are_checked_in_full_without_torch(
     tmp_path: Path, old: str, new: str, why: str
 ) -> None:
-    root = tmp_path / "hw9"
-    (root / "rubrics").mkdir(parents=True)
-    shutil.copytree(ROOT / "problems", root / "problems", ignore=shutil.ignore_patterns("tblocks*"))
-    for rubric in ("hw9_q3.yaml", "hw9_q4.yaml"):
-        shutil.copy(ROOT / "rubrics" / rubric, root / "rubrics")
-    for problem in root.glob("problems/hw9_q[126].yaml"):
-        problem.unlink()
+    root = copy_suite(tmp_path / "hw9", ("hw9_q3", "hw9_q4"))
     target = next(p for p in (root / "rubrics").iterdir() if old in p.read_text())
     _edit(target, old, new)
     result = _validate_in_a_fresh_interpreter([str(root)], {"EVALKIT_VERIFIED_DIR": str(tmp_path / "v")})
@@ -170,12 +156,8 @@ def test_einsums_and_built_in_names_are_checked_in_full_without_torch(
 
 
 def test_a_function_reference_with_init_is_refused_by_reading(tmp_path: Path) -> None:
-    root = tmp_path / "s"
-    (root / "rubrics").mkdir(parents=True)
-    shutil.copytree(ROOT / "problems/tblocks_q2", root / "problems/tblocks_q2")
-    shutil.copy(ROOT / "problems/tblocks_q2.yaml", root / "problems")
+    root = copy_suite(tmp_path / "s", ("tblocks_q2",))
     rubric = root / "rubrics/tblocks_q2.yaml"
-    shutil.copy(ROOT / "rubrics/tblocks_q2.yaml", rubric)
     text = rubric.read_text()
     assert "inputs:" in text
     rubric.write_text(text.replace("{inputs:", "{init: {d: 4}, inputs:", 1))

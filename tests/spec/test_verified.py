@@ -21,6 +21,7 @@ from evalkit.errors import SpecError
 from evalkit.reference import cases
 from evalkit.spec import verified as verified_module
 from evalkit.spec.verified import VerifiedChecks
+from tests.helpers import copy_suite
 
 ROOT = Path(__file__).parent.parent.parent
 
@@ -36,13 +37,7 @@ def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 def suite(tmp_path: Path) -> Path:
     """A copy of tblocks Q1 (a module reference run on its first case) and Q3 (an einsum reference)."""
-    root = tmp_path / "suite"
-    for name in ("tblocks_q1", "tblocks_q3"):
-        shutil.copytree(ROOT / "problems" / name, root / "problems" / name)
-        (root / "rubrics").mkdir(parents=True, exist_ok=True)
-        shutil.copy(ROOT / "problems" / f"{name}.yaml", root / "problems")
-        shutil.copy(ROOT / "rubrics" / f"{name}.yaml", root / "rubrics")
-    return root
+    return copy_suite(tmp_path / "suite", ("tblocks_q1", "tblocks_q3"))
 
 
 @pytest.fixture
