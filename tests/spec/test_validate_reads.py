@@ -24,18 +24,7 @@ from evalkit.errors import SpecError
 from evalkit.spec.suite import load_suite
 from tests.helpers import ROOT, copy_suite, run_cli
 
-
-@pytest.fixture(autouse=True)
-def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "verified"
-    monkeypatch.setenv("EVALKIT_VERIFIED_DIR", str(path))
-    return path
-
-
-@pytest.fixture
-def suite(tmp_path: Path) -> Path:
-    """tblocks Q1 (a module reference run on its first case) and Q3 (an einsum reference)."""
-    return copy_suite(tmp_path / "suite", ("tblocks_q1", "tblocks_q3"))
+pytestmark = pytest.mark.usefixtures("store")  # a record of verified checks of each test's own
 
 
 def _edit(path: Path, old: str, new: str) -> None:

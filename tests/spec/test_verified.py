@@ -21,23 +21,8 @@ from evalkit.errors import SpecError
 from evalkit.reference import cases
 from evalkit.spec import verified as verified_module
 from evalkit.spec.verified import VerifiedChecks
-from tests.helpers import copy_suite
 
 ROOT = Path(__file__).parent.parent.parent
-
-
-@pytest.fixture
-def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """An empty record of verified checks, used by every validation of the test."""
-    path = tmp_path / "verified"
-    monkeypatch.setenv("EVALKIT_VERIFIED_DIR", str(path))
-    return path
-
-
-@pytest.fixture
-def suite(tmp_path: Path) -> Path:
-    """A copy of tblocks Q1 (a module reference run on its first case) and Q3 (an einsum reference)."""
-    return copy_suite(tmp_path / "suite", ("tblocks_q1", "tblocks_q3"))
 
 
 @pytest.fixture
