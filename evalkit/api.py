@@ -503,7 +503,7 @@ def validate(paths: list[str] | None = None, run_references: bool = True) -> Val
     answers in half a second): references are read, not run — a built-in one's name is
     looked up, an author's file parsed for the name — and an einsum is checked against its
     operands by torch's rules. What a check that did not pass before would have run (an
-    author's reference on its first case, a reference's output shape) is listed in
+    author's reference on its cases, a reference's output shape) is listed in
     ``not_run``; ``run_references=True``, a run's loading and ``--selftest`` run it.
     """
     errors: list[str] = []

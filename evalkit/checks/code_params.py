@@ -4,7 +4,7 @@ Validating a code check has a pure part (the mode's keys, cases, ``grad_of``,
 ``dims``; a skeleton found by name or read from the problem's folder; an expected
 einsum checked against its operands by torch's rules, :mod:`evalkit.reference.equations`)
 and a part that runs torch: its reference is resolved (an author's ``file.py:Name`` is
-imported) and run once on the first case, a reference einsum is run on the operands, a
+imported) and run once on each case, a reference einsum is run on the operands, a
 reference's output shape is computed. The validation context chooses:
 
 * nothing given (a run's loading): every check is validated in full;
@@ -166,7 +166,7 @@ class CodeParams(CheckParams):
         if self.mode == "shape":
             return f"reference {self.reference} for its output's shape"
         if is_file_reference(self.reference):
-            return f"reference {self.reference} on its first case"
+            return f"reference {self.reference} on its cases"
         return None  # a built-in reference is only looked up by name
 
     def _verified_key(self, verified: VerifiedChecks, folder: Path | None) -> str | None:
@@ -267,16 +267,17 @@ class CodeParams(CheckParams):
             if not_float:
                 raise ValueError(f"grad_of names {not_float}, which are not float tensors")
         reference = self._reference  # None when validated without torch, or not known
-        if reference is not None and reference.origin:  # an author's reference: run it once, here
+        if reference is not None and reference.origin:  # an author's reference: run it on each case, here
             from evalkit.reference.cases import reference_trials
 
-            try:
-                reference_trials(reference, [(c.init, c.specs()) for c in self.cases[:1]], self.seeds[:1],
-                                 self.grad_of, self.copy_weights, self.outputs)  # fmt: skip
-            except Exception as err:
-                raise ValueError(
-                    f"the reference {self.reference} fails on the first case ({type(err).__name__}: {err})"
-                ) from None
+            for number, case in enumerate(self.cases, 1):
+                try:
+                    reference_trials(reference, [(case.init, case.specs())], self.seeds[:1], self.grad_of,
+                                     self.copy_weights, self.outputs)  # fmt: skip
+                except Exception as err:
+                    raise ValueError(
+                        f"the reference {self.reference} fails on case {number} ({type(err).__name__}: {err})"
+                    ) from None
 
     def resolved_reference(self) -> Reference:
         """The reference this check compares with (a SpecError if it cannot be resolved).

@@ -108,7 +108,7 @@ def load_rubric_file(
 
     With ``verified``, a code check that passed before with the same content skips running torch
     (:mod:`evalkit.spec.verified`). With ``not_run``, no check runs torch: what a check's
-    validation in full would run (an author's reference on its first case) is appended instead.
+    validation in full would run (an author's reference on its cases) is appended instead.
     """
     context: dict[str, object] = {}
     if folder is not None:

@@ -1,7 +1,7 @@
 """Code checks whose torch part already passed: validating an unchanged rubric runs no torch.
 
 Validating a ``code`` check runs torch: its reference is resolved (an author's
-``file.py:Name`` is imported), run once on the first case, an einsum is run on
+``file.py:Name`` is imported), run once on each case, an einsum is run on
 random operands, a reference's output shape is computed. Importing torch alone
 takes over a second. :class:`VerifiedChecks` records a check that passed all of
 that under a hash of everything the result depends on:

@@ -165,7 +165,19 @@ def test_a_reference_error_in_a_rubric_points_at_its_check(tmp_path: Path) -> No
 def test_a_reference_that_fails_on_the_declared_inputs_is_caught_when_loading(tmp_path: Path) -> None:
     root = _project(tmp_path, "k")
     (root / "rubrics" / "p1.yaml").write_text(RUBRIC.replace("k: {value: 2.5}", "k: [5, 5]"))
-    with pytest.raises(SpecError, match=r"the reference ref.py:scale fails on the first case \(RuntimeError"):
+    with pytest.raises(SpecError, match=r"the reference ref.py:scale fails on case 1 \(RuntimeError"):
+        load_suite(root / "problems", root / "rubrics")
+
+
+def test_a_reference_is_run_on_every_case_when_loading_not_only_the_first(tmp_path: Path) -> None:
+    root = _project(tmp_path, "k")
+    rubric = root / "rubrics" / "p1.yaml"
+    text = rubric.read_text()
+    first = next(line for line in text.splitlines() if "inputs:" in line)
+    rubric.write_text(text.replace(first, first + "\n" + first.replace("k: {value: 2.5}", "k: [5, 5]")))
+    with pytest.raises(
+        SpecError, match=r"p1\.yaml:\d+: .*the reference ref.py:scale fails on case 2 \(RuntimeError"
+    ):
         load_suite(root / "problems", root / "rubrics")
 
 

@@ -19,5 +19,5 @@ def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture
 def suite(tmp_path: Path) -> Path:
-    """A copy of tblocks Q1 (a module reference run on its first case) and Q3 (an einsum reference)."""
+    """A copy of tblocks Q1 (a module reference run on its cases) and Q3 (an einsum reference)."""
     return copy_suite(tmp_path / "suite", ("tblocks_q1", "tblocks_q3"))

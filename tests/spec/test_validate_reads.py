@@ -65,7 +65,7 @@ def test_a_reference_that_fails_only_when_run_is_named_as_not_run_then_found_by_
     assert plain.code == 0, plain.err
     assert "4 files valid" in plain.err
     assert "2 references read, not run" in plain.err and "evalkit validate --selftest runs them" in plain.err
-    assert f"{suite / 'rubrics/tblocks_q1.yaml'}: reference rmsnorm.py:RMSNorm on its first case" in plain.err
+    assert f"{suite / 'rubrics/tblocks_q1.yaml'}: reference rmsnorm.py:RMSNorm on its cases" in plain.err
     assert (
         f"{suite / 'rubrics/tblocks_q3.yaml'}: reference kv_cache.py:cached_scores on the operands"
         in plain.err
@@ -73,13 +73,13 @@ def test_a_reference_that_fails_only_when_run_is_named_as_not_run_then_found_by_
 
     full = run_cli(["validate", "--selftest", str(suite)], capsys, monkeypatch)
     assert full.code == 1
-    assert "the reference rmsnorm.py:RMSNorm fails on the first case (RuntimeError: " in full.err
-    with pytest.raises(SpecError, match=r"rmsnorm\.py:RMSNorm fails on the first case"):
+    assert "the reference rmsnorm.py:RMSNorm fails on case 1 (RuntimeError: " in full.err
+    with pytest.raises(SpecError, match=r"rmsnorm\.py:RMSNorm fails on case 1"):
         load_suite(suite / "problems" / "*.yaml", suite / "rubrics")  # what `evalkit run` loads
 
     again = run_cli(["validate", str(suite)], capsys, monkeypatch)  # Q3 passed in full; Q1 never did
     assert again.code == 0
-    assert "1 reference read, not run" in again.err and "rmsnorm.py:RMSNorm on its first case" in again.err
+    assert "1 reference read, not run" in again.err and "rmsnorm.py:RMSNorm on its cases" in again.err
     assert "kv_cache.py" not in again.err
 
 
@@ -92,7 +92,7 @@ def test_once_every_reference_passed_plain_validate_says_nothing_was_left_unrun(
     _edit(suite / "problems/tblocks_q1/rmsnorm.py", "weight * (x / rms)", "weight * x / rms")
     changed = api.validate([str(suite)], run_references=False)
     assert changed.ok and [line.rpartition(": ")[2] for line in changed.not_run] == [
-        "reference rmsnorm.py:RMSNorm on its first case"
+        "reference rmsnorm.py:RMSNorm on its cases"
     ]
 
 
@@ -163,10 +163,10 @@ def test_the_default_suite_validates_without_torch_even_the_first_time(tmp_path:
     result = _validate_in_a_fresh_interpreter([], {"EVALKIT_VERIFIED_DIR": str(tmp_path / "verified")})
     assert result["errors"] == [] and result["torch"] is False
     assert sorted(line.rpartition(": ")[2] for line in result["not_run"]) == [
-        "reference causal.py:causal_self_attention on its first case",
+        "reference causal.py:causal_self_attention on its cases",
         "reference kv_cache.py:cached_scores on the operands",
-        "reference rmsnorm.py:RMSNorm on its first case",
-        "reference smoothing.py:label_smoothed_cross_entropy on its first case",
+        "reference rmsnorm.py:RMSNorm on its cases",
+        "reference smoothing.py:label_smoothed_cross_entropy on its cases",
     ]
 
 

@@ -27,7 +27,7 @@ ROOT = Path(__file__).parent.parent.parent
 
 @pytest.fixture
 def runs(monkeypatch: pytest.MonkeyPatch) -> Iterator[Counter[str]]:
-    """How often validation ran a reference on its first case, and an einsum on its operands."""
+    """How often validation ran a reference on a case (Q1 has two), and an einsum on its operands."""
     counted: Counter[str] = Counter()
     reference_trials, einsum_trials = cases.reference_trials, cases.einsum_trials
 
@@ -59,7 +59,7 @@ def test_a_passed_check_is_not_run_again_until_its_reference_changes(
     suite: Path, store: Path, runs: Counter[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     assert api.validate([str(suite)]).ok
-    assert runs == {"reference": 1, "einsum": 1}
+    assert runs == {"reference": 2, "einsum": 1}
     assert len(_entries(store)) == 2
     runs.clear()
     assert api.validate([str(suite)]).ok
@@ -67,7 +67,7 @@ def test_a_passed_check_is_not_run_again_until_its_reference_changes(
 
     _break_rmsnorm(suite)
     report = api.validate([str(suite)])
-    assert runs == {"reference": 1}  # the changed folder's check ran again; Q3's did not
+    assert runs == {"reference": 1}  # the changed folder's check ran again (failing on case 1); Q3's did not
     line = next(
         i for i, text in enumerate((suite / "rubrics/tblocks_q1.yaml").read_text().splitlines(), 1)
         if "- kind: code" in text
@@ -75,7 +75,7 @@ def test_a_passed_check_is_not_run_again_until_its_reference_changes(
     assert len(report.errors) == 1
     assert report.errors[0].startswith(
         f"{suite / 'rubrics/tblocks_q1.yaml'}:{line}: parts.b.checks[0]: the reference rmsnorm.py:RMSNorm "
-        "fails on the first case (RuntimeError: "
+        "fails on case 1 (RuntimeError: "
     )
     # exactly what a validation that never saw the file pass says, and said again: a failure is not recorded
     monkeypatch.setenv("EVALKIT_VERIFIED_DIR", str(store.parent / "fresh"))
@@ -92,7 +92,7 @@ def test_any_file_of_the_folder_and_any_parameter_is_part_of_the_key(
     runs.clear()
     (suite / "problems" / "tblocks_q1" / "notes.txt").write_text("the reference may read this\n")
     assert api.validate([str(suite)]).ok
-    assert runs == {"reference": 1}
+    assert runs == {"reference": 2}
     rubric = suite / "rubrics" / "tblocks_q3.yaml"
     rubric.write_text(
         rubric.read_text().replace("K: [b, n, d]}", "K: [b, n, d]}, dims: [{b: 2, n: 3, d: 4}]")
@@ -139,7 +139,7 @@ def test_a_damaged_entry_is_ignored_and_replaced(
     runs.clear()
     with caplog.at_level(logging.WARNING, logger="evalkit.verified"):
         assert api.validate([str(suite)]).ok
-    assert runs == {"reference": 1, "einsum": 1}  # both run again
+    assert runs == {"reference": 2, "einsum": 1}  # both run again
     if damage != "directory":
         assert len([r for r in caplog.records if "ignoring the damaged" in r.getMessage()]) == 2
     assert {p: p.read_bytes() for p in _entries(store)} == good  # and recorded again
@@ -171,7 +171,7 @@ def test_an_unwritable_store_records_nothing_and_fails_nothing(
     monkeypatch.setenv("EVALKIT_VERIFIED_DIR", str(blocker / "verified"))
     assert api.validate([str(suite)]).ok
     assert api.validate([str(suite)]).ok
-    assert runs == {"reference": 2, "einsum": 2}
+    assert runs == {"reference": 4, "einsum": 2}  # twice each: once per case of Q1 (two), once for Q3
 
 
 def test_a_run_validates_every_check_in_full(suite: Path, store: Path, runs: Counter[str]) -> None:
@@ -180,7 +180,7 @@ def test_a_run_validates_every_check_in_full(suite: Path, store: Path, runs: Cou
     assert api.validate([str(suite)]).ok
     runs.clear()
     loaded = load_suite(suite / "problems" / "*.yaml", suite / "rubrics")
-    assert runs == {"reference": 1, "einsum": 1}
+    assert runs == {"reference": 2, "einsum": 1}
     params = loaded.get("tb_q1").part_rubric("b").checks[0].params
     assert isinstance(params, CodeParams) and params._reference is not None
 
