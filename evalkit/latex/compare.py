@@ -20,7 +20,7 @@ from evalkit.latex.chain import ParsedSide
 from evalkit.latex.equivalence import compare_values
 from evalkit.latex.nodes import Ratio, show
 from evalkit.latex.sets import Undecidable, same_equation, same_set, solutions
-from evalkit.latex.shapes import Shape, as_set, constraint_of, named_values, value_kind
+from evalkit.latex.shapes import Shape, as_set, constraint_of, named_values, value_before_bound, value_kind
 from evalkit.latex.units import NON_FINITE_WORDS
 from evalkit.latex.values import Policy, Verdict, all_hold, compare_sides, side_of
 
@@ -322,6 +322,9 @@ def _vs_scalar(answer: Shape, expected: Shape, policy: Policy) -> Verdict:
             )
         result = all_hold(verdicts)
         return Verdict(True, "every answer given is the expected value") if result.equal else result
+    valued = value_before_bound(answer)
+    if valued is not None:  # p - 1 ≤ 0: the value, and a remark on its sign
+        return _vs_scalar(valued, expected, policy)
     if answer.kind in ("constraint", "relation"):
         assert answer.chain is not None
         rel = next(r for r in answer.chain.relations if r not in ("=",))

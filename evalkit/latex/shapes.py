@@ -131,6 +131,23 @@ def _chain_shape(chain: ParsedMath) -> Shape:
     return Shape("equation", chain.source, chain, last)
 
 
+def value_before_bound(shape: Shape) -> Shape | None:
+    """The value of a chain that states it and then bounds it by a number: ``∂L/∂z = p - 1 ≤ 0`` is
+    the value ``p - 1`` (of ``∂L/∂z``) with a remark on its sign. None for any other shape, e.g. a
+    bound by an expression (``sim = e^{s} > x``) or an inequality first (``0 < η = 1/L``)."""
+    if shape.kind != "constraint" or shape.chain is None:
+        return None
+    sides, relations = shape.chain.sides, shape.chain.relations
+    equal = next((k for k, r in enumerate(relations) if r != "="), len(relations))
+    if equal == 0 or any(r not in ORDER_RELATIONS for r in relations[equal:]):
+        return None
+    bounds = sides[equal + 1 :]
+    if not all(b.ok and isinstance(b.value, sympy.Expr) and b.value.is_number for b in bounds):
+        return None
+    kept = sides[: equal + 1]
+    return _chain_shape(ParsedMath(" = ".join(s.source for s in kept), kept, relations[:equal]))
+
+
 def _solved_for_operator(first: ParsedSide, last: ParsedSide) -> ParsedSide:
     """The value an ``E[.] = v`` chain gives its operator: ``v`` itself, or, when the first side is
     built from it (``2E[q^T k] = dμ²``, ``Var(x)^2 = d``), the solution of the equation for it."""
