@@ -274,6 +274,38 @@ def _in_condition(prose: str, span: Span) -> bool:
     return not clause.lower().rstrip().endswith("with") or re.search(r"\bwould\b", after) is not None
 
 
+# an aside that illustrates: "(e.g. ...)", "(for a 3×3 kernel: ...)", "(for a $3 \times 3$ kernel)" with the
+# math masked to spaces; not "(for a total of ...)"
+_EXAMPLE_ASIDE = re.compile(
+    r"(?:e\.\s?g\.|eg\b|for\s+(?:example|instance)\b|for\s+an?\s+(?:\d|\s{2,}|single|specific|concrete|typical)"
+    r"|say\b|such\s+as\b)",
+    re.IGNORECASE,
+)
+_EXAMPLE_SENTENCE = re.compile(
+    r"(?:for\s+(?:example|instance)|e\.\s?g\.|as\s+an\s+example|example|numerically|concretely|to\s+illustrate)\b",
+    re.IGNORECASE,
+)
+
+
+def _in_example(prose: str, span: Span) -> bool:
+    """Whether ``span`` illustrates rather than answers: inside an aside that opens with 'e.g.', 'for
+    example' or 'for a' ('$(k^2 C + 1) C'$ (for a 3×3 kernel: $9 C C' + C'$)'), or in a sentence that
+    opens with 'For example', 'Numerically' (``prose``: math masked)."""
+    line_start = prose.rfind("\n", 0, span.start) + 1
+    depth = 0
+    for k in range(span.start - 1, max(line_start, span.start - 300) - 1, -1):
+        if prose[k] == ")":
+            depth += 1
+        elif prose[k] == "(":
+            if depth == 0:
+                if _EXAMPLE_ASIDE.match(prose[k + 1 : span.start].lstrip()):
+                    return True
+                break
+            depth -= 1
+    start = max((prose.rfind(c, 0, span.start) for c in ".!?\n"), default=-1) + 1
+    return _EXAMPLE_SENTENCE.match(prose[start : span.start].lstrip(" *_-")) is not None
+
+
 class _Reader:
     """The candidates of one region of text, found once and shared by the priority groups."""
 
@@ -295,6 +327,14 @@ class _Reader:
             [s for s in spans if not _in_question(bare, s) and not _in_condition(bare, s)]
             for spans in (self.display, self.inline, self.code, self.plain)
         )
+        # math that illustrates ('for a 3×3 kernel: $9C + C$', 'For example, with d = 64: $8$') is not
+        # the answer, unless the region holds nothing else
+        general = [
+            [s for s in spans if not _in_example(bare, s)]
+            for spans in (self.display, self.inline, self.code, self.plain)
+        ]
+        if any(general):
+            self.display, self.inline, self.code, self.plain = general
 
     def _join_dangling(self) -> None:
         """Join inline math that ends in '=' with the code span right after it (``$x =$ `d` ``)."""
