@@ -125,7 +125,9 @@ def inspect_file_reference(folder: Path, spec: str) -> tuple[bool | None, str]:
     except (SyntaxError, ValueError) as err:  # ValueError: null bytes, before Python 3.12
         line = getattr(err, "lineno", None)
         where = f"{path}:{line}" if line else str(path)
-        raise SpecError(f"{where}: the reference module does not parse ({getattr(err, 'msg', err)})") from None
+        raise SpecError(
+            f"{where}: the reference module does not parse ({getattr(err, 'msg', err)})"
+        ) from None
     name = match.group("name")
     bound: dict[str, bool | None] = {}
     for node in tree.body:
