@@ -442,7 +442,9 @@ def _kind_of(path: Path) -> str:
         return "prompts"
     try:
         data, _ = read_yaml(path)
-    except SpecError:
+    except SpecError:  # unreadable: what its directory holds (a broken rubric is still its problem's)
+        if path.parent.name == "rubrics":
+            return "rubric"
         return "problem" if "problem" in path.parts[-2:-1] else "unknown"
     if isinstance(data, dict) and "problem" in data:
         return "rubric"

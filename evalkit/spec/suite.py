@@ -228,8 +228,13 @@ def pair_rubrics(
             rubric = load_rubric_file(rpath, folder, verified, skipped)
         except SpecError as err:
             errors.append(err)
-            if pid is not None:
-                invalid.add(pid)
+            # its problem has a rubric, a broken one: no 'no rubric for problem' besides (a rubric that
+            # does not even parse is its problem's by the file name they share)
+            owner = (
+                pid if pid is not None else next((p.id for p, pp in problems if pp.stem == rpath.stem), None)
+            )
+            if owner is not None:
+                invalid.add(owner)
             continue
         if rubric.problem in rubric_by_id:
             other = rubric_by_id[rubric.problem][1]

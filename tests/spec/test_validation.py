@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 
 from evalkit import api
-from tests.helpers import run_cli
+from tests.helpers import copy_suite, run_cli
 
 ROOT = Path(__file__).parent.parent.parent
 
@@ -68,3 +68,19 @@ def test_a_project_folder_validates_with_its_problems_and_rubrics(tmp_path: Path
     (root / "problems" / "tblocks_q1" / "rmsnorm.py").unlink()
     report = api.validate([str(root)])
     assert len(report.errors) == 1 and "has no file 'rmsnorm.py'" in report.errors[0]
+
+
+def test_a_rubric_that_does_not_parse_is_one_error_at_its_line_not_also_a_missing_rubric(
+    tmp_path: Path,
+) -> None:
+    root = copy_suite(tmp_path / "s", ("tblocks_q1", "hw9_q1"))
+    rubric = root / "rubrics" / "hw9_q1.yaml"  # problem id q1: the file name is what ties them
+    lines = rubric.read_text().splitlines()
+    at = next(k for k, line in enumerate(lines) if "hints:" in line)
+    lines[at] = "    hints: [Use $C_{in}$ here.]"  # braces inside a flow list: not YAML
+    rubric.write_text("\n".join(lines) + "\n")
+    for target in ([str(root)], [str(root / "problems"), str(root / "rubrics")], [str(rubric)]):
+        report = api.validate(target)
+        assert report.errors == [f"{rubric}:{at + 1}: invalid YAML: expected ',' or ']', but got '{{'"], (
+            target
+        )
