@@ -161,10 +161,18 @@ def _execute(
     listener: Listener | None,
 ) -> list[RunResult]:
     # the check kinds import torch: only when a run starts
+    from evalkit.cache import cached
     from evalkit.checks.criteria import judging, metering
 
-    with judging(config.judge, ModelSettings(max_retries=config.max_retries)) as judge:
-        return _execute_judged(config, model_runs, suite, prompts, listener, metering if judge else None)
+    cache = None
+    if config.cache:
+        cache = ResponseCache(config.cache_dir) if config.cache_dir else ResponseCache.default()
+    settings = ModelSettings(max_retries=config.max_retries)
+    # the judge's verdicts are cached like the model's replies: a resumed run does not pay for them twice
+    with judging(config.judge, settings, wrap=lambda model: cached(model, cache)) as judge:
+        return _execute_judged(
+            config, model_runs, suite, prompts, listener, metering if judge else None, cache
+        )
 
 
 def _execute_judged(
@@ -174,13 +182,11 @@ def _execute_judged(
     prompts: PromptSet,
     listener: Listener | None,
     judge_meter: JudgeMetering | None,
+    cache: ResponseCache | None,
 ) -> list[RunResult]:
     limits = CallLimits(
         max_connections=config.max_connections, rpm=config.rpm, max_cost=config.max_cost, batch=config.batch
     )
-    cache = None
-    if config.cache:
-        cache = ResponseCache(config.cache_dir) if config.cache_dir else ResponseCache.default()
     for mr in model_runs:
         mr.store.event("run_start", model=mr.model.name, suite=suite.name, resumed=bool(mr.stored_events))
     try:

@@ -30,10 +30,12 @@ from evalkit.models.base import Model, ModelRequest, ModelResponse
 from evalkit.paths import cache_dir
 from evalkit.store import write_json_atomic
 
-__all__ = ["CacheInfo", "CachedModel", "ResponseCache", "request_key"]
+__all__ = ["CACHEABLE_PROVIDERS", "CacheInfo", "CachedModel", "ResponseCache", "cached", "request_key"]
 
 log = logging.getLogger("evalkit.cache")
 MAX_ENTRY_BYTES = 64 << 20
+#: providers whose replies are cached (a replay's are recorded already)
+CACHEABLE_PROVIDERS = frozenset({"anthropic", "openai", "local"})
 
 
 class _Response(BaseModel):
@@ -175,3 +177,11 @@ class CachedModel:
 
     async def aclose(self) -> None:
         await self.inner.aclose()
+
+
+def cached(model: Model, cache: ResponseCache | None, scope: str | None = None) -> Model:
+    """``model`` behind ``cache`` (keyed by ``scope``, e.g. its base URL), or itself when there is no
+    cache or its provider's replies are not cached."""
+    if cache is None or model.provider not in CACHEABLE_PROVIDERS:
+        return model
+    return CachedModel(model, cache, scope)

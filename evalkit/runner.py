@@ -24,7 +24,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
-from evalkit.cache import CachedModel, ResponseCache, request_key
+from evalkit.cache import ResponseCache, cached, request_key
 from evalkit.conversation import ConversationResult, Opening, run_conversation, run_opening
 from evalkit.models.base import GenerationOptions, Model, ModelRequest, ModelResponse, Usage
 from evalkit.models.batch import BatchingModel, BatchPolling, budget_only
@@ -43,7 +43,6 @@ Listener = Callable[[str, dict[str, Any]], None]
 # counts a run's judge calls in the context it opens (the grading threads of its tasks included)
 JudgeMetering = Callable[["JudgeTally"], AbstractContextManager[object]]
 T = TypeVar("T")
-_CACHEABLE = {"anthropic", "openai", "local"}
 
 
 class _Tee:
@@ -141,9 +140,8 @@ def wrap_model(
 ) -> Model:
     client: Model = LimitedModel(model, limits) if waves is None else LimitedModel(waves, budget_only(limits))
     client = _AfterTheJournal(client, journal)
-    if cache is not None and model.provider in _CACHEABLE:
-        # a local model's replies are keyed by its weights' hash, not by where its server listened
-        client = CachedModel(client, cache, getattr(model, "cache_scope", None) or base_url)
+    # a local model's replies are keyed by its weights' hash, not by where its server listened
+    client = cached(client, cache, getattr(model, "cache_scope", None) or base_url)
     if stored_events:
         client = JournalModel(model.name, stored_turns(stored_events), fallback=client)
     return client

@@ -203,10 +203,35 @@ def strict_judge(call) -> Reply:
 
 
 def judged_config(tmp_path, judge: str = "anthropic:judge", **changes) -> api.RunConfig:
-    """The offline HW9 Q2 (free: a replay) with a judge on the fake server for its explanation part."""
+    """The offline HW9 Q2 (free: a replay) with a judge on the fake server for its explanation part
+    (no response cache unless asked: every verdict is asked of the fake server)."""
+    changes.setdefault("cache", False)
     return api.RunConfig(
         model="replay", problems="problems/hw9_q2.yaml", runs_dir=str(tmp_path), judge=judge, **changes
     )
+
+
+def test_the_judges_verdicts_are_cached_so_a_second_run_does_not_pay_for_them(
+    tmp_path, provider_env, monkeypatch
+) -> None:
+    cache = tmp_path / "cache"
+    with FakeProvider() as fake:
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", fake.anthropic_base_url)
+        fake.respond_with(strict_judge)
+        first = api.run(judged_config(tmp_path / "a", JUDGE, cache=True, cache_dir=str(cache))).to_json()
+        asked = len(fake.chat_requests())
+        second = api.run(judged_config(tmp_path / "b", JUDGE, cache=True, cache_dir=str(cache))).to_json()
+        assert len(fake.chat_requests()) == asked > 0  # every verdict came from the cache
+        third = api.run(judged_config(tmp_path / "c", JUDGE, cache=False)).to_json()
+        assert len(fake.chat_requests()) == 2 * asked  # --no-cache asks again
+    verdicts = [
+        [(p["part"], p["status"], p["first_attempt_status"]) for p in r["parts"]]
+        for r in (first, second, third)
+    ]
+    assert verdicts[0] == verdicts[1] == verdicts[2]
+    assert any(
+        p["first_attempt_status"] == "incorrect" for p in first["parts"]
+    )  # the judge's, not the patterns'
 
 
 def test_run_with_a_judge_grades_explanations_by_the_judge(tmp_path, provider_env, monkeypatch) -> None:

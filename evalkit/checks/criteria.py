@@ -47,7 +47,7 @@ import asyncio
 import json
 import re
 import threading
-from collections.abc import Coroutine, Iterator, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -379,10 +379,14 @@ def metering(meter: JudgeMeter) -> Iterator[None]:
 
 
 @contextmanager
-def judging(judge: Any, settings: Any = None) -> Iterator[str | None]:
+def judging(
+    judge: Any, settings: Any = None, wrap: Callable[[Any], Any] | None = None
+) -> Iterator[str | None]:
     """Grade ``criteria`` checks with ``judge`` inside the block: a model name, a Model, or None (patterns).
 
     A judge named here is created here and closed on the way out; yields the judge's name.
+    ``wrap`` puts the judge behind something, e.g. the response cache, so that a resumed run
+    or a transcript graded again does not pay for the same verdicts twice.
     """
     if judge is None:
         yield None
@@ -390,6 +394,8 @@ def judging(judge: Any, settings: Any = None) -> Iterator[str | None]:
     from evalkit.models.registry import resolve_model
 
     model = resolve_model(judge, settings) if isinstance(judge, str) else judge
+    if wrap is not None:
+        model = wrap(model)
     with use_judge(model) as session:
         try:
             yield session.name

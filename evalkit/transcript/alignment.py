@@ -614,9 +614,10 @@ def _grade_aligned(
     for ex, why in aligned.skipped:
         store.event("transcript_skipped", line=ex.line, user=ex.user[:500], reason=why)
     try:
+        from evalkit.cache import ResponseCache, cached
         from evalkit.checks.criteria import judging  # the check kinds import torch: only when grading
 
-        with judging(judge):
+        with judging(judge, wrap=lambda model: cached(model, ResponseCache.default())):
             conversations, _ = grade_turns(aligned, suite, recorder=store)
         result = RunResult(store.path, model_name, suite.name, tuple(conversations))
         store.write_results(result.to_json())
