@@ -375,7 +375,13 @@ def resume(
 
 
 def grade(run_ref: str | Path, runs_dir: str | Path | None = None) -> RegradeResult:
-    """Re-run the current checks on a run's stored replies; no model is called."""
+    """Re-run the current checks on a run's stored replies; no model is called.
+
+    A run graded with a judge (``--judge``) is re-graded with the judge's verdicts the response
+    cache holds: the same answer under the same rubric gets the same verdict, with no client
+    and no key; a verdict not in the cache (the answer or the rubric changed, or the cache was
+    cleared) leaves its check ``unscored``, never graded by the patterns instead.
+    """
     rd = load_run(run_ref, runs_dir)
     stored = rd.config.get("config")
     if not isinstance(stored, dict):
@@ -385,7 +391,17 @@ def grade(run_ref: str | Path, runs_dir: str | Path | None = None) -> RegradeRes
     asked = rd.config.get("problems")
     if isinstance(asked, list):  # the problems the run had (an offline run skips some)
         suite = suite.only([str(p) for p in asked])
-    return regrade_run(rd, suite, prompts, config.samples, config.options, config.probes)
+    from evalkit.cache import cache_only
+    from evalkit.checks.criteria import judging
+
+    judge = None
+    if config.judge is not None:
+        spent = ((rd.results or {}).get("totals") or {}).get("judge") or {}
+        name = str(spent.get("model") or config.judge)  # the judge as the run resolved it
+        cache = ResponseCache(config.cache_dir) if config.cache_dir else ResponseCache.default()
+        judge = cache_only(name, cache)
+    with judging(judge):
+        return regrade_run(rd, suite, prompts, config.samples, config.options, config.probes)
 
 
 def check(

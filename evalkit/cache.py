@@ -25,12 +25,20 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, StrictInt, StrictStr, ValidationError
 
-from evalkit.errors import StoreError
+from evalkit.errors import EvalkitError, StoreError
 from evalkit.models.base import Model, ModelRequest, ModelResponse
 from evalkit.paths import cache_dir
 from evalkit.store import write_json_atomic
 
-__all__ = ["CACHEABLE_PROVIDERS", "CacheInfo", "CachedModel", "ResponseCache", "cached", "request_key"]
+__all__ = [
+    "CACHEABLE_PROVIDERS",
+    "CacheInfo",
+    "CachedModel",
+    "ResponseCache",
+    "cache_only",
+    "cached",
+    "request_key",
+]
 
 log = logging.getLogger("evalkit.cache")
 MAX_ENTRY_BYTES = 64 << 20
@@ -185,3 +193,24 @@ def cached(model: Model, cache: ResponseCache | None, scope: str | None = None) 
     if cache is None or model.provider not in CACHEABLE_PROVIDERS:
         return model
     return CachedModel(model, cache, scope)
+
+
+class _NotCached:
+    """A model that is never called: a request its cache does not answer is an error."""
+
+    provider = "cache"
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    async def generate(self, request: ModelRequest) -> ModelResponse:
+        raise EvalkitError("its reply to this request is not in the response cache")
+
+    async def aclose(self) -> None:
+        return None
+
+
+def cache_only(name: str, cache: ResponseCache) -> Model:
+    """The replies of model ``name`` that ``cache`` holds, and an EvalkitError for any other request:
+    what re-grading a judged run asks of its judge, with no client and no key."""
+    return CachedModel(_NotCached(name), cache)

@@ -6,6 +6,7 @@ import asyncio
 import io
 import json
 import re
+import shutil
 import time
 from pathlib import Path
 
@@ -302,3 +303,30 @@ def test_the_judge_counts_toward_max_cost(tmp_path, provider_env, monkeypatch) -
         "question",
     ]
     assert events[-1]["type"] == "run_end" and events[-1]["status"] == "interrupted"
+
+
+def test_grade_on_a_judged_run_uses_the_judges_cached_verdicts_never_the_patterns(
+    tmp_path, provider_env, monkeypatch
+) -> None:
+    cache = tmp_path / "cache"
+    with FakeProvider() as fake:
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", fake.anthropic_base_url)
+        fake.respond_with(strict_judge)
+        result = api.run(judged_config(tmp_path / "runs", JUDGE, cache=True, cache_dir=str(cache))).to_json()
+        asked = len(fake.chat_requests())
+        monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)  # re-grading needs no client and no key
+        regraded = api.grade(result["run_dir"])
+        assert len(fake.chat_requests()) == asked  # the judge was not asked again
+    assert regraded.changes == []
+    b = next(p for p in regraded.results["parts"] if p["part"] == "b")
+    assert b["first_attempt_status"] == "incorrect"  # the judge's verdict (the patterns pass it)
+
+    shutil.rmtree(cache)  # no cached verdict: the check cannot be decided, it is not pattern-graded
+    cleared = api.grade(result["run_dir"])
+    b = next(p for p in cleared.results["parts"] if p["part"] == "b")
+    assert b["first_attempt_status"] == "unscored"
+    (check,) = b["attempt_history"][0]["checks"]
+    assert check["kind"] == "criteria" and check["reason"] == "judge_error"
+    assert check["explanation"] == (
+        f"judge {JUDGE} failed: its reply to this request is not in the response cache"
+    )
