@@ -65,7 +65,8 @@ class JudgeTally:
     the conversation that was graded asks its next turn (whose cost check then includes them).
     """
 
-    def __init__(self, spend: Spend, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, spend: Spend | None = None, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        """With no ``spend`` (a transcript's grading: no budget), the judge is counted, not charged."""
         self._spend, self._loop = spend, loop
         self._lock = threading.Lock()
         self._judge, self._calls, self._usage, self._cost = "", 0, Usage(), 0.0
@@ -75,13 +76,16 @@ class JudgeTally:
         with self._lock:
             self._judge, self._calls = judge, self._calls + 1
             self._usage, self._cost = self._usage + usage, self._cost + cost
+        if self._loop is None:
+            return
         try:
             self._loop.call_soon_threadsafe(self._charge, cost)
         except RuntimeError:  # the loop has closed: the run is over and there is nothing left to cap
             pass
 
     def _charge(self, cost: float) -> None:
-        self._spend.cost_usd += cost
+        if self._spend is not None:
+            self._spend.cost_usd += cost
 
     def spent(self) -> JudgeSpend | None:
         """The judge's calls, tokens and dollars so far; None if no judge was asked."""

@@ -306,10 +306,10 @@ class FakeJudge:
         self.prompts: list[str] = []
 
     async def generate(self, request):
-        from evalkit.models.base import ModelResponse
+        from evalkit.models.base import ModelResponse, Usage
 
         self.prompts.append(request.messages[-1].content)
-        return ModelResponse(self.reply, model=self.name)
+        return ModelResponse(self.reply, usage=Usage(300, 40), model=self.name)
 
     async def aclose(self) -> None:
         return None
@@ -337,6 +337,12 @@ def test_grade_transcript_with_a_judge(tmp_path: Path) -> None:
     # judge grades twice (the probe's claims, and the part's claims on any answer it restates); and the
     # last follow-up, whose reply concedes the point about gradients, is re-graded as an answer to (b)
     assert len(judge.prompts) == 1 + 3 * 2 + 1
+    # and what the judge cost is in the totals, as a run's judge is
+    assert result.judge is not None and result.judge.to_json() == {
+        "model": "fake:judge", "calls": 8, "input_tokens": 8 * 300, "output_tokens": 8 * 40, "cost_usd": 0.0
+    }  # fmt: skip
+    saved = json.loads((result.run_dir / "results.json").read_text())
+    assert saved["totals"]["judge"] == result.judge.to_json()
     assert "Rubric claims:" in judge.prompts[0] and "**argmax is not differentiable**" in judge.prompts[0]
     last = [p for p in judge.prompts if "we cannot learn which keys to attend to" in p]
     assert len(last) == 3

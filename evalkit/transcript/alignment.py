@@ -615,11 +615,13 @@ def _grade_aligned(
         store.event("transcript_skipped", line=ex.line, user=ex.user[:500], reason=why)
     try:
         from evalkit.cache import ResponseCache, cached
-        from evalkit.checks.criteria import judging  # the check kinds import torch: only when grading
+        from evalkit.checks.criteria import judging, metering  # the check kinds import torch: only now
+        from evalkit.runner import JudgeTally
 
-        with judging(judge, wrap=lambda model: cached(model, ResponseCache.default())):
+        tally = JudgeTally()  # what the judge costs, in the totals as a run's judge is
+        with judging(judge, wrap=lambda model: cached(model, ResponseCache.default())), metering(tally):
             conversations, _ = grade_turns(aligned, suite, recorder=store)
-        result = RunResult(store.path, model_name, suite.name, tuple(conversations))
+        result = RunResult(store.path, model_name, suite.name, tuple(conversations), judge=tally.spent())
         store.write_results(result.to_json())
         store.event("run_end", status="complete")
         return result
