@@ -18,6 +18,7 @@ from __future__ import annotations
 import itertools
 import re
 from dataclasses import dataclass
+from typing import Any
 
 __all__ = [
     "Span",
@@ -483,11 +484,136 @@ def _definition_lists(text: str) -> str:
     return "".join(pieces)
 
 
+# -- other markups: struck-out text, org-mode, AsciiDoc --------------------------------------------
+
+_STRUCK = re.compile(
+    r"~~(?=\S)(?P<body>[^\n]*?\S)~~|<(?P<tag>del|s|strike)\b[^<>]*>.*?</(?P=tag)>", re.IGNORECASE
+)
+
+
+def _outside_fences(text: str, convert: Any) -> str:
+    """``convert`` applied to the text between fenced code blocks; the blocks stay as written."""
+    pieces, last = [], 0
+    for start, end in fence_ranges(text):
+        pieces.append(convert(text[last:start]))
+        pieces.append(text[start:end])
+        last = end
+    pieces.append(convert(text[last:]))
+    return "".join(pieces)
+
+
+def _strikethrough(text: str) -> str:
+    """Text struck out (``~~$s = d$~~ → $s = \\sqrt{d}$``, ``<del>…</del>``) removed: a model strikes
+    what it takes back. A ``~~`` inside math (LaTeX spacing, ``$a~~b$``) is not a strike."""
+    if (
+        "~~" not in text
+        and "<del" not in text.lower()
+        and "<s>" not in text.lower()
+        and "<strike" not in text.lower()
+    ):
+        return text
+
+    def convert(chunk: str) -> str:
+        display, inline = math_blocks(chunk)
+        inside = [(m.start, m.end) for m in [*display, *inline]]
+
+        def strike(m: re.Match[str]) -> str:
+            if any(a < m.start() < b or a < m.end() - 1 < b for a, b in inside):
+                return m.group(0)
+            return ""
+
+        return _STRUCK.sub(strike, chunk)
+
+    return _outside_fences(text, convert)
+
+
+_ORG_BLOCK = re.compile(
+    r"^[ \t]*#\+begin_(?P<kind>src|example)(?:[ \t]+(?P<lang>[\w+-]+))?[^\n]*\n(?P<body>.*?)^[ \t]*#\+end_(?P=kind)[ \t]*$",
+    re.IGNORECASE | re.MULTILINE | re.DOTALL,
+)
+_ORG_HEADLINE = re.compile(r"^(\*+)[ \t]+(?=\S)", re.MULTILINE)
+_ORG_TABLE_RULE = re.compile(r"^([ \t]*\|)([-+]+)(\|[ \t]*)$", re.MULTILINE)
+_ORG_VERBATIM = re.compile(
+    r"(?<![\w=~`$\\])(?P<d>[=~])(?=[^\s=~])(?P<body>[^\n=~`$]*?[^\s=~\\])(?P=d)(?![\w=~`$])"
+)
+
+
+def _org_mode(text: str) -> str:
+    """An org-mode reply as Markdown: ``#+begin_src python`` blocks as fences, ``* Part (a)`` headlines
+    as headings, ``=code=`` and ``~code~`` as code spans, ``|---+---|`` table rules as ``|---|---|``.
+    Only a reply with an org block (``#+begin_src``/``#+begin_example``) or an org table rule is read so."""
+    if not re.search(
+        r"^[ \t]*#\+begin_(?:src|example)\b", text, re.IGNORECASE | re.MULTILINE
+    ) and not re.search(r"^[ \t]*\|-+\+[-+]*\|[ \t]*$", text, re.MULTILINE):
+        return text
+    text = _ORG_BLOCK.sub(lambda m: f"```{m.group('lang') or ''}\n{m.group('body')}```", text)
+
+    def convert(chunk: str) -> str:
+        chunk = _ORG_HEADLINE.sub(lambda m: "#" * min(len(m.group(1)) + 1, 6) + " ", chunk)
+        chunk = _ORG_TABLE_RULE.sub(lambda m: m.group(1) + m.group(2).replace("+", "|") + m.group(3), chunk)
+        display, inline = math_blocks(chunk)
+        inside = [(m.start, m.end) for m in [*display, *inline]]
+
+        def verbatim(m: re.Match[str]) -> str:
+            if any(a <= m.start() < b for a, b in inside):
+                return m.group(0)
+            return f"`{m.group('body')}`"
+
+        return _ORG_VERBATIM.sub(verbatim, chunk)
+
+    return _outside_fences(text, convert)
+
+
+_ADOC_LISTING = re.compile(
+    r"^(?:\[source(?:,[ \t]*(?P<lang>[\w+-]+))?[^\]\n]*\][ \t]*\n)?(?P<fence>-{4,}|\.{4,})[ \t]*\n(?P<body>.*?)^(?P=fence)[ \t]*$",
+    re.MULTILINE | re.DOTALL,
+)
+_ADOC_TABLE = re.compile(r"^\|===[ \t]*\n(?P<body>.*?)^\|===[ \t]*$", re.MULTILINE | re.DOTALL)
+
+
+def _adoc_table(m: re.Match[str]) -> str:
+    """An AsciiDoc table (``|===``, cells ``|a |b``, the first row its header) as a Markdown table."""
+    rows = [line.strip() for line in m.group("body").splitlines() if line.strip().startswith("|")]
+    cells = [[c.strip() for c in row[1:].split("|")] for row in rows]
+    if not cells:
+        return m.group(0)
+    width = max(len(c) for c in cells)
+    lines = [f"| {' | '.join(c + [''] * (width - len(c)))} |" for c in cells]
+    lines.insert(1, "|" + "---|" * width)
+    return "\n".join(lines)
+
+
+def _asciidoc(text: str) -> str:
+    """An AsciiDoc reply as Markdown: ``[source,python]`` + ``----`` listings (and bare ``----`` ones)
+    as fences, ``== Question 3`` headings as ``##``, ``|===`` tables as Markdown tables. Only a reply
+    with a ``[source…]`` block, a ``|===`` table, or ``==`` headings and a ``----`` listing is read so."""
+    has_headings = len(re.findall(r"^={2,6}[ \t]+\S", text, re.MULTILINE)) >= 1
+    if not (
+        re.search(r"^\[source\b", text, re.MULTILINE)
+        or re.search(r"^\|===[ \t]*$", text, re.MULTILINE)
+        or (has_headings and re.search(r"^-{4,}[ \t]*$", text, re.MULTILINE))
+    ):
+        return text
+    text = _ADOC_LISTING.sub(lambda m: f"```{m.group('lang') or ''}\n{m.group('body')}```", text)
+
+    def convert(chunk: str) -> str:
+        chunk = _ADOC_TABLE.sub(_adoc_table, chunk)
+        chunk = re.sub(
+            r"^\[(?:cols|options|%header|source)[^\]\n]*\][ \t]*$\n?", "", chunk, flags=re.MULTILINE
+        )
+        return re.sub(
+            r"^(={1,6})[ \t]+(?=\S)", lambda m: "#" * len(m.group(1)) + " ", chunk, flags=re.MULTILINE
+        )
+
+    return _outside_fences(text, convert)
+
+
 def plain_markup(text: str) -> str:
     """A reply written in HTML (``<b>Part 1:</b>``, ``d&mu;<sup>2</sup>``, ``<br>``), with
     reStructuredText math roles or Markdown definition lists as the Markdown and math the readers
     understand, without a ``<think>`` block; other text is returned as it is. Code blocks stay as written."""
-    text = _definition_lists(_unquote_code(_THINKING.sub("", text)))
+    text = _strikethrough(_asciidoc(_org_mode(_THINKING.sub("", text))))
+    text = _definition_lists(_unquote_code(text))
     if not _TAGS.search(text) and "&" not in text and ":math:" not in text and ".. math::" not in text:
         return text
     import html
