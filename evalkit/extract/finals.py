@@ -306,6 +306,44 @@ def _in_example(prose: str, span: Span) -> bool:
     return _EXAMPLE_SENTENCE.match(prose[start : span.start].lstrip(" *_-")) is not None
 
 
+_TICKS = "✅✔✓☑"
+_CROSSES = "❌✗✘❎🚫"
+_MARKS = re.compile(
+    rf"[{_TICKS}{_CROSSES}]|:(?:x|white_check_mark|heavy_check_mark|negative_squared_cross_mark):"
+)
+
+
+def _marked(region: str, every: Sequence[Span]) -> dict[tuple[int, int], tuple[str, bool]]:
+    r"""The ✅/❌ mark that owns each candidate of a line with marks, and whether the mark *leads* it
+    ('- ✅ $d\mu^2$', the first candidate after it): the mark before a candidate when the line's
+    marks come first ('✅ $d$ ❌ $d^2$'), else the mark after it ('$d$ ✅, $d^2$ ❌')."""
+    out: dict[tuple[int, int], tuple[str, bool]] = {}
+    lines: dict[int, list[Span]] = {}
+    for span in every:
+        lines.setdefault(region.rfind("\n", 0, span.start) + 1, []).append(span)
+    for start, spans in lines.items():
+        end = region.find("\n", start)
+        end = len(region) if end < 0 else end
+        marks = [(m.start(), m.group(0)) for m in _MARKS.finditer(region, start, end)]
+        if not marks:
+            continue
+        leading = marks[0][0] < spans[0].start
+        for k, span in enumerate(spans):
+            if leading:
+                owner = [(at, mark) for at, mark in marks if at < span.start][-1:]
+                first = bool(owner) and (k == 0 or spans[k - 1].start < owner[0][0])
+            else:
+                owner = [(at, mark) for at, mark in marks if at >= span.end][:1]
+                first = False
+            if owner:
+                out[(span.start, span.end)] = (owner[0][1], first)
+    return out
+
+
+def _is_cross(mark: str) -> bool:
+    return mark in _CROSSES or mark in (":x:", ":negative_squared_cross_mark:")
+
+
 class _Reader:
     """The candidates of one region of text, found once and shared by the priority groups."""
 
@@ -335,6 +373,19 @@ class _Reader:
         ]
         if any(general):
             self.display, self.inline, self.code, self.plain = general
+        # a candidate marked ❌ ('- ✅ $d\mu^2$' / '- ❌ $\mu^2$') is rejected, never the answer; one a ✅
+        # leads is the reply's pick
+        every = sorted([*self.display, *self.inline, *self.code, *self.plain], key=lambda s: s.start)
+        marked = _marked(region, every)
+        crossed = {key for key, (mark, _) in marked.items() if _is_cross(mark)}
+        if crossed:
+            self.display, self.inline, self.code, self.plain = (
+                [s for s in spans if (s.start, s.end) not in crossed]
+                for spans in (self.display, self.inline, self.code, self.plain)
+            )
+        self.ticked = [
+            s for s in every if (mark := marked.get((s.start, s.end))) and not _is_cross(mark[0]) and mark[1]
+        ]
 
     def _join_dangling(self) -> None:
         """Join inline math that ends in '=' with the code span right after it (``$x =$ `d` ``)."""
@@ -764,6 +815,8 @@ def _anchored(
         label = next((m for m in labels if _parallel_label(prose, m)), None)
         if label is not None:
             statement = [s for s in statement if s.start < label.start()]
+    if reader.ticked and not any(_looks_wanted(s.content, want) for s in statement):
+        return [("ticked", reader.ticked[0])]  # 'Space — you're right, the N × N weights…' then '✅ O(N²)'
     if not statement and same_line:
         return []
     if not statement:
@@ -839,7 +892,8 @@ def _read(
         found = _named(reader, asks)
     else:
         found = (
-            _stated(reader)
+            [("ticked", s) for s in reader.ticked[-1:]]
+            or _stated(reader)
             or _named(reader, asks)
             or _on_heading_line(reader)
             or _concluding(reader)
