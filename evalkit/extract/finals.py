@@ -274,6 +274,43 @@ def _in_condition(prose: str, span: Span) -> bool:
     return not clause.lower().rstrip().endswith("with") or re.search(r"\bwould\b", after) is not None
 
 
+_NEGATED = re.compile(
+    r"(?:\bnot|n't|\bnever|\brather\s+than|\binstead\s+of|\bas\s+opposed\s+to)[ \t]*(?:\*\*|__|\*|_)?[ \t]*"
+    r"(?:(?:equal|equivalent|proportional)\s+to[ \t]+|just[ \t]+|simply[ \t]+)?$",
+    re.IGNORECASE,
+)
+
+
+def _negated(prose: str, span: Span) -> bool:
+    """Whether ``span`` is a value the sentence rejects: right after 'not', 'rather than', 'instead of'
+    ('The scale is $s = \\sqrt{d}$, not $s = d$.'; ``prose``: math masked)."""
+    return _NEGATED.search(prose[max(0, span.start - 60) : span.start]) is not None
+
+
+_TRIED_AFTER = re.compile(
+    r"\b(?:you|we|one)\s+(?:would\s+|'d\s+)?(?:get|obtain|have|end\s+up)\b|\b(?:gives|yields|becomes)\b",
+    re.IGNORECASE,
+)
+
+
+def _tried(prose: str, span: Span) -> bool:
+    """Whether ``span`` is a value tried in a 'With $s = d$ you get …' sentence (``prose``: math masked)."""
+    start = max((prose.rfind(c, 0, span.start) for c in ".!?\n;:"), default=-1) + 1
+    if not re.fullmatch(
+        r"(?:(?:and|but|so|now)\s+)?with", prose[start : span.start].strip(" *_,"), re.IGNORECASE
+    ):
+        return False
+    rest = prose[span.end : span.end + 300]
+    stop = re.search(r"[.!?\n]", rest)
+    return _TRIED_AFTER.search(rest[: stop.start()] if stop else rest) is not None
+
+
+def _named_side(content: str) -> str | None:
+    """The name an equation gives a value (``s`` of ``s = \\sqrt{d}``), or None."""
+    m = re.match(r"\s*([A-Za-z](?:_\{?\w+\}?)?)\s*=(?!=)", content)
+    return m.group(1) if m else None
+
+
 # an aside that illustrates: "(e.g. ...)", "(for a 3×3 kernel: ...)", "(for a $3 \times 3$ kernel)" with the
 # math masked to spaces; not "(for a total of ...)"
 _EXAMPLE_ASIDE = re.compile(
@@ -365,6 +402,22 @@ class _Reader:
             [s for s in spans if not _in_question(bare, s) and not _in_condition(bare, s)]
             for spans in (self.display, self.inline, self.code, self.plain)
         )
+        # '…, not $s = d$', 'It is **not** $\\sqrt{d}$', 'rather than $O(N)$': a value rejected, never the answer
+        self.display, self.inline, self.code, self.plain = (
+            [s for s in spans if not _negated(bare, s)]
+            for spans in (self.display, self.inline, self.code, self.plain)
+        )
+        # 'With $s = d$ you get exactly the $1/d$ you computed': a value tried, not given, where the section
+        # states that quantity elsewhere
+        spans_now = [*self.display, *self.inline, *self.code, *self.plain]
+        tried = [s for s in spans_now if _tried(bare, s)]
+        if tried:
+            stated = {_named_side(s.content) for s in spans_now if s not in tried} - {None}
+            dropped = {(s.start, s.end) for s in tried if _named_side(s.content) in stated}
+            self.display, self.inline, self.code, self.plain = (
+                [s for s in spans if (s.start, s.end) not in dropped]
+                for spans in (self.display, self.inline, self.code, self.plain)
+            )
         # math that illustrates ('for a 3×3 kernel: $9C + C$', 'For example, with d = 64: $8$') is not
         # the answer, unless the region holds nothing else
         general = [
