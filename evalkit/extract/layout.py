@@ -578,10 +578,14 @@ def _summary_entries(
     capital-letter entry ('A: h × d × q') belongs to another question the summary covers."""
     entries: dict[str, str] = {}
     region = text[start:end]
-    for _, cells in table_rows(region):
+    wrong: set[int] = set()  # columns a header names as wrong answers ('Common wrong answer', 'Pitfall')
+    for at, cells in table_rows(region):
+        if _RULE_NEXT.match(region, region.find("\n", at) + 1):  # a header row: which columns hold what
+            wrong = {k for k, cell in enumerate(cells) if _WRONG_COLUMN.search(cell)}
+            continue
         label = _label_of_cell(cells[0], labels, question)
         if label is not None and label not in entries:
-            entries[label] = " | ".join(c for c in cells[1:] if c)
+            entries[label] = " | ".join(c for k, c in enumerate(cells) if k and c and k not in wrong)
     raw = _candidates(region)
     for c in [*_map(raw, labels, question), *_numbered(raw, labels)]:
         if c.label is None or c.label in entries or c.label not in labels.labels:
@@ -601,6 +605,11 @@ def _summary_entries(
     return {label: entry for label, entry in entries.items() if not _UNSTATED.match(entry)}
 
 
+_RULE_NEXT = re.compile(r"[ \t]*\|?[ \t]*:?-{2,}:?[ \t]*(?:\|[ \t]*:?-{2,}:?[ \t]*)+\|?[ \t]*$", re.MULTILINE)
+_WRONG_COLUMN = re.compile(
+    r"\b(?:wrong|incorrect|mistakes?|pitfalls?|misconceptions?|errors?|avoid|rejected|not\s+this)\b|[❌✗✘]",
+    re.IGNORECASE,
+)
 _QUESTION_PREFIX = re.compile(
     rf"^[\s>*_\-•]*(?:q|{QUESTION_WORDS})\s*(\d{{1,2}})\s*(?:\*\*|__)?\s*[:.)—–-]\s*(?:\*\*|__)?",
     re.IGNORECASE,
