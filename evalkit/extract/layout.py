@@ -82,7 +82,7 @@ _HEAD = re.compile(
     rf"(?P<qnum>\d{{1,2}}(?=[ \t]*[(\[.]?[ \t]*[a-zA-Z(]|[ \t]*[,:—–-][ \t]*(?:{PART_WORDS})\b"
     rf"|[ \t]*(?:{QUESTION_SUFFIXES})[ \t]*[,:—–-]?[ \t]*(?:[(\[]|{PART_WORDS})))?"  # '第4题(a)', '第1問 設問(a)'
     rf"(?(qnum)[ \t]*(?:{QUESTION_SUFFIXES})?)[ \t]*\.?[ \t]*"
-    rf"(?:(?<=[\d题題問问])[ \t]*[,:—–-]?[ \t]*(?:{PART_WORDS})\.?[ \t]*)?"  # 'Question 2 Part (a)', 'Q2, part b', '2 — partie a)'
+    rf"(?:(?<=[\d题題問问])[ \t]*[,:—–-]?[ \t]*(?:{PART_WORDS})(?![A-Za-zÀ-ÿ])\.?[ \t]*)?"  # 'Question 2 Part (a)', 'Q2, part b', '2 — partie a)'
     rf"(?:{_LABEL}|(?<=part )(?P<m7>{_ATOM})\b|(?<=part)(?P<m8>{_ATOM})\b|(?<=\d)(?P<m9>[a-z])(?=[\s:.)*—–-]|$))",
     re.IGNORECASE,
 )
@@ -751,6 +751,7 @@ def read_reply(
         bodies[label] = text[c.body : end].strip()
         if c.answer_line:
             answer_lines[label] = text[c.body : min(end, c.line_end)].strip()
+    bodies = {label: _picked_option(body) for label, body in bodies.items()}
     summary: dict[str, str] = {}
     if summary_at:
         lowercase = bool(sections) and not any(_written_upper(text, chosen[label]) for label in sections)
@@ -774,6 +775,66 @@ def read_reply(
     lists = tuple(_past_runs(text, raw, names)) + tuple(text[a:b] for a, b in past_tables)
     starts = {label: chosen[label].start for label in sections}
     return ReplyLayout(sections, summary, lists, starts, bodies, answer_lines, ends)
+
+
+# an option a part's section offers: '- **Option A:** $s = d$', '**Option B** — `[d, k]`', 'Choice 2: ...'
+_OPTION = re.compile(
+    r"^[ \t>]*(?:[-*+•][ \t]+)?(?:\*\*|__)?[ \t]*(?:option|choice|candidate|alternative)[ \t]+"
+    r"\(?(?P<o>(?-i:[A-D])|[1-4])\)?[ \t]*(?:\*\*|__)?[ \t]*[:.)—–-]",
+    re.IGNORECASE | re.MULTILINE,
+)
+# the option the reply picks: 'Go with B', 'Recommendation: A', "I'd pick option B", 'Option B is the right one'
+_PICK = re.compile(
+    r"(?:\bgo(?:ing)?\s+with|\bi'?d\s+(?:go\s+with|pick|choose|take|recommend)|\bi\s+(?:pick|choose|recommend)"
+    r"|\brecommend(?:ation|ed)?|\bmy\s+(?:pick|choice|recommendation|answer)(?:\s+is)?|\bpick)"
+    r"\s*[:：]?\s*(?:\*\*|__)?\s*(?:(?:option|choice)\s+\(?(?P<p1>(?-i:[A-D])|[1-4])|\(?(?P<p2>(?-i:[A-D])))\)?(?![\w(=])"
+    r"|\b(?:option|choice)\s+\(?(?P<p3>(?-i:[A-D])|[1-4])\)?(?:\*\*|__)?\s+(?:is|it\s+is)\s+(?:the\s+)?"
+    r"(?:correct|right|better|one\s+to\s+(?:use|pick|go\s+with))\b",
+    re.IGNORECASE,
+)
+_NOT_PICKED = re.compile(
+    r"(?:n't|\bnot|\bnever|\bavoid|\bagainst|\brather\s+than|\binstead\s+of)\W+(?:\w+\W+){0,3}$", re.I
+)
+
+
+def _picked_option(body: str) -> str:
+    """A part's section with the options it offers and does not pick left out.
+
+    A section that lists two or more options (``- **Option A:** $s = d$``, ``- **Option B:** $s = \\sqrt{d}$``)
+    answers with the one it picks ("**Go with B: $s = \\sqrt{d}$.**", "Recommendation: A"), the way a TA
+    reads it: the others are not its answer. With no pick, or picks of different options, none of them is.
+    """
+    hidden = _hidden(body)
+    options = list(_OPTION.finditer(hidden))
+    if len({m.group("o") for m in options}) < 2:
+        return body
+    extents: list[tuple[int, int, str]] = []  # each option's lines: to the next option or a blank line
+    for k, m in enumerate(options):
+        start = hidden.rfind("\n", 0, m.start()) + 1
+        stop = options[k + 1].start() if k + 1 < len(options) else len(hidden)
+        blank = re.search(r"\n[ \t]*\n", hidden[m.end() : stop])
+        end = m.end() + blank.start() if blank else stop
+        extents.append((start, end, m.group("o")))
+    outside = "".join(
+        hidden[a:b]
+        for a, b in zip(
+            [0, *(e for _, e, _ in extents)], [*(s for s, _, _ in extents), len(hidden)], strict=True
+        )
+    )
+    picks = {
+        next(g for g in m.group("p1", "p2", "p3") if g)
+        for m in _PICK.finditer(outside)
+        if not _NOT_PICKED.search(re.split(r"[.!?\n]", outside[max(0, m.start() - 40) : m.start()])[-1])
+    }
+    offered = {letter for _, _, letter in extents}
+    keep = next(iter(picks)) if len(picks) == 1 and picks <= offered else None
+    out, prev = [], 0
+    for start, end, letter in extents:
+        if letter != keep:
+            out.append(body[prev:start])
+            prev = end
+    out.append(body[prev:])
+    return "".join(out).strip()
 
 
 _MENTION = re.compile(

@@ -43,22 +43,22 @@ PART_WORDS = (
     r"|incisos|inciso|apartado|parte|soluci[óo]n"
     r"|sous-partie|partie"
     r"|teilaufgabe|teil|l[öo]sung"
-    r"|soluzione|punto"
-    r"|solu[çc][ãa]o"
+    r"|soluzione|punto|sottopunto"
+    r"|solu[çc][ãa]o|al[íi]nea"
     r"|小题|小題|小问|小問|设问|設問|子问题|子問題|第"  # '小题(a)', '設問(a)', '第(a)问'
 )
 # a word after a part's label in Chinese and Japanese: '第(a)问', '(b)小问', '(c)小題'
 PART_SUFFIXES = r"小[问問题題]|[问問题題]"
 # a heading word before a question's number: 'Question 4', 'Pregunta 1', 'Aufgabe 6'
 QUESTION_WORDS = (
-    r"question|problema|problem|exercise|pregunta|ejercicio|exercice|aufgabe|frage|domanda|esercizio"
+    r"question|problema|problem|exercise|pregunta|ejercicio|exercice|aufgabe|frage|domanda|esercizio|quesito"
     r"|quest[ãa]o|exerc[íi]cio"
     r"|问题|問題|题目|題目|质问|質問|大题|大題|大问|大問|习题|習題|[问問题題]"  # '问题1', '問1', '题目4'
 )
 # the plural a user names several questions with: 'Domande 3 e 4', 'preguntas 1 y 2', 'Aufgaben 1 und 6'
 QUESTION_PLURALS = (
     r"questions|problems|exercises|preguntas|ejercicios|problemas|exercices|aufgaben|fragen"
-    r"|domande|esercizi|problemi|quest[õo]es|exerc[íi]cios"
+    r"|domande|esercizi|problemi|quesiti|quest[õo]es|exerc[íi]cios"
 )
 # the words around a question's number in Chinese and Japanese: '第4题', '第 1 問', '第1大题'
 QUESTION_PREFIXES = r"第"
