@@ -780,7 +780,7 @@ def read_reply(
 # an option a part's section offers: '- **Option A:** $s = d$', '**Option B** — `[d, k]`', 'Choice 2: ...'
 _OPTION = re.compile(
     r"^[ \t>]*(?:[-*+•][ \t]+)?(?:\*\*|__)?[ \t]*(?:option|choice|candidate|alternative)[ \t]+"
-    r"\(?(?P<o>(?-i:[A-D])|[1-4])\)?[ \t]*(?:\*\*|__)?[ \t]*[:.)—–-]",
+    r"\(?(?P<o>(?-i:[A-D])|[1-4])\)?[ \t]*(?:\*\*|__)?[ \t]*[:.)—–-][ \t]*(?:\*\*|__)?",
     re.IGNORECASE | re.MULTILINE,
 )
 # the option the reply picks: 'Go with B', 'Recommendation: A', "I'd pick option B", 'Option B is the right one'
@@ -808,17 +808,16 @@ def _picked_option(body: str) -> str:
     options = list(_OPTION.finditer(hidden))
     if len({m.group("o") for m in options}) < 2:
         return body
-    extents: list[tuple[int, int, str]] = []  # each option's lines: to the next option or a blank line
+    extents: list[tuple[int, int, int, str]] = []  # each option's lines: to the next option or a blank line
     for k, m in enumerate(options):
-        start = hidden.rfind("\n", 0, m.start()) + 1
         stop = options[k + 1].start() if k + 1 < len(options) else len(hidden)
         blank = re.search(r"\n[ \t]*\n", hidden[m.end() : stop])
         end = m.end() + blank.start() if blank else stop
-        extents.append((start, end, m.group("o")))
+        extents.append((m.start(), m.end(), end, m.group("o")))
     outside = "".join(
         hidden[a:b]
         for a, b in zip(
-            [0, *(e for _, e, _ in extents)], [*(s for s, _, _ in extents), len(hidden)], strict=True
+            [0, *(e for _, _, e, _ in extents)], [*(s for s, _, _, _ in extents), len(hidden)], strict=True
         )
     )
     picks = {
@@ -826,13 +825,12 @@ def _picked_option(body: str) -> str:
         for m in _PICK.finditer(outside)
         if not _NOT_PICKED.search(re.split(r"[.!?\n]", outside[max(0, m.start() - 40) : m.start()])[-1])
     }
-    offered = {letter for _, _, letter in extents}
+    offered = {letter for _, _, _, letter in extents}
     keep = next(iter(picks)) if len(picks) == 1 and picks <= offered else None
     out, prev = [], 0
-    for start, end, letter in extents:
-        if letter != keep:
-            out.append(body[prev:start])
-            prev = end
+    for start, label_end, end, letter in extents:
+        out.append(body[prev:start])
+        prev = label_end if letter == keep else end  # the picked one stays, without its 'Option B:'
     out.append(body[prev:])
     return "".join(out).strip()
 
