@@ -44,11 +44,15 @@ from evalkit.extract.data import data_entries
 from evalkit.extract.spans import fence_ranges, mask
 from evalkit.extract.words import (
     CORRECTED_WORDS,
+    PART_SUFFIXES,
     PART_WORDS,
+    QUESTION_PREFIXES,
+    QUESTION_SUFFIXES,
     QUESTION_WORDS,
     ROMAN_NUMERALS,
     SUMMARY_WORDS,
     canonical,
+    halfwidth,
 )
 
 __all__ = ["ReplyLayout", "headed_questions", "read_reply", "split_parts", "split_questions", "table_rows"]
@@ -75,8 +79,10 @@ _BULLET = r"(?:[-*+•]|[\u2190-\u21ff\u25a0-\u27bf\u2b00-\u2bff\U0001f300-\U000
 _HEAD = re.compile(
     rf"^(?P<prefix>[ \t]*(?:>[ \t]*)*(?P<hashes>#{{1,6}}[ \t]+)?(?:{_BULLET}[ \t]+)*(?P<bold>\*\*|__)?[ \t]*)"
     rf"(?:{_KEYWORD}\.?[ \t]*)?"
-    rf"(?P<qnum>\d{{1,2}}(?=[ \t]*[(\[.]?[ \t]*[a-zA-Z(]|[ \t]*[,:—–-][ \t]*(?:{PART_WORDS})\b))?[ \t]*\.?[ \t]*"
-    rf"(?:(?<=\d)[ \t]*[,:—–-]?[ \t]*(?:{PART_WORDS})\.?[ \t]*)?"  # 'Question 2 Part (a)', 'Q2, part b', '2 — partie a)'
+    rf"(?P<qnum>\d{{1,2}}(?=[ \t]*[(\[.]?[ \t]*[a-zA-Z(]|[ \t]*[,:—–-][ \t]*(?:{PART_WORDS})\b"
+    rf"|[ \t]*(?:{QUESTION_SUFFIXES})[ \t]*[,:—–-]?[ \t]*(?:[(\[]|{PART_WORDS})))?"  # '第4题(a)', '第1問 設問(a)'
+    rf"(?(qnum)[ \t]*(?:{QUESTION_SUFFIXES})?)[ \t]*\.?[ \t]*"
+    rf"(?:(?<=[\d题題問问])[ \t]*[,:—–-]?[ \t]*(?:{PART_WORDS})(?![A-Za-zÀ-ÿ])\.?[ \t]*)?"  # 'Question 2 Part (a)', 'Q2, part b', '2 — partie a)'
     rf"(?:{_LABEL}|(?<=part )(?P<m7>{_ATOM})\b|(?<=part)(?P<m8>{_ATOM})\b|(?<=\d)(?P<m9>[a-z])(?=[\s:.)*—–-]|$))",
     re.IGNORECASE,
 )
@@ -162,6 +168,12 @@ def _lines(text: str) -> list[tuple[int, int, str]]:
         out.append((offset, offset + len(line.rstrip("\r\n")), line.rstrip("\r\n")))
         offset += len(line)
     return out
+
+
+def _hidden(text: str) -> str:
+    """``text`` as the headings are read from: code blocks blanked, full-width punctuation as ASCII
+    (``第（a）问：`` as ``第(a)问:``); the same length, so its offsets are ``text``'s."""
+    return halfwidth(mask(text, fence_ranges(text)))
 
 
 _PROTECTED = re.compile(r"\$\$.*?\$\$|\$[^$]*\$|`[^`]*`|\\\||\\\(.*?\\\)")
@@ -264,7 +276,7 @@ def _more_labels(line: str, at: int, first: str) -> tuple[list[str], int]:
 
 
 def _candidates(text: str) -> list[_Candidate]:
-    hidden = mask(text, fence_ranges(text))
+    hidden = _hidden(text)
     out: list[_Candidate] = []
     for start, end, line in _lines(hidden):
         if not line.strip() or _table_cells(line):
@@ -389,6 +401,10 @@ def _make(
     if form == "bare" and level == 8 and not kw and not dashed:
         return []  # 'a - b = c' or 'A and B are ...' in prose: only a heading may name a part this way
     more, after = _more_labels(line, m.end(), main) if sub is None else ([], m.end())
+    # '第(a)问', '(b)小问': the word after the label
+    suffix = re.match(rf"[ \t]*(?:{PART_SUFFIXES})", line[after:])
+    if suffix:
+        after += suffix.end()
     rest = line[after:]
     strength = 0
     if kw in ("part", "subpart", "sub-part", "question", "problem", "exercise", "q") or m.group("qnum"):
@@ -539,7 +555,7 @@ _CELL_LABEL = re.compile(
 
 
 def _label_of_cell(cell: str, labels: _Labels, question: int | None) -> str | None:
-    cell = re.sub(r"[*_`$]", "", cell).strip()
+    cell = halfwidth(re.sub(r"[*_`$]", "", cell)).strip()
     m = _CELL_LABEL.match(cell)
     if not m:
         return None
@@ -744,6 +760,7 @@ def read_reply(
         bodies[label] = text[c.body : end].strip()
         if c.answer_line:
             answer_lines[label] = text[c.body : min(end, c.line_end)].strip()
+    bodies = {label: _picked_option(body) for label, body in bodies.items()}
     summary: dict[str, str] = {}
     if summary_at:
         lowercase = bool(sections) and not any(_written_upper(text, chosen[label]) for label in sections)
@@ -767,6 +784,64 @@ def read_reply(
     lists = tuple(_past_runs(text, raw, names)) + tuple(text[a:b] for a, b in past_tables)
     starts = {label: chosen[label].start for label in sections}
     return ReplyLayout(sections, summary, lists, starts, bodies, answer_lines, ends)
+
+
+# an option a part's section offers: '- **Option A:** $s = d$', '**Option B** — `[d, k]`', 'Choice 2: ...'
+_OPTION = re.compile(
+    r"^[ \t>]*(?:[-*+•][ \t]+)?(?:\*\*|__)?[ \t]*(?:option|choice|candidate|alternative)[ \t]+"
+    r"\(?(?P<o>(?-i:[A-D])|[1-4])\)?[ \t]*(?:\*\*|__)?[ \t]*[:.)—–-][ \t]*(?:\*\*|__)?",
+    re.IGNORECASE | re.MULTILINE,
+)
+# the option the reply picks: 'Go with B', 'Recommendation: A', "I'd pick option B", 'Option B is the right one'
+_PICK = re.compile(
+    r"(?:\bgo(?:ing)?\s+with|\bi'?d\s+(?:go\s+with|pick|choose|take|recommend)|\bi\s+(?:pick|choose|recommend)"
+    r"|\brecommend(?:ation|ed)?|\bmy\s+(?:pick|choice|recommendation|answer)(?:\s+is)?|\bpick)"
+    r"\s*[:：]?\s*(?:\*\*|__)?\s*(?:(?:option|choice)\s+\(?(?P<p1>(?-i:[A-D])|[1-4])|\(?(?P<p2>(?-i:[A-D])))\)?(?![\w(=])"
+    r"|\b(?:option|choice)\s+\(?(?P<p3>(?-i:[A-D])|[1-4])\)?(?:\*\*|__)?\s+(?:is|it\s+is)\s+(?:the\s+)?"
+    r"(?:correct|right|better|one\s+to\s+(?:use|pick|go\s+with))\b",
+    re.IGNORECASE,
+)
+_NOT_PICKED = re.compile(
+    r"(?:n't|\bnot|\bnever|\bavoid|\bagainst|\brather\s+than|\binstead\s+of)\W+(?:\w+\W+){0,3}$", re.I
+)
+
+
+def _picked_option(body: str) -> str:
+    """A part's section with the options it offers and does not pick left out.
+
+    A section that lists two or more options (``- **Option A:** $s = d$``, ``- **Option B:** $s = \\sqrt{d}$``)
+    answers with the one it picks ("**Go with B: $s = \\sqrt{d}$.**", "Recommendation: A"), the way a TA
+    reads it: the others are not its answer. With no pick, or picks of different options, none of them is.
+    """
+    hidden = _hidden(body)
+    options = list(_OPTION.finditer(hidden))
+    if len({m.group("o") for m in options}) < 2:
+        return body
+    extents: list[tuple[int, int, int, str]] = []  # each option's lines: to the next option or a blank line
+    for k, m in enumerate(options):
+        stop = options[k + 1].start() if k + 1 < len(options) else len(hidden)
+        blank = re.search(r"\n[ \t]*\n", hidden[m.end() : stop])
+        end = m.end() + blank.start() if blank else stop
+        extents.append((m.start(), m.end(), end, m.group("o")))
+    outside = "".join(
+        hidden[a:b]
+        for a, b in zip(
+            [0, *(e for _, _, e, _ in extents)], [*(s for s, _, _, _ in extents), len(hidden)], strict=True
+        )
+    )
+    picks = {
+        next(g for g in m.group("p1", "p2", "p3") if g)
+        for m in _PICK.finditer(outside)
+        if not _NOT_PICKED.search(re.split(r"[.!?\n]", outside[max(0, m.start() - 40) : m.start()])[-1])
+    }
+    offered = {letter for _, _, _, letter in extents}
+    keep = next(iter(picks)) if len(picks) == 1 and picks <= offered else None
+    out, prev = [], 0
+    for start, label_end, end, letter in extents:
+        out.append(body[prev:start])
+        prev = label_end if letter == keep else end  # the picked one stays, without its 'Option B:'
+    out.append(body[prev:])
+    return "".join(out).strip()
 
 
 _MENTION = re.compile(
@@ -808,7 +883,7 @@ def _mentions(text: str, names: _Labels, summary: dict[str, str]) -> None:
 
 def _inline_summary(text: str, names: _Labels, question: int | None, summary: dict[str, str]) -> None:
     """Final-answer lines that list several parts: 'The final answer is: a. ..., b.i ..., c. ...'."""
-    hidden = mask(text, fence_ranges(text))
+    hidden = _hidden(text)
     for start, end, line in _lines(hidden):
         head = _SUMMARY_LINE.match(line)
         if head:
@@ -823,7 +898,7 @@ def _words_of(text: str) -> str:
 def _restated_questions(text: str, prompts: Mapping[str, str]) -> list[_Candidate]:
     """Heading lines that restate a part's question (its first words), for parts named no other way."""
     out = []
-    hidden = mask(text, fence_ranges(text))
+    hidden = _hidden(text)
     lines = _lines(hidden)
     for label, prompt in prompts.items():
         key = _words_of(prompt)[:48]
@@ -866,7 +941,7 @@ def _summary_start(
 
     The one-line entries right under the summary's heading (``- Q1(a): ...``, ``- Q2(a): ...``,
     any question's) are the summary, not headings that end it."""
-    hidden = mask(text, fence_ranges(text))
+    hidden = _hidden(text)
     lines = _lines(hidden)
     for k, (start, _, line) in reversed(list(enumerate(lines))):
         heading_like = line.lstrip().startswith(("#", "**", "__")) or line.rstrip().endswith(":")
@@ -891,7 +966,7 @@ def _summary_start(
 
 
 def _closings(text: str) -> set[int]:
-    hidden = mask(text, fence_ranges(text))
+    hidden = _hidden(text)
     return {start for start, _, line in _lines(hidden) if _CLOSING.match(line)}
 
 
@@ -918,9 +993,13 @@ _QUESTION_OPENER = re.compile(
 )
 _QUESTION_HEAD = re.compile(
     rf"^[ \t>]*(?:#{{1,6}}[ \t]+)?(?:{_BULLET}[ \t]+)*(?:\*\*|__)?[ \t]*(?:{_BULLET}[ \t]+)?"
-    rf"(?:(?:{QUESTION_WORDS}|q)[ \t]*#?[ \t]*(\d{{1,2}})\b(?![(\[]|[a-z]\))"
+    rf"(?:(?:{QUESTION_WORDS}|q)[ \t]*#?[ \t]*(\d{{1,2}})(?:\b|(?=[^\x00-\x7f]))(?![(\[]|[a-z]\))"  # '問1の解答'
     r"|(?<=#\s)(\d{1,2})\.[ \t]+[A-Z]"  # '# 1. Justifying ...': a numbered question heading
     rf"|(?<=#\s)[ \t]*(?:\*\*|__)?(?:{QUESTION_WORDS}|q)[ \t]*(\d{{1,2}})(?=\s*[(\[][a-z])"
+    # '## 第4题', '**第 1 問**', '### 第4题(a)'
+    rf"|(?:{QUESTION_PREFIXES})[ \t]*(\d{{1,2}})[ \t]*(?:{QUESTION_SUFFIXES})"
+    # '**1(c)**', '**4A — shape of W_q**', '### 4(f) — compute': a part heading qualified by its question
+    r"|(?<=\*\*|__|#\s)(\d{1,2})(?=\(\s*[a-z]\s*\)|[a-h](?:\*\*|__|[ \t]*(?:[—–:.)]|-\s)))"
     r")",  # '### Question 2(a): ...': the first part's heading opens the question
     re.IGNORECASE,
 )
@@ -928,7 +1007,7 @@ _QUESTION_HEAD = re.compile(
 
 def _question_heads(text: str) -> list[tuple[int, int]]:
     """(offset, number) of each question heading (``## Question 4``, ``**Q1.**``, ``## Pregunta 1``) in ``text``."""
-    hidden = mask(text, fence_ranges(text))
+    hidden = _hidden(text)
     heads = []
     for start, _, line in _lines(hidden):
         m = _QUESTION_HEAD.match(line)
@@ -985,4 +1064,30 @@ def split_questions(reply: str, numbers: Sequence[int], lead: int | None = None)
             continue
         block = next((reply[a:b] for a, b in fence_ranges(reply[:MAX_SCAN]) if a == offset), "")
         out = {n: body if block in body else f"{body}\n\n{block}" for n, body in out.items()}
+    # so does a table whose rows name the parts of several questions ('| 4(f) | ... |', '| 6(c) | ... |')
+    for block in _question_tables(reply[:MAX_SCAN], numbers):
+        out = {n: body if block in body else f"{body}\n\n{block}" for n, body in out.items()}
+    return out
+
+
+_ROW_QUESTION = re.compile(r"[*_`\s]*(?:q\s*)?(\d{1,2})\s*[(\[.]?\s*[a-zA-Z]", re.IGNORECASE)
+
+
+def _question_tables(text: str, numbers: Sequence[int]) -> list[str]:
+    """The tables of ``text`` whose first column names parts of two or more of ``numbers`` (``4(f)``, ``6(c)``)."""
+    out: list[str] = []
+    block: list[tuple[int, int, str]] = []
+    for start, end, line in [*_lines(_hidden(text)), (len(text), len(text), "")]:
+        if _table_cells(line):
+            block.append((start, end, line))
+            continue
+        if block:
+            named = set()
+            for _, _, row in block:
+                m = _ROW_QUESTION.match(_table_cells(row)[0])
+                if m and int(m.group(1)) in numbers:
+                    named.add(int(m.group(1)))
+            if len(named) >= 2:
+                out.append(text[block[0][0] : block[-1][1]])
+            block = []
     return out

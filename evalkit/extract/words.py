@@ -5,7 +5,12 @@ German one ``### Teilaufgabe a)``, ``**Lösung (b)**`` and ``**Ergebnis:**``. Ea
 holds regex alternatives (lower case, matched without regard to case) that stand for
 one English word the extractor knows; :func:`canonical` maps a matched word back to it.
 
-English first, then Spanish, French, German, Italian and Portuguese.
+English first, then Spanish, French, German, Italian and Portuguese, then Chinese and Japanese
+(simplified and traditional characters, kana): a Chinese reply heads its parts ``### 第(a)问`` or
+``**小题(b)**`` and its answers ``答案：``; a Japanese one ``## 問1``, ``設問(a)`` and ``答え：``. CJK
+headings also put the number *between* two words (``第4题``, ``第 1 問``, ``第(a)问``, ``(a)小问``):
+:data:`QUESTION_PREFIXES` / :data:`QUESTION_SUFFIXES` and :data:`PART_SUFFIXES` hold those words.
+Full-width punctuation (``：（a）``) is read as its ASCII twin (:func:`halfwidth`).
 """
 
 from __future__ import annotations
@@ -15,12 +20,17 @@ import re
 __all__ = [
     "ANSWER_WORDS",
     "CORRECTED_WORDS",
+    "PART_SUFFIXES",
     "PART_WORDS",
+    "QUESTION_PLURALS",
+    "QUESTION_PREFIXES",
+    "QUESTION_SUFFIXES",
     "QUESTION_WORDS",
     "ROMAN_NUMERALS",
     "SUMMARY_WORDS",
     "anchor_in_all_languages",
     "canonical",
+    "halfwidth",
     "language",
 ]
 
@@ -33,14 +43,26 @@ PART_WORDS = (
     r"|incisos|inciso|apartado|parte|soluci[óo]n"
     r"|sous-partie|partie"
     r"|teilaufgabe|teil|l[öo]sung"
-    r"|soluzione|punto"
-    r"|solu[çc][ãa]o"
+    r"|soluzione|punto|sottopunto"
+    r"|solu[çc][ãa]o|al[íi]nea"
+    r"|小题|小題|小问|小問|设问|設問|子问题|子問題|第"  # '小题(a)', '設問(a)', '第(a)问'
 )
+# a word after a part's label in Chinese and Japanese: '第(a)问', '(b)小问', '(c)小題'
+PART_SUFFIXES = r"小[问問题題]|[问問题題]"
 # a heading word before a question's number: 'Question 4', 'Pregunta 1', 'Aufgabe 6'
 QUESTION_WORDS = (
-    r"question|problema|problem|exercise|pregunta|ejercicio|exercice|aufgabe|frage|domanda|esercizio"
+    r"question|problema|problem|exercise|pregunta|ejercicio|exercice|aufgabe|frage|domanda|esercizio|quesito"
     r"|quest[ãa]o|exerc[íi]cio"
+    r"|问题|問題|题目|題目|质问|質問|大题|大題|大问|大問|习题|習題|[问問题題]"  # '问题1', '問1', '题目4'
 )
+# the plural a user names several questions with: 'Domande 3 e 4', 'preguntas 1 y 2', 'Aufgaben 1 und 6'
+QUESTION_PLURALS = (
+    r"questions|problems|exercises|preguntas|ejercicios|problemas|exercices|aufgaben|fragen"
+    r"|domande|esercizi|problemi|quesiti|quest[õo]es|exerc[íi]cios"
+)
+# the words around a question's number in Chinese and Japanese: '第4题', '第 1 問', '第1大题'
+QUESTION_PREFIXES = r"第"
+QUESTION_SUFFIXES = r"大?[题題問问]|道题|道題"
 # an answer marker: 'Answer:', 'Respuesta (C):', 'Réponse :', 'Ergebnis:'
 ANSWER_WORDS = (
     r"final\s+answer|answer|final|result|solution|conclusion"
@@ -49,16 +71,19 @@ ANSWER_WORDS = (
     r"|antwort|ergebnis|endergebnis|l[öo]sung"
     r"|risposta|risultato|soluzione"
     r"|resposta|solu[çc][ãa]o"
+    r"|最终答案|最終答案|最终结果|最終結果|最終的な答え|答え|解答|答案|回答|结论|結論|结果|結果"
 )
 # a closing summary's heading: 'Summary', 'Resumen', 'Zusammenfassung'
 SUMMARY_WORDS = (
     r"resumen|respuestas\s+finales|r[ée]sum[ée]|r[ée]capitulatif|r[ée]ponses\s+finales"
     r"|zusammenfassung|ergebnisse|endergebnisse|riepilogo|riassunto|resumo|respostas\s+finais"
+    r"|总结|總結|小结|小結|答案汇总|答案彙總|まとめ|要約|答えのまとめ"
 )
 # a label marked as a correction: 'A (corrected)', 'Lösung (a), korrigiert'
 CORRECTED_WORDS = (
     r"corrected|revised|updated|fixed|again|new|cont(?:inued|'d)?"
     r"|corregid[oa]|corrig[ée]e?|korrigiert|berichtigt|corrett[oa]|corrigid[oa]"
+    r"|修改|修正|更正|订正|訂正|改正|更新"
 )
 
 _CANONICAL = (
@@ -66,6 +91,18 @@ _CANONICAL = (
     (re.compile(r"^(?:sub-?part)$", re.IGNORECASE), "subpart"),
     (re.compile(rf"^(?:{PART_WORDS})$", re.IGNORECASE), "part"),
 )
+
+
+# full-width forms (U+FF01-FF5E: '：', '（', 'ａ', '１') and the ideographic space and comma, as ASCII
+_HALFWIDTH = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)} | {0x3000: ord(" "), 0x3001: ord(",")}
+
+
+def halfwidth(text: str) -> str:
+    """``text`` with full-width punctuation, letters and digits as their ASCII twins: ``'（a）：'`` → ``'(a):'``.
+
+    One character for one, so offsets into the result are offsets into ``text``.
+    """
+    return text.translate(_HALFWIDTH)
 
 
 def canonical(word: str) -> str:

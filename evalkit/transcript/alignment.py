@@ -25,6 +25,13 @@ from evalkit.conversation import ConversationResult, NullRecorder, PartState, gr
 from evalkit.errors import TranscriptError
 from evalkit.extract import headed_questions, read_reply, split_questions
 from evalkit.extract.spans import plain_markup
+from evalkit.extract.words import (
+    QUESTION_PLURALS,
+    QUESTION_PREFIXES,
+    QUESTION_SUFFIXES,
+    QUESTION_WORDS,
+    halfwidth,
+)
 from evalkit.grading import needs_help
 from evalkit.models.base import Message, Usage
 from evalkit.paths import default_dir
@@ -74,10 +81,14 @@ class AlignedTranscript:
     skipped: tuple[tuple[Exchange, str], ...] = ()
 
 
+# 'and', 'then', a range ... between two question numbers, in the languages of evalkit.extract.words
+_JOIN = r",|and|&|/|\+|-|–|to|then|e|y|et|und|和|与|與|及|跟|と|~|〜|至|到"
 _QUESTION_LIST = re.compile(
-    r"(?<![A-Za-z])(?:questions?|problems?|exercises?|q)\s*#?\s*(\d{1,2}[a-z]?"
+    rf"(?<![A-Za-z])(?:questions?|problems?|exercises?|q|{QUESTION_PLURALS}|{QUESTION_WORDS})\s*#?\s*(\d{{1,2}}[a-z]?"
     r"(?:\s*\([^()\n]{0,60}\))?"  # 'questions 2 (argmax attention) and 6 (kernels)'
-    r"(?:\s*(?:,|and|&|/|\+|-|–|to|then)\s*(?:q\s*)?\d{1,2}[a-z]?(?:\s*\([^()\n]{0,60}\))?)*)(?![0-9])",
+    rf"(?:\s*(?:{_JOIN})\s*(?:(?:q|{QUESTION_WORDS})\s*)?\d{{1,2}}[a-z]?(?:\s*\([^()\n]{{0,60}}\))?)*)(?![0-9])"
+    # '第4题', '第1、4题', '第1和第4题', '第 2 問'
+    rf"|(?:{QUESTION_PREFIXES})\s*(\d{{1,2}}(?:\s*(?:{_JOIN})\s*(?:{QUESTION_PREFIXES})?\s*\d{{1,2}})*)\s*(?:{QUESTION_SUFFIXES})",
     re.IGNORECASE,
 )
 _NEXT_QUESTION = re.compile(r"\bnext (?:question|problem|one)\b|\bmove on(?:to)?\b", re.IGNORECASE)
@@ -103,8 +114,10 @@ def _question_refs(text: str, parts: dict[int, set[str]] | None = None) -> list[
     """The question numbers a user turn names, in order: 'question 3', 'questions 1 and 4', 'Q2',
     'Q1-Q3', and a question's part ('4(g)', '2a') when that question has such a part (``parts``)."""
     found: list[tuple[int, int]] = []
+    text = halfwidth(text)  # '第1、4题', '問１' as '第1,4题', '問1'
     for m in _QUESTION_LIST.finditer(text):
-        items = re.findall(r"(\d{1,2})[a-z]?|(-|–|to)", re.sub(r"\([^()]*\)", " ", m.group(1)))
+        listed = m.group(1) or m.group(2)
+        items = re.findall(r"(\d{1,2})[a-z]?|(-|–|to|~|〜|至|到)", re.sub(r"\([^()]*\)", " ", listed))
         prev = None
         span = False
         for number, dash in items:
