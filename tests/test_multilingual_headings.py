@@ -87,6 +87,22 @@ def test_part_headings_qualified_by_their_question_split_a_reply() -> None:
     assert "| 1(c) |" in parts[1] and "| 1(c) |" in parts[4]
 
 
+def test_bold_q_labels_of_two_questions_split_a_reply() -> None:
+    reply = (
+        "**Q1(c)** — yes: dividing by $s$ divides the variance by $s^2$.\n\n- ✅ $s = \\sqrt{d}$\n\n"
+        "**Q6(c) space** — the $N \\times N$ weights are stored:\n\n- ✅ $O(N^2 + ND + NM)$\n"
+    )
+    assert headed_questions(reply) == {1, 6}
+    parts = split_questions(reply, [1, 6])
+    assert "s^2" in parts[1] and "N^2" not in parts[1]
+    assert "N^2 + ND" in parts[6] and "s^2" not in parts[6]
+    # a bold label of a whole question in prose ('**Part II. Cost — and Question 3(a)**') is no heading
+    assert (
+        headed_questions("**Part II. Cost — and Question 3(a)**\n\n$O(nd)$\n\n**Question 3(b)**\n\n$2Lbnd$")
+        == set()
+    )
+
+
 @pytest.mark.parametrize(
     "heading",
     ["### 第(b)问", "### (b)小问", "**小题(b)**", "### 設問(b)", "### 设问（b）", "**（b）**", "### 第4题(b)", "### 問4(b)",

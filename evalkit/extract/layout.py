@@ -996,6 +996,8 @@ _QUESTION_HEAD = re.compile(
     rf"(?:(?:{QUESTION_WORDS}|q)[ \t]*#?[ \t]*(\d{{1,2}})(?:\b|(?=[^\x00-\x7f]))(?![(\[]|[a-z]\))"  # '問1の解答'
     r"|(?<=#\s)(\d{1,2})\.[ \t]+[A-Z]"  # '# 1. Justifying ...': a numbered question heading
     rf"|(?<=#\s)[ \t]*(?:\*\*|__)?(?:{QUESTION_WORDS}|q)[ \t]*(\d{{1,2}})(?=\s*[(\[][a-z])"
+    # '**Q1(a)** — …', '**Q6(c) space** — …': bold labels, each a question's part
+    r"|(?<=\*\*|__)[qQ](\d{1,2})(?=\([a-z]\)[^*_\n]{0,30}(?:\*\*|__))"
     # '## 第4题', '**第 1 問**', '### 第4题(a)'
     rf"|(?:{QUESTION_PREFIXES})[ \t]*(\d{{1,2}})[ \t]*(?:{QUESTION_SUFFIXES})"
     # '**1(c)**', '**4A — shape of W_q**', '### 4(f) — compute': a part heading qualified by its question
