@@ -172,7 +172,9 @@ def _option_of(text: str, starts: Sequence[int]) -> list[str | None]:
     return out
 
 
-_NEGATED = re.compile(r"\b(?:not|never|avoid|don'?t|wouldn'?t|won'?t|shouldn'?t|no)\b[^.\n]{0,20}$", re.IGNORECASE)
+_NEGATED = re.compile(
+    r"\b(?:not|never|don'?t|do\s+not|wouldn'?t|won'?t|shouldn'?t|can'?t|cannot)\s+(?:\w+\s+)?$", re.IGNORECASE
+)
 
 
 def _picked(texts: Sequence[str], labels: set[str]) -> str | None:
@@ -184,7 +186,8 @@ def _picked(texts: Sequence[str], labels: set[str]) -> str | None:
     pick = re.compile(
         r"\b(?:go(?:ing)?\s+with|pick(?:ing)?|choos(?:e|ing)|chose|use|using|prefer|recommend(?:ed|ation)?|select"
         r"|take|opt\s+for|stick\s+with|answer(?:\s+is)?|final(?:\s+answer)?(?:\s+is)?|i'?d\s+(?:go\s+with|pick|choose|use|take))"
-        rf"\s*[:\-—–]?\s*[*_`]*\s*(?:the\s+)?(?:(?:{_OPTION_WORDS})\s*)?(?P<a>{alternation})\b(?![*_]*\s*(?:and|or|/)\s)"
+        rf"\s*[:\-—–]?\s*[*_`]*\s*(?:the\s+)?(?P<word>(?:{_OPTION_WORDS})\s*)?(?P<a>{alternation})\b"
+        r"(?![*_]*\s*(?:and|or|/)\s)"
         rf"|\b(?:(?:{_OPTION_WORDS})\s*)(?P<b>{alternation})\b[*_]*\s*(?:is|it\s+is|'s)\s+(?:the\s+)?(?:correct|right"
         r"|answer|one\s+to\s+use|better|best|way\s+to\s+go|recommended|what\s+you\s+want)\b",
         re.IGNORECASE,
@@ -193,7 +196,9 @@ def _picked(texts: Sequence[str], labels: set[str]) -> str | None:
     for text in texts:
         for m in pick.finditer(text):
             if _NEGATED.search(text[max(0, m.start() - 30) : m.start()]):
-                continue
+                continue  # "I wouldn't go with B"
+            if m.group("a") and not m.group("word") and m.group("a") not in labels:
+                continue  # 'use a per-head layout': a bare label is written as defined ('use A')
             chosen = (m.group("a") or m.group("b")).upper()
     return chosen
 
@@ -303,6 +308,22 @@ def _mask_code(line: str) -> str:
     return re.sub(r"`[^`\n]*`", lambda m: "`" + "x" * (len(m.group(0)) - 2) + "`", line)
 
 
+def _unmarked(raw: str) -> tuple[str, list[int]]:
+    """A line without bold markers and its leading quote, list and heading marks, and for each of its
+    characters (and its end) the offset in ``raw`` it came from."""
+    kept: list[int] = []
+    i = 0
+    while i < len(raw):  # as raw.replace("**", ""), left to right
+        if raw.startswith("**", i):
+            i += 2
+            continue
+        kept.append(i)
+        i += 1
+    line = "".join(raw[i] for i in kept)
+    lead = len(line) - len(re.sub(r"^[\s>#|*-]+", "", line))
+    return line[lead:], [*kept[lead:], len(raw)]
+
+
 def _blank_lines(text: str, names: Sequence[str]) -> list[tuple[int, str, tuple[str, ...]]]:
     """Blank answers stated in prose: '(a) = `d_model`', '**Blank (d):** Q', a table row, and inline lists
     ('a) `d_model`  b) `d_model` ...', 'A = `-1`, B = `x / rms`'), as (offset, name, values): one value,
@@ -317,8 +338,7 @@ def _blank_lines(text: str, names: Sequence[str]) -> list[tuple[int, str, tuple[
     bare_item = re.compile(rf"(?:^|(?<=[,;·•|])\s*|(?<=\s\s))(?P<n>{alternation})\s*(?:=|:)\s*")
     offset = 0
     for raw in text.splitlines(keepends=True):
-        line = re.sub(r"^[\s>#|*-]+", "", raw.replace("**", ""))
-        lead = len(raw) - len(raw.lstrip())
+        line, where = _unmarked(raw)
         option = _OPTION_LEAD.match(line)  # '**Option A:** (g) = `self.num_heads`'
         start = option.end() if option else 0
         items = [m for m in item.finditer(line, start)]
@@ -328,7 +348,7 @@ def _blank_lines(text: str, names: Sequence[str]) -> list[tuple[int, str, tuple[
                 stop = items[k + 1].start() if k + 1 < len(items) else len(line)
                 values = _value_alternatives(line[m.end() : stop].strip(" ,;|\t·•"))
                 if values:
-                    found.append((offset + lead + m.start(), m.group("p") or m.group("q"), tuple(values)))
+                    found.append((offset + where[m.start()], m.group("p") or m.group("q"), tuple(values)))
         else:
             masked = _mask_code(line)
             bare = [m for m in bare_item.finditer(masked, start)]
@@ -340,7 +360,7 @@ def _blank_lines(text: str, names: Sequence[str]) -> list[tuple[int, str, tuple[
                         part = part.rstrip(" ,;·•|")
                     values = _value_alternatives(part) if part.strip() else []
                     if values and values != [""]:
-                        found.append((offset + lead + m.start(), m.group("n"), tuple(values)))
+                        found.append((offset + where[m.start()], m.group("n"), tuple(values)))
         offset += len(raw)
     return found
 
@@ -571,6 +591,8 @@ def _shape_mentions(text: str) -> list[tuple[int, list[str], str | None]]:
         name = bound.group("name").replace("\\", "").replace("{", "").replace("}", "") if bound else None
         if name and (name.lower() in _NOT_NAMES or re.fullmatch(ANSWER_WORDS, name, re.IGNORECASE)):
             name = None
+        if bound and re.search(rf"(?i:{_OPTION_WORDS})[\s*_]*$", before[: bound.start("name")]):
+            name = None  # '**Option B:** `[h, d, k]`': an option's label, not the blank B
         if bound and name and _prose_word_before_colon(before, bound):
             name = None  # 'so `W_q` still has a head axis: `[h, d, q]`': a sentence leads to the shape
         out.append((m.start(), dims, name))
