@@ -113,9 +113,9 @@ def _clean_value(raw: str) -> str:
 # so a hedge between a right and a wrong answer is never correct.
 
 _RETRACTION = re.compile(
-    r"\b(?:wait|hold on|hmm+|oops|whoops)\b\s*[,.!:;—–-]"
-    r"|\blet\s+me\s+(?:redo|re-do|fix|correct|re-?check|reconsider|re-?think|try\s+(?:that\s+|this\s+)?again"
-    r"|start\s+over|revise|re-?compute|re-?examine|re-?state|re-?write)\b"
+    r"\b(?:wait|hold on|oops|whoops)\b\s*[,.!:;—–-]"
+    r"|\blet\s+me\s+(?:redo|re-do|fix|correct|reconsider|re-?think|try\s+(?:that\s+|this\s+)?again"
+    r"|start\s+over|revise|re-?compute|re-?state|re-?write)\b"
     r"|\b(?:scratch|strike|ignore)\s+that\b|\bignore\s+(?:the\s+above|what\s+i\s+(?:said|wrote))"
     r"|\bcorrection\s*[:—–-]|\b(?:corrected|fixed|revised)\s*(?:version|answer|einsum|shape|line|value)?\s*:"
     r"|\bon\s+second\s+thought\b|\bi\s+made\s+(?:a|an)\s+(?:mistake|error|typo)\b"
@@ -136,13 +136,13 @@ def _retracted_before(text: str, starts: Sequence[int]) -> int:
     for m in _RETRACTION.finditer(text, first):
         if m.start() >= last:
             break
-        if any(s < m.start() for s in starts) and not _inside_candidate(m.start(), starts, text):
+        if any(s < m.start() for s in starts) and not _in_code_span(m.start(), text):
             cut = m.start()
     return cut
 
 
-def _inside_candidate(at: int, starts: Sequence[int], text: str) -> bool:
-    """Whether ``at`` sits inside a code span beginning at one of ``starts`` (a marker word in code)."""
+def _in_code_span(at: int, text: str) -> bool:
+    """Whether ``at`` sits inside a code span of its line (a marker word in code is no retraction)."""
     line_start = text.rfind("\n", 0, at) + 1
     return text.count("`", line_start, at) % 2 == 1
 
@@ -220,7 +220,12 @@ def _settle(
         return [i for i, lab in zip(kept, labels, strict=True) if lab in (None, choice)], False
     last_defined = max(starts[i] for i, lab in zip(kept, labels, strict=True) if lab)
     after = [i for i, lab in zip(kept, labels, strict=True) if lab is None and starts[i] > last_defined]
-    stated = [i for i in after if _PICK_LINE.search(text[text.rfind("\n", 0, starts[i]) + 1 : starts[i]])]
+    offered = {keys[i] for i, lab in zip(kept, labels, strict=True) if lab}
+    stated = [
+        i
+        for i in after
+        if keys[i] in offered and _PICK_LINE.search(text[text.rfind("\n", 0, starts[i]) + 1 : starts[i]])
+    ]
     if stated:  # 'Option A: X; Option B: Y. **Answer:** X' picks by restating one
         return stated[-1:], False
     return [i for i, lab in zip(kept, labels, strict=True) if lab], True
