@@ -101,11 +101,10 @@ from torch import Tensor
 from evalkit.checks.base import Answer, CheckContext, CheckResult, Status, register_checker
 from evalkit.checks.code_answers import (
     _attempts,
-    _blank_values,
+    _blank_readings,
     _code_blocks,
-    _einsum_alternatives,
-    _einsum_answer,
     _einsum_on,
+    _einsum_reading,
     _shape_answers,
     blank_names,
     bound_shapes,
@@ -300,9 +299,10 @@ def _unchanged(base: str, patched: str) -> set[str]:
 def _check_blanks(params: CodeParams, answer: Answer, ctx: CheckContext) -> CheckResult:
     skeleton = _skeleton_source(params, ctx)
     names = params.blanks or list(find_blanks(skeleton))
-    values: dict[str, str] = {}
+    readings: dict[str, list[str]] = {}
     for text in _attempts(answer):
-        values.update(_blank_values(text, names, skeleton))
+        readings.update(_blank_readings(text, names, skeleton))
+    values = {name: offered[-1] for name, offered in readings.items()}
     missing = [n for n in names if n not in values]
     if missing:
         return CheckResult.unscored(
@@ -311,6 +311,23 @@ def _check_blanks(params: CodeParams, answer: Answer, ctx: CheckContext) -> Chec
             f"state each as a line such as '({missing[0]}) = `...`'",
             blanks=values,
         )
+    # a blank offered two ways ('(g) `self.num_heads` or `self.d_k`'): the code is run with each
+    fillings = [values] + [
+        {**values, name: value} for name, offered in readings.items() for value in offered[:-1]
+    ]
+    results = [_run_blanks(skeleton, filling, params, ctx) for filling in fillings[:MAX_FILLINGS]]
+    if len(fillings) > MAX_FILLINGS:
+        return CheckResult.unscored("answer_parse_error", "too many blank values offered side by side")
+    if len(results) == 1:
+        return results[0]
+    hedged = "; ".join(f"({n}) {' or '.join(f'`{v}`' for v in o)}" for n, o in readings.items() if len(o) > 1)
+    return _hedged(results, f"blanks offered side by side: {hedged}")
+
+
+MAX_FILLINGS = 6
+
+
+def _run_blanks(skeleton: str, values: dict[str, str], params: CodeParams, ctx: CheckContext) -> CheckResult:
     try:
         source = fill_blanks(skeleton, values)
         ast.parse(source)
@@ -356,10 +373,12 @@ def _check_einsum(params: CodeParams, answer: Answer, ctx: CheckContext) -> Chec
     declared = list(params.operands)
     found = None
     offered: list[tuple[str, list[str] | None]] = []
-    for text in reversed(_attempts(answer)):
-        found = _einsum_answer(text, declared)
-        if found:
-            offered = _einsum_alternatives(text, declared)
+    attempts = _attempts(answer)
+    for k in range(len(attempts) - 1, -1, -1):
+        # a later reply without an einsum may still pick one of the options offered ('Go with B')
+        offered = _einsum_reading(attempts[k], declared, attempts[k + 1 :])
+        if offered:
+            found = offered[0]
             break
     if found is None and answer.reply:
         found = _einsum_on(answer.reply, declared)  # the section points at the code elsewhere in the reply
@@ -367,14 +386,19 @@ def _check_einsum(params: CodeParams, answer: Answer, ctx: CheckContext) -> Chec
         return CheckResult.unscored("no_answer", "no einsum call or equation found in the reply")
     if len(offered) > 1:  # a hedge: each einsum offered must be right
         results = [_einsum_result(params, ctx, declared, *alternative) for alternative in offered]
-        equations = " or ".join(repr(eq) for eq, _ in offered)
-        for status in ("incorrect", "unscored"):
-            for k, result in enumerate(results, 1):
-                if result.status == status:
-                    text = f"two einsums offered ({equations}); answer {k}: {result.explanation}"
-                    return CheckResult(status, text, 0.0, result.reason, result.details)
-        return results[-1]
+        return _hedged(results, f"{len(offered)} einsums offered ({' or '.join(repr(eq) for eq, _ in offered)})")
     return _einsum_result(params, ctx, declared, *found)
+
+
+def _hedged(results: Sequence[CheckResult], offered: str) -> CheckResult:
+    """The verdict on answers offered side by side: incorrect if one is, else unscored if one cannot
+    be graded; correct only when every one is (they are then the same answer)."""
+    for status in ("incorrect", "unscored"):
+        for k, result in enumerate(results, 1):
+            if result.status == status:
+                text = f"{offered}; answer {k}: {result.explanation}"
+                return CheckResult(status, text, 0.0, result.reason, result.details)
+    return results[-1]
 
 
 def _einsum_result(
@@ -426,8 +450,9 @@ def _evaluate(entry: str, sizes: Mapping[str, int]) -> float:
 def _check_shape(params: CodeParams, answer: Answer, ctx: CheckContext) -> CheckResult:
     names = [n for g in ctx.problem.givens for n in blank_names(g.content or "", params.blank or "")]
     shapes: list[list[str]] = []
-    for text in reversed(_attempts(answer)):
-        shapes = _shape_answers(text, params.blank, names)
+    attempts = _attempts(answer)
+    for k in range(len(attempts) - 1, -1, -1):
+        shapes = _shape_answers(attempts[k], params.blank, names, attempts[k + 1 :])
         if shapes:
             break
     if not shapes:
