@@ -192,6 +192,18 @@ def test_the_language_of_a_reply_is_told_by_its_function_words() -> None:
         == "Spanish"
     )
     assert language("$O(N^2 D)$ and $O(ND + NM)$") == "English"  # math alone says nothing
+    # scripts without spaces between words: by their characters
+    assert (
+        language(
+            "argmax は区分的に定数なので、勾配はほぼ至る所でゼロになり、クエリとキーには勾配が届きません。"
+        )
+        == "Japanese"
+    )
+    assert language("argmax 是分段常数，所以梯度几乎处处为零，查询和键得不到梯度。") == "Chinese"
+    assert (
+        language("The gradient of argmax (勾配) is zero almost everywhere, so the keys learn nothing.")
+        == "English"
+    )
 
 
 def test_question_headings_in_any_language() -> None:

@@ -386,7 +386,9 @@ def _check_einsum(params: CodeParams, answer: Answer, ctx: CheckContext) -> Chec
         return CheckResult.unscored("no_answer", "no einsum call or equation found in the reply")
     if len(offered) > 1:  # a hedge: each einsum offered must be right
         results = [_einsum_result(params, ctx, declared, *alternative) for alternative in offered]
-        return _hedged(results, f"{len(offered)} einsums offered ({' or '.join(repr(eq) for eq, _ in offered)})")
+        return _hedged(
+            results, f"{len(offered)} einsums offered ({' or '.join(repr(eq) for eq, _ in offered)})"
+        )
     return _einsum_result(params, ctx, declared, *found)
 
 

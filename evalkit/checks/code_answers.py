@@ -510,7 +510,12 @@ def _einsum_reading(text: str, operands: Sequence[str], later: Sequence[str] = (
     inline = [c for c in chosen if c[2] == "inline" and c[3][1] is not None and set(c[3][1]) == set(operands)]
     for (_, end, _, first), (start, _, _, second) in itertools.pairwise(inline):
         gap = text[end:start]
-        if first[0] != second[0] and len(gap) <= 80 and _OFFERED_BESIDE.search(gap) and not _REJECTED.search(gap):
+        if (
+            first[0] != second[0]
+            and len(gap) <= 80
+            and _OFFERED_BESIDE.search(gap)
+            and not _REJECTED.search(gap)
+        ):
             return [first, second]  # '`einsum("bd,dk->bk", ...)`, or `einsum("bd,hdk->bhk", ...)` per head'
     return [answer[3]]
 
@@ -611,7 +616,10 @@ def _prose_word_before_colon(before: str, bound: re.Match[str]) -> bool:
     if not re.match(r"[\s`$*]*:", rest):
         return False
     name = bound.group("name")
-    if not re.fullmatch(r"[a-z]{3,}", name) or before[max(0, bound.start("name") - 1) : bound.start("name")] == "`":
+    if (
+        not re.fullmatch(r"[a-z]{3,}", name)
+        or before[max(0, bound.start("name") - 1) : bound.start("name")] == "`"
+    ):
         return False
     lead = before[: bound.start("name")]
     return len(re.findall(r"[A-Za-z]{2,}", lead)) >= 2
@@ -641,7 +649,9 @@ def _shape_answers(
         if hedge:
             return _distinct([relevant[i][1] for i in kept])
         keep = {relevant[i][0] for i in kept}
-        mentions = [m for m in mentions if m[0] in keep or (m not in relevant and m[0] >= min(keep, default=0))]
+        mentions = [
+            m for m in mentions if m[0] in keep or (m not in relevant and m[0] >= min(keep, default=0))
+        ]
     chosen = _chosen_shapes(prose, mentions, ours)
     # '`W_q` is `[h, d, q]` or `[d, q]`': a shape offered beside a chosen one is offered too
     spans = [(m[0], m[0] + _span_length(prose, m[0])) for m in mentions]
@@ -683,7 +693,9 @@ def _shapes_in_blocks(text: str) -> tuple[str, list[tuple[int, list[str], str | 
     return shown, _shape_mentions(shown) if keep else []
 
 
-_SHAPE_LINE = re.compile(r"(?:[#/\s]*)?(?:[A-Za-z_][\w.]*\s*(?:[:=]|\.shape\s*[=:]*)\s*)?[\[(][\w\s,*/+-]+[\])][\s,;.]*(?:#.*)?")
+_SHAPE_LINE = re.compile(
+    r"(?:[#/\s]*)?(?:[A-Za-z_][\w.]*\s*(?:[:=]|\.shape\s*[=:]*)\s*)?[\[(][\w\s,*/+-]+[\])][\s,;.]*(?:#.*)?"
+)
 
 
 def _chosen_shapes(

@@ -143,7 +143,13 @@ def language(text: str) -> str:
     English unless another language's words clearly outnumber English ones (math and code are
     ignored, so a reply of formulas only reads as English).
     """
-    tokens = re.findall(r"[a-zà-öø-ÿ]+", re.sub(r"\$[^$]*\$|`[^`]*`", " ", text.lower()))
+    prose = re.sub(r"\$[^$]*\$|`[^`]*`", " ", text.lower())
+    kana = len(re.findall(r"[\u3040-\u30ff]", prose))  # hiragana and katakana: Japanese
+    han = len(re.findall(r"[\u4e00-\u9fff]", prose))  # CJK ideographs: Chinese (or Japanese kanji)
+    latin = len(re.findall(r"[a-zà-öø-ÿ]", prose))
+    if kana + han >= 10 and kana + han >= latin / 4:  # one ideograph is a word; a letter is not
+        return "Japanese" if kana >= 3 else "Chinese"
+    tokens = re.findall(r"[a-zà-öø-ÿ]+", prose)
     counts = {name: sum(t in words for t in tokens) for name, words in _WORD_SETS.items()}
     best = max((name for name in counts if name != "English"), key=lambda name: counts[name])
     if counts[best] >= 4 and counts[best] >= 2 * counts["English"]:
