@@ -362,15 +362,19 @@ def _marked(region: str, every: Sequence[Span]) -> dict[tuple[int, int], tuple[s
         end = region.find("\n", start)
         end = len(region) if end < 0 else end
         marks = [(m.start(), m.group(0)) for m in _MARKS.finditer(region, start, end)]
-        if not marks:
-            continue
+        if not marks or region[start:end].lstrip().startswith("|"):
+            continue  # a table's ✗ column judges a row ('| 4(f) | $O(bnd)$ | $O(bd^2 + bnd)$ | ✗ |')
         leading = marks[0][0] < spans[0].start
         for k, span in enumerate(spans):
             if leading:
                 owner = [(at, mark) for at, mark in marks if at < span.start][-1:]
                 first = bool(owner) and (k == 0 or spans[k - 1].start < owner[0][0])
-            else:
-                owner = [(at, mark) for at, mark in marks if at >= span.end][:1]
+            else:  # the mark right after it, nothing but punctuation between ('$d^2$ ❌')
+                owner = [
+                    (at, mark)
+                    for at, mark in marks
+                    if at >= span.end and not region[span.end : at].strip(" \t,;:.)*_")
+                ][:1]
                 first = False
             if owner:
                 out[(span.start, span.end)] = (owner[0][1], first)
