@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from evalkit.models.retry import retry_timing
 from tests.fakeserver import FAKE_ANTHROPIC_KEY, FAKE_OPENAI_KEY, FakeProvider
+
+if TYPE_CHECKING:
+    from evalkit.spec.suite import Suite
 
 # --- the fake provider server (see tests/fakeserver.py) ---------------------------------------------
 
@@ -68,3 +73,12 @@ def _verified_checks_of_the_session(tmp_path_factory: pytest.TempPathFactory) ->
         os.environ.pop("EVALKIT_VERIFIED_DIR", None)
     else:
         os.environ["EVALKIT_VERIFIED_DIR"] = before
+
+
+@pytest.fixture(scope="session")
+def hw9() -> Suite:
+    """The HW9 suite as the repository defines it (loaded once: tests only read it)."""
+    from evalkit.spec.suite import load_suite
+
+    root = Path(__file__).parent.parent
+    return load_suite(root / "problems" / "hw9_*.yaml", root / "rubrics")

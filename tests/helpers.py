@@ -49,3 +49,8 @@ def copy_suite(root: Path, names: tuple[str, ...]) -> Path:
         shutil.copy(ROOT / "problems" / f"{name}.yaml", root / "problems")
         shutil.copy(ROOT / "rubrics" / f"{name}.yaml", root / "rubrics")
     return root
+
+
+def markdown_transcript(*turns: tuple[str, str]) -> str:
+    """A Markdown transcript of (user, assistant) turns, as ``evalkit grade-transcript`` reads it."""
+    return "".join(f"## User\n\n{u}\n\n## Assistant\n\n{a}\n\n" for u, a in turns)

@@ -11,21 +11,13 @@ import pytest
 from evalkit.extract import headed_questions, read_reply, split_questions
 from evalkit.extract.layout import _picked_option
 from evalkit.extract.words import canonical, halfwidth
-from evalkit.spec.suite import Suite, load_suite
+from evalkit.spec.suite import Suite
 from evalkit.transcript import align, parse_transcript
+from tests.helpers import markdown_transcript
 
 ROOT = Path(__file__).resolve().parent.parent
 Q1 = "### (a)\n\n答案：$d\\mu^2$\n\n### (b)\n\n答案：$d$\n\n### (c)\n\n答案：$s = \\sqrt{d}$"
 Q2 = "### (a)\n\n答案：$[1, 4, 3]^\\top$\n\n### (b)\n\n答案：argmax 的梯度几乎处处为零。"
-
-
-@pytest.fixture(scope="module")
-def hw9() -> Suite:
-    return load_suite(ROOT / "problems" / "hw9_*.yaml", ROOT / "rubrics")
-
-
-def _md(*turns: tuple[str, str]) -> str:
-    return "".join(f"## User\n\n{u}\n\n## Assistant\n\n{a}\n\n" for u, a in turns)
 
 
 @pytest.mark.parametrize(
@@ -48,7 +40,7 @@ def test_a_user_turn_names_questions_in_other_languages(hw9: Suite, user: str, p
         if len(problems) == 2
         else "## 第4题\n\n### 第(a)问\n\n答案：`[h, d, q]`"
     )
-    aligned = align(parse_transcript(_md((user, reply))), hw9)
+    aligned = align(parse_transcript(markdown_transcript((user, reply))), hw9)
     assert list(aligned.problems) == problems
 
 

@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 from evalkit.errors import TranscriptError
-from evalkit.spec.suite import Suite, load_suite
+from evalkit.spec.suite import Suite
 from evalkit.transcript import align, grade_transcript, parse_transcript
+from tests.helpers import markdown_transcript
 
 ROOT = Path(__file__).resolve().parent.parent
 Q1_REPLY = (
@@ -31,15 +32,6 @@ LAYER_NORM = (
 Q1_Q2_RIGHT = {"q1.a": "correct", "q1.b": "correct", "q1.c": "correct", "q2.a": "correct", "q2.b": "correct"}
 
 
-@pytest.fixture(scope="module")
-def hw9() -> Suite:
-    return load_suite(ROOT / "problems" / "hw9_*.yaml", ROOT / "rubrics")
-
-
-def _md(*turns: tuple[str, str]) -> str:
-    return "".join(f"## User\n\n{u}\n\n## Assistant\n\n{a}\n\n" for u, a in turns)
-
-
 @pytest.mark.parametrize(
     ("user", "problem"),
     [
@@ -51,14 +43,16 @@ def _md(*turns: tuple[str, str]) -> str:
     ],
 )
 def test_a_question_named_by_number_title_or_topic(hw9: Suite, user: str, problem: str) -> None:
-    text = _md(("Hi! Help me with my homework, one question at a time.", "Sure."), (user, "Here we go."))
+    text = markdown_transcript(
+        ("Hi! Help me with my homework, one question at a time.", "Sure."), (user, "Here we go.")
+    )
     aligned = align(parse_transcript(text), hw9)
     assert list(aligned.problems) == [problem]
 
 
 def test_several_questions_in_one_turn_split_by_their_headings(hw9: Suite) -> None:
     reply = f"## Question 1\n\n{Q1_REPLY}\n\n## Question 2\n\n{Q2_REPLY}"
-    aligned = align(parse_transcript(_md(("Let's do questions 1 and 2.", reply))), hw9)
+    aligned = align(parse_transcript(markdown_transcript(("Let's do questions 1 and 2.", reply))), hw9)
     assert list(aligned.problems) == ["q1", "q2"]
     assert "argmax" not in aligned.problems["q1"][0].assistant
     assert "\\sqrt{d}" not in aligned.problems["q2"][0].assistant
@@ -66,7 +60,9 @@ def test_several_questions_in_one_turn_split_by_their_headings(hw9: Suite) -> No
 
 def test_a_follow_up_naming_a_question_part_goes_to_that_question(hw9: Suite) -> None:
     reply = f"## Question 1\n\n{Q1_REPLY}\n\n## Question 2\n\n{Q2_REPLY}"
-    text = _md(("questions 1 and 2 please", reply), ("For 2(a), which key wins?", "The second key, $k_2$."))
+    text = markdown_transcript(
+        ("questions 1 and 2 please", reply), ("For 2(a), which key wins?", "The second key, $k_2$.")
+    )
     aligned = align(parse_transcript(text), hw9)
     assert len(aligned.problems["q2"]) == 2 and len(aligned.problems["q1"]) == 1
 
@@ -74,7 +70,9 @@ def test_a_follow_up_naming_a_question_part_goes_to_that_question(hw9: Suite) ->
 def test_a_reply_about_something_else_is_not_graded_against_the_named_question(hw9: Suite, tmp_path) -> None:
     path = tmp_path / "layernorm.md"
     path.write_text(
-        _md(("Question 2: layer normalization. (a) What does it do? (b) How many parameters?", LAYER_NORM))
+        markdown_transcript(
+            ("Question 2: layer normalization. (a) What does it do? (b) How many parameters?", LAYER_NORM)
+        )
     )
     with pytest.raises(TranscriptError) as err:
         grade_transcript(
@@ -86,7 +84,11 @@ def test_a_reply_about_something_else_is_not_graded_against_the_named_question(h
 
 def test_the_questions_that_fit_are_graded_and_the_one_that_does_not_is_named(hw9: Suite, tmp_path) -> None:
     path = tmp_path / "mixed.md"
-    path.write_text(_md(("Question 1 please.", Q1_REPLY), ("Question 2: layer normalization.", LAYER_NORM)))
+    path.write_text(
+        markdown_transcript(
+            ("Question 1 please.", Q1_REPLY), ("Question 2: layer normalization.", LAYER_NORM)
+        )
+    )
     said: list[str] = []
     result = grade_transcript(
         path,
@@ -101,7 +103,7 @@ def test_the_questions_that_fit_are_graded_and_the_one_that_does_not_is_named(hw
 
 
 def test_an_unrelated_side_question_is_skipped(hw9: Suite) -> None:
-    text = _md(
+    text = markdown_transcript(
         ("Question 2 please.", Q2_REPLY),
         (
             "Unrelated to the homework, but why does BatchNorm need running averages?",
@@ -116,7 +118,7 @@ def test_an_unrelated_side_question_is_skipped(hw9: Suite) -> None:
 def _by_part(hw9: Suite, reply: str, user: str = "Questions 1 and 2, please.") -> dict[str, str]:
     from evalkit.transcript import grade_turns
 
-    results, _ = grade_turns(align(parse_transcript(_md((user, reply))), hw9), hw9)
+    results, _ = grade_turns(align(parse_transcript(markdown_transcript((user, reply))), hw9), hw9)
     return {f"{r.problem}.{p.part}": p.status for r in results for p in r.parts}
 
 
@@ -209,7 +211,7 @@ def test_a_turn_that_corrects_the_current_question_and_asks_the_next_grades_both
         "### Question 2(b): training\n\nArgmax has zero gradient almost everywhere, so no gradient reaches "
         "the queries or keys; softmax is a smooth, differentiable relaxation."
     )
-    text = _md(
+    text = markdown_transcript(
         ("Question 1 please.", first), ("For (a): are q and k not independent? Also can you do Q2?", second)
     )
     results, _ = grade_turns(align(parse_transcript(text), hw9), hw9)
@@ -222,7 +224,7 @@ def test_a_part_the_model_skipped_when_asked_keeps_its_unanswered_first_attempt(
     from evalkit.transcript import grade_turns
 
     two_parts = Q1_REPLY.split("### (c)")[0]  # (c) left out of the reply that was asked for it
-    text = _md(
+    text = markdown_transcript(
         ("Question 1, all parts (a)-(c) please.", two_parts),
         ("You skipped (c).", "### (c)\n$$s = \\sqrt{d}$$"),
     )
@@ -235,7 +237,7 @@ def test_a_part_the_model_skipped_when_asked_keeps_its_unanswered_first_attempt(
 def test_a_part_first_asked_later_starts_when_it_is_asked(hw9: Suite) -> None:
     from evalkit.transcript import grade_turns
 
-    text = _md(
+    text = markdown_transcript(
         ("Question 1 (a) please.", Q1_REPLY.split("### (b)")[0]),
         ("Now (c).", "### (c)\n$$s = \\sqrt{d}$$"),
     )
