@@ -76,8 +76,8 @@ app = typer.Typer(
     help="Evaluate how well an LLM tutors and solves technical homework.",
     pretty_exceptions_enable=False,
 )
-err_console = Console(stderr=True, highlight=False, soft_wrap=True)
-out_console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)  # ":100:" is a line number
+out_console = Console(highlight=False, emoji=False)
 
 _STATE = {"debug": False}
 
@@ -653,7 +653,7 @@ def _wide_enough(console: Console, table: Table) -> Console:
     width = Measurement.get(console, console.options.update(width=10_000), table).maximum
     if width <= console.width:
         return console
-    return Console(file=console.file, width=width, highlight=False, no_color=console.no_color)
+    return Console(file=console.file, width=width, highlight=False, no_color=console.no_color, emoji=False)
 
 
 @app.command(cls=_Command)

@@ -178,3 +178,13 @@ def test_a_sigterm_that_lands_in_a_finalizer_still_stops_the_run() -> None:
         assert time.monotonic() - start < 5
     finally:
         signal.signal(signal.SIGTERM, before)
+
+
+def test_python_dash_m_evalkit_is_the_command() -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "evalkit", "--help"], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0 and "Usage:" in done.stdout and "validate" in done.stdout

@@ -140,3 +140,16 @@ def test_validate_takes_problems_and_rubrics_as_run_does(tmp_path: Path, capsys,
     shutil.copy(ROOT / "problems" / "hw9_q1.yaml", lonely)
     no_rubric = run_cli(["validate", "--problems", str(lonely)], capsys, monkeypatch)
     assert no_rubric.code == 1 and "no rubric" in no_rubric.err, no_rubric.err
+
+
+def test_a_line_number_is_printed_as_a_number_never_as_an_emoji(tmp_path, capsys, monkeypatch) -> None:
+    """rich turns ':100:' into an emoji unless told not to: an error at line 100 must say ':100:'."""
+    from tests.helpers import run_cli
+
+    problem = tmp_path / "problems" / "p1.yaml"
+    problem.parent.mkdir()
+    body = "id: p1\ntitle: P\nparts:\n  - {id: a, prompt: 'What?', expected: '1', points: 1}\n"
+    problem.write_text("# a comment\n" * 95 + body + "promt: typo\n")  # the typo is line 100
+    result = run_cli(["validate", str(problem)], capsys, monkeypatch)
+    assert result.code == 1
+    assert f"{problem}:100:" in result.err and "💯" not in result.err
