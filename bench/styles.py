@@ -19,7 +19,7 @@ counts problems graded that a conversation does not ask.
 Entries with ``suite: tblocks`` are graded against the tblocks homework; when the
 selection holds more than one suite, a ``suite=NAME parts_right=...`` line per suite follows.
 
-Usage: ``python bench/styles.py [--batch 1|2|3|4|5|6] [--verbose]``.
+Usage: ``python bench/styles.py [--batch 1|2|3|4|5|6|7] [--verbose]``.
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ def _time_writeup(suite, pool, repeat: int) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--batch", type=int, choices=(1, 2, 3, 4, 5, 6), help="only this batch of the corpus")
+    parser.add_argument("--batch", type=int, choices=(1, 2, 3, 4, 5, 6, 7), help="only this batch of the corpus")
     parser.add_argument("--repeat", type=int, default=3, help="timing runs of the write-up and the corpus")
     parser.add_argument("--verbose", action="store_true", help="print every part that is not right")
     args = parser.parse_args()
