@@ -11,6 +11,7 @@ than 500 leaves are not read (a YAML alias bomb expands nothing here).
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 from collections.abc import Iterator
@@ -51,9 +52,30 @@ def _parse(lang: str, body: str) -> Any:
             return json.loads(body)
         if lang in ("yaml", "yml"):
             return yaml.safe_load(body)
+        if lang in ("python", "py", "python3", ""):
+            return _python_dict(body)
     except (ValueError, yaml.YAMLError, RecursionError):
         return None
     return None
+
+
+def _python_dict(body: str) -> Any:
+    """A Python block that is one dict literal (``answers = {"A": "[h, d, q]", ...}``), read with
+    ``ast.literal_eval``: literals only, nothing of it is run. None for any other code."""
+    try:
+        tree = ast.parse(body)
+    except (SyntaxError, ValueError, MemoryError):
+        return None
+    if len(tree.body) != 1:
+        return None
+    node = tree.body[0]
+    value = node.value if isinstance(node, ast.Assign | ast.Expr) else None
+    if not isinstance(value, ast.Dict):
+        return None
+    try:
+        return ast.literal_eval(value)
+    except (ValueError, TypeError, SyntaxError, MemoryError):
+        return None
 
 
 def _leaves(data: Any, path: tuple[str, ...], budget: list[int]) -> Iterator[tuple[tuple[str, ...], Any]]:

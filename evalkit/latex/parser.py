@@ -40,6 +40,10 @@ _SET_OPERATORS = ("cup", "cap", "setminus")
 _FRACTIONS = ("frac", "dfrac", "tfrac")
 
 
+def _commutes(value: Any) -> bool:
+    return not isinstance(value, sympy.Basic) or bool(value.is_commutative)
+
+
 @dataclass(frozen=True)
 class _Transposed:
     """``x^T``, waiting to see whether a factor follows (a dot product) or not (a transpose)."""
@@ -274,9 +278,20 @@ class ExpressionParser(AtomParser):
                 if bm:
                     raise self.error("cannot divide by a vector or matrix")
                 return a / b
+            if not (am or bm) and not (_commutes(a) and _commutes(b)):
+                # a matrix times a vector: the vector keeps its place (A^{-1} b is not b A^{-1})
+                a, b = self.in_order(a), self.in_order(b)
             return a * b
         except sympy.ShapeError as err:
             raise self.error(f"shapes do not match: {err}") from None
+
+    def in_order(self, value: Any) -> Any:
+        """``value`` with its vector symbols as non-commuting ones, for a product with a matrix."""
+        if not isinstance(value, sympy.Basic):
+            return value
+        vectors = {s: self.table.ordered(s.name) for s in value.free_symbols
+                   if isinstance(s, sympy.Symbol) and s.is_commutative and self.table.kind(s.name) == "vector"}  # fmt: skip
+        return value.xreplace(vectors) if vectors else value
 
     def parse_postfix(self) -> Any:
         value = self.parse_atom()

@@ -151,6 +151,13 @@ class SymbolTable:
         self._cache[key] = sym
         return sym
 
+    def ordered(self, name: str) -> sympy.Symbol:
+        """The vector ``name`` as a non-commuting symbol: its place in a product with a matrix counts."""
+        key = f"{name}\u20d7"  # combining arrow: shown as the vector
+        if key not in self._cache:
+            self._cache[key] = sympy.Symbol(name, commutative=False)
+        return self._cache[key]
+
     def transposed(self, name: str) -> sympy.Symbol:
         """A symbol for ``X^T`` when ``X`` is a matrix not multiplied into a dot product."""
         key = f"{name}^T"
