@@ -37,6 +37,7 @@ from evalkit.extract.spans import (
     boxes,
     canonical,
     code_spans,
+    concluded,
     equation_sides,
     fence_ranges,
     last_segment,
@@ -315,6 +316,8 @@ def _named_side(content: str) -> str | None:
 # math masked to spaces; not "(for a total of ...)"
 _EXAMPLE_ASIDE = re.compile(
     r"(?:e\.\s?g\.|eg\b|for\s+(?:example|instance)\b|for\s+an?\s+(?:\d|\s{2,}|single|specific|concrete|typical)"
+    r"|(?:for|with|when|at)\s+[A-Za-z]\w*\s*=\s*\d"  # '(for d = 64, s = 8)'
+    r"|(?:for|with|when|at)\s{3,}(?=[,:;]|\S)"  # '(for $d = 64$: ...)', the math masked
     r"|say\b|such\s+as\b)",
     re.IGNORECASE,
 )
@@ -989,7 +992,7 @@ def final_answers(
             text_of = (
                 _from_code(span.content) if span.kind == "inline code" and prefer != "code" else span.content
             )
-            for content in alternatives(strip_label(text_of)):
+            for content in alternatives(strip_label(concluded(text_of))):
                 if content and content not in [f.text for f in out]:
                     start = offset + span.start
                     out.append(FoundAnswer(content, where, _line_of(full, start), start, offset + span.end))

@@ -25,6 +25,7 @@ __all__ = [
     "boxes",
     "canonical",
     "code_spans",
+    "concluded",
     "equation_sides",
     "fence_ranges",
     "last_segment",
@@ -342,6 +343,18 @@ def last_segment(content: str) -> str:
     """The last step of ``a = b \\implies c = d`` (the whole text when there is no implication)."""
     parts = [p for p in _IMPLIES.split(content) if p.strip()]
     return parts[-1].strip() if parts else content.strip()
+
+
+def concluded(content: str) -> str:
+    """What ``2bd^2 + 2bnd \\to O(bd^2 + bnd)`` concludes: the text after its last implication arrow
+    outside any braces or brackets (``\\lim_{x \\to \\infty}`` holds none); the whole text without one."""
+    cut = None
+    for m in _IMPLIES.finditer(content):
+        before = content[: m.start()]
+        depth = sum(before.count(o) - before.count(c) for o, c in ("{}", "()", "[]"))
+        if depth == 0 and content[m.end() :].strip():
+            cut = m.end()
+    return content[cut:].strip() if cut is not None else content
 
 
 def equation_sides(content: str) -> list[str]:
