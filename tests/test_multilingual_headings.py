@@ -88,7 +88,11 @@ def test_bold_q_labels_of_two_questions_split_a_reply() -> None:
     parts = split_questions(reply, [1, 6])
     assert "s^2" in parts[1] and "N^2" not in parts[1]
     assert "N^2 + ND" in parts[6] and "s^2" not in parts[6]
-    # a bold label of a whole question in prose ('**Part II. Cost — and Question 3(a)**') is no heading
+    # '**Question 1(a)**' labels are question headings when they name two questions; one question's
+    # alone may follow prose that answers others ('**Part II. Cost — and Question 3(a)**')
+    two = "**Question 1(a)**\n\n$d\\mu^2$\n\n**Question 1(b)**\n\n$d$\n\n**Question 6(c)**\n\n$O(N^2 D)$"
+    assert headed_questions(two) == {1, 6}
+    assert "O(N^2 D)" not in split_questions(two, [1, 6])[1]
     assert (
         headed_questions("**Part II. Cost — and Question 3(a)**\n\n$O(nd)$\n\n**Question 3(b)**\n\n$2Lbnd$")
         == set()

@@ -244,3 +244,16 @@ def test_a_part_first_asked_later_starts_when_it_is_asked(hw9: Suite) -> None:
     results, _ = grade_turns(align(parse_transcript(text), hw9), hw9)
     c = next(p for r in results for p in r.parts if p.part == "c")
     assert [a.status for a in c.history] == ["correct"] and c.first_attempt_status == "correct"
+
+
+def test_a_reply_in_latex_alone_fits_the_question_its_labels_name(hw9: Suite) -> None:
+    """An align* derivation has no English words to fit a question by; '**Question 1(a)**' still names it."""
+    reply = (
+        "**Question 1(a)**\n\n\\begin{align*}\n\\mathbb{E}[q^\\top k] &= \\sum_i \\mathbb{E}[q_i]\\mathbb{E}[k_i]"
+        " \\\\\n &= d\\mu^2\n\\end{align*}\n\n**Question 1(b)**\n\n\\begin{align*}\n\\operatorname{Var}(q^\\top k)"
+        " &= d\n\\end{align*}\n"
+    )
+    aligned = align(
+        parse_transcript(markdown_transcript(("Typeset HW9 Q1 (a) and (b) in LaTeX please.", reply))), hw9
+    )
+    assert list(aligned.problems) == ["q1"] and not aligned.skipped

@@ -1011,13 +1011,24 @@ def _question_heads(text: str) -> list[tuple[int, int]]:
     """(offset, number) of each question heading (``## Question 4``, ``**Q1.**``, ``## Pregunta 1``) in ``text``."""
     hidden = _hidden(text)
     heads = []
+    labelled: list[tuple[int, int]] = []  # '**Question 1(a)**' labels: heads when they name two questions
     for start, _, line in _lines(hidden):
         m = _QUESTION_HEAD.match(line)
         if m is None and (start == 0 or hidden[:start].endswith("\n\n")):
             m = _QUESTION_OPENER.match(line)  # 'Moving on to question 6. For part (a), ...'
         if m and any(m.groups()):
             heads.append((start, int(next(g for g in m.groups() if g))))
+        elif (label := _QUESTION_PART_LABEL.match(line)) is not None:
+            labelled.append((start, int(label.group(1))))
+    if len({number for _, number in labelled}) >= 2:  # one question's alone may follow prose answering others
+        heads = sorted([*heads, *labelled])
     return heads
+
+
+_QUESTION_PART_LABEL = re.compile(
+    rf"^[ \t>]*(?:#{{1,6}}[ \t]+)?(?:\*\*|__)[ \t]*(?:{QUESTION_WORDS})[ \t]*(\d{{1,2}})[ \t]*\([a-h]\)[^*_\n]{{0,30}}(?:\*\*|__)",
+    re.IGNORECASE,
+)
 
 
 def headed_questions(reply: str) -> set[int]:

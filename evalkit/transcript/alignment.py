@@ -24,6 +24,7 @@ from evalkit.checks.base import Status
 from evalkit.conversation import ConversationResult, NullRecorder, PartState, grade_reply, part_result
 from evalkit.errors import TranscriptError
 from evalkit.extract import headed_questions, read_reply, split_questions
+from evalkit.extract.layout import MAX_SCAN
 from evalkit.extract.spans import plain_markup
 from evalkit.extract.words import (
     QUESTION_PLURALS,
@@ -318,7 +319,9 @@ def align(transcript: Transcript, suite: Suite) -> AlignedTranscript:
                 and Topics.substantial(portion)
                 and topics.fit(pid, portion) < _MIN_FIT
                 and not headed_questions(portion) & {n for n, q in numbers.items() if q == pid}
-            ):  # (a reply in another language fits no English vocabulary; its heading still names the question)
+                and not any(_labels_question(portion, n) for n, q in numbers.items() if q == pid)
+            ):  # (a reply in another language, or in LaTeX alone, fits no English vocabulary; its
+                # headings and labels ('**Question 1(a)**', '### 1(c)') still name the question)
                 title = suite.get(pid).problem.title
                 skipped.append(
                     (
@@ -532,6 +535,19 @@ def grade_turns(
 
 
 # --- the api-level entry point --------------------------------------------------------------------------
+
+
+def _labels_question(reply: str, number: int) -> bool:
+    """Whether ``reply`` labels a part with question ``number`` at a line's start: '**Question 1(a)**',
+    '### Q1(b)', '1(c):'."""
+    return (
+        re.search(
+            rf"^[ \t>]*(?:#{{1,6}}[ \t]+)?(?:\*\*|__)?[ \t]*(?:question|problem|q)?[ \t]*{number}[ \t]*\([a-h]\)",
+            reply[:MAX_SCAN],
+            re.IGNORECASE | re.MULTILINE,
+        )
+        is not None
+    )
 
 
 def grade_transcript(
