@@ -57,8 +57,8 @@ class CodeInput(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     shape: list[int] | None = None
     dtype: Literal["float32", "float64", "int64", "int32", "bool"] = "float32"
-    low: int = 0
-    high: int | None = None
+    low: int | float = 0
+    high: int | float | None = None  # floats: uniform in [low, high) instead of standard normals
     value: int | float | bool | str | None = None
 
     @model_validator(mode="after")
@@ -73,6 +73,16 @@ class CodeInput(BaseModel):
             raise ValueError(
                 f"{self.dtype} inputs need 'high' above 'low' (values are drawn from [low, high))"
             )
+        if self.dtype.startswith("int") and (self.low != int(self.low) or self.high != int(self.high or 0)):
+            raise ValueError(f"{self.dtype} inputs need whole numbers for 'low' and 'high'")
+        if self.dtype.startswith("float") and self.high is not None and self.high <= self.low:
+            raise ValueError(
+                "float inputs with 'high' need it above 'low' (values are drawn from [low, high))"
+            )
+        if self.dtype.startswith("float") and self.high is None and "low" in self.model_fields_set:
+            raise ValueError("float inputs with 'low' need 'high' too (values are drawn from [low, high))")
+        if self.dtype == "bool" and {"low", "high"} & self.model_fields_set:
+            raise ValueError("bool inputs are fair coins: they take no 'low' or 'high'")
         return self
 
     @property

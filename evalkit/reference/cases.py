@@ -38,20 +38,27 @@ DTYPES: dict[str, torch.dtype] = {
 class InputSpec:
     """One argument of a call: a random tensor of ``shape`` and ``dtype``, or a plain ``value``.
 
-    Floats are standard normals; integers are uniform in ``[low, high)``
-    (``high`` is required for them: class labels, token ids, positions); bools are fair coins.
+    Floats are standard normals, or uniform in ``[low, high)`` when ``high`` is given (large
+    entries, e.g. a stability case ``{low: -300, high: 300}``); integers are uniform in
+    ``[low, high)`` (``high`` is required for them: class labels, token ids, positions); bools are
+    fair coins.
     """
 
     shape: tuple[int, ...] = ()
     dtype: DType = "float32"
-    low: int = 0
-    high: int | None = None
+    low: float = 0
+    high: float | None = None
     value: int | float | bool | str | None = None
     literal: bool = False
 
     def draw(self, generator: torch.Generator) -> Any:
         if self.literal:
             return self.value
+        if self.dtype in ("float32", "float64") and self.high is not None:
+            dtype = DTYPES[self.dtype]
+            return self.low + (self.high - self.low) * torch.rand(
+                *self.shape, generator=generator, dtype=dtype
+            )
         if self.dtype == "float32":  # the draw HW9's trials were made with: keep it bit for bit
             return torch.randn(*self.shape, generator=generator)
         if self.dtype == "float64":
@@ -59,13 +66,16 @@ class InputSpec:
         if self.dtype == "bool":
             return torch.randint(0, 2, self.shape, generator=generator).bool()
         assert self.high is not None, "integer inputs need 'high'"
-        return torch.randint(self.low, self.high, self.shape, generator=generator, dtype=DTYPES[self.dtype])
+        return torch.randint(
+            int(self.low), int(self.high), self.shape, generator=generator, dtype=DTYPES[self.dtype]
+        )
 
     def describe(self, name: str) -> str:
         if self.literal:
             return f"{name}={self.value!r}"
         kind = "" if self.dtype == "float32" else f" {self.dtype}"
-        return f"{name} {list(self.shape)}{kind}"
+        drawn = f" in [{self.low:g}, {self.high:g})" if self.high is not None and not self.literal else ""
+        return f"{name} {list(self.shape)}{kind}{drawn}"
 
 
 Inputs = Mapping[str, Sequence[int] | InputSpec]

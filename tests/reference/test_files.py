@@ -193,3 +193,73 @@ def test_input_specs_draw_the_declared_dtypes_and_ranges() -> None:
     assert torch.equal(
         InputSpec((4, 3)).draw(same), torch.randn(4, 3, generator=torch.Generator().manual_seed(7))
     )
+
+
+LSE_PROBLEM = """\
+id: p2
+title: Log-sum-exp
+parts:
+  - {id: a, prompt: 'Write a numerically stable logsumexp(x) over the last axis.', points: 1}
+"""
+LSE_RUBRIC = """\
+problem: p2
+parts:
+  a:
+    checks:
+      - kind: code
+        mode: program
+        entry: logsumexp
+        reference: lse.py:logsumexp
+        cases:
+          - {inputs: {x: [3, 5]}}
+          - {inputs: {x: {shape: [2, 6], low: -300, high: 300}}}
+"""
+STABLE = "```python\nimport torch\ndef logsumexp(x):\n    m = x.max(dim=-1, keepdim=True).values\n    return (m + (x - m).exp().sum(dim=-1, keepdim=True).log()).squeeze(-1)\n```"
+NAIVE = "```python\nimport torch\ndef logsumexp(x):\n    return torch.log(torch.exp(x).sum(dim=-1))\n```"
+
+
+def test_float_inputs_with_low_and_high_are_drawn_from_that_range_so_stability_is_tested(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "problems" / "p2").mkdir(parents=True)
+    (tmp_path / "rubrics").mkdir()
+    (tmp_path / "problems" / "p2.yaml").write_text(LSE_PROBLEM)
+    (tmp_path / "problems" / "p2" / "lse.py").write_text(
+        "import torch\n\ndef logsumexp(x):\n    return torch.logsumexp(x, dim=-1)\n"
+    )
+    (tmp_path / "rubrics" / "p2.yaml").write_text(LSE_RUBRIC)
+    lp = load_suite(tmp_path / "problems", tmp_path / "rubrics").get("p2")
+    part = lp.problem.part("a")
+
+    def status(reply: str) -> str:
+        return grade_part(
+            lp.problem, part, lp.part_rubric("a"), Answer(reply, reply), sandbox=default_pool()
+        ).status
+
+    assert status(STABLE) == "correct"
+    assert status(NAIVE) == "incorrect"  # exp(300) overflows: inf, where the reference is finite
+    spec = lp.part_rubric("a").checks[0].params.cases[1].specs()["x"]
+    drawn = spec.draw(torch.Generator().manual_seed(0))
+    assert drawn.dtype == torch.float32 and float(drawn.min()) >= -300 and float(drawn.max()) < 300
+    assert float(drawn.abs().max()) > 50  # the range, not standard normals
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("{shape: [2], low: -3}", "float inputs with 'low' need 'high' too"),
+        ("{shape: [2], low: 3, high: 3}", "float inputs with 'high' need it above 'low'"),
+        ("{shape: [2], dtype: bool, high: 2}", "bool inputs are fair coins"),
+        ("{shape: [2], dtype: int64, low: 0.5, high: 4}", "need whole numbers"),
+    ],
+)
+def test_an_input_range_that_cannot_be_drawn_is_a_spec_error(tmp_path: Path, spec: str, message: str) -> None:
+    (tmp_path / "problems" / "p2").mkdir(parents=True)
+    (tmp_path / "rubrics").mkdir()
+    (tmp_path / "problems" / "p2.yaml").write_text(LSE_PROBLEM)
+    (tmp_path / "problems" / "p2" / "lse.py").write_text("import torch\n\ndef logsumexp(x):\n    return x\n")
+    (tmp_path / "rubrics" / "p2.yaml").write_text(
+        LSE_RUBRIC.replace("{shape: [2, 6], low: -300, high: 300}", spec)
+    )
+    with pytest.raises(SpecError, match=message):
+        load_suite(tmp_path / "problems", tmp_path / "rubrics")
