@@ -23,9 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from evalkit.checks.base import Answer
+from evalkit.errors import SpecError
 from evalkit.grading import PartGrade, grade_part, read_parts
 from evalkit.probes import ProbeGrade, grade_probe
-from evalkit.spec.loading import read_yaml
+from evalkit.spec.loading import SpecErrors, read_yaml
 from evalkit.spec.suite import LoadedProblem, find_yaml, load_suite
 
 __all__ = [
@@ -75,9 +76,14 @@ def _failure(
 
 
 def grade_examples(lp: LoadedProblem, sandbox: object = None) -> list[ExampleOutcome]:
-    """Grade every example of one problem's rubric."""
+    """Grade every example of one problem's rubric.
+
+    A check that cannot be graded at all (an expected answer that does not parse) is a SpecError
+    at its part's checks in the rubric; every such part is named (:class:`SpecErrors`), not the first.
+    """
     _, lines = read_yaml(lp.rubric_path)
     outcomes: list[ExampleOutcome] = []
+    errors: list[SpecError] = []
     for part in lp.problem.parts:
         rubric = lp.part_rubric(part.id)
         for i, example in enumerate(rubric.examples):
@@ -85,11 +91,22 @@ def grade_examples(lp: LoadedProblem, sandbox: object = None) -> list[ExampleOut
             reading = read_parts(example.answer, lp, whole=[part.id])[part.id]
             text = reading.text if reading.addressed else example.answer
             answer = Answer(text, example.answer, tuple(example.history), restated=reading.restated)
-            grade = grade_part(lp.problem, part, rubric, answer, sandbox=sandbox)
+            try:
+                grade = grade_part(lp.problem, part, rubric, answer, sandbox=sandbox)
+            except SpecError as err:
+                if err.path is not None:
+                    raise
+                at = lines.get(("parts", part.id, "checks")) or lines.get(("parts", part.id))
+                errors.append(
+                    SpecError(err.message, path=lp.rubric_path, line=at, field=f"parts.{part.id}.checks")
+                )
+                break  # the part's other examples would say the same
             line = lines.get(("parts", part.id, "examples", i))
             outcomes.append(
                 ExampleOutcome(lp.id, part.id, i, example.verdict, grade, lp.rubric_path, line, example.note)
             )
+    if errors:
+        raise errors[0] if len(errors) == 1 else SpecErrors(errors)
     return outcomes
 
 

@@ -108,3 +108,29 @@ def test_validate_selftest_cli(tmp_path: Path, capsys, monkeypatch) -> None:
     assert result.code == 1
     assert "self-test" in result.err and "expected incorrect, got correct" in result.err
     assert "1 rubric example graded differently than declared" in result.err
+
+
+def test_an_expected_answer_that_does_not_parse_is_a_spec_error_at_its_checks(tmp_path) -> None:
+    """Found when the self-test grades (plain validate does not parse formulas): every such part, each at
+    its rubric line, not one unlocated line."""
+    import shutil
+
+    from evalkit.errors import SpecError
+    from evalkit.selftest import run_selftests
+
+    root = tmp_path / "s"
+    (root / "problems").mkdir(parents=True)
+    (root / "rubrics").mkdir()
+    shutil.copy(ROOT / "problems" / "hw9_q1.yaml", root / "problems")
+    import yaml
+
+    rubric = yaml.safe_load((ROOT / "rubrics" / "hw9_q1.yaml").read_text())
+    for part in ("a", "b"):
+        (check,) = [c for c in rubric["parts"][part]["checks"] if c["kind"] == "formula"]
+        check["expected"] = "\\frac{d"  # unbalanced: does not parse
+    (root / "rubrics" / "hw9_q1.yaml").write_text(yaml.safe_dump(rubric, sort_keys=False))
+    with pytest.raises(SpecError) as err:
+        run_selftests(root / "problems", root / "rubrics")
+    lines = str(err.value).splitlines()
+    assert len(lines) == 2 and all(f"{root / 'rubrics' / 'hw9_q1.yaml'}:" in line for line in lines)
+    assert all(".checks: formula: expected answer" in line and "does not parse" in line for line in lines)

@@ -352,6 +352,15 @@ class ExpressionParser(AtomParser):
             if isinstance(value, PendingName):
                 return PendingName(value.name + "'")
             raise self.error("a prime must follow a name")
+        star = self.peek().is_char("*") or self.peek().is_cmd("star", "ast")
+        braced = self.peek().is_char("{") and (
+            self.peek(1).is_char("*") or self.peek(1).is_cmd("star", "ast")
+        )
+        if star or (braced and self.peek(2).is_char("}")):  # x^*, \eta^{\star}: an optimum's name
+            self.i += 1 if star else 3
+            if isinstance(value, PendingName):
+                return PendingName(value.name + "^*")
+            raise self.error("a star superscript (x^*) must follow a name")
         if self.peek().is_cmd("circ") or (self.peek().is_char("{") and self.peek(1).is_cmd("circ")):
             self.i += 1 if self.peek().is_cmd("circ") else 3
             self.degrees = True
