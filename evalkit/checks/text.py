@@ -171,6 +171,13 @@ class ChoiceChecker:
         )
 
 
+# a value written as arithmetic: a function, or an operator between numbers ('\log 2 - 0.25', '3/8 + 1')
+_EXPRESSION = re.compile(
+    r"\\(?:log|ln|exp|sqrt|frac|dfrac|tfrac|pi|cdot|times)(?![a-zA-Z])|\b(?:log|ln|exp|sqrt)\s*\("
+    r"|\d\s*[-+*/^×·]\s*[\d(\\]|\)\s*[-+*/^]\s*[\d(\\]"
+)
+
+
 class NumericParams(CheckParams):
     expected: float | None = None
     tolerance: float = Field(default=1e-6, ge=0)
@@ -194,7 +201,14 @@ class NumericChecker:
             except ValueError:
                 raise SpecError(f"numeric: part expected {ctx.part.expected!r} is not a number") from None
         got_text, where = _final_span(answer.text[:_MAX_INPUT])
-        numbers = _NUMBER.findall(got_text)
+        value_side = re.split(r"=|\\approx|≈|\\simeq", got_text)[-1]
+        if _EXPRESSION.search(value_side):  # 'KL = \log 2 - 0.25': its last number is not its value
+            return CheckResult.unscored(
+                "answer_parse_error",
+                f"the answer is an expression, not a number: {value_side.strip()[:120]!r} "
+                "(a numeric check reads a number; grade expressions with kind: formula)",
+            )
+        numbers = _NUMBER.findall(value_side) or _NUMBER.findall(got_text)
         if not numbers:
             return CheckResult.unscored("answer_parse_error", "no number found in the answer")
         got = float(numbers[-1])
