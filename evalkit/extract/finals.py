@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from evalkit.extract.spans import (
@@ -404,48 +404,39 @@ class _Reader:
         bare = _EMPHASIS.sub(lambda m: " " * len(m.group(0)), mask(self.hidden, delimited))
         self.plain = [p for p in plain_math(bare) if not _is_prose(p.content)]
         # math in a question ('Is it $s = \sqrt{d}$? I am not sure.') is asked, not answered; the
-        # hypothesis of an 'if' ('If $s = d$, the variance would be $1/d$') is considered, not answered
-        self.display, self.inline, self.code, self.plain = (
-            [s for s in spans if not _in_question(bare, s) and not _in_condition(bare, s)]
-            for spans in (self.display, self.inline, self.code, self.plain)
-        )
-        # '…, not $s = d$', 'It is **not** $\\sqrt{d}$', 'rather than $O(N)$': a value rejected, never the answer
-        self.display, self.inline, self.code, self.plain = (
-            [s for s in spans if not _negated(bare, s)]
-            for spans in (self.display, self.inline, self.code, self.plain)
+        # hypothesis of an 'if' ('If $s = d$, the variance would be $1/d$') is considered, not answered;
+        # '…, not $s = d$', 'It is **not** $\\sqrt{d}$', 'rather than $O(N)$': a value rejected
+        self._keep(
+            lambda s: not _in_question(bare, s) and not _in_condition(bare, s) and not _negated(bare, s)
         )
         # 'With $s = d$ you get exactly the $1/d$ you computed': a value tried, not given, where the section
         # states that quantity elsewhere
-        spans_now = [*self.display, *self.inline, *self.code, *self.plain]
-        tried = [s for s in spans_now if _tried(bare, s)]
+        tried = [s for s in self.candidates() if _tried(bare, s)]
         if tried:
-            stated = {_named_side(s.content) for s in spans_now if s not in tried} - {None}
-            dropped = {(s.start, s.end) for s in tried if _named_side(s.content) in stated}
-            self.display, self.inline, self.code, self.plain = (
-                [s for s in spans if (s.start, s.end) not in dropped]
-                for spans in (self.display, self.inline, self.code, self.plain)
-            )
+            stated = {_named_side(s.content) for s in self.candidates() if s not in tried} - {None}
+            self._keep(lambda s: s not in tried or _named_side(s.content) not in stated)
         # math that illustrates ('for a 3×3 kernel: $9C + C$', 'For example, with d = 64: $8$') is not
         # the answer, unless the region holds nothing else
-        general = [
-            [s for s in spans if not _in_example(bare, s)]
-            for spans in (self.display, self.inline, self.code, self.plain)
-        ]
-        if any(general):
-            self.display, self.inline, self.code, self.plain = general
+        if any(not _in_example(bare, s) for s in self.candidates()):
+            self._keep(lambda s: not _in_example(bare, s))
         # a candidate marked ❌ ('- ✅ $d\mu^2$' / '- ❌ $\mu^2$') is rejected, never the answer; one a ✅
         # leads is the reply's pick
-        every = sorted([*self.display, *self.inline, *self.code, *self.plain], key=lambda s: s.start)
+        every = self.candidates()
         marked = _marked(region, every)
-        crossed = {key for key, (mark, _) in marked.items() if _is_cross(mark)}
-        if crossed:
-            self.display, self.inline, self.code, self.plain = (
-                [s for s in spans if (s.start, s.end) not in crossed]
-                for spans in (self.display, self.inline, self.code, self.plain)
-            )
+        self._keep(lambda s: (s.start, s.end) not in marked or not _is_cross(marked[(s.start, s.end)][0]))
         self.ticked = [
             s for s in every if (mark := marked.get((s.start, s.end))) and not _is_cross(mark[0]) and mark[1]
         ]
+
+    def candidates(self) -> list[Span]:
+        """Every math, code and plain-text candidate, in the order of the text."""
+        return sorted([*self.display, *self.inline, *self.code, *self.plain], key=lambda s: s.start)
+
+    def _keep(self, wanted: Callable[[Span], bool]) -> None:
+        """Keep only the candidates ``wanted`` accepts, in each kind."""
+        self.display, self.inline, self.code, self.plain = (
+            [s for s in spans if wanted(s)] for spans in (self.display, self.inline, self.code, self.plain)
+        )
 
     def _join_dangling(self) -> None:
         """Join inline math that ends in '=' with the code span right after it (``$x =$ `d` ``)."""
