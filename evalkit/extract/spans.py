@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 __all__ = [
     "Span",
@@ -470,6 +470,17 @@ def _unquote_code(text: str) -> str:
     return "".join(out)
 
 
+def _outside_fences(text: str, convert: Callable[[str], str]) -> str:
+    """``convert`` applied to the text between fenced code blocks; the blocks stay as written."""
+    pieces, last = [], 0
+    for start, end in fence_ranges(text):
+        pieces.append(convert(text[last:start]))
+        pieces.append(text[start:end])
+        last = end
+    pieces.append(convert(text[last:]))
+    return "".join(pieces)
+
+
 # a reasoning model's thinking, shown in its reply: the answer is what follows it
 _THINKING = re.compile(r"<(think|thinking|reasoning)>.*?</\1>[ \t]*\n?", re.DOTALL | re.IGNORECASE)
 _DEFINITION = re.compile(r"^(?P<term>[^\s:>|`][^\n]*)\n(?P<defs>(?::[ \t]+[^\n]*(?:\n|$))+)", re.MULTILINE)
@@ -488,13 +499,7 @@ def _definition_lists(text: str) -> str:
         rest = "".join(f"\n\n{d}" for d in defs[1:])
         return f"**{m.group('term').strip().strip('*')}**\n\n**Answer:** {defs[0]}{rest}{end}"
 
-    pieces, last = [], 0
-    for start, end in fence_ranges(text):
-        pieces.append(_DEFINITION.sub(heading, text[last:start]))
-        pieces.append(text[start:end])
-        last = end
-    pieces.append(_DEFINITION.sub(heading, text[last:]))
-    return "".join(pieces)
+    return _outside_fences(text, lambda chunk: _DEFINITION.sub(heading, chunk))
 
 
 # -- other markups: struck-out text, org-mode, AsciiDoc --------------------------------------------
@@ -502,17 +507,6 @@ def _definition_lists(text: str) -> str:
 _STRUCK = re.compile(
     r"~~(?=\S)(?P<body>[^\n]*?\S)~~|<(?P<tag>del|s|strike)\b[^<>]*>.*?</(?P=tag)>", re.IGNORECASE
 )
-
-
-def _outside_fences(text: str, convert: Any) -> str:
-    """``convert`` applied to the text between fenced code blocks; the blocks stay as written."""
-    pieces, last = [], 0
-    for start, end in fence_ranges(text):
-        pieces.append(convert(text[last:start]))
-        pieces.append(text[start:end])
-        last = end
-    pieces.append(convert(text[last:]))
-    return "".join(pieces)
 
 
 def _strikethrough(text: str) -> str:
@@ -651,10 +645,4 @@ def plain_markup(text: str) -> str:
         chunk = _TAGS.sub("", chunk)
         return _rst_math(html.unescape(chunk) if "&" in chunk else chunk)
 
-    pieces, last = [], 0
-    for start, end in fence_ranges(text):  # code blocks stay as written
-        pieces.append(convert(text[last:start]))
-        pieces.append(text[start:end])
-        last = end
-    pieces.append(convert(text[last:]))
-    return "".join(pieces)
+    return _outside_fences(text, convert)  # code blocks stay as written
