@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,3 +55,14 @@ def copy_suite(root: Path, names: tuple[str, ...]) -> Path:
 def markdown_transcript(*turns: tuple[str, str]) -> str:
     """A Markdown transcript of (user, assistant) turns, as ``evalkit grade-transcript`` reads it."""
     return "".join(f"## User\n\n{u}\n\n## Assistant\n\n{a}\n\n" for u, a in turns)
+
+
+def cli_process(*args: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """``python -m evalkit.cli ARGS`` started in the repository, its output piped (for signals and resumes)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "evalkit.cli", *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )

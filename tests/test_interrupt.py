@@ -11,14 +11,13 @@ import json
 import os
 import shutil
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from tests.fakeserver import FAKE_OPENAI_KEY, FakeProvider
+from tests.helpers import cli_process
 
 ROOT = Path(__file__).parent.parent
 # Q3 has a code part (graded in the sandbox) and math parts (graded by the math workers).
@@ -28,16 +27,6 @@ REPLY = (
 )
 # what a check reports when its grader was killed under it: none of these may be journaled
 KILLED = {"sandbox_error", "grader_crash", "grader_error", "checker_error", "answer_timeout"}
-
-
-def _cli(*args: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "evalkit.cli", *args],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
 
 
 def _parts(results: dict) -> dict[tuple[str, str], tuple]:
@@ -83,13 +72,13 @@ def test_ctrl_c_while_grading_stops_and_resumes_to_the_uninterrupted_verdicts(tm
         common = ["--model", "openai:m", "--base-url", fake.openai_base_url, "--no-report", "--no-cache"]
         common += ["--problems", "problems/hw9_q3.yaml", "--rubrics", "rubrics"]
 
-        clean = _cli("run", *common, "--out", str(tmp_path / "clean"), "--quiet", "--json", env=env)
+        clean = cli_process("run", *common, "--out", str(tmp_path / "clean"), "--quiet", "--json", env=env)
         out, err = clean.communicate(timeout=240)
         assert clean.returncode == 0, err.decode()
         expected = _parts(json.loads(out))
 
         runs = tmp_path / "runs"
-        proc = _cli("run", *common, "--out", str(runs), env=env)
+        proc = cli_process("run", *common, "--out", str(runs), env=env)
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and proc.poll() is None:
             journals = list(runs.glob("*/journal.jsonl"))
@@ -117,7 +106,7 @@ def test_ctrl_c_while_grading_stops_and_resumes_to_the_uninterrupted_verdicts(tm
                 reasons = {c.get("reason") for c in event["checks"]}
                 assert not reasons & KILLED, event  # a killed grader is not a verdict
 
-        resumed = _cli("run", "--resume", str(run_dir), "--quiet", "--json", "--no-report", env=env)
+        resumed = cli_process("run", "--resume", str(run_dir), "--quiet", "--json", "--no-report", env=env)
         out, err = resumed.communicate(timeout=240)
         assert resumed.returncode == 0, err.decode()
         assert _parts(json.loads(out)) == expected

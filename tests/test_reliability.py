@@ -10,7 +10,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -24,7 +23,7 @@ from evalkit.models.registry import register_provider
 from evalkit.models.scripted import ScriptedModel
 from tests.fakeserver import FAKE_ANTHROPIC_KEY, FAKE_OPENAI_KEY, FakeProvider, Fault
 from tests.faults import fill, small_disk
-from tests.helpers import run_cli
+from tests.helpers import cli_process, run_cli
 from tests.test_resume_regrade import tutor
 from tests.tutor import TRIO, answer, expected_parts
 
@@ -129,16 +128,6 @@ def test_errors_are_never_cached(tmp_path, provider_env) -> None:
         assert fake.request_count == 7, "the failed call was asked again, not served from the cache"
 
 
-def _cli(*args: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "evalkit.cli", *args],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-
-
 @pytest.mark.slow
 def test_sigkill_at_random_points_then_resume(tmp_path) -> None:
     env = {**os.environ, "OPENAI_API_KEY": FAKE_OPENAI_KEY, "EVALKIT_CACHE_DIR": str(tmp_path / "nocache")}
@@ -164,7 +153,7 @@ def test_sigkill_at_random_points_then_resume(tmp_path) -> None:
                 "--out",
                 str(runs),
             ]
-            proc = _cli(*args, env=env)
+            proc = cli_process(*args, env=env)
             journal = None
             deadline = time.monotonic() + 60
             while time.monotonic() < deadline and proc.poll() is None:
@@ -186,7 +175,7 @@ def test_sigkill_at_random_points_then_resume(tmp_path) -> None:
                     if role == "assistant":
                         stored_requests.add(tuple(c for _, c in msgs[:j]))
             before = fake.request_count
-            resumed = _cli("run", "--resume", str(run_dir), "--quiet", "--json", env=env)
+            resumed = cli_process("run", "--resume", str(run_dir), "--quiet", "--json", env=env)
             out, err = resumed.communicate(timeout=120)
             assert resumed.returncode == 0, err.decode()
             assert verdicts(json.loads(out)) == expected_parts()
@@ -233,7 +222,7 @@ def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path) -> None:
         runs = tmp_path / "runs"
         args = ["run", "--model", "openai:m", "--base-url", fake.openai_base_url, "--no-report"]
         args += ["--problems", str(TRIO / "problems"), "--rubrics", str(TRIO / "rubrics"), "--out", str(runs)]
-        proc = _cli(*args, env=env)
+        proc = cli_process(*args, env=env)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and not any(
             '"role": "assistant"' in p.read_text() for p in runs.glob("*/journal.jsonl")
@@ -248,7 +237,7 @@ def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path) -> None:
         assert f"evalkit run --resume {run_dir}" in message
         last = json.loads((run_dir / "journal.jsonl").read_text().splitlines()[-1])
         assert last["type"] == "run_end" and last["status"] == "interrupted"
-        resumed = _cli("run", "--resume", str(run_dir), "--quiet", "--json", "--no-report", env=env)
+        resumed = cli_process("run", "--resume", str(run_dir), "--quiet", "--json", "--no-report", env=env)
         out, err = resumed.communicate(timeout=120)
         assert resumed.returncode == 0, err.decode()
         assert verdicts(json.loads(out)) == expected_parts()
@@ -413,14 +402,14 @@ def test_two_resumes_of_one_run_at_once(tmp_path) -> None:
         (run_dir,) = (tmp_path / "runs").iterdir()
         fake.reset()
         fake.respond_with(held)
-        first = _cli("run", "--resume", str(run_dir), "--quiet", "--json", "--no-report", env=env)
+        first = cli_process("run", "--resume", str(run_dir), "--quiet", "--json", "--no-report", env=env)
         second = None
         try:
             deadline = time.monotonic() + 120
             while not fake.requests:  # the first resume is under way, holding the run directory
                 assert time.monotonic() < deadline and first.poll() is None, "the first resume started"
                 time.sleep(0.02)
-            second = _cli("run", "--resume", str(run_dir), "--quiet", "--json", "--no-report", env=env)
+            second = cli_process("run", "--resume", str(run_dir), "--quiet", "--json", "--no-report", env=env)
             out2, err2 = second.communicate(timeout=120)
             second_done.set()
             out1, err1 = first.communicate(timeout=120)

@@ -22,17 +22,22 @@ ROOT = Path(__file__).parent.parent
 HEAVY = ("torch", "sympy", "evalkit.api", "evalkit.spec.models", "jinja2", "yaml", "anthropic", "openai")
 
 
+def _printed(code: str) -> str:
+    """What ``code`` prints, run in a fresh interpreter (it must exit 0)."""
+    done = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=120, cwd=ROOT
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
 def _heavy_after(code: str) -> list[str]:
     """The HEAVY modules imported by ``code`` run in a fresh interpreter."""
     probe = (
         textwrap.dedent(code)
         + f"\nimport json, sys\nprint(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, cwd=ROOT
-    )
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return json.loads(_printed(probe).strip().splitlines()[-1])
 
 
 def test_the_kind_table_names_what_each_module_registers() -> None:
@@ -70,11 +75,7 @@ def test_a_math_kind_grades_through_its_module_on_first_use() -> None:
         result = checker.check(params, Answer(text="$\\sqrt{d}$"), CheckContext(problem, problem.parts[0]))
         print(result.status, type(get_checker("formula")).__name__)
     """
-    done = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=120
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["correct", "FormulaChecker"]
+    assert _printed(code).split() == ["correct", "FormulaChecker"]
 
 
 def test_an_unknown_kind_names_every_known_one() -> None:
@@ -133,11 +134,7 @@ def test_a_code_kind_grades_through_its_module_on_first_use() -> None:
         result = checker.check(params, Answer(text="A = [h, d]"), CheckContext(problem, problem.parts[0]))
         print(result.status, type(get_checker("code")).__name__)
     """
-    done = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=120
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["correct", "CodeChecker"]
+    assert _printed(code).split() == ["correct", "CodeChecker"]
 
 
 def test_a_quick_check_loads_sympy_in_its_worker_only() -> None:
