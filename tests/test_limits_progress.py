@@ -8,6 +8,7 @@ import json
 import re
 import shutil
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -203,6 +204,15 @@ def strict_judge(call) -> Reply:
     return Reply(json.dumps(verdict), input_tokens=1000, output_tokens=100)
 
 
+@pytest.fixture
+def judge_server(provider_env, monkeypatch) -> Iterator[FakeProvider]:
+    """The fake Anthropic server, for the judge: it finds no claim met (``strict_judge``)."""
+    with FakeProvider() as fake:
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", fake.anthropic_base_url)
+        fake.respond_with(strict_judge)
+        yield fake
+
+
 def judged_config(tmp_path, judge: str = "anthropic:judge", **changes) -> api.RunConfig:
     """The offline HW9 Q2 (free: a replay) with a judge on the fake server for its explanation part
     (no response cache unless asked: every verdict is asked of the fake server)."""
@@ -212,19 +222,14 @@ def judged_config(tmp_path, judge: str = "anthropic:judge", **changes) -> api.Ru
     )
 
 
-def test_the_judges_verdicts_are_cached_so_a_second_run_does_not_pay_for_them(
-    tmp_path, provider_env, monkeypatch
-) -> None:
+def test_the_judges_verdicts_are_cached_so_a_second_run_does_not_pay_for_them(tmp_path, judge_server) -> None:
     cache = tmp_path / "cache"
-    with FakeProvider() as fake:
-        monkeypatch.setenv("ANTHROPIC_BASE_URL", fake.anthropic_base_url)
-        fake.respond_with(strict_judge)
-        first = api.run(judged_config(tmp_path / "a", JUDGE, cache=True, cache_dir=str(cache))).to_json()
-        asked = len(fake.chat_requests())
-        second = api.run(judged_config(tmp_path / "b", JUDGE, cache=True, cache_dir=str(cache))).to_json()
-        assert len(fake.chat_requests()) == asked > 0  # every verdict came from the cache
-        third = api.run(judged_config(tmp_path / "c", JUDGE, cache=False)).to_json()
-        assert len(fake.chat_requests()) == 2 * asked  # --no-cache asks again
+    first = api.run(judged_config(tmp_path / "a", JUDGE, cache=True, cache_dir=str(cache))).to_json()
+    asked = len(judge_server.chat_requests())
+    second = api.run(judged_config(tmp_path / "b", JUDGE, cache=True, cache_dir=str(cache))).to_json()
+    assert len(judge_server.chat_requests()) == asked > 0  # every verdict came from the cache
+    third = api.run(judged_config(tmp_path / "c", JUDGE, cache=False)).to_json()
+    assert len(judge_server.chat_requests()) == 2 * asked  # --no-cache asks again
     verdicts = [
         [(p["part"], p["status"], p["first_attempt_status"]) for p in r["parts"]]
         for r in (first, second, third)
@@ -235,12 +240,9 @@ def test_the_judges_verdicts_are_cached_so_a_second_run_does_not_pay_for_them(
     )  # the judge's, not the patterns'
 
 
-def test_run_with_a_judge_grades_explanations_by_the_judge(tmp_path, provider_env, monkeypatch) -> None:
-    with FakeProvider() as fake:
-        monkeypatch.setenv("ANTHROPIC_BASE_URL", fake.anthropic_base_url)
-        fake.respond_with(strict_judge)
-        result = api.run(judged_config(tmp_path)).to_json()
-        judged = fake.chat_requests()
+def test_run_with_a_judge_grades_explanations_by_the_judge(tmp_path, judge_server) -> None:
+    result = api.run(judged_config(tmp_path)).to_json()
+    judged = judge_server.chat_requests()
     parts = {p["part"]: p for p in result["parts"]}
     assert judged, "the judge was asked"
     assert all(r.body["model"] == "judge" for r in judged)
@@ -251,14 +253,9 @@ def test_run_with_a_judge_grades_explanations_by_the_judge(tmp_path, provider_en
 JUDGE = "anthropic:claude-haiku-4-5"  # priced: the built-in table's claude-haiku
 
 
-def test_the_judges_calls_tokens_and_dollars_are_in_the_run_totals(
-    tmp_path, provider_env, monkeypatch
-) -> None:
-    with FakeProvider() as fake:
-        monkeypatch.setenv("ANTHROPIC_BASE_URL", fake.anthropic_base_url)
-        fake.respond_with(strict_judge)
-        result = api.run(judged_config(tmp_path, JUDGE)).to_json()
-        calls = len(fake.chat_requests())
+def test_the_judges_calls_tokens_and_dollars_are_in_the_run_totals(tmp_path, judge_server) -> None:
+    result = api.run(judged_config(tmp_path, JUDGE)).to_json()
+    calls = len(judge_server.chat_requests())
     per_call = cost_usd(JUDGE, Usage(1000, 100))
     assert calls >= 1 and per_call > 0
     totals = result["totals"]
@@ -288,14 +285,11 @@ def test_the_judges_calls_tokens_and_dollars_are_in_the_run_totals(
     )
 
 
-def test_the_judge_counts_toward_max_cost(tmp_path, provider_env, monkeypatch) -> None:
-    with FakeProvider() as fake:
-        monkeypatch.setenv("ANTHROPIC_BASE_URL", fake.anthropic_base_url)
-        fake.respond_with(strict_judge)
-        # one judge reply costs more than the cap: the hint its verdict sends is never asked
-        with pytest.raises(BudgetExceeded, match=r"reached its --max-cost"):
-            api.run(judged_config(tmp_path, JUDGE, max_cost=cost_usd(JUDGE, Usage(1000, 100)) / 2))
-        assert len(fake.chat_requests()) == 1
+def test_the_judge_counts_toward_max_cost(tmp_path, judge_server) -> None:
+    # one judge reply costs more than the cap: the hint its verdict sends is never asked
+    with pytest.raises(BudgetExceeded, match=r"reached its --max-cost"):
+        api.run(judged_config(tmp_path, JUDGE, max_cost=cost_usd(JUDGE, Usage(1000, 100)) / 2))
+    assert len(judge_server.chat_requests()) == 1
     (run_dir,) = tmp_path.iterdir()
     events = [json.loads(line) for line in (run_dir / "journal.jsonl").read_text().splitlines()]
     assert [e["turn"]["kind"] for e in events if e["type"] == "message" and e["role"] == "assistant"] == [
@@ -306,17 +300,14 @@ def test_the_judge_counts_toward_max_cost(tmp_path, provider_env, monkeypatch) -
 
 
 def test_grade_on_a_judged_run_uses_the_judges_cached_verdicts_never_the_patterns(
-    tmp_path, provider_env, monkeypatch
+    tmp_path, judge_server, monkeypatch
 ) -> None:
     cache = tmp_path / "cache"
-    with FakeProvider() as fake:
-        monkeypatch.setenv("ANTHROPIC_BASE_URL", fake.anthropic_base_url)
-        fake.respond_with(strict_judge)
-        result = api.run(judged_config(tmp_path / "runs", JUDGE, cache=True, cache_dir=str(cache))).to_json()
-        asked = len(fake.chat_requests())
-        monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)  # re-grading needs no client and no key
-        regraded = api.grade(result["run_dir"])
-        assert len(fake.chat_requests()) == asked  # the judge was not asked again
+    result = api.run(judged_config(tmp_path / "runs", JUDGE, cache=True, cache_dir=str(cache))).to_json()
+    asked = len(judge_server.chat_requests())
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)  # re-grading needs no client and no key
+    regraded = api.grade(result["run_dir"])
+    assert len(judge_server.chat_requests()) == asked  # the judge was not asked again
     assert regraded.changes == []
     b = next(p for p in regraded.results["parts"] if p["part"] == "b")
     assert b["first_attempt_status"] == "incorrect"  # the judge's verdict (the patterns pass it)
